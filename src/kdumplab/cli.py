@@ -31,8 +31,10 @@ def main() -> None:
 def _register() -> None:
     """Attach the command groups that live in their own modules."""
     from kdumplab.lab.cli import lab
+    from kdumplab.tools.cli import register_tools
 
     main.add_command(lab)
+    register_tools(main)
 
 
 _register()

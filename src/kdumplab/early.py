@@ -1,0 +1,228 @@
+"""What the kernel allocates before (and just after) the crash reservation, derived from the machine.
+
+Real boots show these allocations move the crash region by tens of MiB, so they are computed, not typed
+in. Each step mirrors a boot routine and allocates the way it does (top-down unless said):
+
+- firmware and boot loader: the kernel image (``memblock_reserve`` of ``_text``/``_stext`` .. ``_end``), the
+  initrd (page-rounded), the DTB (``setup_machine_fdt``), DT reserved-memory, NOMAP regions;
+- ``paging_init``: one page per page-table page of the linear map (``early_pgtable_alloc``): with pages
+  everywhere (rodata_full) one PTE page per 2 MiB of RAM, one PMD page per 1 GiB, plus the kernel mapping;
+- ``unflatten_device_tree`` and NUMA ``node_data``: small allocations at the top;
+- ``sparse_init``: the memmap, 64 bytes per 4 KiB page rounded to 2 MiB per section, in one buffer per node
+  aligned to 2 MiB, plus the section roots and usemaps;
+- ``dma_contiguous_reserve``: the default CMA area below the DMA limit (bottom-up above 4 GiB first in 6.1+);
+- after the crash reservation: swiotlb (64 MiB below the DMA limit when RAM reaches above it).
+
+Calibrated against ``memblock=debug`` boots of the Debian kernels (tests/data/calibration).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from kdumplab.machine import Machine
+from kdumplab.memblock import NUMA_NO_NODE, Flag, Memblock, Region
+from kdumplab.outcome import EarlyAlloc
+from kdumplab.policy import EarlyStep, Feature, PolicyData
+from kdumplab.ranges import SZ_1G, SZ_2M, SZ_4G, align_down, align_up
+
+__all__ = ["BootFacts", "boot_memblock", "dma_phys_limit", "run_step", "STRUCT_PAGE_SIZE"]
+
+STRUCT_PAGE_SIZE = 64
+ANYWHERE = (1 << 64) - 1
+
+
+@dataclass(frozen=True, slots=True)
+class BootFacts:
+    """Command-line facts the early steps need (parsed once at the edge by ``model``)."""
+
+    cma_bytes: int | None  # ``cma=`` on the command line (None: the build's default)
+    pages_everywhere: bool  # the linear map uses pages for all RAM
+
+
+def boot_memblock(policy: PolicyData, machine: Machine) -> Memblock:
+    """memblock as arm64_memblock_init leaves it: banks, firmware reservations, kernel, initrd, DTB."""
+    mb = Memblock.from_memory([Region(b.start, b.size, b.node,
+                                      (Flag.NOMAP if b.nomap else Flag.NONE)
+                                      | (Flag.HOTPLUG if b.hotplug else Flag.NONE)
+                                      | (Flag.MIRROR if b.mirror else Flag.NONE)) for b in machine.banks])
+    for r in machine.reserved:
+        mb = mb.mark_nomap(r.start, r.size) if r.nomap else mb.reserve(r.start, r.size, r.name)
+    if machine.dtb is not None:
+        mb = mb.reserve(machine.dtb.start, machine.dtb.size, "DTB")
+    if machine.kernel is not None:
+        k = machine.kernel
+        # 6.1 reserves from _stext (the text before it is the EFI/Image header page); others from _text
+        start = k.load_address + (k.stext if policy.has(Feature.KERNEL_FROM_STEXT) else 0)
+        mb = mb.reserve(start, k.load_address + k.end - start, "kernel")
+        if k.init_pg_end > k.init_pg_dir:  # paging_init frees the early page tables inside the image
+            mb = mb.free(k.load_address + k.init_pg_dir, k.init_pg_end - k.init_pg_dir)
+    if machine.initrd is not None:
+        lo = align_down(machine.initrd.start, machine.page_size)
+        hi = align_up(machine.initrd.end, machine.page_size)
+        mb = mb.reserve(lo, hi - lo, "initrd")
+    return mb
+
+
+def dma_phys_limit(policy: PolicyData, mb: Memblock, machine: Machine) -> int:
+    """arm64_dma_phys_limit: the end of ZONE_DMA (CRASH_ADDR_LOW_MAX).
+
+    5.10/6.1 take the smaller of 32 bits and the bit width of the DT/IORT limit; 6.12+ use the limit as an
+    address, capped at 4 GiB when DRAM starts below it. Both end at the end of DRAM when RAM is smaller.
+    """
+    build = machine.build
+    if not (build.zone_dma or build.zone_dma32):
+        return policy.high_max
+    start, end = mb.start_of_dram(), mb.end_of_dram()
+    dev_limit = machine.dma_address_limit if machine.dma_address_limit is not None else (1 << 64) - 1
+    if policy.has(Feature.DMA_LIMIT_AS_ADDRESS):
+        limit = dev_limit if build.zone_dma else SZ_4G - 1
+        if start < SZ_4G - 1:
+            limit = min(limit, SZ_4G - 1)
+        return min(limit, end - 1) + 1
+    bits = min(32, dev_limit.bit_length()) if build.zone_dma else 32
+    mask = (1 << bits) - 1
+    if start > SZ_4G - 1:
+        mask = (1 << 64) - 1
+    elif start > mask:
+        mask = SZ_4G - 1
+    return min(mask, end - 1) + 1
+
+
+def _top(mb: Memblock, size: int, align: int, what: str, nid: int = NUMA_NO_NODE, start: int = 0,
+         end: int = ANYWHERE) -> tuple[Memblock, EarlyAlloc | None]:
+    addr, mb = mb.alloc_range(size, align, start, end, what, nid=nid)
+    return mb, (EarlyAlloc(what, addr, size) if addr is not None else None)
+
+
+def page_table_pages(policy: PolicyData, mb: Memblock, pages_everywhere: bool) -> int:
+    """paging_init(): one PTE page per 2 MiB and one PMD page per 1 GiB of mapped RAM, plus the kernel
+    mapping and idmap (a per-generation constant). Measured: 4106 pages for 8 GiB on 6.1."""
+    assert policy.early is not None
+    pages = policy.early.pt_extra_pages
+    for r in mb.memory:
+        if Flag.NOMAP in r.flags:
+            continue
+        pages += len(range(align_down(r.base, SZ_1G), r.end, SZ_1G))
+        if pages_everywhere:
+            pages += len(range(align_down(r.base, SZ_2M), r.end, SZ_2M))
+    return max(pages, 1)
+
+
+def _nodes(mb: Memblock) -> list[tuple[int, int, int]]:
+    """(nid, start, end) of each node, in node order."""
+    spans: dict[int, tuple[int, int]] = {}
+    for r in mb.memory:
+        lo, hi = spans.get(r.nid, (r.base, r.end))
+        spans[r.nid] = (min(lo, r.base), max(hi, r.end))
+    return [(nid, lo, hi) for nid, (lo, hi) in sorted(spans.items())]
+
+
+def _early_setup(policy: PolicyData, mb: Memblock, page_size: int, facts: BootFacts
+                 ) -> tuple[Memblock, list[EarlyAlloc]]:
+    """paging_init, unflatten_device_tree and NUMA setup: everything small at the top of RAM."""
+    p = policy.early
+    assert p is not None
+    allocs: list[EarlyAlloc] = []
+    pages = page_table_pages(policy, mb, facts.pages_everywhere)
+    first = None
+    for _ in range(pages):
+        mb, a = _top(mb, page_size, page_size, "page tables")
+        if a is not None:
+            first = a.start
+    if first is not None:
+        allocs.append(EarlyAlloc("page tables", first, pages * page_size))
+    nodes = _nodes(mb)
+    extra = len(nodes) - 1
+    mb, a = _top(mb, p.dt_unflatten + extra * p.dt_per_extra_node, 8, "device tree")
+    allocs.append(a) if a else None
+    if p.numa_distance:
+        mb, a = _top(mb, 256, page_size, "NUMA distance")
+        allocs.append(a) if a else None
+    for nid, lo, hi in nodes:
+        mb, a = _top(mb, p.node_data, 64, f"node data {nid}", nid=nid)
+        allocs.append(a) if a else None
+    if p.cpumask:
+        mb, a = _top(mb, p.cpumask + extra * p.cpumask_per_extra_node, 64, "cpumask")
+        allocs.append(a) if a else None
+    return mb, allocs
+
+
+def _sparse(policy: PolicyData, mb: Memblock, page_size: int) -> tuple[Memblock, list[EarlyAlloc]]:
+    """sparse_init(): section roots, then per node the section index, usemap, memmap buffer (2 MiB per
+    128 MiB section, aligned to that; 16 MiB per 1 GiB section in 5.10) and vmemmap page tables."""
+    p = policy.early
+    assert p is not None
+    section = 1 << p.section_bits
+    per_section = align_up((section // page_size) * STRUCT_PAGE_SIZE, SZ_2M)
+    roots_per = page_size // 16 * section  # one index page covers this much memory
+    allocs: list[EarlyAlloc] = []
+    mb, a = _top(mb, p.section_roots, 64, "section roots")
+    allocs.append(a) if a else None
+    seen_roots: set[int] = set()
+    for nid, lo, hi in _nodes(mb):
+        sections = set()
+        for r in mb.memory:
+            if r.nid == nid:
+                sections.update(range(r.base // section, (r.end - 1) // section + 1))
+        roots = {s * section // roots_per for s in sections} - seen_roots
+        for _ in roots:
+            mb, a = _top(mb, page_size, 64, "section index", nid=nid)
+        seen_roots |= roots
+        goal = align_down(hi - 1, section)  # the usemap goes next to the node data, in its section
+        mb, a = _top(mb, p.usemap_per_section * len(sections), 64, f"usemap {nid}", nid=nid,
+                     start=goal, end=goal + section)
+        size = len(sections) * per_section
+        mb, a = _top(mb, size, per_section, f"memmap node {nid}", nid=nid)
+        allocs.append(a) if a else None
+        if nid == 0 or not allocs:
+            for _ in range(p.vmemmap_pt_pages):
+                mb, _a = _top(mb, page_size, page_size, "vmemmap page tables", nid=nid)
+    return mb, allocs
+
+
+def _cma(policy: PolicyData, mb: Memblock, cma_bytes: int, limit: int) -> tuple[Memblock, list[EarlyAlloc]]:
+    """dma_contiguous_reserve(): the default CMA area below the DMA limit; bottom-up above 4 GiB first
+    in 6.1+ when RAM reaches that far (mm/cma.c), else top-down below the limit."""
+    if not cma_bytes:
+        return mb, []
+    align = policy.cma_align
+    size = align_up(cma_bytes, align)
+    limit = min(limit, mb.end_of_dram())
+    allocs = []
+    addr = None
+    if policy.has(Feature.CMA_BOTTOM_UP_ABOVE_4G) and mb.end_of_dram() >= SZ_4G + size and limit > SZ_4G:
+        addr, mb = _bottom_up(mb, size, align, SZ_4G, limit, "CMA")
+    if addr is None:
+        addr, mb = mb.alloc_range(size, align, 0, limit, "CMA")
+    if addr is not None:
+        allocs.append(EarlyAlloc("CMA", addr, size))
+    nodes = _nodes(mb)
+    if policy.has(Feature.PERNODE_CMA) and len(nodes) > 1:
+        for nid, lo, hi in nodes:
+            a, mb = _bottom_up(mb, size, align, max(lo, SZ_4G), hi, f"CMA node {nid}", nid=nid)
+            if a is not None:
+                allocs.append(EarlyAlloc(f"CMA node {nid}", a, size))
+    return mb, allocs
+
+
+def _bottom_up(mb: Memblock, size: int, align: int, start: int, end: int, what: str, nid: int = NUMA_NO_NODE
+               ) -> tuple[int | None, Memblock]:
+    up = replace(mb, bottom_up=True)
+    addr, up = up.alloc_range(size, align, start, end, what, nid=nid)
+    return addr, replace(up, bottom_up=False)
+
+
+def run_step(step: EarlyStep, policy: PolicyData, mb: Memblock, machine: Machine, facts: BootFacts,
+             limit: int) -> tuple[Memblock, list[EarlyAlloc]]:
+    """Run one early step; returns memblock afterwards and what it allocated."""
+    if step is EarlyStep.PAGE_TABLES:
+        return _early_setup(policy, mb, machine.page_size, facts)
+    if step is EarlyStep.SPARSE:
+        return _sparse(policy, mb, machine.page_size)
+    if step is EarlyStep.CMA:
+        cma = machine.build.cma_bytes if facts.cma_bytes is None else facts.cma_bytes
+        return _cma(policy, mb, cma, limit)
+    if step is EarlyStep.NODE_DATA:
+        return mb, []
+    raise ValueError(step)

@@ -1,0 +1,149 @@
+"""/proc/iomem: the resource tree, rendered exactly as the kernel prints it, and parsed back.
+
+The kernel prints one line per resource, depth first, siblings in address order: two spaces of
+indentation per level (at most 5 levels are counted), start and end as lowercase hex zero-padded to at
+least 8 digits (4 if the root ended below 0x10000, never the case for iomem), joined by ``-``, then
+`` : `` and the name. The end is inclusive. Readers without CAP_SYS_ADMIN see every address as zeros
+(kernel/resource.c ``r_show``).
+
+Inside kdumplab a resource is half-open ``[start, end)``; only the text has inclusive ends.
+The same parser reads live, captured and sosreport copies (``tools/check``) and the lab's serial logs.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, replace
+
+from kdumplab.errors import KdumplabError
+
+__all__ = ["Resource", "render", "parse", "walk", "insert", "reserve_with_split", "MAX_IORES_LEVEL"]
+
+MAX_IORES_LEVEL = 5
+_WIDTH = 8
+
+
+@dataclass(frozen=True, slots=True)
+class Resource:
+    """One /proc/iomem entry ``[start, end)`` with its children, in address order."""
+
+    start: int
+    end: int
+    name: str
+    children: tuple[Resource, ...] = ()
+
+    @property
+    def last(self) -> int:
+        return self.end - 1
+
+    def line(self, depth: int = 0, hide_addresses: bool = False) -> str:
+        start, last = (0, 0) if hide_addresses else (self.start, self.last)
+        indent = "  " * min(depth, MAX_IORES_LEVEL)
+        return f"{indent}{start:0{_WIDTH}x}-{last:0{_WIDTH}x} : {self.name}"
+
+
+def walk(resources: Iterable[Resource], depth: int = 0) -> Iterator[tuple[int, Resource]]:
+    """Depth-first ``(depth, resource)`` pairs in the kernel's print order."""
+    for r in resources:
+        yield depth, r
+        yield from walk(r.children, depth + 1)
+
+
+def render(resources: Iterable[Resource], hide_addresses: bool = False) -> str:
+    """The text of /proc/iomem for a list of top-level resources."""
+    return "".join(r.line(d, hide_addresses) + "\n" for d, r in walk(resources))
+
+
+def insert(siblings: tuple[Resource, ...], new: Resource) -> tuple[Resource, ...]:
+    """insert_resource(): put ``new`` at the right depth; it adopts siblings that it contains.
+
+    A resource that fits inside an existing sibling descends into it. Siblings that lie inside ``new``
+    become its children. A partial overlap is refused by the kernel; here it raises ValueError because
+    the model never builds one.
+    """
+    for i, s in enumerate(siblings):
+        if s.start <= new.start and new.end <= s.end and (s.start, s.end) != (new.start, new.end):
+            return siblings[:i] + (replace(s, children=insert(s.children, new)),) + siblings[i + 1:]
+        if s.start < new.end and new.start < s.end and not (new.start <= s.start and s.end <= new.end):
+            raise ValueError(f"{new.name} [{new.start:#x}, {new.end:#x}) overlaps {s.name}")
+    inside = tuple(s for s in siblings if new.start <= s.start and s.end <= new.end)
+    outside = [s for s in siblings if s not in inside]
+    adopted = replace(new, children=tuple(sorted(new.children + inside, key=lambda r: r.start)))
+    return tuple(sorted([*outside, adopted], key=lambda r: r.start))
+
+
+def reserve_with_split(parent: Resource, start: int, end: int, name: str = "reserved") -> Resource:
+    """reserve_region_with_split(): add ``[start, end)`` under ``parent``, cut around its children.
+
+    Parts already covered by a child are skipped; what remains becomes one or more ``name`` entries at
+    the children's level, so a ``reserved`` entry never overlaps ``Kernel code`` or ``Crash kernel``.
+    """
+    start, end = max(start, parent.start), min(end, parent.end)
+    pieces = []
+    cursor = start
+    for child in parent.children:
+        if child.end <= cursor or child.start >= end:
+            continue
+        if child.start > cursor:
+            pieces.append(Resource(cursor, child.start, name))
+        cursor = max(cursor, child.end)
+    if cursor < end:
+        pieces.append(Resource(cursor, end, name))
+    if not pieces:
+        return parent
+    return replace(parent, children=tuple(sorted(parent.children + tuple(pieces), key=lambda r: r.start)))
+
+
+_LINE = re.compile(r"^( *)([0-9a-fA-F]+)-([0-9a-fA-F]+) : (.*)$")
+
+
+def parse(text: str, where: str = "iomem") -> tuple[Resource, ...]:
+    """Parse /proc/iomem text into a tree. Every malformed line is an error naming ``where:lineno``.
+
+    Addresses that are all zeros (read without CAP_SYS_ADMIN) parse, but each entry then has
+    ``start == 0`` and ``end == 1``; callers can tell with :func:`addresses_hidden`.
+    """
+    # stack of (depth, start, end, name, children list)
+    roots: list[Resource] = []
+    stack: list[tuple[int, int, int, str, list[Resource]]] = []
+
+    def close_to(depth: int) -> None:
+        while stack and stack[-1][0] >= depth:
+            d, s, e, n, kids = stack.pop()
+            node = Resource(s, e, n, tuple(kids))
+            (stack[-1][4] if stack else roots).append(node)
+
+    for lineno, raw in enumerate(text.splitlines(), 1):
+        if not raw.strip():
+            continue
+        m = _LINE.match(raw.rstrip("\r"))
+        if not m:
+            raise KdumplabError(f"{where}:{lineno}", f"not an iomem line: {raw.strip()[:60]!r}",
+                                "expected 'start-end : name'")
+        indent, s_hex, e_hex, name = m.groups()
+        if len(indent) % 2:
+            raise KdumplabError(f"{where}:{lineno}", "odd indentation")
+        depth = len(indent) // 2
+        start, last = int(s_hex, 16), int(e_hex, 16)
+        if last < start or last >= 1 << 64:
+            raise KdumplabError(f"{where}:{lineno}", f"end {e_hex} is before start {s_hex} or past 2^64")
+        if depth > (stack[-1][0] + 1 if stack else 0):
+            raise KdumplabError(f"{where}:{lineno}", "indented deeper than its parent allows")
+        close_to(depth)
+        if stack and not (stack[-1][1] <= start and last + 1 <= stack[-1][2]):
+            raise KdumplabError(f"{where}:{lineno}", f"{name!r} lies outside its parent {stack[-1][3]!r}")
+        stack.append((depth, start, last + 1, name, []))
+    close_to(0)
+    return tuple(roots)
+
+
+def addresses_hidden(resources: Iterable[Resource]) -> bool:
+    """True if the text was read without CAP_SYS_ADMIN (every address printed as zeros)."""
+    items = [r for _, r in walk(resources)]
+    return bool(items) and all(r.start == 0 and r.end == 1 for r in items)
+
+
+def find(resources: Iterable[Resource], name: str) -> tuple[Resource, ...]:
+    """Every resource with exactly this name, in print order."""
+    return tuple(r for _, r in walk(resources) if r.name == name)

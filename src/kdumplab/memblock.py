@@ -1,0 +1,237 @@
+"""memblock: the boot-time physical memory allocator, as the crash reservation sees it.
+
+The kernel keeps two sorted lists of physical ranges: ``memory`` (RAM the firmware described, with flags
+such as NOMAP, HOTPLUG, MIRROR) and ``reserved`` (ranges already in use). An allocation searches the free
+parts (memory minus reserved) inside a window ``[start, end)`` and, by default, takes the highest aligned
+fit (top-down); bottom-up takes the lowest. This module is a value: every operation returns a new
+``Memblock`` and never mutates, so each boot stage is a pure function of the one before.
+
+Mirrors mm/memblock.c: ``memblock_find_in_range_node`` (search), ``memblock_reserve`` / ``memblock_free``
+(list updates), ``memblock_phys_alloc_range`` (find + reserve), ``memblock_phys_mem_size``.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
+
+from kdumplab.ranges import SZ_4K, align_down, align_up
+
+__all__ = ["Flag", "Region", "Memblock", "NUMA_NO_NODE"]
+
+NUMA_NO_NODE = -1
+
+
+class Flag(enum.Flag):
+    """memblock region flags (include/linux/memblock.h)."""
+
+    NONE = 0
+    HOTPLUG = enum.auto()
+    MIRROR = enum.auto()
+    NOMAP = enum.auto()
+    DRIVER_MANAGED = enum.auto()
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class Region:
+    """One memblock region ``[base, base + size)``."""
+
+    base: int
+    size: int
+    nid: int = 0
+    flags: Flag = Flag.NONE
+
+    def __post_init__(self) -> None:
+        if self.base < 0 or self.size < 0:
+            raise ValueError(f"bad memblock region base={self.base:#x} size={self.size:#x}")
+
+    @property
+    def end(self) -> int:
+        return self.base + self.size
+
+
+def _insert(regions: tuple[Region, ...], base: int, size: int, flags: Flag, nid: int) -> tuple[Region, ...]:
+    """Add ``[base, base+size)`` to a list, keeping it sorted, non-overlapping and merged.
+
+    The kernel merges neighbours that touch and have the same flags (memblock_merge_regions); overlapping
+    parts of a new range are dropped where an existing region already covers them.
+    """
+    if size <= 0:
+        return regions
+    pieces: list[tuple[int, int]] = []
+    cursor, end = base, base + size
+    for r in regions:
+        if r.end <= cursor or r.base >= end:
+            continue
+        if r.base > cursor:
+            pieces.append((cursor, r.base))
+        cursor = max(cursor, r.end)
+    if cursor < end:
+        pieces.append((cursor, end))
+    out = list(regions) + [Region(b, e - b, nid, flags) for b, e in pieces]
+    out.sort(key=lambda r: r.base)
+    merged: list[Region] = []
+    for r in out:
+        if merged and merged[-1].end == r.base and merged[-1].flags == r.flags and merged[-1].nid == r.nid:
+            prev = merged.pop()
+            r = Region(prev.base, prev.size + r.size, prev.nid, prev.flags)
+        merged.append(r)
+    return tuple(merged)
+
+
+def _remove(regions: tuple[Region, ...], base: int, size: int) -> tuple[Region, ...]:
+    """Cut ``[base, base+size)`` out of a list (memblock_remove_range)."""
+    end = base + size
+    out: list[Region] = []
+    for r in regions:
+        if r.end <= base or r.base >= end:
+            out.append(r)
+            continue
+        if r.base < base:
+            out.append(Region(r.base, base - r.base, r.nid, r.flags))
+        if r.end > end:
+            out.append(Region(end, r.end - end, r.nid, r.flags))
+    return tuple(out)
+
+
+@dataclass(frozen=True, slots=True)
+class Memblock:
+    """The memory and reserved lists at one moment of boot."""
+
+    memory: tuple[Region, ...]
+    reserved: tuple[Region, ...] = ()
+    bottom_up: bool = False
+    movable_node: bool = False
+    #: memory allocations made so far, in order, with the name of the step (for explain and the map).
+    log: tuple[tuple[str, int, int], ...] = field(default=(), compare=False)
+
+    @classmethod
+    def from_memory(cls, regions: tuple[Region, ...] | list[Region]) -> Memblock:
+        memory: tuple[Region, ...] = ()
+        for r in sorted(regions):
+            memory = _insert(memory, r.base, r.size, r.flags, r.nid)
+        return cls(memory=memory)
+
+    # -- queries ---------------------------------------------------------------------------------
+
+    def phys_mem_size(self) -> int:
+        """memblock_phys_mem_size(): every memory region, NOMAP ones included."""
+        return sum(r.size for r in self.memory)
+
+    def start_of_dram(self) -> int:
+        return self.memory[0].base if self.memory else 0
+
+    def end_of_dram(self) -> int:
+        return self.memory[-1].end if self.memory else 0
+
+    def is_region_memory(self, base: int, size: int) -> bool:
+        """True if ``[base, base+size)`` lies inside one memory region (memblock_is_region_memory)."""
+        return any(r.base <= base and base + size <= r.end for r in self.memory)
+
+    def is_region_reserved(self, base: int, size: int) -> bool:
+        """True if ``[base, base+size)`` overlaps any reserved range (memblock_is_region_reserved)."""
+        return any(r.base < base + size and base < r.end for r in self.reserved)
+
+    def free_ranges(self, nid: int = NUMA_NO_NODE, flags: Flag = Flag.NONE) -> Iterator[tuple[int, int, int]]:
+        """Free ``(start, end, nid)`` ranges, low to high (for_each_free_mem_range).
+
+        Skipped like the kernel does: NOMAP memory (unless asked for), hot-pluggable memory when
+        ``movable_node`` is on, non-mirrored memory when ``flags`` asks for MIRROR, driver-managed memory,
+        and other nodes when ``nid`` is given.
+        """
+        for m in self.memory:
+            if nid != NUMA_NO_NODE and m.nid != nid:
+                continue
+            if self.movable_node and Flag.HOTPLUG in m.flags:
+                continue
+            if Flag.MIRROR in flags and Flag.MIRROR not in m.flags:
+                continue
+            if Flag.NOMAP in m.flags and Flag.NOMAP not in flags:
+                continue
+            if Flag.DRIVER_MANAGED in m.flags:
+                continue
+            cursor = m.base
+            for r in self.reserved:
+                if r.end <= cursor:
+                    continue
+                if r.base >= m.end:
+                    break
+                if r.base > cursor:
+                    yield cursor, r.base, m.nid
+                cursor = max(cursor, r.end)
+            if cursor < m.end:
+                yield cursor, m.end, m.nid
+
+    def find_in_range(self, size: int, align: int, start: int, end: int, nid: int = NUMA_NO_NODE,
+                      flags: Flag = Flag.NONE) -> int | None:
+        """memblock_find_in_range_node(): the address an allocation would get, or None.
+
+        The window is ``[start, end)``; start is raised to one page, so physical page 0 is never
+        returned. Top-down takes, from the highest free range down, ``round_down(end - size, align)``
+        if it still lies inside the range; bottom-up takes the lowest ``round_up(start, align)`` that fits.
+        """
+        if size <= 0:
+            return None
+        start = max(start, SZ_4K)
+        end = max(start, end)
+        ranges = []
+        for lo, hi, _ in self.free_ranges(nid, flags):
+            lo, hi = max(lo, start), min(hi, end)
+            if lo < hi:
+                ranges.append((lo, hi))
+        if self.bottom_up:
+            for lo, hi in ranges:
+                cand = align_up(lo, align)
+                if cand < hi and hi - cand >= size:
+                    return cand
+            return None
+        for lo, hi in reversed(ranges):
+            if hi < size:
+                continue
+            cand = align_down(hi - size, align)
+            if cand >= lo:
+                return cand
+        return None
+
+    # -- updates ---------------------------------------------------------------------------------
+
+    def reserve(self, base: int, size: int, what: str = "", flags: Flag = Flag.NONE) -> Memblock:
+        """memblock_reserve()."""
+        return replace(self, reserved=_insert(self.reserved, base, size, flags, 0),
+                       log=self.log + ((what, base, size),))
+
+    def free(self, base: int, size: int) -> Memblock:
+        """memblock_free() / memblock_phys_free(): give a reserved range back."""
+        return replace(self, reserved=_remove(self.reserved, base, size))
+
+    def mark_nomap(self, base: int, size: int) -> Memblock:
+        """memblock_mark_nomap(): flag memory as never to be mapped (splits regions as needed)."""
+        memory = self.memory
+        for m in self.memory:
+            lo, hi = max(m.base, base), min(m.end, base + size)
+            if lo < hi:
+                memory = _remove(memory, lo, hi - lo)
+                memory = _insert(memory, lo, hi - lo, m.flags | Flag.NOMAP, m.nid)
+        return replace(self, memory=memory)
+
+    def remove(self, base: int, size: int) -> Memblock:
+        """memblock_remove(): the range stops being memory at all (mem=, usable-memory-range caps)."""
+        return replace(self, memory=_remove(self.memory, base, size),
+                       reserved=_remove(self.reserved, base, size))
+
+    def alloc_range(self, size: int, align: int, start: int, end: int, what: str = "",
+                    nid: int = NUMA_NO_NODE, flags: Flag = Flag.NONE) -> tuple[int | None, Memblock]:
+        """memblock_phys_alloc_range() / memblock_alloc_range_nid(): find, then reserve.
+
+        A request for one node falls back to any node; a request for mirrored memory falls back to any
+        memory (the kernel warns about the latter).
+        """
+        addr = self.find_in_range(size, align, start, end, nid, flags)
+        if addr is None and nid != NUMA_NO_NODE:
+            addr = self.find_in_range(size, align, start, end, NUMA_NO_NODE, flags)
+        if addr is None and Flag.MIRROR in flags:
+            addr = self.find_in_range(size, align, start, end, nid, flags & ~Flag.MIRROR)
+        if addr is None:
+            return None, self
+        return addr, self.reserve(addr, size, what)

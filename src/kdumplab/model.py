@@ -1,0 +1,169 @@
+"""The whole chain for one scenario: command line -> memblock -> reservation -> iomem, linear map, kexec.
+
+``run(Scenario) -> Result`` is pure: the scenario holds every input (machine, command line, kernel
+generation, optionally a kexec-tools version), and each stage is a function of the one before.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from kdumplab import cmdline as cmdline_mod
+from kdumplab import early
+from kdumplab.early import BootFacts
+from kdumplab.iomem import Resource
+from kdumplab.linearmap import LinearMap, linear_map
+from kdumplab.machine import Machine
+from kdumplab.memblock import Memblock
+from kdumplab.outcome import BootOutcome, EarlyAlloc, Verdict
+from kdumplab.policy import EarlyStep, Feature, PolicyData, for_kernel
+from kdumplab.ranges import U64_MAX, PhysRange
+from kdumplab.reserve import Placement, reserve_crashkernel
+
+__all__ = ["Scenario", "Result", "run", "boot_facts"]
+
+
+@dataclass(frozen=True, slots=True)
+class Scenario:
+    """Every input of one prediction."""
+
+    machine: Machine
+    cmdline: str
+    kernel: str = "6.1"
+    kexec_tools: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Result:
+    scenario: Scenario
+    policy: PolicyData
+    outcome: BootOutcome
+    memblock: Memblock  # right after the crash reservation
+    final_memblock: Memblock  # when /proc/iomem's reserved children are made (arch_initcall)
+    iomem: tuple[Resource, ...]
+    iomem_text: str
+    linear_map: LinearMap
+    kexec_crash_size: int
+    deferred: bool
+    kexec: Any = None
+    crash_view: Any = None
+    notes: tuple[str, ...] = field(default=())
+
+
+_CMA = re.compile(r"(?:^|\s)cma=(\S+)")
+_RODATA = re.compile(r"(?:^|\s)rodata=(\S+)")
+
+
+def _memparse_simple(text: str) -> int | None:
+    m = re.match(r"^(0[xX][0-9a-fA-F]+|\d+)([KMGTPEkmgtpe]?)", text)
+    if not m:
+        return None
+    shift = {"": 0, "K": 10, "M": 20, "G": 30, "T": 40, "P": 50, "E": 60}[m.group(2).upper()]
+    return min(int(m.group(1), 0) << shift, U64_MAX)
+
+
+def boot_facts(policy: PolicyData, machine: Machine, cmdline: str) -> BootFacts:
+    """Command-line parameters, other than crashkernel=, that move the early allocations."""
+    cma = None
+    for m in _CMA.finditer(cmdline):  # the last cma= wins (early_param handlers overwrite)
+        cma = _memparse_simple(m.group(1))
+    rodata_full = machine.build.rodata_full
+    for m in _RODATA.finditer(cmdline):
+        rodata_full = m.group(1) == "full"
+    debug_pagealloc = bool(re.search(r"(?:^|\s)debug_pagealloc=(on|1)(?:\s|$)", cmdline))
+    return BootFacts(cma_bytes=cma, pages_everywhere=rodata_full or debug_pagealloc)
+
+
+def _deferred(policy: PolicyData, machine: Machine) -> bool:
+    """Is the reservation made after the linear map, memmap and CMA (bootmem_init), or before them?"""
+    if policy.has(Feature.RESERVE_EARLY):
+        return False
+    if policy.has(Feature.DEFER_ONLY_WITH_DMA_ZONES):
+        return machine.build.zone_dma or machine.build.zone_dma32
+    return True
+
+
+def _late_allocations(policy: PolicyData, mb: Memblock, machine: Machine, low_max: int) -> Memblock:
+    """What memblock still hands out after the reservation, up to mm_init (for iomem's reserved lines).
+
+    In start_kernel order: the first percpu chunk (one CPU), the dentry and inode hash tables (one
+    pointer per two free pages, and per four, rounded up to a power of two: 8 and 4 MiB on 8 GiB), and in
+    mem_init swiotlb: 64 MiB below the DMA limit when RAM reaches above it, plus 768 KiB of slot
+    metadata. Smaller allocations are left out; reserved lines are compared with a tolerance.
+    """
+    page = machine.page_size
+    _, mb = mb.alloc_range(0x1F000, page, 0, U64_MAX, "percpu")
+    free_pages = (mb.phys_mem_size() - sum(r.size for r in mb.reserved)) // page
+    for what, shift in (("dentry hash", 1), ("inode hash", 2)):
+        entries = 1 << max((free_pages >> shift) - 1, 1).bit_length()
+        _, mb = mb.alloc_range(entries * 8, 64, 0, U64_MAX, what)
+    if mb.end_of_dram() > low_max:
+        _, mb = mb.alloc_range(64 << 20, page, 0, low_max, "swiotlb")
+        _, mb = mb.alloc_range(0xC0000, page, 0, U64_MAX, "swiotlb slots")
+    return mb
+
+
+def run(scenario: Scenario) -> Result:
+    """Predict one boot."""
+    from kdumplab import iomem_build  # noqa: PLC0415 - keeps the import graph one-directional
+
+    machine = scenario.machine
+    policy = for_kernel(scenario.kernel, machine.arch)
+    facts = boot_facts(policy, machine, scenario.cmdline)
+    grammar = cmdline_mod.GRAMMARS[policy.grammar]
+    deferred = _deferred(policy, machine)
+
+    mb = early.boot_memblock(policy, machine)
+    steps = list(policy.early_steps)
+    if not deferred and EarlyStep.CRASHKERNEL in steps:
+        steps.remove(EarlyStep.CRASHKERNEL)
+        steps.insert(0, EarlyStep.CRASHKERNEL)
+    allocs: list[EarlyAlloc] = []
+    placement: Placement | None = None
+    parsed = None
+    low_max = early.dma_phys_limit(policy, mb, machine) if (
+        machine.build.zone_dma or machine.build.zone_dma32) else policy.high_max
+    system_ram = mb.phys_mem_size()
+    for step in steps:
+        if step is EarlyStep.CRASHKERNEL:
+            system_ram = mb.phys_mem_size()
+            parsed = cmdline_mod.parse_crashkernel(scenario.cmdline, grammar, system_ram)
+            req = parsed.request
+            if req is None:
+                placement = Placement((), (), parsed.reason, mb, attempted=False)
+            else:
+                placement = reserve_crashkernel(policy, mb, req.size, req.base, req.high, req.low_size,
+                                                low_max, machine.page_size)
+                mb = placement.memblock
+            at_reservation = mb
+            continue
+        mb, new = early.run_step(step, policy, mb, machine, facts, low_max)
+        allocs.extend(new)
+    assert placement is not None and parsed is not None
+    final = _late_allocations(policy, mb, machine, low_max)
+    final = mb if final is None else final
+
+    parse_log = tuple(line.text for line in parsed.log)
+    log = parse_log + placement.log
+    if placement.regions:
+        verdict = Verdict.RESERVED
+    elif parsed.request is None and not parse_log:
+        verdict = Verdict.NONE
+    else:
+        verdict = Verdict.FAILED
+    reason = placement.reason if parsed.request is not None else parsed.reason
+    outcome = BootOutcome(policy=policy.name, verdict=verdict, regions=placement.regions, log=log, reason=reason,
+                          low_max=low_max, high_max=policy.high_max, system_ram=system_ram, early=tuple(allocs))
+    tree = iomem_build.build_iomem(policy, machine, final, outcome)
+    firmware_nomap = tuple(PhysRange(r.start, r.end) for r in machine.reserved if r.nomap) + tuple(
+        b.range for b in machine.banks if b.nomap)
+    lm = linear_map(policy, outcome, firmware_nomap, facts.pages_everywhere, False, parsed.early_param, deferred)
+    crash_size = sum(r.size for r in outcome.regions if policy.has(Feature.CRASH_SIZE_INCLUDES_LOW)
+                     or r.role.value == "main")
+    from kdumplab.iomem import render  # noqa: PLC0415
+
+    return Result(scenario=scenario, policy=policy, outcome=outcome, memblock=at_reservation, final_memblock=final,
+                  iomem=tree, iomem_text=render(tree), linear_map=lm, kexec_crash_size=crash_size,
+                  deferred=deferred)

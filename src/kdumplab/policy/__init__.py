@@ -1,0 +1,164 @@
+"""Reservation policies: what each kernel generation (and each 2019 proposal) does, as data.
+
+One frozen ``PolicyData`` row per policy holds its constants and the set of ``Feature``s it has. Stages ask
+``policy.has(Feature.X)``; nothing outside this package compares version numbers. ``for_kernel`` is the only
+place that turns a release string into a policy.
+
+Rows live in one module per policy (``v5_10``, ``v6_1``, ``v6_12``, ``v7_2``, ``proposals``); the two 2019
+proposals are written as ``replace()`` over the generation they are compared with, so each proposal's
+whole idea is the visible difference.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from dataclasses import dataclass, field
+
+from kdumplab.errors import KdumplabError
+
+__all__ = ["Feature", "EarlyStep", "EarlyProfile", "PolicyData", "for_kernel", "POLICY_NAMES", "all_policies"]
+
+
+class Feature(enum.Enum):
+    """Behaviours that differ between policies. Each row has a complete set."""
+
+    #: the requested size is rounded up to the page size before allocating (5.10, 6.1)
+    PAGE_ROUND_SIZE = enum.auto()
+    #: a fixed base is checked step by step with three distinct messages (5.10)
+    FIXED_BASE_CHECKS = enum.auto()
+    #: a fixed base that cannot be had is reported as "memory is in use" (6.12+)
+    FIXED_BASE_IN_USE_MESSAGE = enum.auto()
+    #: ``,high`` searches from address 0 up to the top, so it can land low or straddle the DMA limit (6.1)
+    HIGH_SEARCH_FROM_ZERO = enum.auto()
+    #: plain ``crashkernel=X`` that does not fit low retries high, with the default low size (6.5+, v5)
+    PLAIN_FALLS_BACK_HIGH = enum.auto()
+    #: ``,high`` that finds no high memory retries low (6.5+)
+    HIGH_FALLS_BACK_LOW = enum.auto()
+    #: ``crashkernel=Y,low`` is reserved first and then X may go anywhere (2019 review)
+    LOW_FIRST = enum.auto()
+    #: the low region is memblock NOMAP: never mapped, top-level in /proc/iomem (2019 review)
+    LOW_REGION_NOMAP = enum.auto()
+    #: /sys/kernel/kexec_crash_size counts the low region too (6.12+)
+    CRASH_SIZE_INCLUDES_LOW = enum.auto()
+    #: an early parameter named exactly ``crashkernel`` sets crash_mem_map, which decides the linear-map
+    #: granularity (5.10, 6.1)
+    CRASH_MEM_MAP = enum.auto()
+    #: loaded crash segments are unmapped from the linear map (arch_kexec_protect_crashkres) (5.10, 6.1)
+    PROTECT_CRASHKRES = enum.auto()
+    #: crash resources are inserted at early_initcall and only if start < end: a 1-byte region is
+    #: reserved but never shown (6.12+)
+    IOMEM_ONLY_IF_NONEMPTY = enum.auto()
+    #: the reservation is deferred to bootmem_init only when ZONE_DMA/DMA32 exist (5.10, 6.1)
+    DEFER_ONLY_WITH_DMA_ZONES = enum.auto()
+    #: the reservation always runs in arm64_memblock_init, before the linear map, CMA and memmap (2019)
+    RESERVE_EARLY = enum.auto()
+    #: the DMA limit is an address (zone_dma_limit) rather than a bit count (6.12+)
+    DMA_LIMIT_AS_ADDRESS = enum.auto()
+    #: CMA first tries bottom-up above 4 GiB (6.1+)
+    CMA_BOTTOM_UP_ABOVE_4G = enum.auto()
+    #: the kernel image is reserved (and shown as Kernel code) from _stext rather than _text (6.1)
+    KERNEL_FROM_STEXT = enum.auto()
+    #: with more than one NUMA node, a CMA area per node too, bottom-up above 4 GiB in the node (7.2)
+    PERNODE_CMA = enum.auto()
+
+
+class EarlyStep(enum.Enum):
+    """Allocations made before the crash reservation, in boot order (see ``kdumplab.early``)."""
+
+    PAGE_TABLES = "linear-map page tables"
+    NODE_DATA = "NUMA node data"
+    SPARSE = "memmap (sparse_init)"
+    CMA = "CMA area"
+    CRASHKERNEL = "crash kernel"
+
+
+@dataclass(frozen=True, slots=True)
+class EarlyProfile:
+    """Sizes of the early allocations of one generation, read from ``memblock=debug`` boots of its Debian
+    kernel under QEMU ``-M virt`` (tests/data/memblock). Every one is allocated top-down, in this order:
+    page tables, unflattened DT, NUMA distance table, node data, cpumask, section roots, then per node the
+    section index, usemap, memmap and vmemmap page tables."""
+
+    #: page-table pages beyond one per 2 MiB and one per 1 GiB of RAM (kernel map, idmap, minus the
+    #: kernel text that the linear map covers with blocks)
+    pt_extra_pages: int
+    dt_unflatten: int
+    dt_per_extra_node: int
+    numa_distance: bool
+    node_data: int
+    cpumask: int
+    cpumask_per_extra_node: int
+    section_bits: int
+    section_roots: int
+    usemap_per_section: int
+    vmemmap_pt_pages: int
+
+
+@dataclass(frozen=True, slots=True)
+class PolicyData:
+    """One policy's complete row."""
+
+    name: str
+    arch: str
+    #: the grammar of crashkernel= (a key of ``kdumplab.cmdline.GRAMMARS``)
+    grammar: tuple[str, str]
+    features: frozenset[Feature]
+    crash_align: int
+    #: CRASH_ADDR_HIGH_MAX: PHYS_MASK + 1 of the Debian build
+    high_max: int
+    #: low size used when the main region ends up high and no ``,low`` was given (None: no default)
+    default_low_size: int | None
+    low_name: str = "Crash kernel"
+    main_name: str = "Crash kernel"
+    #: CMA alignment: the allocator's minimum (4 MiB in 5.10, one pageblock = 2 MiB from 5.19)
+    cma_align: int = 2 << 20
+    #: what the kernel allocates before the crash reservation, in order
+    early_steps: tuple[EarlyStep, ...] = ()
+    early: EarlyProfile | None = None
+    kernel_release: str = ""  # the Debian release the row was read from
+    description: str = ""
+    #: per-field citations: feature or constant -> "commit subject (release)"
+    citations: dict[str, str] = field(default_factory=dict, compare=False, hash=False)
+
+    def has(self, feature: Feature) -> bool:
+        return feature in self.features
+
+
+def _rows() -> dict[str, PolicyData]:
+    from kdumplab.policy import proposals, v5_10, v6_1, v6_12, v7_2
+
+    rows = [v5_10.ROW, v6_1.ROW, v6_12.ROW, v7_2.ROW, proposals.V5, proposals.REVIEW]
+    return {row.name: row for row in rows}
+
+
+_ALIASES = {"7": "7.2", "7.x": "7.2", "v5": "proposal-2019-v5", "review": "proposal-2019-review"}
+
+
+def POLICY_NAMES() -> tuple[str, ...]:  # noqa: N802 - reads like the constant it stands for
+    return tuple(_rows())
+
+
+def all_policies() -> tuple[PolicyData, ...]:
+    return tuple(_rows().values())
+
+
+def for_kernel(release: str, arch: str = "arm64") -> PolicyData:
+    """The policy for a release string: ``6.1``, ``6.1.0-27-arm64``, ``6.12.107``, ``proposal-2019-v5``.
+
+    A full release picks its generation by major.minor; a release between known generations is refused
+    rather than guessed.
+    """
+    rows = _rows()
+    name = _ALIASES.get(release.strip(), release.strip())
+    if name not in rows:
+        m = re.match(r"^(\d+)\.(\d+)", name)
+        if m:
+            name = f"{m.group(1)}.{m.group(2)}"
+    row = rows.get(name)
+    if row is None:
+        raise KdumplabError("--kernel", f"unknown kernel generation {release!r}",
+                            f"known: {', '.join(rows)}")
+    if row.arch != arch:
+        raise KdumplabError("--kernel", f"{row.name} is an {row.arch} policy, the machine is {arch}")
+    return row

@@ -1,0 +1,37 @@
+"""arm64, Debian 5.10 (bullseye, read in 5.10.223): plain crashkernel= only, below the DMA limit.
+
+``,high`` and ``,low`` are not read on arm64. The size is page-rounded. A fixed base is checked by hand with
+three messages. With ZONE_DMA/DMA32 (Debian) the reservation is deferred to the end of bootmem_init, after
+the memmap and CMA (Debian backported "arm64: mm: Move reserve_crashkernel() into mem_init()" and its
+follow-ups into 5.10.24).
+"""
+
+from kdumplab.policy import EarlyProfile, EarlyStep, Feature, PolicyData
+
+ROW = PolicyData(
+    name="5.10",
+    arch="arm64",
+    grammar=("arm64", "5.10"),
+    features=frozenset({
+        Feature.PAGE_ROUND_SIZE,
+        Feature.FIXED_BASE_CHECKS,
+        Feature.CRASH_MEM_MAP,
+        Feature.PROTECT_CRASHKRES,
+        Feature.DEFER_ONLY_WITH_DMA_ZONES,
+    }),
+    crash_align=2 << 20,
+    high_max=1 << 48,  # VA_BITS 48 -> PA_BITS 48 in Debian's 5.10 config
+    default_low_size=None,
+    cma_align=4 << 20,  # PAGE_SIZE << max(MAX_ORDER - 1, pageblock_order) in mm/cma.c
+    early_steps=(EarlyStep.PAGE_TABLES, EarlyStep.NODE_DATA, EarlyStep.SPARSE, EarlyStep.CMA,
+                 EarlyStep.CRASHKERNEL),
+    early=EarlyProfile(pt_extra_pages=-2, dt_unflatten=0x8b14, dt_per_extra_node=0x2d8, numa_distance=True,
+                       node_data=0x2500, cpumask=0, cpumask_per_extra_node=0, section_bits=30,
+                       section_roots=0x4000, usemap_per_section=336, vmemmap_pt_pages=2),
+    kernel_release="5.10.223-1",
+    description="Debian 11 bullseye: crashkernel=X[@Y] below 4 GiB only",
+    citations={
+        "DEFER_ONLY_WITH_DMA_ZONES": "arm64: mm: Move reserve_crashkernel() into mem_init() (5.11; Debian 5.10.24)",
+        "cma_align": "mm/cma.c cma_declare_contiguous_nid: MAX_ORDER-1 alignment (before 5.19)",
+    },
+)

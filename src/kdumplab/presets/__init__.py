@@ -1,0 +1,103 @@
+"""Built-in machines: ``qemu-virt`` (exactly what ``qemu-system-aarch64 -M virt`` builds) and real machines
+described in ``data/*.toml`` (each citing the public dump it came from)."""
+
+from __future__ import annotations
+
+from importlib import resources
+
+from kdumplab.errors import KdumplabError
+from kdumplab.machine import Bank, KernelImage, Machine, load_machine
+from kdumplab.ranges import SZ_1G, SZ_2M, SZ_128M, PhysRange, align_up
+
+__all__ = ["qemu_virt", "machine", "preset_names", "DEBIAN_IMAGES", "QEMU_VIRT_RAM_BASE", "QEMU_VIRT_DEVICES"]
+
+QEMU_VIRT_RAM_BASE = 0x4000_0000
+#: QEMU's -M virt DTB is created with a 1 MiB total size (seen as a 1 MiB memblock reservation)
+QEMU_VIRT_DTB_SIZE = 1 << 20
+
+#: The Debian arm64 kernels the lab boots, as the boot loader sees them: the Image header's image_size and
+#: the section offsets from _text, read from /proc/iomem (Kernel code / Kernel data) and the memblock
+#: dump of a real boot of each package (tests/data/memblock). QEMU loads the Image at RAM base + 2 MiB.
+DEBIAN_IMAGES: dict[str, tuple[str, KernelImage]] = {
+    "5.10": ("linux-image-5.10.0-32-arm64-unsigned 5.10.223-1", KernelImage(
+        load_address=0x4020_0000, stext=0x10000, init_begin=0x128_0000, sdata=0x17d_0000, end=0x1ad_0000,
+        image_size=0x1ad_0000, init_pg_dir=0x1ac_8000, init_pg_end=0x1ac_d000)),
+    "6.1": ("linux-image-6.1.0-56-arm64-unsigned 6.1.192-2", KernelImage(
+        load_address=0x4020_0000, stext=0x10000, init_begin=0x166_0000, sdata=0x1cb_0000, end=0x201_0000,
+        image_size=0x201_0000, init_pg_dir=0x200_b000, init_pg_end=0x201_0000)),
+    "6.12": ("linux-image-6.12.117+deb13-arm64-unsigned 6.12.117-1", KernelImage(
+        load_address=0x4020_0000, stext=0x10000, init_begin=0x1d3_0000, sdata=0x204_0000, end=0x250_0000,
+        image_size=0x250_0000)),
+    "7.2": ("linux-binary-7.2.13+deb14-arm64 7.2.13-1", KernelImage(
+        load_address=0x4020_0000, stext=0x10000, init_begin=0x251_0000, sdata=0x28e_0000, end=0x2f0_0000,
+        image_size=0x2f0_0000)),
+}
+# The 2019 proposals are compared on the 5.10 image.
+DEBIAN_IMAGES["proposal-2019-v5"] = DEBIAN_IMAGES["5.10"]
+DEBIAN_IMAGES["proposal-2019-review"] = DEBIAN_IMAGES["5.10"]
+
+#: The non-RAM lines of /proc/iomem on -M virt with -nic none, identical on all four kernels
+#: (tests/data/memblock/*-2G-512M.log.gz).
+QEMU_VIRT_DEVICES = (
+    "09000000-09000fff : pl011@9000000",
+    "  09000000-09000fff : 9000000.pl011 pl011@9000000",
+    "09010000-09010fff : pl031@9010000",
+    "  09010000-09010fff : rtc-pl031",
+    "09030000-09030fff : pl061@9030000",
+    "  09030000-09030fff : 9030000.pl061 pl061@9030000",
+    "10000000-3efeffff : pcie@10000000",
+    "4010000000-401fffffff : PCI ECAM",
+    "8000000000-ffffffffff : pcie@10000000",
+)
+
+
+def qemu_virt(mem: int = 8 * SZ_1G, numa: tuple[int, ...] | None = None, initrd_size: int = 0xf2000,
+              kernel: str = "6.1") -> Machine:
+    """The guest ``qemu-system-aarch64 -M virt -m MEM [-numa ...] -kernel Image -initrd FILE`` builds.
+
+    RAM is one block from 1 GiB (one bank per NUMA node, in order). QEMU 7.2 (hw/arm/boot.c) loads the
+    Image at RAM base + 2 MiB + text_offset, the initrd at RAM base + min(RAM / 2, 128 MiB), and the DTB
+    right after the initrd, aligned up to 2 MiB.
+    """
+    if mem < SZ_128M or mem % SZ_2M:
+        raise KdumplabError("--mem", f"{mem:#x} bytes: QEMU virt needs at least 128 MiB in 2 MiB steps")
+    sizes = tuple(numa) if numa else (mem,)
+    if sum(sizes) != mem:
+        raise KdumplabError("--numa", f"node sizes add up to {sum(sizes):#x}, not the memory size {mem:#x}")
+    banks, start = [], QEMU_VIRT_RAM_BASE
+    for nid, size in enumerate(sizes):
+        banks.append(Bank(start, size, node=nid))
+        start += size
+    if kernel not in DEBIAN_IMAGES:
+        raise KdumplabError("--kernel", f"no Debian image known for {kernel!r}", ", ".join(DEBIAN_IMAGES))
+    package, image = DEBIAN_IMAGES[kernel]
+    initrd_start = QEMU_VIRT_RAM_BASE + min(mem // 2, SZ_128M)
+    initrd_start = max(initrd_start, image.load_address + image.image_size)
+    dtb_start = align_up(initrd_start + initrd_size, SZ_2M)
+    gib = mem / SZ_1G
+    return Machine(
+        name=f"qemu-virt {gib:g}G" + (f" numa {'+'.join(f'{s / SZ_1G:g}G' for s in sizes)}" if numa else ""),
+        banks=tuple(banks), kernel=image,
+        initrd=PhysRange(initrd_start, initrd_start + initrd_size) if initrd_size else None,
+        dtb=PhysRange(dtb_start, dtb_start + QEMU_VIRT_DTB_SIZE),
+        iomem_devices=QEMU_VIRT_DEVICES,
+        source=f"qemu-system-aarch64 7.2 -M virt; kernel {package}",
+    )
+
+
+def preset_names() -> tuple[str, ...]:
+    names = ["qemu-virt"]
+    for entry in sorted(resources.files(__package__).joinpath("data").iterdir(), key=lambda e: e.name):
+        if entry.name.endswith(".toml"):
+            names.append(entry.name.removesuffix(".toml"))
+    return tuple(names)
+
+
+def machine(name: str, **params: object) -> Machine:
+    """A preset by name; ``qemu-virt`` takes qemu_virt()'s keyword arguments."""
+    if name == "qemu-virt":
+        return qemu_virt(**params)  # type: ignore[arg-type]
+    path = resources.files(__package__).joinpath("data", f"{name}.toml")
+    if not path.is_file():
+        raise KdumplabError("--machine", f"no preset or file named {name!r}", f"presets: {', '.join(preset_names())}")
+    return load_machine(path.read_text(), f"preset {name}")

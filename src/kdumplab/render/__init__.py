@@ -1,0 +1,1 @@
+"""Formatting: rich text, JSON, SVG/HTML. The only place that turns results into text."""

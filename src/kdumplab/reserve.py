@@ -1,0 +1,184 @@
+"""The crash reservation itself: a parsed request placed in memblock by one policy.
+
+Mirrors arm64 ``reserve_crashkernel()`` (5.10, 6.1), ``reserve_crashkernel_generic()`` (6.12, 7.2) and the
+two 2019 proposals. Input is the memblock state at the moment the reservation runs (``kdumplab.early``
+computes it); output is the regions, the kernel's log lines, and memblock afterwards.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from kdumplab.memblock import Memblock
+from kdumplab.outcome import CrashRegion, Role
+from kdumplab.policy import Feature, PolicyData
+from kdumplab.ranges import align_up
+
+__all__ = ["Placement", "reserve_crashkernel"]
+
+
+@dataclass(frozen=True, slots=True)
+class Placement:
+    """What the reservation did."""
+
+    regions: tuple[CrashRegion, ...]
+    log: tuple[str, ...]
+    reason: str
+    memblock: Memblock
+    attempted: bool = True
+
+
+def _main_line(base: int, size: int) -> str:
+    return f"crashkernel reserved: 0x{base:016x} - 0x{base + size:016x} ({size >> 20} MB)"
+
+
+def _low_line(base: int, size: int) -> str:
+    return f"crashkernel low memory reserved: 0x{base:08x} - 0x{base + size:08x} ({size >> 20} MB)"
+
+
+def _cannot(size: int) -> str:
+    return f"cannot allocate crashkernel (size:0x{size:x})"
+
+
+def _fixed_base_checks(mb: Memblock, base: int, size: int, align: int) -> str | None:
+    """5.10's hand-made checks for ``crashkernel=X@Y``, in the kernel's order; the first failure wins."""
+    if not mb.is_region_memory(base, size):
+        return "cannot reserve crashkernel: region is not memory"
+    if mb.is_region_reserved(base, size):
+        return "cannot reserve crashkernel: region overlaps reserved memory"
+    if base % align:
+        return "cannot reserve crashkernel: base address is not 2MB aligned"
+    return None
+
+
+def _reserve_low(policy: PolicyData, mb: Memblock, size: int, low_max: int
+                 ) -> tuple[CrashRegion | None, str, Memblock]:
+    """reserve_crashkernel_low(): ``size`` below the low limit, top-down, not page-rounded."""
+    addr, after = mb.alloc_range(size, policy.crash_align, 0, low_max, "crashkernel low")
+    if addr is None:
+        return None, f"cannot allocate crashkernel low memory (size:0x{size:x}).", mb
+    if policy.has(Feature.LOW_REGION_NOMAP):
+        after = after.mark_nomap(addr, size)
+    region = CrashRegion(Role.LOW, addr, addr + size, policy.low_name,
+                         nomap=policy.has(Feature.LOW_REGION_NOMAP), high=False)
+    return region, _low_line(addr, size), after
+
+
+def reserve_crashkernel(policy: PolicyData, mb: Memblock, size: int, base: int | None, high: bool,
+                        low_size: int | None, low_max: int, page_size: int) -> Placement:
+    """Place one parsed request. ``base`` None is automatic placement; ``low_size`` None means not given."""
+    align = policy.crash_align
+    high_max = policy.high_max
+    if policy.has(Feature.PAGE_ROUND_SIZE):
+        size = align_up(size, page_size)
+    log: list[str] = []
+
+    def main_region(addr: int) -> CrashRegion:
+        # 6.12+: a resource with start == end is never inserted into /proc/iomem
+        shown = not (policy.has(Feature.IOMEM_ONLY_IF_NONEMPTY) and size == 1)
+        return CrashRegion(Role.MAIN, addr, addr + size, policy.main_name, high=addr >= low_max, in_iomem=shown)
+
+    # -- a fixed base: exactly [base, base + size) or nothing ----------------------------------------
+    if base is not None:
+        if policy.has(Feature.FIXED_BASE_CHECKS):
+            problem = _fixed_base_checks(mb, base, size, align)
+            if problem:
+                return Placement((), (problem,), f"the fixed base {base:#x} cannot be used: {problem}", mb)
+            after = mb.reserve(base, size, "crashkernel")
+        else:
+            addr, after = mb.alloc_range(size, align, base, base + size, "crashkernel")
+            if addr is None:
+                msg = ("crashkernel reservation failed - memory is in use."
+                       if policy.has(Feature.FIXED_BASE_IN_USE_MESSAGE) else _cannot(size))
+                why = _why_fixed(mb, base, size, align)
+                return Placement((), (msg,), f"the fixed base {base:#x} cannot be used: {why}", mb)
+        return Placement((main_region(base),), (_main_line(base, size),),
+                         f"reserved at the fixed base {base:#x}", after)
+
+    # -- 2019 review: Y,low first, then X anywhere; without Y,low, X only below the low limit ----------
+    if policy.has(Feature.LOW_FIRST):
+        low_region = None
+        window_end = low_max
+        if low_size:
+            low_region, line, mb2 = _reserve_low(policy, mb, low_size, low_max)
+            log.append(line)
+            if low_region is None:
+                return Placement((), tuple(log), "the low region does not fit below the low limit", mb)
+            mb, window_end = mb2, high_max
+        addr, after = mb.alloc_range(size, align, 0, window_end, "crashkernel")
+        if addr is None:
+            log.append(_cannot(size))
+            if low_region is not None:
+                mb = mb.free(low_region.start, low_region.size)
+            return Placement((), tuple(log), _why_window(mb, size, 0, window_end), mb)
+        log.append(_main_line(addr, size))
+        regions = tuple(r for r in (low_region, main_region(addr)) if r)
+        return Placement(tuple(sorted(regions, key=lambda r: r.start)), tuple(log),
+                         "reserved (low region first, then the main region anywhere)", after)
+
+    # -- automatic placement with the windows and fallbacks of the policy ------------------------------
+    if high:
+        start = 0 if policy.has(Feature.HIGH_SEARCH_FROM_ZERO) else low_max
+        windows = [(start, high_max)]
+        if policy.has(Feature.HIGH_FALLS_BACK_LOW) and low_max != high_max:
+            windows.append((0, low_max))
+    else:
+        windows = [(0, low_max)]
+        if policy.has(Feature.PLAIN_FALLS_BACK_HIGH):
+            start = 0 if policy.has(Feature.HIGH_SEARCH_FROM_ZERO) else low_max
+            windows.append((start, high_max))
+    addr = None
+    after = mb
+    used = windows[0]
+    for i, (lo, hi) in enumerate(windows):
+        addr, after = mb.alloc_range(size, align, lo, hi, "crashkernel")
+        used = (lo, hi)
+        if addr is not None:
+            if not high and i > 0 and low_size is None:
+                low_size = policy.default_low_size  # the low->high fallback forces the default low size
+            break
+    if addr is None:
+        log.append(_cannot(size))
+        return Placement((), tuple(log), "; ".join(_why_window(mb, size, lo, hi) for lo, hi in windows), mb)
+
+    if high and low_size is None:
+        low_size = policy.default_low_size
+    low_region = None
+    if addr >= low_max and low_size:
+        low_region, line, after2 = _reserve_low(policy, after, low_size, low_max)
+        log.append(line)
+        if low_region is None:
+            return Placement((), tuple(log),
+                             "the main region was found but the low region did not fit; both were released",
+                             after.free(addr, size))
+        after = after2
+    log.append(_main_line(addr, size))
+    regions = tuple(r for r in (low_region, main_region(addr)) if r)
+    where = "above" if addr >= low_max else "below"
+    reason = f"reserved {where} the low limit {low_max:#x} in the window [{used[0]:#x}, {used[1]:#x})"
+    if len(windows) > 1 and used != windows[0]:
+        reason += " after the first window had no room"
+    return Placement(tuple(sorted(regions, key=lambda r: r.start)), tuple(log), reason, after)
+
+
+def _largest_free(mb: Memblock, lo: int, hi: int) -> int:
+    best = 0
+    for s, e, _ in mb.free_ranges():
+        s, e = max(s, lo), min(e, hi)
+        best = max(best, e - s)
+    return best
+
+
+def _why_window(mb: Memblock, size: int, lo: int, hi: int) -> str:
+    return (f"no free block of {size:#x} bytes in [{lo:#x}, {hi:#x}) "
+            f"(largest free block there: {_largest_free(mb, lo, hi):#x})")
+
+
+def _why_fixed(mb: Memblock, base: int, size: int, align: int) -> str:
+    if base % align:
+        return f"the base is not {align >> 20} MiB aligned"
+    if not mb.is_region_memory(base, size):
+        return "the range is not (all) memory"
+    if mb.is_region_reserved(base, size):
+        return "the range overlaps memory already reserved"
+    return "the range is not usable memory (NOMAP)"
