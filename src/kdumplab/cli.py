@@ -7,7 +7,7 @@ import sys
 import click
 
 from kdumplab import __version__
-from kdumplab.errors import EXIT_BAD_INPUT, KdumplabError
+from kdumplab.errors import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK, KdumplabError
 
 
 class _Group(click.Group):
@@ -26,6 +26,40 @@ class _Group(click.Group):
 def main() -> None:
     """kdumplab: what each kernel generation reserves for kdump, what kexec-tools does with it, and
     what the crash kernel sees."""
+
+
+@main.command()
+@click.option("--machine", "machine_name", default="qemu-virt", show_default=True,
+              help="A preset name or a machine TOML file.")
+@click.option("--cmdline", default="console=ttyAMA0 crashkernel=512M", show_default=True,
+              help="The kernel command line.")
+@click.option("--kernel", default="6.1", show_default=True,
+              help="Kernel generation (5.10, 6.1, 6.12, 7.2), a Debian release string, or a 2019 proposal "
+                   "(proposal-2019-v5, proposal-2019-review).")
+@click.option("--mem", help="qemu-virt: the -m size (e.g. 8G).")
+@click.option("--numa", help="qemu-virt: node sizes (e.g. 4G,4G).")
+@click.option("--initrd-size", type=int, help="qemu-virt: initrd size in bytes.")
+@click.option("--kexec-tools", "kexec_tools", help="Also model kexec -p with this kexec-tools version.")
+@click.option("--json", "as_json", is_flag=True, help="Print the JSON document (docs/plan-json.md).")
+def plan(machine_name: str, cmdline: str, kernel: str, mem: str | None, numa: str | None,
+         initrd_size: int | None, kexec_tools: str | None, as_json: bool) -> None:
+    """What a kernel generation reserves for the crash kernel on a machine, and what it logs.
+
+    Exit status: 0 a crash region was reserved, 1 none was (failed, or nothing asked for), 2 bad input.
+    """
+    from rich.console import Console
+
+    from kdumplab.render.plan import plan_json, render_plan
+    from kdumplab.tools.plan import plan as run_plan
+    from kdumplab.tools.plan import resolve_machine
+
+    machine = resolve_machine(machine_name, kernel, mem, numa, initrd_size)
+    result = run_plan(machine, cmdline, kernel, kexec_tools)
+    if as_json:
+        click.echo(plan_json(result), nl=False)
+    else:
+        render_plan(result, Console())
+    sys.exit(EXIT_OK if result.outcome.regions else EXIT_FAILED)
 
 
 def _register() -> None:

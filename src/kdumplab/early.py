@@ -139,7 +139,7 @@ def _early_setup(policy: PolicyData, mb: Memblock, page_size: int, facts: BootFa
     if p.numa_distance:
         mb, a = _top(mb, 256, page_size, "NUMA distance")
         allocs.append(a) if a else None
-    for nid, lo, hi in nodes:
+    for nid, _lo, _hi in nodes:
         mb, a = _top(mb, p.node_data, 64, f"node data {nid}", nid=nid)
         allocs.append(a) if a else None
     if p.cpumask:
@@ -160,7 +160,7 @@ def _sparse(policy: PolicyData, mb: Memblock, page_size: int) -> tuple[Memblock,
     mb, a = _top(mb, p.section_roots, 64, "section roots")
     allocs.append(a) if a else None
     seen_roots: set[int] = set()
-    for nid, lo, hi in _nodes(mb):
+    for nid, _lo, hi in _nodes(mb):
         sections = set()
         for r in mb.memory:
             if r.nid == nid:

@@ -22,5 +22,5 @@ ROW = replace(
     kernel_release="7.2.8-1",
     description="Debian sid: as 6.12; memmap allocated after the crash region",
     citations={**v6_12.ROW.citations,
-               "early_steps": "arm64 bootmem_init no longer calls sparse_init (mm: move sparse_init into mm_init, 7.x)"},
+               "early_steps": "arm64 bootmem_init no longer calls sparse_init (7.x)"},
 )

@@ -1,0 +1,117 @@
+"""Rendering one plan: a rich report for people and a JSON document with a stable schema
+(docs/plan-json.md)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from rich.console import Console, Group
+from rich.panel import Panel
+from rich.table import Table
+from rich.text import Text
+
+from kdumplab.model import Result
+from kdumplab.ranges import format_size
+
+__all__ = ["SCHEMA", "plan_to_dict", "plan_json", "render_plan"]
+
+SCHEMA = "kdumplab.plan/1"
+
+
+def _span(start: int, end: int) -> dict[str, int]:
+    """Half-open model range -> the inclusive form the kernel prints."""
+    return {"start": start, "end": end - 1, "size": end - start}
+
+
+def plan_to_dict(result: Result) -> dict[str, Any]:
+    o = result.outcome
+    m = result.scenario.machine
+    lm = result.linear_map
+    doc: dict[str, Any] = {
+        "schema": SCHEMA,
+        "kernel": result.policy.name,
+        "kernel_release": result.policy.kernel_release or None,
+        "policy": result.policy.description,
+        "machine": {
+            "name": m.name,
+            "arch": m.arch,
+            "ram": m.ram_size,
+            "banks": [dict(_span(b.start, b.start + b.size), node=b.node, nomap=b.nomap) for b in m.banks],
+        },
+        "cmdline": result.scenario.cmdline,
+        "verdict": o.verdict.value,
+        "reason": o.reason,
+        "low_limit": o.low_max,
+        "high_limit": o.high_max,
+        "system_ram": o.system_ram,
+        "reserved_at": "bootmem_init (after CMA and the memmap)" if result.deferred
+        else "arm64_memblock_init (before the linear map)",
+        "regions": [dict(name=r.name, role=r.role.value, **_span(r.start, r.end), high=r.high, nomap=r.nomap,
+                         in_iomem=r.in_iomem) for r in o.regions],
+        "log": list(o.log),
+        "iomem": result.iomem_text,
+        "kexec_crash_size": result.kexec_crash_size,
+        "early_allocations": [dict(what=a.what, **_span(a.start, a.start + a.size)) for a in o.early],
+        "linear_map": {
+            "granularity": lm.granularity,
+            "nomap": [[r.start, r.end - 1] for r in lm.nomap],
+            "crash_mapped_with_pages": lm.crash_mapped_with_pages,
+            "whole_map_pages_because_of_crash": lm.whole_map_pages_because_of_crash,
+            "protect_unprotect": lm.protect_unprotect,
+            "reasons": list(lm.reasons),
+        },
+        "kexec": None,
+        "crash_kernel": None,
+    }
+    if result.kexec is not None and hasattr(result.kexec, "to_dict"):
+        doc["kexec"] = result.kexec.to_dict()
+    if result.crash_view is not None and hasattr(result.crash_view, "to_dict"):
+        doc["crash_kernel"] = result.crash_view.to_dict()
+    return doc
+
+
+def plan_json(result: Result) -> str:
+    return json.dumps(plan_to_dict(result), indent=2) + "\n"
+
+
+_VERDICT_STYLE = {"reserved": "bold green", "failed": "bold red", "none": "bold yellow"}
+
+
+def render_plan(result: Result, console: Console) -> None:
+    o = result.outcome
+    m = result.scenario.machine
+    head = Text.assemble(
+        (f"{o.verdict.value.upper()}", _VERDICT_STYLE[o.verdict.value]), "  ",
+        (f"kernel {result.policy.name}", "bold"), f" ({result.policy.description})\n",
+        f"machine {m.name}: {format_size(m.ram_size)}B RAM in {len(m.banks)} bank(s); ",
+        f"low limit (DMA) {o.low_max:#x}\n", f"cmdline: {result.scenario.cmdline}\n", o.reason)
+    parts: list[Any] = [head]
+    if o.regions:
+        table = Table(title="crash regions (/proc/iomem)", title_justify="left")
+        for col in ("name", "role", "start", "end", "size", "where"):
+            table.add_column(col)
+        for r in o.regions:
+            where = "above the low limit" if r.high else "below the low limit"
+            if r.nomap:
+                where += ", NOMAP"
+            if not r.in_iomem:
+                where += ", not listed in /proc/iomem"
+            table.add_row(r.name, r.role.value, f"{r.start:#x}", f"{r.end - 1:#x}", format_size(r.size) + "B", where)
+        parts.append(table)
+    parts.append(Panel("\n".join(o.log) or "(nothing logged)", title="kernel log", title_align="left"))
+    if o.early:
+        early = Table(title="allocated before the reservation", title_justify="left")
+        for col in ("what", "start", "end", "size"):
+            early.add_column(col)
+        for a in o.early:
+            early.add_row(a.what, f"{a.start:#x}", f"{a.start + a.size - 1:#x}", format_size(a.size) + "B")
+        parts.append(early)
+    lm = result.linear_map
+    parts.append(Panel("\n".join([f"granularity: {lm.granularity}",
+                                  f"crash region mapped with pages: {lm.crash_mapped_with_pages}",
+                                  f"protect/unprotect after kexec -p: {lm.protect_unprotect}",
+                                  *lm.reasons]), title="linear map", title_align="left"))
+    parts.append(Panel(result.iomem_text.rstrip("\n"), title="/proc/iomem", title_align="left"))
+    parts.append(Text(f"/sys/kernel/kexec_crash_size: {result.kexec_crash_size}"))
+    console.print(Group(*parts))
