@@ -23,7 +23,8 @@ PAGE = 4096
 
 
 def _lines(path: Path) -> list[str]:
-    text = gzip.open(path, "rt", errors="replace").read()
+    with gzip.open(path, "rt", errors="replace") as f:
+        text = f.read()
     return [re.sub(r"^\[ *[0-9.]+\] ", "", line.rstrip("\r")) for line in text.splitlines()]
 
 
