@@ -9,6 +9,8 @@ rounded out to pages, is added inside its System RAM entry as "reserved", split 
 
 from __future__ import annotations
 
+from bisect import bisect_right
+
 from kdumplab.iomem import Resource, insert, parse, reserve_with_split
 from kdumplab.machine import Machine
 from kdumplab.memblock import Flag, Memblock
@@ -36,13 +38,14 @@ def build_iomem(policy: PolicyData, machine: Machine, mb: Memblock, outcome: Boo
             tree = _insert_inside(tree, Resource(region.start, region.end, region.name))
     page = machine.page_size
     out = []
+    ends = [r.end for r in mb.reserved]
     for top in tree:
         if top.name == "System RAM":
-            for r in mb.reserved:
-                lo, hi = align_down(r.base, page), align_up(r.end, page)
-                if hi <= top.start or lo >= top.end:
-                    continue
-                top = reserve_with_split(top, lo, hi)
+            i = bisect_right(ends, top.start - page)  # the first range that can reach into this entry
+            while i < len(mb.reserved) and align_down(mb.reserved[i].base, page) < top.end:
+                r = mb.reserved[i]
+                top = reserve_with_split(top, align_down(r.base, page), align_up(r.end, page))
+                i += 1
         out.append(top)
     return tuple(out)
 

@@ -13,6 +13,7 @@ Mirrors mm/memblock.c: ``memblock_find_in_range_node`` (search), ``memblock_rese
 from __future__ import annotations
 
 import enum
+from bisect import bisect_right
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 
@@ -49,6 +50,10 @@ class Region:
     @property
     def end(self) -> int:
         return self.base + self.size
+
+
+def _end(r: Region) -> int:
+    return r.base + r.size
 
 
 def _insert(regions: tuple[Region, ...], base: int, size: int, flags: Flag, nid: int) -> tuple[Region, ...]:
@@ -108,10 +113,18 @@ class Memblock:
 
     @classmethod
     def from_memory(cls, regions: tuple[Region, ...] | list[Region]) -> Memblock:
-        memory: tuple[Region, ...] = ()
+        """memblock_add() of each region: sorted, overlaps dropped, touching same-node regions merged."""
+        merged: list[Region] = []
         for r in sorted(regions):
-            memory = _insert(memory, r.base, r.size, r.flags, r.nid)
-        return cls(memory=memory)
+            if merged and r.base < merged[-1].end:  # overlap: keep what is already there
+                if r.end <= merged[-1].end:
+                    continue
+                r = Region(merged[-1].end, r.end - merged[-1].end, r.nid, r.flags)
+            if merged and merged[-1].end == r.base and merged[-1].flags == r.flags and merged[-1].nid == r.nid:
+                prev = merged.pop()
+                r = Region(prev.base, prev.size + r.size, prev.nid, prev.flags)
+            merged.append(r)
+        return cls(memory=tuple(merged))
 
     # -- queries ---------------------------------------------------------------------------------
 
@@ -133,6 +146,32 @@ class Memblock:
         """True if ``[base, base+size)`` overlaps any reserved range (memblock_is_region_reserved)."""
         return any(r.base < base + size and base < r.end for r in self.reserved)
 
+    def _usable(self, m: Region, nid: int, flags: Flag) -> bool:
+        if nid != NUMA_NO_NODE and m.nid != nid:
+            return False
+        if self.movable_node and Flag.HOTPLUG in m.flags:
+            return False
+        if Flag.MIRROR in flags and Flag.MIRROR not in m.flags:
+            return False
+        if Flag.NOMAP in m.flags and Flag.NOMAP not in flags:
+            return False
+        return Flag.DRIVER_MANAGED not in m.flags
+
+    def _gaps(self, m: Region) -> list[tuple[int, int]]:
+        """The free parts of one memory region, low to high."""
+        out = []
+        cursor = m.base
+        i = bisect_right(self.reserved, cursor, key=_end)
+        while i < len(self.reserved) and self.reserved[i].base < m.end:
+            r = self.reserved[i]
+            if r.base > cursor:
+                out.append((cursor, r.base))
+            cursor = max(cursor, r.end)
+            i += 1
+        if cursor < m.end:
+            out.append((cursor, m.end))
+        return out
+
     def free_ranges(self, nid: int = NUMA_NO_NODE, flags: Flag = Flag.NONE) -> Iterator[tuple[int, int, int]]:
         """Free ``(start, end, nid)`` ranges, low to high (for_each_free_mem_range).
 
@@ -141,27 +180,9 @@ class Memblock:
         and other nodes when ``nid`` is given.
         """
         for m in self.memory:
-            if nid != NUMA_NO_NODE and m.nid != nid:
-                continue
-            if self.movable_node and Flag.HOTPLUG in m.flags:
-                continue
-            if Flag.MIRROR in flags and Flag.MIRROR not in m.flags:
-                continue
-            if Flag.NOMAP in m.flags and Flag.NOMAP not in flags:
-                continue
-            if Flag.DRIVER_MANAGED in m.flags:
-                continue
-            cursor = m.base
-            for r in self.reserved:
-                if r.end <= cursor:
-                    continue
-                if r.base >= m.end:
-                    break
-                if r.base > cursor:
-                    yield cursor, r.base, m.nid
-                cursor = max(cursor, r.end)
-            if cursor < m.end:
-                yield cursor, m.end, m.nid
+            if self._usable(m, nid, flags):
+                for lo, hi in self._gaps(m):
+                    yield lo, hi, m.nid
 
     def find_in_range(self, size: int, align: int, start: int, end: int, nid: int = NUMA_NO_NODE,
                       flags: Flag = Flag.NONE) -> int | None:
@@ -175,23 +196,23 @@ class Memblock:
             return None
         start = max(start, SZ_4K)
         end = max(start, end)
-        ranges = []
-        for lo, hi, _ in self.free_ranges(nid, flags):
-            lo, hi = max(lo, start), min(hi, end)
-            if lo < hi:
-                ranges.append((lo, hi))
-        if self.bottom_up:
-            for lo, hi in ranges:
-                cand = align_up(lo, align)
-                if cand < hi and hi - cand >= size:
-                    return cand
-            return None
-        for lo, hi in reversed(ranges):
-            if hi < size:
+        regions = self.memory if self.bottom_up else reversed(self.memory)
+        for m in regions:
+            if m.end <= start or m.base >= end or not self._usable(m, nid, flags):
                 continue
-            cand = align_down(hi - size, align)
-            if cand >= lo:
-                return cand
+            gaps = self._gaps(m)
+            for lo, hi in (gaps if self.bottom_up else reversed(gaps)):
+                lo, hi = max(lo, start), min(hi, end)
+                if lo >= hi:
+                    continue
+                if self.bottom_up:
+                    cand = align_up(lo, align)
+                    if cand < hi and hi - cand >= size:
+                        return cand
+                elif hi >= size:
+                    cand = align_down(hi - size, align)
+                    if cand >= lo:
+                        return cand
         return None
 
     # -- updates ---------------------------------------------------------------------------------
