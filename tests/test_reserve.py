@@ -211,3 +211,41 @@ def test_proposal_review_low_first_nomap_named_low():
         Role.LOW, 0xEC00_0000, 0xFC00_0000, "Crash kernel (low)", True)
     assert (main.start, main.end) == (0x1_7F00_0000, 0x2_3F00_0000)
     assert any(r.base == 0xEC00_0000 and r.size == 256 * M for r in p.memblock.memory)  # split off as NOMAP
+
+
+# -- x86_64 (arch/x86/kernel/setup.c reserve_crashkernel of 5.10/6.1; the generic code in 6.12+) ------------
+# A hand-made 8 GiB PC: RAM [1 MiB, 3 GiB) and [4 GiB, 9 GiB); the first MiB and a kernel at 16 MiB reserved.
+X86 = (layout([(0x10_0000, 0xC000_0000), (0x1_0000_0000, 0x2_4000_0000)],
+              [(0x100_0000, 0x400_0000)]), 1 << 32)
+
+
+def run_x86(gen, size, base=None, high=False, low=None):
+    mb, low_max = X86
+    return reserve_crashkernel(for_kernel(gen, "x86_64"), mb, size, base, high, low, low_max, 4096)
+
+
+def test_x86_legacy_low_first():
+    p = run_x86("5.10", 512 * M)
+    # highest 16 MiB-aligned fit below 4 GiB: round_down(0xc0000000 - 512M, 16M) = 0xa0000000
+    assert spans(p) == [("main", 0xA000_0000, 0xC000_0000)]
+    assert p.log == ("Reserving 512MB of memory at 2560MB for crashkernel (System RAM: 8191MB)",)
+
+
+def test_x86_legacy_too_big_for_low_goes_high_with_256m_low():
+    p = run_x86("6.1", 4 * G)
+    assert spans(p) == [("low", 0xB000_0000, 0xC000_0000), ("main", 0x1_4000_0000, 0x2_4000_0000)]
+    assert p.log == ("Reserving 256MB of low memory at 2816MB for crashkernel (low RAM limit: 4096MB)",
+                     "Reserving 4096MB of memory at 5120MB for crashkernel (System RAM: 8191MB)")
+
+
+def test_x86_legacy_low_zero_and_failures():
+    assert spans(run_x86("5.10", 512 * M, high=True, low=0)) == [("main", 0x2_2000_0000, 0x2_4000_0000)]
+    assert run_x86("5.10", 64 * G).log == ("crashkernel reservation failed - No suitable area found.",)
+    assert run_x86("5.10", 64 * M, base=0x10_0000 + 0x8_0000).log == (
+        "crashkernel reservation failed - memory is in use.",)
+
+
+def test_x86_generic_uses_256m_default_low_and_16m_alignment():
+    p = run_x86("6.12", 4 * G)
+    assert spans(p) == [("low", 0xB000_0000, 0xC000_0000), ("main", 0x1_4000_0000, 0x2_4000_0000)]
+    assert p.log[0] == "crashkernel low memory reserved: 0xb0000000 - 0xc0000000 (256 MB)"

@@ -123,8 +123,12 @@ def run(scenario: Scenario) -> Result:
     allocs: list[EarlyAlloc] = []
     placement: Placement | None = None
     parsed = None
-    low_max = early.dma_phys_limit(policy, mb, machine) if (
-        machine.build.zone_dma or machine.build.zone_dma32) else policy.high_max
+    if policy.fixed_low_max is not None:
+        low_max = policy.fixed_low_max
+    elif machine.build.zone_dma or machine.build.zone_dma32:
+        low_max = early.dma_phys_limit(policy, mb, machine)
+    else:
+        low_max = policy.high_max
     system_ram = mb.phys_mem_size()
     for step in steps:
         if step is EarlyStep.CRASHKERNEL:

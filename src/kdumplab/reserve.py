@@ -78,6 +78,9 @@ def reserve_crashkernel(policy: PolicyData, mb: Memblock, size: int, base: int |
         shown = not (policy.has(Feature.IOMEM_ONLY_IF_NONEMPTY) and size == 1)
         return CrashRegion(Role.MAIN, addr, addr + size, policy.main_name, high=addr >= low_max, in_iomem=shown)
 
+    if policy.has(Feature.X86_LEGACY):
+        return _reserve_x86_legacy(policy, mb, size, base, high, low_size, low_max, main_region)
+
     # -- a fixed base: exactly [base, base + size) or nothing ----------------------------------------
     if base is not None:
         if policy.has(Feature.FIXED_BASE_CHECKS):
@@ -159,6 +162,47 @@ def reserve_crashkernel(policy: PolicyData, mb: Memblock, size: int, base: int |
     if len(windows) > 1 and used != windows[0]:
         reason += " after the first window had no room"
     return Placement(tuple(sorted(regions, key=lambda r: r.start)), tuple(log), reason, after)
+
+
+def _reserve_x86_legacy(policy: PolicyData, mb: Memblock, size: int, base: int | None, high: bool,
+                        low_size: int | None, low_max: int, main_region) -> Placement:
+    """x86 reserve_crashkernel() of 5.10/6.1: [16M, 4G) unless ,high, then [16M, 64T); 1 MiB-aligned fixed
+    base; a main region at or above 4 GiB takes a low region (,low or 256 MiB; ,low=0 none)."""
+    align = policy.crash_align
+    ram = mb.phys_mem_size()
+    if base is None:
+        addr = None
+        after = mb
+        if not high:
+            addr, after = mb.alloc_range(size, align, align, low_max, "crashkernel")
+        if addr is None:
+            addr, after = mb.alloc_range(size, align, align, policy.high_max, "crashkernel")
+        if addr is None:
+            return Placement((), ("crashkernel reservation failed - No suitable area found.",),
+                             _why_window(mb, size, align, policy.high_max), mb)
+    else:
+        addr, after = mb.alloc_range(size, 1 << 20, base, base + size, "crashkernel")
+        if addr != base:
+            return Placement((), ("crashkernel reservation failed - memory is in use.",),
+                             f"the fixed base {base:#x} cannot be used: {_why_fixed(mb, base, size, 1 << 20)}", mb)
+    log: list[str] = []
+    low_region = None
+    if addr >= 1 << 32:
+        want = policy.default_low_size if low_size is None else low_size
+        if want:
+            low_addr, after2 = after.alloc_range(want, align, 0, low_max, "crashkernel low")
+            if low_addr is None:
+                log.append(f"Cannot reserve {want >> 20}MB crashkernel low memory, please try smaller size.")
+                return Placement((), tuple(log), "the low region did not fit below 4 GiB; the main region was freed",
+                                 after.free(addr, size))
+            log.append(f"Reserving {want >> 20}MB of low memory at {low_addr >> 20}MB for crashkernel "
+                       f"(low RAM limit: {min(ram, low_max) >> 20}MB)")
+            low_region = CrashRegion(Role.LOW, low_addr, low_addr + want, policy.low_name)
+            after = after2
+    log.append(f"Reserving {size >> 20}MB of memory at {addr >> 20}MB for crashkernel (System RAM: {ram >> 20}MB)")
+    regions = tuple(r for r in (low_region, main_region(addr)) if r)
+    return Placement(tuple(sorted(regions, key=lambda r: r.start)), tuple(log),
+                     f"reserved at {addr:#x}" + (" with a low region" if low_region else ""), after)
 
 
 def _largest_free(mb: Memblock, lo: int, hi: int) -> int:

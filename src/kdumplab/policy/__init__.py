@@ -61,6 +61,11 @@ class Feature(enum.Enum):
     KERNEL_FROM_STEXT = enum.auto()
     #: with more than one NUMA node, a CMA area per node too, bottom-up above 4 GiB in the node (7.2)
     PERNODE_CMA = enum.auto()
+    #: x86's own reserve_crashkernel (5.10, 6.1): plain then ,high; windows start at CRASH_ALIGN; the low
+    #: region's ,low is parsed on its own with a swiotlb-sized default; "Reserving ..MB" messages
+    X86_LEGACY = enum.auto()
+    #: crash resources go into /proc/iomem at reservation time (x86), not at early_initcall
+    IOMEM_EARLY = enum.auto()
 
 
 class EarlyStep(enum.Enum):
@@ -109,6 +114,8 @@ class PolicyData:
     high_max: int
     #: low size used when the main region ends up high and no ``,low`` was given (None: no default)
     default_low_size: int | None
+    #: CRASH_ADDR_LOW_MAX when it is a constant (x86: 4 GiB); None: the arm64 DMA limit
+    fixed_low_max: int | None = None
     low_name: str = "Crash kernel"
     main_name: str = "Crash kernel"
     #: CMA alignment: the allocator's minimum (4 MiB in 5.10, one pageblock = 2 MiB from 5.19)
@@ -125,22 +132,23 @@ class PolicyData:
         return feature in self.features
 
 
-def _rows() -> dict[str, PolicyData]:
-    from kdumplab.policy import proposals, v5_10, v6_1, v6_12, v7_2
+def _rows(arch: str = "arm64") -> dict[str, PolicyData]:
+    from kdumplab.policy import proposals, v5_10, v6_1, v6_12, v7_2, x86_64
 
-    rows = [v5_10.ROW, v6_1.ROW, v6_12.ROW, v7_2.ROW, proposals.V5, proposals.REVIEW]
-    return {row.name: row for row in rows}
+    rows = [v5_10.ROW, v6_1.ROW, v6_12.ROW, v7_2.ROW, proposals.V5, proposals.REVIEW, *x86_64.ROWS]
+    return {row.name: row for row in rows if row.arch == arch}
 
 
 _ALIASES = {"7": "7.2", "7.x": "7.2", "v5": "proposal-2019-v5", "review": "proposal-2019-review"}
 
 
-def POLICY_NAMES() -> tuple[str, ...]:  # noqa: N802 - reads like the constant it stands for
-    return tuple(_rows())
+def POLICY_NAMES(arch: str = "arm64") -> tuple[str, ...]:  # noqa: N802 - reads like the constant it stands for
+    return tuple(_rows(arch))
 
 
-def all_policies() -> tuple[PolicyData, ...]:
-    return tuple(_rows().values())
+def all_policies(arch: str | None = None) -> tuple[PolicyData, ...]:
+    arches = (arch,) if arch else ("arm64", "x86_64")
+    return tuple(row for a in arches for row in _rows(a).values())
 
 
 def for_kernel(release: str, arch: str = "arm64") -> PolicyData:
@@ -149,7 +157,7 @@ def for_kernel(release: str, arch: str = "arm64") -> PolicyData:
     A full release picks its generation by major.minor; a release between known generations is refused
     rather than guessed.
     """
-    rows = _rows()
+    rows = _rows(arch)
     name = _ALIASES.get(release.strip(), release.strip())
     if name not in rows:
         m = re.match(r"^(\d+)\.(\d+)", name)
@@ -157,8 +165,6 @@ def for_kernel(release: str, arch: str = "arm64") -> PolicyData:
             name = f"{m.group(1)}.{m.group(2)}"
     row = rows.get(name)
     if row is None:
-        raise KdumplabError("--kernel", f"unknown kernel generation {release!r}",
+        raise KdumplabError("--kernel", f"unknown kernel generation {release!r} for {arch}",
                             f"known: {', '.join(rows)}")
-    if row.arch != arch:
-        raise KdumplabError("--kernel", f"{row.name} is an {row.arch} policy, the machine is {arch}")
     return row
