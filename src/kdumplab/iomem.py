@@ -13,6 +13,7 @@ The same parser reads live, captured and sosreport copies (``tools/check``) and 
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
 
@@ -62,15 +63,25 @@ def insert(siblings: tuple[Resource, ...], new: Resource) -> tuple[Resource, ...
     become its children. A partial overlap is refused by the kernel; here it raises ValueError because
     the model never builds one.
     """
-    for i, s in enumerate(siblings):
+    i = bisect_right(siblings, new.start, key=lambda r: r.start)
+    if i > 0:
+        s = siblings[i - 1]
         if s.start <= new.start and new.end <= s.end and (s.start, s.end) != (new.start, new.end):
-            return siblings[:i] + (replace(s, children=insert(s.children, new)),) + siblings[i + 1:]
-        if s.start < new.end and new.start < s.end and not (new.start <= s.start and s.end <= new.end):
+            return siblings[:i - 1] + (replace(s, children=insert(s.children, new)),) + siblings[i:]
+        if s.end > new.start and not (new.start <= s.start and s.end <= new.end):
             raise ValueError(f"{new.name} [{new.start:#x}, {new.end:#x}) overlaps {s.name}")
-    inside = tuple(s for s in siblings if new.start <= s.start and s.end <= new.end)
-    outside = [s for s in siblings if s not in inside]
-    adopted = replace(new, children=tuple(sorted(new.children + inside, key=lambda r: r.start)))
-    return tuple(sorted([*outside, adopted], key=lambda r: r.start))
+        if s.start == new.start and s.end <= new.end:
+            i -= 1  # same start: new contains it, adopt below
+    j = i
+    while j < len(siblings) and siblings[j].start < new.end:
+        if siblings[j].end > new.end:
+            if siblings[j].start == new.start:
+                return siblings[:j] + (replace(siblings[j], children=insert(siblings[j].children, new)),) \
+                    + siblings[j + 1:]
+            raise ValueError(f"{new.name} [{new.start:#x}, {new.end:#x}) overlaps {siblings[j].name}")
+        j += 1
+    adopted = replace(new, children=tuple(sorted(new.children + siblings[i:j], key=lambda r: r.start)))
+    return siblings[:i] + (adopted,) + siblings[j:]
 
 
 def reserve_with_split(parent: Resource, start: int, end: int, name: str = "reserved") -> Resource:

@@ -42,18 +42,16 @@ class Region:
     size: int
     nid: int = 0
     flags: Flag = Flag.NONE
+    end: int = field(init=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         if self.base < 0 or self.size < 0:
             raise ValueError(f"bad memblock region base={self.base:#x} size={self.size:#x}")
-
-    @property
-    def end(self) -> int:
-        return self.base + self.size
+        object.__setattr__(self, "end", self.base + self.size)
 
 
 def _end(r: Region) -> int:
-    return r.base + r.size
+    return r.end
 
 
 def _insert(regions: tuple[Region, ...], base: int, size: int, flags: Flag, nid: int) -> tuple[Region, ...]:
@@ -64,25 +62,31 @@ def _insert(regions: tuple[Region, ...], base: int, size: int, flags: Flag, nid:
     """
     if size <= 0:
         return regions
-    pieces: list[tuple[int, int]] = []
-    cursor, end = base, base + size
-    for r in regions:
+    end = base + size
+    lo = bisect_right(regions, base, key=_end)  # first region ending after base
+    if lo > 0 and regions[lo - 1].end == base:
+        lo -= 1  # a neighbour touching on the left may merge
+    hi = lo
+    while hi < len(regions) and regions[hi].base <= end:
+        hi += 1
+    window = regions[lo:hi]
+    pieces: list[Region] = []
+    cursor = base
+    for r in window:
         if r.end <= cursor or r.base >= end:
             continue
         if r.base > cursor:
-            pieces.append((cursor, r.base))
+            pieces.append(Region(cursor, r.base - cursor, nid, flags))
         cursor = max(cursor, r.end)
     if cursor < end:
-        pieces.append((cursor, end))
-    out = list(regions) + [Region(b, e - b, nid, flags) for b, e in pieces]
-    out.sort(key=lambda r: r.base)
+        pieces.append(Region(cursor, end - cursor, nid, flags))
     merged: list[Region] = []
-    for r in out:
+    for r in sorted(window + tuple(pieces), key=lambda r: r.base):
         if merged and merged[-1].end == r.base and merged[-1].flags == r.flags and merged[-1].nid == r.nid:
             prev = merged.pop()
             r = Region(prev.base, prev.size + r.size, prev.nid, prev.flags)
         merged.append(r)
-    return tuple(merged)
+    return regions[:lo] + tuple(merged) + regions[hi:]
 
 
 def _remove(regions: tuple[Region, ...], base: int, size: int) -> tuple[Region, ...]:
@@ -198,7 +202,8 @@ class Memblock:
         end = max(start, end)
         regions = self.memory if self.bottom_up else reversed(self.memory)
         for m in regions:
-            if m.end <= start or m.base >= end or not self._usable(m, nid, flags):
+            if m.end <= start or m.base >= end or (nid != NUMA_NO_NODE and m.nid != nid) \
+                    or not self._usable(m, nid, flags):
                 continue
             gaps = self._gaps(m)
             for lo, hi in (gaps if self.bottom_up else reversed(gaps)):
@@ -219,8 +224,8 @@ class Memblock:
 
     def reserve(self, base: int, size: int, what: str = "", flags: Flag = Flag.NONE) -> Memblock:
         """memblock_reserve()."""
-        return replace(self, reserved=_insert(self.reserved, base, size, flags, 0),
-                       log=self.log + ((what, base, size),))
+        return Memblock(self.memory, _insert(self.reserved, base, size, flags, 0), self.bottom_up,
+                        self.movable_node, self.log + ((what, base, size),))
 
     def free(self, base: int, size: int) -> Memblock:
         """memblock_free() / memblock_phys_free(): give a reserved range back."""
