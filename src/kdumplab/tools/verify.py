@@ -1,0 +1,63 @@
+"""``kdumplab verify``: the model against a real boot, field by field.
+
+The lab produces what really happened (crash log lines, /proc/iomem, kexec_crash_size); this module
+compares it with ``model.run`` on the matching ``qemu-virt`` machine. Crash lines of the log and of
+/proc/iomem, and kexec_crash_size, must agree byte for byte; the other /proc/iomem lines must agree except
+``reserved`` ones, which are compared by the pages they cover with a tolerance (KASLR moves a few pages from
+boot to boot, and the model leaves out small late allocations).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from kdumplab import iomem
+from kdumplab.model import Result
+
+__all__ = ["FieldCheck", "compare", "RESERVED_TOLERANCE_PAGES"]
+
+RESERVED_TOLERANCE_PAGES = 4096  # 16 MiB
+
+
+@dataclass(frozen=True, slots=True)
+class FieldCheck:
+    field: str
+    ok: bool
+    model: str
+    real: str
+
+
+def _reserved_pages(text: str) -> set[int]:
+    pages: set[int] = set()
+    for depth, r in iomem.walk(iomem.parse(text, "observed iomem")):
+        if depth == 1 and r.name == "reserved":
+            pages.update(range(r.start >> 12, r.end >> 12))
+    return pages
+
+
+def compare(result: Result, log: tuple[str, ...], iomem_text: str, kexec_crash_size: int | None
+            ) -> tuple[FieldCheck, ...]:
+    """Every field the model predicts, against what a real boot showed."""
+    checks = [FieldCheck("log", list(result.outcome.log) == list(log), "\n".join(result.outcome.log), "\n".join(log))]
+    ours, theirs = result.iomem_text.splitlines(), iomem_text.splitlines()
+
+    def pick(lines: list[str], keep) -> str:
+        return "\n".join(x for x in lines if keep(x))
+
+    def crash(x: str) -> bool:
+        return "Crash kernel" in x
+
+    def other(x: str) -> bool:
+        return "reserved" not in x and "Crash kernel" not in x
+
+    for name, keep in (("iomem crash lines", crash), ("iomem other lines", other)):
+        a, b = pick(ours, keep), pick(theirs, keep)
+        checks.append(FieldCheck(name, a == b, a, b))
+    if kexec_crash_size is not None:
+        checks.append(FieldCheck("kexec_crash_size", result.kexec_crash_size == kexec_crash_size,
+                                 str(result.kexec_crash_size), str(kexec_crash_size)))
+    a, b = _reserved_pages(result.iomem_text), _reserved_pages(iomem_text)
+    diff = len(a ^ b)
+    real = f"{len(b)} pages ({diff} differ, tolerance {RESERVED_TOLERANCE_PAGES})"
+    checks.append(FieldCheck("iomem reserved pages", diff <= RESERVED_TOLERANCE_PAGES, f"{len(a)} pages", real))
+    return tuple(checks)
