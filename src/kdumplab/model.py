@@ -19,7 +19,7 @@ from kdumplab.machine import Machine
 from kdumplab.memblock import Memblock
 from kdumplab.outcome import BootOutcome, EarlyAlloc, Verdict
 from kdumplab.policy import EarlyStep, Feature, PolicyData, for_kernel
-from kdumplab.ranges import U64_MAX, PhysRange
+from kdumplab.ranges import U64_MAX
 from kdumplab.reserve import Placement, reserve_crashkernel
 
 __all__ = ["Scenario", "Result", "run", "boot_facts"]
@@ -161,7 +161,7 @@ def run(scenario: Scenario) -> Result:
     outcome = BootOutcome(policy=policy.name, verdict=verdict, regions=placement.regions, log=log, reason=reason,
                           low_max=low_max, high_max=policy.high_max, system_ram=system_ram, early=tuple(allocs))
     tree = iomem_build.build_iomem(policy, machine, final, outcome)
-    firmware_nomap = tuple(PhysRange(r.start, r.end) for r in machine.reserved if r.nomap) + tuple(
+    firmware_nomap = tuple(r.range for r in machine.reserved if r.nomap) + tuple(
         b.range for b in machine.banks if b.nomap)
     lm = linear_map(policy, outcome, firmware_nomap, facts.pages_everywhere, False, parsed.early_param, deferred)
     crash_size = sum(r.size for r in outcome.regions if policy.has(Feature.CRASH_SIZE_INCLUDES_LOW)
