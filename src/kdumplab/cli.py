@@ -62,6 +62,29 @@ def plan(machine_name: str, cmdline: str, kernel: str, mem: str | None, numa: st
     sys.exit(EXIT_OK if result.outcome.regions else EXIT_FAILED)
 
 
+@main.command()
+@click.option("--kernel", type=click.Choice(["5.10", "6.1", "6.12", "7.2"]), help="Boot this kernel.")
+@click.option("--mem", default="8G", show_default=True)
+@click.option("--numa", default=None, help="Node sizes, e.g. 4G,4G.")
+@click.option("--cmdline", default="crashkernel=512M", show_default=True,
+              help="Appended after 'console=ttyAMA0 panic=-1'.")
+@click.option("--suite", "suite_file", type=click.Path(exists=True, dir_okay=False), help="A TOML suite of boots.")
+@click.option("--recorded", type=click.Path(exists=True, file_okay=False),
+              help="Check recorded boots (a directory of <case>/case.json) offline instead of booting.")
+@click.option("--jobs", type=int, default=None, help="QEMUs at once (default: cores).")
+@click.option("--json", "as_json", is_flag=True)
+def verify(kernel: str | None, mem: str, numa: str | None, cmdline: str, suite_file: str | None,
+           recorded: str | None, jobs: int | None, as_json: bool) -> None:
+    """The model against real boots, field by field.
+
+    One boot (--kernel), a suite (--suite, several QEMUs at once) or recordings (--recorded). Exit 0 when
+    every field agrees, 1 when any disagrees or a boot was lost, 2 for bad input.
+    """
+    from kdumplab.tools.verify_cli import run_verify
+
+    sys.exit(run_verify(kernel, mem, numa, cmdline, suite_file, recorded, jobs, as_json))
+
+
 def _register() -> None:
     """Attach the command groups that live in their own modules."""
     from kdumplab.lab.cli import lab

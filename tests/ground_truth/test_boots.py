@@ -52,7 +52,7 @@ def _inputs(case: dict) -> tuple[str, int, tuple[int, ...] | None, str, int]:
         for k in keys:
             if k in case:
                 return case[k]
-            for sub in ("inputs", "case", "observation"):
+            for sub in ("inputs", "case", "observation", "provenance"):
                 if isinstance(case.get(sub), dict) and k in case[sub]:
                     return case[sub][k]
         raise KeyError(keys)
@@ -62,7 +62,7 @@ def _inputs(case: dict) -> tuple[str, int, tuple[int, ...] | None, str, int]:
             return v
         return int(v[:-1]) << {"M": 20, "G": 30}[v[-1]]
 
-    kernel = str(get("kernel", "generation"))
+    kernel = str(get("generation", "kernel"))
     mem = size(get("mem", "memory"))
     try:
         numa = get("numa")

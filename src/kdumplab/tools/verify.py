@@ -61,3 +61,21 @@ def compare(result: Result, log: tuple[str, ...], iomem_text: str, kexec_crash_s
     real = f"{len(b)} pages ({diff} differ, tolerance {RESERVED_TOLERANCE_PAGES})"
     checks.append(FieldCheck("iomem reserved pages", diff <= RESERVED_TOLERANCE_PAGES, f"{len(a)} pages", real))
     return tuple(checks)
+
+
+def scenario_for(generation: str, mem: str, numa: tuple[str, ...], append: str, initrd_size: int):
+    """The model scenario that describes a lab boot exactly (qemu-virt with the same -m, NUMA and initrd)."""
+    from kdumplab import model, presets  # noqa: PLC0415
+    from kdumplab.ranges import parse_size  # noqa: PLC0415
+
+    machine = presets.qemu_virt(parse_size(mem, "--mem"), tuple(parse_size(n, "--numa") for n in numa) or None,
+                                initrd_size, generation)
+    return model.Scenario(machine, append, generation)
+
+
+def verify_observation(obs) -> tuple[FieldCheck, ...]:
+    """Run the model for a lab Observation and compare every field."""
+    from kdumplab import model  # noqa: PLC0415
+
+    scenario = scenario_for(obs.generation, obs.mem, tuple(obs.numa), obs.cmdline, obs.provenance.initrd_size)
+    return compare(model.run(scenario), tuple(obs.crash_log), obs.iomem, obs.kexec_crash_size)
