@@ -34,7 +34,10 @@ def _section(text: str, name: str) -> str | None:
 
 def _facts(serial: str) -> dict:
     text = serial.replace("\r", "")
-    lines = [re.sub(r"^\s*\[ *[0-9.]+\] ", "", line) for line in text.splitlines()]
+    # The kernel log: the DMESG section when the init printed one (the lab's), else the console output
+    # before the first marker (realboots/). Not both: the console repeats what dmesg holds.
+    kernel_log = _section(text, "DMESG") or text.split("\n=== ", 1)[0]
+    lines = [re.sub(r"^\s*(<\d+>)?\[ *[0-9.]+\] ", "", line) for line in kernel_log.splitlines()]
     crash = [line for line in lines if re.match(r"(crashkernel|crahskernel|cannot allocate crashkernel|cannot reserve "
                                                r"crashkernel|Memory value expected)", line)]
     iomem = None
