@@ -1,0 +1,68 @@
+"""``kdumplab explain``: why a reservation failed or surprised, and the smallest change that works.
+
+Every suggestion is a ``dataclasses.replace``d Scenario run through the model again; only those that reserve
+are offered.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from dataclasses import dataclass
+
+from kdumplab import model
+from kdumplab.outcome import Verdict
+
+SZ_1M = 1 << 20
+
+
+@dataclass(frozen=True, slots=True)
+class Explanation:
+    result: model.Result
+    window: tuple[int, int]
+    occupants: tuple[tuple[str, int, int], ...]
+    largest_free: tuple[int, int] | None
+    suggestions: tuple[tuple[str, str], ...]  # (cmdline, where it lands)
+
+
+def _place(res: model.Result) -> str:
+    return ", ".join(f"{r.role} [{r.start:#x}, {r.end:#x})" for r in res.outcome.regions) or res.outcome.reason
+
+
+def _size_of(cmdline: str) -> int | None:
+    m = re.search(r"crashkernel=(\d+)([KMG]?)(?![-:\d])", cmdline)
+    if not m:
+        return None
+    return int(m.group(1)) << {"": 0, "K": 10, "M": 20, "G": 30}[m.group(2)]
+
+
+def explain(scn: model.Scenario) -> Explanation:
+    res = model.run(scn)
+    out = res.outcome
+    window = (0, out.low_max)
+    occ = tuple((e.what, e.start, e.start + e.size) for e in out.early
+                if e.start < window[1] and e.start + e.size > window[0])
+    occ += tuple((r.name, r.start, r.start + r.size) for r in scn.machine.reserved
+                 if r.start < window[1] and r.start + r.size > window[0])
+    free = [(lo, min(hi, window[1])) for lo, hi, _ in res.memblock.free_ranges() if lo < window[1]]
+    largest = max(free, key=lambda r: r[1] - r[0], default=None)
+    sugg: list[tuple[str, str]] = []
+    size = _size_of(scn.cmdline)
+    others = " ".join(w for w in scn.cmdline.split() if not w.startswith("crashkernel="))
+    tries: list[str] = []
+    if size:
+        tries.append(f"crashkernel={size // SZ_1M}M,high crashkernel=128M,low")
+        tries += [f"crashkernel={s // SZ_1M}M" for s in (size // 2, size // 4) if s >= 64 * SZ_1M]
+    tries.append(scn.cmdline + " cma=0")
+    if largest and largest[1] - largest[0] >= 64 * SZ_1M:
+        tries.append(f"crashkernel={(largest[1] - largest[0]) // SZ_1M // 2 * 2}M")
+    seen = set()
+    for t in tries:
+        full = (others + " " + t).strip() if "cma=0" not in t else t
+        if full in seen or full == scn.cmdline:
+            continue
+        seen.add(full)
+        r = model.run(dataclasses.replace(scn, cmdline=full))
+        if r.outcome.verdict is Verdict.RESERVED:
+            sugg.append((full, _place(r)))
+    return Explanation(res, window, occ, largest, tuple(sugg))

@@ -1,0 +1,125 @@
+"""Findings over captures cut from real boots (tests/data/realboots) and hand-made ones."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from kdumplab import capture
+from kdumplab.errors import KdumplabError
+from kdumplab.findings import Severity, analyze
+from tests.tools.util import realboot_files
+
+CAPTURES = Path(__file__).parent / "data" / "captures"
+
+
+def _codes(files: dict[str, str]) -> dict[str, Severity]:
+    return {f.code: f.severity for f in analyze(capture.from_texts("t", _fields(files))).findings}
+
+
+def _fields(files: dict[str, str]) -> dict[str, str]:
+    m = {"proc/iomem": "iomem", "proc/cmdline": "cmdline", "sys/kernel/kexec_crash_size": "kexec_crash_size",
+         "sys/kernel/kexec_crash_loaded": "kexec_crash_loaded", "dmesg": "kernel_log", "proc/version": "version",
+         "proc/meminfo": "meminfo", "kexec_--version": "kexec_version", "uname_-a": "uname"}
+    return {m[k]: v for k, v in files.items() if k in m}
+
+
+def test_61_high_without_low_warns() -> None:
+    # real 6.1 boot, crashkernel=4G,high: one region at 0x32de00000 above the 4 GiB DMA limit, no low region
+    # (6.1 arm64 has no default ,low: arch/arm64/mm/init.c reserve_crashkernel in 6.1)
+    a = analyze(capture.from_root(CAPTURES / "6.1-16G-high-without-low"))
+    assert [f.code for f in a.findings if f.severity is Severity.WARNING] == ["HIGH_WITHOUT_LOW"]
+    hw = next(f for f in a.findings if f.code == "HIGH_WITHOUT_LOW")
+    assert hw.evidence[0].endswith("proc/iomem:16: 32de00000-42ddfffff : Crash kernel")
+    assert a.generations == ("6.1",)
+
+
+def test_612_high_gets_default_low_so_no_warning() -> None:
+    # real 6.12 boot of the same cmdline: the kernel adds a 128 MiB low region itself (DEFAULT_CRASH_KERNEL_LOW_SIZE)
+    codes = _codes(realboot_files("6.12-16G-a12-crashkernel-4G-high"))
+    assert "HIGH_WITHOUT_LOW" not in codes
+
+
+def test_two_regions_old_kexec_and_not_loaded() -> None:
+    a = analyze(capture.from_root(CAPTURES / "6.1-8G-two-regions-kexec-2.0.20"))
+    codes = [f.code for f in a.findings]
+    assert codes[:2] == ["NOT_LOADED", "KEXEC_TWO_REGIONS"]
+    assert a.kexec_versions == ("2.0.20",)
+    assert len(a.regions) == 2
+
+
+def test_generations_read_backwards_without_release() -> None:
+    # 6.1 two-region boot: kexec_crash_size counts the main region only (1 GiB), so the 6.12+ rows
+    # (CRASH_SIZE_INCLUDES_LOW) are ruled out; the 2019 review names its low region "Crash kernel (low)"
+    files = realboot_files("6.1-8G-a00-crashkernel-1G-high-crashkernel-256M-low")
+    del files["proc/version"]
+    a = analyze(capture.from_texts("t", _fields(files)))
+    assert "6.12" not in a.generations and "7.2" not in a.generations
+    assert "6.1" in a.generations and "proposal-2019-review" not in a.generations
+
+
+def test_no_region_and_failure_line() -> None:
+    # real 5.10 boot with 1 GiB RAM and crashkernel=900M: the kernel could not reserve it
+    files = realboot_files("5.10-1G-a10-crashkernel-900M")
+    a = analyze(capture.from_texts("t", _fields(files)))
+    assert a.findings[0].severity is Severity.ERROR
+    assert {"NO_REGION", "RESERVATION_FAILED_LOG"} <= {f.code for f in a.findings}
+
+
+def test_one_byte_region_not_in_iomem() -> None:
+    # 6.12+ inserts crashk_res into /proc/iomem only if start < end (kernel/crash_reserve.c,
+    # insert_crashkernel_resources): a 1-byte reservation shows only in kexec_crash_size
+    files = realboot_files("6.12-16G-a12-crashkernel-4G-high")
+    files["proc/iomem"] = "".join(line + "\n" for line in files["proc/iomem"].splitlines()
+                                  if "Crash kernel" not in line)
+    files["sys/kernel/kexec_crash_size"] = "1\n"
+    assert _codes(files)["REGION_NOT_IN_IOMEM"] is Severity.ERROR
+
+
+def test_small_region() -> None:
+    files = realboot_files("6.1-16G-a12-crashkernel-4G-high")
+    files["proc/iomem"] = files["proc/iomem"].replace("32de00000-42ddfffff : Crash kernel",
+                                                      "32de00000-32edfffff : Crash kernel")
+    # ~12 GiB + 16 MiB of RAM: kdump-utils aarch64 gives 320M for 4G-64G
+    assert _codes(files)["SMALL_REGION"] is Severity.WARNING
+
+
+def test_garbage_iomem_line_names_file_and_line() -> None:
+    files = realboot_files("6.1-16G-a12-crashkernel-4G-high")
+    lines = files["proc/iomem"].splitlines()
+    lines.insert(3, "this is not iomem")
+    files["proc/iomem"] = "\n".join(lines) + "\n"
+    with pytest.raises(KdumplabError) as err:
+        analyze(capture.from_texts("t", _fields(files), {"iomem": "cap/proc/iomem"}))
+    assert err.value.where == "cap/proc/iomem:4"
+
+
+def test_hidden_one_byte_region_points_to_612_or_later() -> None:
+    # without a release string: only generations that skip start == end resources can hide a reserved region
+    files = realboot_files("6.12-16G-a12-crashkernel-4G-high")
+    del files["proc/version"]
+    files["proc/cmdline"] = "crashkernel=1\n"
+    files["proc/iomem"] = "".join(line + "\n" for line in files["proc/iomem"].splitlines()
+                                  if "Crash kernel" not in line)
+    files["sys/kernel/kexec_crash_size"] = "1\n"
+    gens = analyze(capture.from_texts("t", _fields(files))).generations
+    assert gens and set(gens) <= {"6.12", "7.2"}
+
+
+def test_x86_high_without_low_uses_4g() -> None:
+    # x86_64 6.1 keeps a default low region (256 MiB, arch/x86/kernel/setup.c reserve_crashkernel_low), so a
+    # modelled crashkernel=1G,high has two regions and no HIGH_WITHOUT_LOW; dropping the low line brings it back
+    from kdumplab import model
+    from kdumplab.machine import Bank, Machine
+    from kdumplab.tools.report import modelled_capture
+
+    m = Machine("x86 16G", (Bank(0x100000, 0x7ff00000), Bank(1 << 32, 0x380000000)), arch="x86_64")
+    res = model.run(model.Scenario(m, "crashkernel=1G,high", "6.1"))
+    cap = modelled_capture(res)
+    assert cap.arch == "x86_64"
+    assert "HIGH_WITHOUT_LOW" not in {f.code for f in analyze(cap).findings}
+    low = next(r for r in res.outcome.regions if r.role == "low")
+    text = "".join(line + "\n" for line in cap.iomem.splitlines() if f"{low.start:x}-" not in line)
+    codes = {f.code for f in analyze(capture.from_texts("t", {"iomem": text, "uname": cap.uname})).findings}
+    assert "HIGH_WITHOUT_LOW" in codes

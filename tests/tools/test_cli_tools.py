@@ -1,0 +1,109 @@
+"""The people-facing commands through the CLI: output, JSON and exit codes (docs/tools.md)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from kdumplab.cli import main
+from tests.tools.util import realboot_files, sosreport
+
+CAPTURES = Path(__file__).parents[1] / "data" / "captures"
+
+
+def _run(*args: str):  # noqa: ANN202
+    return CliRunner().invoke(main, list(args))
+
+
+def test_check_root_warning_exit_1_and_json() -> None:
+    r = _run("check", "--root", str(CAPTURES / "6.1-16G-high-without-low"), "--json")
+    assert r.exit_code == 1, r.output
+    doc = json.loads(r.output)
+    assert doc["generations"] == ["6.1"]
+    assert [f["code"] for f in doc["findings"] if f["severity"] == "warning"] == ["HIGH_WITHOUT_LOW"]
+    assert doc["regions"][0]["start"] == 0x32de00000
+
+
+def test_check_not_functional_exit_3() -> None:
+    r = _run("check", "--root", str(CAPTURES / "6.1-8G-two-regions-kexec-2.0.20"))
+    assert r.exit_code == 3
+    assert "[ERROR] KEXEC_TWO_REGIONS" in r.output and "fix: upgrade kexec-tools" in r.output
+
+
+def test_check_clean_exit_0(tmp_path: Path) -> None:
+    # real 6.12 boot, crashkernel=4G,high on 16G: 4 GiB high plus the default 128 MiB low
+    files = realboot_files("6.12-16G-a12-crashkernel-4G-high")
+    files["sys/kernel/kexec_crash_loaded"] = "1\n"
+    r = _run("check", "--sosreport", str(sosreport(files, tmp_path / "s.tar.xz")))
+    assert "[ERROR]" not in r.output and "[WARNING]" not in r.output, r.output
+    assert r.exit_code == 0
+
+
+def test_check_truncated_sosreport_exit_2_one_line(tmp_path: Path) -> None:
+    whole = sosreport(realboot_files("6.1-16G-a12-crashkernel-4G-high"), tmp_path / "s.tar.gz", mode="w:gz")
+    cut = tmp_path / "cut.tar.gz"
+    cut.write_bytes(whole.read_bytes()[:300])
+    r = _run("check", "--sosreport", str(cut))
+    assert r.exit_code == 2
+    assert len(r.output.strip().splitlines()) == 1 and "cut.tar.gz" in r.output
+
+
+def test_check_garbage_iomem_exit_2(tmp_path: Path) -> None:
+    (tmp_path / "proc").mkdir()
+    (tmp_path / "proc" / "iomem").write_text("40000000-7fffffff : System RAM\nnonsense here\n")
+    r = _run("check", "--root", str(tmp_path))
+    assert r.exit_code == 2 and f"{tmp_path}/proc/iomem:2" in r.output
+
+
+def test_explain_rpi4_1g_suggests_verified_changes() -> None:
+    # RPi4: 1 GiB DMA limit; the low window [0, 1 GiB) holds the kernel, CMA and firmware, so 1G cannot fit
+    r = _run("explain", "--machine", "rpi4-8g", "--cmdline", "crashkernel=1G", "--kernel", "6.1")
+    assert r.exit_code == 1
+    assert "low window: [0x0, 0x40000000)" in r.output
+    assert "crashkernel=1024M,high crashkernel=128M,low" in r.output
+
+
+def test_explain_unknown_kernel_exit_2() -> None:
+    r = _run("explain", "--machine", "qemu-virt", "--cmdline", "crashkernel=512M", "--kernel", "4.19")
+    assert r.exit_code == 2 and "unknown kernel generation" in r.output
+
+
+def test_recommend_and_compare() -> None:
+    r = _run("recommend", "--machine", "graviton", "--kernel", "6.12", "--json")
+    assert r.exit_code == 0
+    assert any(c["verdict"] == "reserved" for c in json.loads(r.output)["candidates"])
+    c = _run("compare", "--machine", "qemu-virt", "--cmdline", "crashkernel=512M")
+    assert c.exit_code == 0
+    assert [line.split()[0] for line in c.output.splitlines()[1::2]][:6] == [
+        "5.10", "6.1", "6.12", "7.2", "proposal-2019-v5", "proposal-2019-review"]
+
+
+def test_x86_recommend(tmp_path: Path) -> None:
+    toml = tmp_path / "x86.toml"
+    toml.write_text('name = "x86 16G"\narch = "x86_64"\n[[bank]]\nstart = 0x100000\nsize = 0x7ff00000\n'
+                    '[[bank]]\nstart = 0x100000000\nsize = 0x380000000\n')
+    r = _run("recommend", "--machine", str(toml), "--kernel", "6.1", "--json")
+    assert r.exit_code == 0, r.output
+    cands = {c["name"]: c for c in json.loads(r.output)["candidates"]}
+    assert cands["kdump-utils"]["size"] == 256 << 20  # x86_64 4G-64G:256M (kdump-lib.sh)
+
+
+def test_check_committed_sosreport() -> None:
+    sos = Path(__file__).parents[1] / "data" / "sosreports" / "sosreport-debian-6.1-high-without-low.tar.xz"
+    r = _run("check", "--sosreport", str(sos))
+    assert r.exit_code == 1 and "HIGH_WITHOUT_LOW" in r.output
+    assert "release: 6.1.0-56-arm64" in r.output
+
+
+def test_check_json_golden(monkeypatch) -> None:  # noqa: ANN001
+    # the --json schema (docs/tools.md); regenerate with KDUMPLAB_REGEN=1 after a deliberate change
+    import os
+
+    monkeypatch.chdir(CAPTURES.parent)
+    r = _run("check", "--root", "captures/6.1-8G-two-regions-kexec-2.0.20", "--json")
+    golden = CAPTURES.parent / "captures" / "6.1-8G-two-regions-kexec-2.0.20.check.json"
+    if os.environ.get("KDUMPLAB_REGEN") == "1":
+        golden.write_text(r.output)
+    assert json.loads(r.output) == json.loads(golden.read_text())
