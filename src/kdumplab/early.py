@@ -13,7 +13,8 @@ in. Each step mirrors a boot routine and allocates the way it does (top-down unl
 - ``dma_contiguous_reserve``: the default CMA area below the DMA limit (bottom-up above 4 GiB first in 6.1+);
 - after the crash reservation: swiotlb (64 MiB below the DMA limit when RAM reaches above it).
 
-Calibrated against ``memblock=debug`` boots of the Debian kernels (tests/data/calibration).
+Calibrated against ``memblock=debug`` boots of the Debian kernels (tests/data/memblock; a larger set is in
+tests/data/calibration).
 """
 
 from __future__ import annotations

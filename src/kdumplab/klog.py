@@ -19,9 +19,10 @@ _CRASH = re.compile(
     r"crashkernel|crahskernel|^Memory value expected|for elfcorehdr|elfcorehdr is overlapped",
     re.IGNORECASE,
 )
-# Lines that merely echo the command line back.
+# Lines that merely echo the command line back, and memblock=debug traces that name the caller
+# (e.g. "memblock_phys_alloc_range: ... reserve_crashkernel_generic+0x8c/0x1f8").
 _ECHO = re.compile(r"^(Kernel command line:|Unknown kernel command line parameters|\s*with arguments:|"
-                   r"\s*with environment:)")
+                   r"\s*with environment:|_*memblock_)")
 
 
 def strip_timestamp(line: str) -> str:

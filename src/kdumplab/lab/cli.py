@@ -1,10 +1,124 @@
-"""`kdumplab lab ...` commands."""
+"""`kdumplab lab ...` commands: options in, lab functions called, results rendered. No logic here."""
 
 from __future__ import annotations
 
+import json
+import os
+from pathlib import Path
+
 import click
+
+from kdumplab.errors import KdumplabError
 
 
 @click.group()
 def lab() -> None:
     """Boot real Debian kernels under QEMU and record what they reserve."""
+
+
+@lab.command("setup")
+@click.option("--no-apt", is_flag=True, help="Skip apt steps (sources, update, installs); cache only.")
+@click.option("--no-kexec", is_flag=True, help="Skip kexec-tools and its libraries.")
+def setup_cmd(no_apt: bool, no_kexec: bool) -> None:
+    """Install QEMU, add the arm64 suites (pinned low) and fill the cache. Idempotent."""
+    from kdumplab.lab.setup import setup
+
+    manifest = setup(lambda s: click.echo(s, err=True), apt=not no_apt, kexec=not no_kexec)
+    for gen, k in manifest["kernels"].items():  # type: ignore[union-attr]
+        click.echo(f"kernel {gen}: {k['package']} {k['version']}")
+    click.echo(f"busybox: {manifest['busybox']['version']}")  # type: ignore[index]
+    for v, k in manifest.get("kexec_tools", {}).items():  # type: ignore[union-attr]
+        click.echo(f"kexec-tools {v}: {k['version']} ({len(k['files'])} libraries)")
+    click.echo(f"setup took {manifest['setup_wall_s']} s")
+
+
+def _numa(value: str | None) -> tuple[str, ...]:
+    return tuple(x.strip() for x in value.split(",")) if value else ()
+
+
+@lab.command("boot")
+@click.option("--kernel", "kernel", required=True, type=click.Choice(["5.10", "6.1", "6.12", "7.2"]))
+@click.option("--mem", default="8G", show_default=True)
+@click.option("--numa", default=None, help="Node sizes, e.g. 4G,4G (must add up to --mem).")
+@click.option("--cmdline", default="", help="Appended after 'console=ttyAMA0 panic=-1'.")
+@click.option("--initrd-extra", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
+              help="A directory whose tree is added to the initramfs root.")
+@click.option("--timeout", default=120.0, show_default=True)
+@click.option("--json", "as_json", is_flag=True)
+@click.option("--save", "save_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Write case.json and serial.log here.")
+def boot_cmd(kernel: str, mem: str, numa: str | None, cmdline: str, initrd_extra: Path | None,
+             timeout: float, as_json: bool, save_dir: Path | None) -> None:
+    """Boot one real kernel and print what it reserved."""
+    from kdumplab.lab.initramfs import Initramfs
+    from kdumplab.lab.qemu import BootSpec, boot, default_initrd, save
+    from kdumplab.lab.setup import load_lab
+
+    lab_ = load_lab()
+    extra = Initramfs().with_tree("", initrd_extra) if initrd_extra else None
+    result = boot(BootSpec(kernel, mem, cmdline, _numa(numa)), lab=lab_, initrd=default_initrd(lab_, extra),
+                  timeout=timeout)
+    if save_dir is not None:
+        save(result, save_dir)
+    if result.observation is None:
+        if save_dir is None:
+            path = Path(os.environ.get("TMPDIR", "/tmp")) / "kdumplab-lost-serial.log"
+            path.write_text(result.serial)
+        else:
+            path = save_dir / "serial.log"
+        raise KdumplabError("lab boot", f"lab lost the boot: {result.lost}", f"serial log in {path}")
+    obs = result.observation
+    if as_json:
+        click.echo(obs.to_json(), nl=False)
+        return
+    click.echo(f"kernel {obs.provenance.kernel_package} {obs.provenance.kernel_version}, -m {obs.mem}"
+               f"{' numa ' + ','.join(obs.numa) if obs.numa else ''}, {obs.provenance.wall_s} s")
+    click.echo(f"cmdline: {obs.cmdline}")
+    for r in obs.crash_regions:
+        click.echo(f"region {r.start:x}-{r.end - 1:x} : {r.name}   (in {r.parent})")
+    if not obs.crash_regions:
+        click.echo("no Crash kernel region in /proc/iomem")
+    for line in obs.crash_log:
+        click.echo(f"log: {line}")
+    click.echo(f"kexec_crash_size: {obs.kexec_crash_size}  MemTotal: {obs.memtotal_kb} kB")
+
+
+@lab.command("suite")
+@click.argument("suite_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--jobs", type=int, default=None, help="QEMUs at once (default: number of cores).")
+@click.option("--record", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Record each case as DIR/<name>/{case.json,serial.log}.")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON summary instead of a table.")
+def suite_cmd(suite_file: Path, jobs: int | None, record: Path | None, as_json: bool) -> None:
+    """Boot every case of a TOML suite file."""
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from kdumplab.lab.suite import load_suite, run_suite
+
+    cases = load_suite(suite_file)
+    console = Console(stderr=True)
+    summary = {}
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=console) as progress:
+        task = progress.add_task("booting", total=len(cases))
+
+        def step(case, result) -> None:  # type: ignore[no-untyped-def]
+            obs = result.observation
+            summary[case.name] = {
+                "lost": result.lost,
+                "regions": [f"{r.start:x}-{r.end - 1:x}" for r in obs.crash_regions] if obs else None,
+                "wall_s": obs.provenance.wall_s if obs else None,
+            }
+            mark = "LOST" if obs is None else f"{len(obs.crash_regions)} region(s)"
+            progress.console.print(f"{case.name}: {mark}")
+            progress.advance(task)
+
+        run_suite(cases, jobs or os.cpu_count() or 1, record, step)
+    if as_json:
+        click.echo(json.dumps(summary, indent=1, sort_keys=True))
+    lost = [n for n, s in summary.items() if s["lost"]]
+    click.echo(f"{len(cases) - len(lost)}/{len(cases)} observed, {len(lost)} lost" +
+               (": " + ", ".join(sorted(lost)) if lost else ""))
+    if lost:
+        raise SystemExit(1)

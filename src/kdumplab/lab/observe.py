@@ -1,0 +1,159 @@
+"""Parse a raw serial log from a lab boot into an ``Observation``.
+
+The guest's /init (lab/initramfs.py) prints each section between ``=== NAME`` marker lines. A log without
+the begin and end markers is ``LabLost`` (the guest never got to /init, QEMU timed out, or the log is
+garbage): that is a failure of the lab, never a statement about the kernel's reservation. A kernel that
+refused the reservation still reaches the end marker, with no "Crash kernel" region and its own log lines.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import asdict, dataclass, fields
+
+from kdumplab.errors import KdumplabError
+from kdumplab.klog import crash_lines
+
+__all__ = ["CrashRegion", "Provenance", "Observation", "LabLost", "sections", "observe", "SCHEMA"]
+
+SCHEMA = 1
+_MARK = re.compile(r"^=== ([A-Z_ ]+)\r?$")
+
+
+class LabLost(KdumplabError):
+    """The boot produced no usable result (no markers, timeout, garbage); says nothing about the kernel."""
+
+    def __init__(self, what: str, hint: str | None = None) -> None:
+        super().__init__("lab", what, hint)
+
+
+@dataclass(frozen=True, slots=True)
+class CrashRegion:
+    """One ``Crash kernel`` line of /proc/iomem. ``end`` is exclusive (iomem prints end - 1)."""
+
+    name: str
+    start: int
+    end: int
+    parent: str  # the enclosing top-level line, e.g. "40000000-23fffffff : System RAM"
+
+
+@dataclass(frozen=True, slots=True)
+class Provenance:
+    """What produced an observation."""
+
+    kernel_package: str
+    kernel_version: str
+    qemu_version: str
+    qemu_cmdline: tuple[str, ...]
+    initrd_size: int
+    initrd_sha256: str
+    wall_s: float
+
+
+@dataclass(frozen=True, slots=True)
+class Observation:
+    """What a real boot showed. Addresses are ints; ranges half-open."""
+
+    generation: str  # "5.10", "6.1", "6.12", "7.2"
+    mem: str  # QEMU -m, e.g. "8G"
+    numa: tuple[str, ...]  # NUMA node sizes, () for one node
+    user_cmdline: str  # what the case asked for, after "console=ttyAMA0 panic=-1"
+    cmdline: str  # /proc/cmdline as the guest saw it
+    crash_regions: tuple[CrashRegion, ...]
+    crash_log: tuple[str, ...]  # klog.crash_lines of the full dmesg, without timestamps
+    iomem: str
+    kexec_crash_size: int | None
+    memtotal_kb: int | None
+    memblock_memory: str | None
+    memblock_reserved: str | None
+    provenance: Provenance
+    schema: int = SCHEMA
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=1, sort_keys=True) + "\n"
+
+    @classmethod
+    def from_json(cls, text: str) -> Observation:
+        """Inverse of ``to_json``; unknown or missing keys are an error."""
+        try:
+            d = json.loads(text)
+            names = {f.name for f in fields(cls)}
+            if set(d) != names:
+                raise KdumplabError("case.json", f"keys differ from Observation: {sorted(set(d) ^ names)}",
+                                    "re-record with `kdumplab lab boot --save`")
+            prov = d["provenance"]
+            prov["qemu_cmdline"] = tuple(prov["qemu_cmdline"])
+            d["provenance"] = Provenance(**prov)
+            d["crash_regions"] = tuple(CrashRegion(**r) for r in d["crash_regions"])
+            d["crash_log"] = tuple(d["crash_log"])
+            d["numa"] = tuple(d["numa"])
+            return cls(**d)
+        except (ValueError, TypeError, KeyError) as e:
+            raise KdumplabError("case.json", f"not an Observation: {e}") from e
+
+
+def sections(log: str) -> dict[str, str]:
+    """Marker name -> text up to the next marker. Raises LabLost when begin or end is missing."""
+    out: dict[str, list[str]] = {}
+    cur: str | None = None
+    for line in log.splitlines():
+        m = _MARK.match(line)
+        if m:
+            cur = m.group(1).strip()
+            out.setdefault(cur, [])
+            continue
+        if cur is not None:
+            out[cur].append(line.rstrip("\r"))
+    if "KDUMPLAB BEGIN" not in out or "KDUMPLAB END" not in out:
+        raise LabLost("the guest never printed the kdumplab end marker",
+                      "look at the saved serial log: kernel not booting, timeout or garbage")
+    return {k: "\n".join(v) + ("\n" if v else "") for k, v in out.items()}
+
+
+_IOMEM_LINE = re.compile(r"^(\s*)([0-9a-f]+)-([0-9a-f]+) : (.*)$")
+
+
+def crash_regions(iomem: str) -> tuple[CrashRegion, ...]:
+    out = []
+    parent = ""
+    for line in iomem.splitlines():
+        m = _IOMEM_LINE.match(line)
+        if not m:
+            continue
+        if not m.group(1):
+            parent = line
+        if m.group(4).startswith("Crash kernel"):
+            out.append(CrashRegion(m.group(4), int(m.group(2), 16), int(m.group(3), 16) + 1,
+                                   parent if m.group(1) else ""))
+    return tuple(out)
+
+
+def _generation(release: str) -> str:
+    for g in ("5.10", "6.12", "6.1", "7.2"):
+        if release.startswith(g + ".") or release == g:
+            return g
+    raise KdumplabError("observe", f"unknown kernel release {release!r}")
+
+
+def observe(log: str, provenance: Provenance, mem: str, numa: tuple[str, ...], user_cmdline: str) -> Observation:
+    """Serial log text + provenance -> Observation; LabLost if the guest did not finish /init."""
+    sec = sections(log)
+    iomem = sec.get("IOMEM", "")
+    size = sec.get("KEXEC_CRASH_SIZE", "").strip()
+    mt = re.search(r"MemTotal:\s+(\d+) kB", sec.get("MEMTOTAL", ""))
+    return Observation(
+        generation=_generation(provenance.kernel_version),
+        mem=mem,
+        numa=numa,
+        user_cmdline=user_cmdline,
+        cmdline=sec.get("CMDLINE", "").strip(),
+        crash_regions=crash_regions(iomem),
+        crash_log=crash_lines(sec.get("DMESG", "")),
+        iomem=iomem,
+        kexec_crash_size=int(size) if size.isdigit() else None,
+        memtotal_kb=int(mt.group(1)) if mt else None,
+        memblock_memory=sec.get("MEMBLOCK_MEMORY"),
+        memblock_reserved=sec.get("MEMBLOCK_RESERVED"),
+        provenance=provenance,
+    )

@@ -1,0 +1,85 @@
+"""lab/setup.py pieces that need no network: mirror discovery from apt sources, pinning text, and the
+Debian version order (dpkg's rules: epoch first, then upstream and revision compared in alternating
+non-digit/digit runs, with '~' sorting before everything, even the end of the string)."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from kdumplab.errors import KdumplabError
+from kdumplab.lab.setup import ADDED_SUITES, debian_version_cmp, mirror_uris, prefs_text, sources_text
+
+
+def _etc(tmp_path: Path, files: dict[str, str]) -> Path:
+    (tmp_path / "sources.list.d").mkdir()
+    for name, text in files.items():
+        (tmp_path / name).write_text(text)
+    return tmp_path
+
+
+def test_mirror_from_deb822(tmp_path: Path) -> None:
+    etc = _etc(tmp_path, {"sources.list.d/debian.sources": (
+        "Types: deb\nURIs: http://mirror.example/debian/\nSuites: bookworm bookworm-updates\nComponents: main\n"
+        "Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg\n\n"
+        "Types: deb\nURIs: http://mirror.example/debian-security\nSuites: bookworm-security\nComponents: main\n")})
+    assert mirror_uris(etc) == (("http://mirror.example/debian",
+                                 "/usr/share/keyrings/debian-archive-keyring.gpg"),)
+
+
+def test_mirror_from_one_line_list(tmp_path: Path) -> None:
+    etc = _etc(tmp_path, {"sources.list": "# c\ndeb [arch=amd64 signed-by=/k.gpg] http://m.example/d bookworm main\n"
+                                          "deb-src http://m.example/d bookworm main\n"})
+    assert mirror_uris(etc) == (("http://m.example/d", "/k.gpg"),)
+
+
+def test_no_mirror_is_one_clear_error(tmp_path: Path) -> None:
+    etc = _etc(tmp_path, {"sources.list": "deb http://other.example/x jammy main\n"})
+    with pytest.raises(KdumplabError, match="bookworm"):
+        mirror_uris(etc)
+
+
+def test_sources_are_arm64_only_and_pinned_low() -> None:
+    text = sources_text((("http://m.example/d", None),))
+    assert "Architectures: arm64" in text and "Suites: " + " ".join(ADDED_SUITES) in text
+    prefs = prefs_text()
+    assert prefs.count("Pin-Priority: 100") == len(ADDED_SUITES)
+
+
+PAIRS = [  # (a, b, sign of a - b), by dpkg's rules in the module docstring
+    ("1:2.0.20-2.1", "2.0.32-1", 1),  # epoch wins
+    ("6.1.192-2", "6.1.76-1", 1),  # numeric runs compare as numbers
+    ("1.0~rc1-1", "1.0-1", -1),  # '~' before the end
+    ("1.0a-1", "1.0+b1-1", -1),  # letters before other signs
+    ("1.0-1", "1.00-1", 0),  # leading zeros
+    ("7.2.13-1", "7.2.13-1", 0),
+]
+
+
+@pytest.mark.parametrize(("a", "b", "sign"), PAIRS)
+def test_debian_version_cmp(a: str, b: str, sign: int) -> None:
+    assert debian_version_cmp(a, b) == sign
+    assert debian_version_cmp(b, a) == -sign
+
+
+@pytest.mark.skipif(shutil.which("dpkg") is None, reason="dpkg not installed")
+@pytest.mark.parametrize(("a", "b", "sign"), PAIRS)
+def test_agrees_with_dpkg(a: str, b: str, sign: int) -> None:
+    lt = subprocess.run(["dpkg", "--compare-versions", a, "lt", b]).returncode == 0
+    assert (debian_version_cmp(a, b) < 0) == lt
+
+
+_ver = st.from_regex(r"\A([0-9]:)?[0-9][0-9a-z.+~]{0,6}(-[0-9a-z.+~]{1,4})?\Z")
+
+
+@given(_ver, _ver, _ver)
+def test_version_order_is_a_total_order(a: str, b: str, c: str) -> None:
+    assert debian_version_cmp(a, a) == 0
+    assert debian_version_cmp(a, b) == -debian_version_cmp(b, a)
+    if debian_version_cmp(a, b) <= 0 and debian_version_cmp(b, c) <= 0:
+        assert debian_version_cmp(a, c) <= 0
