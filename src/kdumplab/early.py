@@ -241,6 +241,4 @@ def run_step(step: EarlyStep, policy: PolicyData, mb: Memblock, machine: Machine
     if step is EarlyStep.CMA:
         cma = machine.build.cma_bytes if facts.cma_bytes is None else facts.cma_bytes
         return _cma(policy, mb, cma, limit)
-    if step is EarlyStep.NODE_DATA:
-        return mb, []
     raise ValueError(step)

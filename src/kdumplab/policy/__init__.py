@@ -71,8 +71,7 @@ class Feature(enum.Enum):
 class EarlyStep(enum.Enum):
     """Allocations made before the crash reservation, in boot order (see ``kdumplab.early``)."""
 
-    PAGE_TABLES = "linear-map page tables"
-    NODE_DATA = "NUMA node data"
+    PAGE_TABLES = "page tables, unflattened DT, NUMA data"
     SPARSE = "memmap (sparse_init)"
     CMA = "CMA area"
     CRASHKERNEL = "crash kernel"

@@ -17,7 +17,7 @@ from dataclasses import replace
 
 from kdumplab.policy import EarlyStep, Feature, v5_10
 
-_EARLY = (EarlyStep.CRASHKERNEL, EarlyStep.PAGE_TABLES, EarlyStep.NODE_DATA, EarlyStep.SPARSE, EarlyStep.CMA)
+_EARLY = (EarlyStep.CRASHKERNEL, EarlyStep.PAGE_TABLES, EarlyStep.SPARSE, EarlyStep.CMA)
 
 V5 = replace(
     v5_10.ROW,

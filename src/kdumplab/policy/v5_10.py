@@ -23,7 +23,7 @@ ROW = PolicyData(
     high_max=1 << 48,  # VA_BITS 48 -> PA_BITS 48 in Debian's 5.10 config
     default_low_size=None,
     cma_align=4 << 20,  # PAGE_SIZE << max(MAX_ORDER - 1, pageblock_order) in mm/cma.c
-    early_steps=(EarlyStep.PAGE_TABLES, EarlyStep.NODE_DATA, EarlyStep.SPARSE, EarlyStep.CMA,
+    early_steps=(EarlyStep.PAGE_TABLES, EarlyStep.SPARSE, EarlyStep.CMA,
                  EarlyStep.CRASHKERNEL),
     early=EarlyProfile(pt_extra_pages=-2, dt_unflatten=0x8b14, dt_per_extra_node=0x2d8, numa_distance=True,
                        node_data=0x2500, cpumask=0, cpumask_per_extra_node=0, section_bits=30,

@@ -13,7 +13,7 @@ ROW = replace(
     v6_12.ROW,
     name="7.2",
     grammar=("arm64", "7.2"),
-    early_steps=(EarlyStep.PAGE_TABLES, EarlyStep.NODE_DATA, EarlyStep.CMA, EarlyStep.CRASHKERNEL,
+    early_steps=(EarlyStep.PAGE_TABLES, EarlyStep.CMA, EarlyStep.CRASHKERNEL,
                  EarlyStep.SPARSE),
     features=v6_12.ROW.features | {Feature.PERNODE_CMA},
     early=EarlyProfile(pt_extra_pages=1, dt_unflatten=0xadcc, dt_per_extra_node=0x390, numa_distance=False,
