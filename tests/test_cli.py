@@ -61,3 +61,31 @@ def test_bad_machine_file(tmp_path):
     f.write_text("[[bank]]\nstart = 0\nsize = '1G'\n[[bank]]\nstart = '512M'\nsize = '1G'\n")
     r = run("plan", "--machine", str(f))
     assert r.exit_code == 2 and "overlap" in r.output
+
+
+def test_plan_with_kexec_tools_2_0_20_and_two_regions_is_refused():
+    """lab-notes.md (real full cycles): 2.0.20 with two "Crash kernel" entries loads into the low one and the
+    kernel refuses it (kexec_load failed: Cannot assign requested address); 2.0.25 loads high."""
+    old = json.loads(run("plan", "--kernel", "6.12", "--cmdline", "crashkernel=1G,high", "--kexec-tools", "2.0.20",
+                         "--json").output)
+    assert old["kexec"]["loaded"] is False and "Cannot assign requested address" in old["kexec"]["error"]
+    assert old["crash_kernel"] is None
+    new = json.loads(run("plan", "--kernel", "6.12", "--cmdline", "crashkernel=1G,high", "--kexec-tools", "2.0.25",
+                         "--json").output)
+    assert new["kexec"]["loaded"] is True
+    high, low = new["kexec"]["usable_memory_ranges"]  # high first, low last (kexec-tools 2.0.24+)
+    assert high == [0x1_F6E0_0000, 0x2_36DF_FFFF] and low == [0xF400_0000, 0xFBFF_FFFF]
+    assert new["crash_kernel"]["vmcore_size"] > 0
+
+
+def test_plan_emits_dtb_and_elfcorehdr(tmp_path):
+    dtb, elf = tmp_path / "crash.dtb", tmp_path / "elfcorehdr"
+    r = run("plan", "--kernel", "6.12", "--cmdline", "crashkernel=1G,high", "--kexec-tools", "2.0.25",
+            "--emit-dtb", str(dtb), "--emit-elfcorehdr", str(elf))
+    assert r.exit_code == 0, r.output
+    assert dtb.read_bytes()[:4] == b"\xd0\x0d\xfe\xed" and elf.read_bytes()[:4] == b"\x7fELF"
+
+
+def test_emit_without_kexec_tools_is_bad_input(tmp_path):
+    r = run("plan", "--emit-dtb", str(tmp_path / "x.dtb"))
+    assert r.exit_code == 2 and "needs --kexec-tools" in r.output

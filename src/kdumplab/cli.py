@@ -40,9 +40,12 @@ def main() -> None:
 @click.option("--numa", help="qemu-virt: node sizes (e.g. 4G,4G).")
 @click.option("--initrd-size", type=int, help="qemu-virt: initrd size in bytes.")
 @click.option("--kexec-tools", "kexec_tools", help="Also model kexec -p with this kexec-tools version.")
+@click.option("--emit-dtb", type=click.Path(dir_okay=False), help="With --kexec-tools: write the crash kernel's DTB.")
+@click.option("--emit-elfcorehdr", type=click.Path(dir_okay=False), help="With --kexec-tools: write the elfcorehdr.")
 @click.option("--json", "as_json", is_flag=True, help="Print the JSON document (docs/plan-json.md).")
 def plan(machine_name: str, cmdline: str, kernel: str, mem: str | None, numa: str | None,
-         initrd_size: int | None, kexec_tools: str | None, as_json: bool) -> None:
+         initrd_size: int | None, kexec_tools: str | None, emit_dtb: str | None, emit_elfcorehdr: str | None,
+         as_json: bool) -> None:
     """What a kernel generation reserves for the crash kernel on a machine, and what it logs.
 
     Exit status: 0 a crash region was reserved, 1 none was (failed, or nothing asked for), 2 bad input.
@@ -55,6 +58,10 @@ def plan(machine_name: str, cmdline: str, kernel: str, mem: str | None, numa: st
 
     machine = resolve_machine(machine_name, kernel, mem, numa, initrd_size)
     result = run_plan(machine, cmdline, kernel, kexec_tools)
+    if emit_dtb or emit_elfcorehdr:
+        from kdumplab.tools.plan import emit_artifacts
+
+        emit_artifacts(result, emit_dtb, emit_elfcorehdr)
     if as_json:
         click.echo(plan_json(result), nl=False)
     else:

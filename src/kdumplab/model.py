@@ -13,6 +13,7 @@ from typing import Any
 from kdumplab import cmdline as cmdline_mod
 from kdumplab import early
 from kdumplab.early import BootFacts
+from kdumplab.errors import KdumplabError
 from kdumplab.iomem import Resource
 from kdumplab.linearmap import LinearMap, linear_map
 from kdumplab.machine import Machine
@@ -168,6 +169,33 @@ def run(scenario: Scenario) -> Result:
                      or r.role.value == "main")
     from kdumplab.iomem import render  # noqa: PLC0415
 
+    iomem_text = render(tree)
+    load = view = None
+    if scenario.kexec_tools:
+        load, view = _kexec(policy, machine, iomem_text, outcome, scenario.kexec_tools)
     return Result(scenario=scenario, policy=policy, outcome=outcome, memblock=at_reservation, final_memblock=final,
-                  iomem=tree, iomem_text=render(tree), linear_map=lm, kexec_crash_size=crash_size,
-                  deferred=deferred)
+                  iomem=tree, iomem_text=iomem_text, linear_map=lm, kexec_crash_size=crash_size,
+                  deferred=deferred, kexec=load, crash_view=view)
+
+
+def _kexec(policy: PolicyData, machine: Machine, iomem_text: str, outcome: BootOutcome, version: str):
+    """``kexec -p`` of the same kernel with the machine's initrd, against the predicted /proc/iomem."""
+    from kdumplab import crashview, kexec  # noqa: PLC0415
+
+    if not policy.kexec_generation:
+        raise KdumplabError("--kexec-tools", f"kexec-tools is modelled for arm64 only, not {policy.arch}")
+    tools = kexec.kexec_tools(version)
+    k = machine.kernel
+    inputs = kexec.KexecInputs(
+        initrd_size=machine.initrd.size if machine.initrd else None,
+        **({} if k is None else {
+            "image_size": k.image_size or k.end, "text_offset": k.text_offset,
+            "stext_minus_text": k.stext if policy.has(Feature.KERNEL_FROM_STEXT) else 0,
+            "init_begin_minus_stext": k.init_begin - k.stext}),
+        **({"dtb_size": machine.dtb.size} if machine.dtb else {}),
+    )
+    main = outcome.main
+    load = kexec.load_crash_kernel(tools, kexec.KERNEL_KEXEC[policy.kexec_generation], iomem_text,
+                                   main.range if main else None, inputs)
+    view = crashview.crash_view(crashview.CRASH_KERNELS[policy.kexec_generation], load) if load.loaded else None
+    return load, view

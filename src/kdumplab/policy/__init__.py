@@ -123,6 +123,8 @@ class PolicyData:
     early_steps: tuple[EarlyStep, ...] = ()
     early: EarlyProfile | None = None
     kernel_release: str = ""  # the Debian release the row was read from
+    #: the key of this generation in kdumplab.kexec.KERNEL_KEXEC / crashview.CRASH_KERNELS ("" = not modelled)
+    kexec_generation: str = "5.10"
     description: str = ""
     #: per-field citations: feature or constant -> "commit subject (release)"
     citations: dict[str, str] = field(default_factory=dict, compare=False, hash=False)

@@ -19,6 +19,7 @@ ROW = replace(
                        node_data=0x2c80, cpumask=0, cpumask_per_extra_node=0, section_bits=27,
                        section_roots=0x20000, usemap_per_section=56, vmemmap_pt_pages=2),
     cma_align=2 << 20,  # one pageblock: CMA_MIN_ALIGNMENT_BYTES (5.19)
+    kexec_generation="6.1",
     kernel_release="6.1.176-1",
     description="Debian 12 bookworm: crashkernel=X,high (no default low), ,low only when given",
     citations={

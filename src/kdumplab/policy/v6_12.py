@@ -30,6 +30,7 @@ ROW = replace(
                        node_data=0x3740, cpumask=0x40, cpumask_per_extra_node=0x40, section_bits=27,
                        section_roots=0x20000, usemap_per_section=56, vmemmap_pt_pages=2),
     default_low_size=128 << 20,  # DEFAULT_CRASH_KERNEL_LOW_SIZE on arm64
+    kexec_generation="6.12",
     kernel_release="6.12.107-1",
     description="Debian 13 trixie: generic reservation, fallback high/low, default 128 MiB low",
     citations={

@@ -25,6 +25,7 @@ _LEGACY = PolicyData(
     fixed_low_max=1 << 32,
     early_steps=(EarlyStep.CRASHKERNEL,),
     kernel_release="5.10.223-1",
+    kexec_generation="",  # kexec-tools is modelled for arm64 only
     description="x86_64 Debian 11: low first then high, 16 MiB aligned, 256 MiB default low",
 )
 

@@ -64,10 +64,32 @@ def plan_to_dict(result: Result) -> dict[str, Any]:
         "kexec": None,
         "crash_kernel": None,
     }
-    if result.kexec is not None and hasattr(result.kexec, "to_dict"):
-        doc["kexec"] = result.kexec.to_dict()
-    if result.crash_view is not None and hasattr(result.crash_view, "to_dict"):
-        doc["crash_kernel"] = result.crash_view.to_dict()
+    load = result.kexec
+    if load is not None:
+        from kdumplab.kexec import verdict  # noqa: PLC0415
+
+        doc["kexec"] = {
+            "kexec_tools": load.tools,
+            "loaded": load.loaded,
+            "error": "\n".join(load.error) if isinstance(load.error, tuple) else load.error,
+            "verdict": verdict(load),
+            "syscall": load.syscall,
+            "entry": load.entry,
+            "segments": [{"start": s.start, "size": s.size, "what": s.what} for s in load.segments],
+            "usable_memory_ranges": [[s, e] for s, e in load.usable_memory_ranges],
+            "elfcorehdr": list(load.elfcorehdr) if load.elfcorehdr else None,
+            "output": list(load.output),
+        }
+    view = result.crash_view
+    if view is not None:
+        doc["crash_kernel"] = {
+            "usable": [[s, e] for s, e in view.usable],
+            "iomem": list(view.iomem_lines),
+            "mem_total_kib": view.memtotal_kb_max,
+            "vmcore_size": view.vmcore_size,
+            "elfcorehdr_log": view.elfcorehdr_log,
+            "swiotlb_finds_low_memory": view.swiotlb_low_mem,
+        }
     return doc
 
 
@@ -114,4 +136,13 @@ def render_plan(result: Result, console: Console) -> None:
                                   *lm.reasons]), title="linear map", title_align="left"))
     parts.append(Panel(result.iomem_text.rstrip("\n"), title="/proc/iomem", title_align="left"))
     parts.append(Text(f"/sys/kernel/kexec_crash_size: {result.kexec_crash_size}"))
+    if result.kexec is not None:
+        from kdumplab.kexec import verdict  # noqa: PLC0415
+
+        k = result.kexec
+        lines = [verdict(k)] + [f"{s.what:10s} {s.start:#x} + {s.size:#x}" for s in k.segments]
+        if result.crash_view is not None:
+            v = result.crash_view
+            lines.append(f"crash kernel: MemTotal <= {v.memtotal_kb_max} kB, /proc/vmcore {v.vmcore_size} bytes")
+        parts.append(Panel("\n".join(lines), title=f"kexec -p (kexec-tools {k.tools})", title_align="left"))
     console.print(Group(*parts))

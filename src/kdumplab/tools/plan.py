@@ -45,5 +45,30 @@ def resolve_machine(name: str, kernel: str, mem: str | None = None, numa: str | 
     return presets.machine(name)
 
 
+def emit_artifacts(result: model.Result, dtb_path: str | None, elfcorehdr_path: str | None) -> None:
+    """Write the crash kernel's DTB and elfcorehdr of a successful kexec -p model (temp file, then rename)."""
+    import os  # noqa: PLC0415
+
+    from kdumplab.artifacts import base_dtb, crash_dtb, elfcorehdr_bytes  # noqa: PLC0415
+
+    load = result.kexec
+    if load is None:
+        raise KdumplabError("--emit-dtb/--emit-elfcorehdr", "needs --kexec-tools VERSION")
+    if load.elfcorehdr is None:
+        raise KdumplabError("--emit-dtb/--emit-elfcorehdr", "kexec-tools built no elfcorehdr for this load",
+                            "see the kexec verdict")
+    bootargs = " ".join(t for t in result.scenario.cmdline.split() if not t.startswith("crashkernel="))
+    for path, data in ((dtb_path, lambda: crash_dtb(base_dtb(), load, bootargs)),
+                       (elfcorehdr_path, lambda: elfcorehdr_bytes(load))):
+        if path:
+            tmp = f"{path}.tmp-{os.getpid()}"
+            try:
+                with open(tmp, "wb") as f:
+                    f.write(data())
+                os.replace(tmp, path)
+            except OSError as err:
+                raise KdumplabError(path, f"cannot write: {err.strerror}") from None
+
+
 def plan(machine: Machine, cmdline: str, kernel: str, kexec_tools: str | None = None) -> model.Result:
     return model.run(model.Scenario(machine, cmdline, kernel, kexec_tools))
