@@ -30,7 +30,9 @@ def _kexec_cell(res: model.Result) -> str:
         starts = [getattr(s, "start", getattr(s, "mem", None)) for s in segs]
         starts = [s for s in starts if isinstance(s, int)]
         return f"loaded ({len(segs)} segs{', from ' + hex(min(starts)) if starts else ''})"
-    return f"refused: {getattr(load, 'error', '?')}"
+    error = getattr(load, "error", None) or ("?",)
+    first = error[0] if isinstance(error, tuple) else str(error)
+    return f"refused: {first}"
 
 
 def compare(machine: Machine, cmdline: str) -> tuple[Row, ...]:
