@@ -7,7 +7,7 @@ generation, optionally a kexec-tools version), and each stage is a function of t
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from kdumplab import cmdline as cmdline_mod
@@ -18,6 +18,7 @@ from kdumplab.iomem import Resource
 from kdumplab.linearmap import LinearMap, linear_map
 from kdumplab.machine import Machine
 from kdumplab.memblock import Memblock
+from kdumplab.memparse import memparse
 from kdumplab.outcome import BootOutcome, EarlyAlloc, Verdict
 from kdumplab.policy import EarlyStep, Feature, PolicyData, for_kernel
 from kdumplab.ranges import U64_MAX
@@ -50,26 +51,18 @@ class Result:
     deferred: bool
     kexec: Any = None
     crash_view: Any = None
-    notes: tuple[str, ...] = field(default=())
 
 
 _CMA = re.compile(r"(?:^|\s)cma=(\S+)")
 _RODATA = re.compile(r"(?:^|\s)rodata=(\S+)")
 
 
-def _memparse_simple(text: str) -> int | None:
-    m = re.match(r"^(0[xX][0-9a-fA-F]+|\d+)([KMGTPEkmgtpe]?)", text)
-    if not m:
-        return None
-    shift = {"": 0, "K": 10, "M": 20, "G": 30, "T": 40, "P": 50, "E": 60}[m.group(2).upper()]
-    return min(int(m.group(1), 0) << shift, U64_MAX)
-
-
 def boot_facts(policy: PolicyData, machine: Machine, cmdline: str) -> BootFacts:
     """Command-line parameters, other than crashkernel=, that move the early allocations."""
     cma = None
+    flavour = cmdline_mod.GRAMMARS[policy.grammar].memparse
     for m in _CMA.finditer(cmdline):  # the last cma= wins (early_param handlers overwrite)
-        cma = _memparse_simple(m.group(1))
+        cma = memparse(m.group(1), flavour)[0]  # kernel/dma/contiguous.c early_cma: memparse of the size
     rodata_full = machine.build.rodata_full
     for m in _RODATA.finditer(cmdline):
         rodata_full = m.group(1) == "full"
@@ -148,7 +141,6 @@ def run(scenario: Scenario) -> Result:
         allocs.extend(new)
     assert placement is not None and parsed is not None
     final = _late_allocations(policy, mb, machine, low_max)
-    final = mb if final is None else final
 
     parse_log = tuple(line.text for line in parsed.log)
     log = parse_log + placement.log
