@@ -289,37 +289,12 @@ def load_crash_kernel(
         and all(crashk_res.contains(PhysRange(s.start, s.start + s.size)) for s in segs)
         and crashk_res.start <= entry < crashk_res.end
     )
-    if not inside:
+    err: list[str] = []
+    if not inside:  # the kernel refuses a crash load that is not entirely inside crashk_res
         err = ["kexec_load failed: Cannot assign requested address", f"entry       = {entry:#x} flags = 0xb70001"]
         err += [f"segment[{i}].mem   = {s.start:#x} memsz = {s.size:#x}" for i, s in enumerate(segs)]
-        return KexecLoad(
-            tools.version,
-            False,
-            tuple(output + err),
-            tuple(output + err),
-            tuple(segs),
-            entry,
-            usable,
-            (ehdr, bufsz),
-            tuple(phdrs),
-            tuple(crash),
-            tuple(ram),
-            syscall,
-        )
-    return KexecLoad(
-        tools.version,
-        True,
-        None,
-        tuple(output),
-        tuple(segs),
-        entry,
-        usable,
-        (ehdr, bufsz),
-        tuple(phdrs),
-        tuple(crash),
-        tuple(ram),
-        syscall,
-    )
+    return KexecLoad(tools.version, inside, tuple(output + err) if err else None, tuple(output + err), tuple(segs),
+                     entry, usable, (ehdr, bufsz), tuple(phdrs), tuple(crash), tuple(ram), syscall)
 
 
 def verdict(load: KexecLoad) -> str:
