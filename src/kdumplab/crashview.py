@@ -9,12 +9,11 @@ from dataclasses import dataclass
 
 from kdumplab.errors import KdumplabError
 from kdumplab.kexec import KexecLoad
-from kdumplab.ranges import align_down, align_up
+from kdumplab.ranges import SZ_4G, align_down, align_up
 
 __all__ = ["CRASH_KERNELS", "CrashKernelFacts", "CrashView", "crash_view"]
 
 PAGE = 0x1000
-GIB4 = 1 << 32
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,5 +58,5 @@ def crash_view(kernel: CrashKernelFacts, load: KexecLoad, notes_bytes: int = 0x1
     body = sum(align_up(p.paddr + p.size, PAGE) - align_down(p.paddr, PAGE) for p in loads)
     addr, size = load.elfcorehdr
     log = kernel.elfcorehdr_log.format(kib=size // 1024, addr=addr)
-    low = any(s < GIB4 for s, _ in usable)
+    low = any(s < SZ_4G for s, _ in usable)
     return CrashView(usable, lines, total, header + align_up(notes_bytes, PAGE) + body, log, low)

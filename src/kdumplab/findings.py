@@ -15,12 +15,11 @@ from kdumplab.capture import Capture
 from kdumplab.errors import KdumplabError
 from kdumplab.machine import Machine
 from kdumplab.policy import Feature
+from kdumplab.ranges import SZ_1M, SZ_4G
 from kdumplab.recommend import usual_need
 
 __all__ = ["Severity", "Finding", "Analysis", "analyze", "kexec_version"]
 
-SZ_1M = 1 << 20
-SZ_4G = 1 << 32
 
 
 class Severity(enum.IntEnum):

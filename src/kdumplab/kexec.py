@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from kdumplab.errors import KdumplabError
-from kdumplab.ranges import PhysRange, align_down, align_up
+from kdumplab.ranges import SZ_1M, SZ_2M, PhysRange, align_down, align_up
 
 __all__ = [
     "KEXEC_TOOLS",
@@ -30,8 +30,6 @@ __all__ = [
 ]
 
 PAGE = 0x1000
-MIB = 1 << 20
-GIB = 1 << 30
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,7 +79,7 @@ KERNEL_KEXEC: dict[str, KernelKexecFacts] = {g: KernelKexecFacts(g, False) for g
 
 @dataclass(frozen=True, slots=True)
 class KexecInputs:
-    image_size: int = 36 * MIB
+    image_size: int = 36 * SZ_1M
     text_offset: int = 0
     initrd_size: int | None = None
     dtb_size: int = 0x2000
@@ -229,7 +227,7 @@ def load_crash_kernel(
     region = crash[-1] if tools.load_region_is_last else crash[0]
     rend = region.last  # inclusive, compared with an exclusive end (off by one, K5)
     # --- kernel slot (D.3 step 2)
-    hole = align_up(region.start, 2 * MIB)
+    hole = align_up(region.start, SZ_2M)
     if hole + inputs.text_offset + inputs.image_size > rend:
         err = ["kexec: load failed.", "Cannot load Image"]
         return _fail(tools, output + err, (), tuple(crash), tuple(ram), syscall)

@@ -12,11 +12,10 @@ from dataclasses import dataclass
 from kdumplab import model
 from kdumplab.machine import Machine
 from kdumplab.outcome import Verdict
+from kdumplab.ranges import SZ_1G, SZ_1M
 
 __all__ = ["Table", "TABLES", "Candidate", "Recommendation", "pick", "parse_ranges", "recommend", "usual_need"]
 
-SZ_1M = 1 << 20
-SZ_1G = 1 << 30
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,11 +5,10 @@ from __future__ import annotations
 import json
 
 from kdumplab.findings import Analysis
+from kdumplab.ranges import SZ_1M
 from kdumplab.recommend import Recommendation
 from kdumplab.tools.compare import Row
 from kdumplab.tools.explain import Explanation
-
-SZ_1M = 1 << 20
 
 
 def analysis_dict(a: Analysis) -> dict[str, object]:

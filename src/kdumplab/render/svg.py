@@ -5,9 +5,9 @@ from __future__ import annotations
 from html import escape
 
 from kdumplab import model
+from kdumplab.ranges import SZ_4G
 
 W, H, X0, BAR = 960, 220, 20, 60
-SZ_4G = 1 << 32
 
 
 def memory_map(res: model.Result) -> str:

@@ -6,10 +6,12 @@ import dataclasses
 from dataclasses import dataclass
 
 from kdumplab import model, policy
+from kdumplab.kexec import KEXEC_TOOLS
 from kdumplab.machine import Machine
+from kdumplab.ranges import SZ_1M
 
-KEXEC_VERSIONS = ("2.0.20", "2.0.25", "2.0.29", "2.0.32")
-SZ_1M = 1 << 20
+KEXEC_VERSIONS = tuple(KEXEC_TOOLS)
+
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,8 +12,7 @@ from dataclasses import dataclass
 
 from kdumplab import model
 from kdumplab.outcome import Verdict
-
-SZ_1M = 1 << 20
+from kdumplab.ranges import SZ_1M
 
 
 @dataclass(frozen=True, slots=True)
