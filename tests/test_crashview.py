@@ -24,3 +24,40 @@ def test_e2_510_first_pair_only():
     assert v.usable == ((0x17F000000, 0x23EFFFFFF),)
     assert v.elfcorehdr_log == "Reserving 1KB of memory at 0x23efff000 for elfcorehdr"
     assert not v.swiotlb_low_mem
+
+
+def _load(ranges, gen="6.12"):
+    """A successful load handing the crash kernel ``ranges`` (DT order), as kexec-tools would."""
+    from dataclasses import replace
+
+    return replace(_k3(), usable_memory_ranges=tuple(ranges))
+
+
+def test_swiotlb_rules_seen_in_the_recorded_cycles():
+    # tests/data/cycles: 6.12-kt2.0.32-high-1G (high + default low: 64 MiB at f4000000-f8000000),
+    # 6.12-kt2.0.32-plain-512M (low only: "adjusted to 0MB", 512 KiB = 512 MiB / 1024),
+    # 6.1-kt2.0.32-plain-512M (low only: no swiotlb line), 6.1-kt2.0.32-high-1G (high only: no swiotlb at all)
+    high_low = [(0x1FEE00000, 0x23EDFFFFF), (0xF4000000, 0xFBFFFFFF)]
+    assert crash_view(CRASH_KERNELS["6.12"], _load(high_low)).swiotlb_kib == 65536
+    assert crash_view(CRASH_KERNELS["6.12"], _load([(0xDC000000, 0xFBFFFFFF)])).swiotlb_kib == 512
+    assert crash_view(CRASH_KERNELS["6.1"], _load([(0xDC000000, 0xFBFFFFFF)])).swiotlb_kib == 0
+    only_high = crash_view(CRASH_KERNELS["6.1"], _load([(0x1F6E00000, 0x236DFFFFF)]))
+    assert only_high.swiotlb_kib == 0 and not only_high.swiotlb_low_mem
+
+
+def test_memtotal_estimate_by_hand():
+    # 6.12, dc000000-fbffffff (512 MiB = 524288 KiB): image 34492 KiB; memmap: the range touches the 128 MiB
+    # sections 0xd8000000.. 0xf8000000 = 5 sections x 2048 KiB = 10240 KiB; swiotlb 512 KiB; per GiB 4599 x
+    # 0.5 = 2299 KiB; fixed 724 KiB -> 524288 - 34492 - 10240 - 512 - 2299 - 724 = 476021 KiB.
+    # The real crash kernel (tests/data/cycles/6.12-kt2.0.32-plain-512M) had MemTotal 476680 kB.
+    v = crash_view(CRASH_KERNELS["6.12"], _load([(0xDC000000, 0xFBFFFFFF)]))
+    assert v.memtotal_kb_max == 524288
+    assert v.memtotal_kb == 476021
+    assert v.cma_kib == 65536
+
+
+def test_memtotal_of_510_counts_whole_gib_sections():
+    # 5.10's 1 GiB sections: a 512 MiB range inside one section costs a whole 16 MiB memmap
+    # (524288 - 21853 - 16384 - 0 - 3588 // 2 - 362 = 483895; recorded 5.10-kt2.0.32-plain-512M: 483896 kB)
+    v = crash_view(CRASH_KERNELS["5.10"], _load([(0xDC000000, 0xFBFFFFFF)]))
+    assert v.memtotal_kb == 483895

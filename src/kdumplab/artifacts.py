@@ -9,7 +9,7 @@ import fdt
 from kdumplab.errors import KdumplabError
 from kdumplab.kexec import KexecLoad
 
-__all__ = ["crash_dtb", "elfcorehdr_bytes", "base_dtb"]
+__all__ = ["crash_dtb", "elfcorehdr_bytes", "base_dtb", "without_nops"]
 
 _PT = {"PT_LOAD": 1, "PT_NOTE": 4}
 
@@ -28,21 +28,94 @@ def base_dtb(address_cells: int = 2, size_cells: int = 2) -> bytes:
     return tree.to_dtb(version=17)
 
 
+_FDT_BEGIN_NODE, _FDT_END_NODE, _FDT_PROP, _FDT_NOP, _FDT_END = 1, 2, 3, 4, 9
+
+
+def without_nops(blob: bytes) -> bytes:
+    """The same flattened tree without FDT_NOP tokens, which libfdt (QEMU, the kernel) leaves where it deleted
+    or shrank something and which the ``fdt`` library cannot read. Structure and strings are kept byte for
+    byte otherwise; a damaged blob is a one-line KdumplabError."""
+    if len(blob) < 40 or struct.unpack_from(">I", blob, 0)[0] != 0xD00DFEED:
+        raise KdumplabError("dtb", "not a flattened device tree (bad magic or too short)")
+    total, off_struct, off_strings, off_rsv, version, last_comp, boot_cpu, size_strings, size_struct = (
+        struct.unpack_from(">9I", blob, 4))
+    if version < 17 or off_struct + size_struct > len(blob) or off_strings + size_strings > len(blob):
+        raise KdumplabError("dtb", f"unsupported or truncated tree (version {version}, {len(blob)} bytes)")
+    out = bytearray()
+    pos, end = off_struct, off_struct + size_struct
+    while pos < end:
+        (tag,) = struct.unpack_from(">I", blob, pos)
+        if tag == _FDT_BEGIN_NODE:
+            name_end = blob.index(b"\0", pos + 4)
+            nxt = pos + 4 + ((name_end - pos - 4 + 1 + 3) & ~3)
+        elif tag == _FDT_PROP:
+            (length,) = struct.unpack_from(">I", blob, pos + 4)
+            nxt = pos + 12 + ((length + 3) & ~3)
+        elif tag in (_FDT_END_NODE, _FDT_NOP, _FDT_END):
+            nxt = pos + 4
+        else:
+            raise KdumplabError("dtb", f"unknown structure token {tag} at offset {pos:#x}")
+        if tag != _FDT_NOP:
+            out += blob[pos:nxt]
+        if tag == _FDT_END:
+            break
+        pos = nxt
+    rsv_end = off_rsv
+    while True:  # the reservation map: 16-byte entries up to an all-zero one
+        if rsv_end + 16 > len(blob):
+            raise KdumplabError("dtb", "memory reservation map runs past the end")
+        rsv_end += 16
+        if blob[rsv_end - 16:rsv_end] == bytes(16):
+            break
+    rsv = blob[off_rsv:rsv_end]
+    strings = blob[off_strings:off_strings + size_strings]
+    new_struct = 40 + len(rsv)
+    new_strings = new_struct + len(out)
+    header = struct.pack(">10I", 0xD00DFEED, new_strings + len(strings), new_struct, new_strings, 40, version,
+                         last_comp, boot_cpu, len(strings), len(out))
+    return header + rsv + bytes(out) + strings
+
+
+def _padded(text: str) -> bytes:
+    """A string property as kexec-tools' dtb_set_property stores it: NUL-terminated, then NUL-padded to 4 bytes."""
+    raw = text.encode() + b"\0"
+    return raw + b"\0" * (-len(raw) % 4)
+
+
 def crash_dtb(base: bytes, load: KexecLoad, bootargs: str) -> bytes:
-    """/chosen gets linux,elfcorehdr, linux,usable-memory-range (in load order) and bootargs; cells from the root."""
+    """The running kernel's flattened tree with what kexec-tools changes in /chosen for the crash kernel.
+
+    Seen in the recorded cycles (tests/data/cycles: first kernel's /sys/firmware/fdt against the crash
+    kernel's, every kexec-tools version): ``linux,usable-memory-range`` (the load order), ``linux,elfcorehdr``,
+    ``linux,initrd-start``/``-end`` (rewritten with the root's address cells even where the firmware used
+    one cell; end = start + the initrd's bytes) and ``bootargs`` (NUL-padded to 4 bytes); nothing else moves.
+    """
     if load.elfcorehdr is None:
         raise KdumplabError("dtb", "the load has no elfcorehdr", "only a successful kexec_load path builds one")
-    tree = fdt.parse_dtb(base)
+    tree = fdt.parse_dtb(without_nops(base))
     ac = tree.get_property("#address-cells").value if tree.exist_property("#address-cells") else 1
     sc = tree.get_property("#size-cells").value if tree.exist_property("#size-cells") else 1
+    if not tree.exist_node("chosen"):
+        tree.add_item(fdt.Node("chosen"))
     addr, size = load.elfcorehdr
     tree.set_property("linux,elfcorehdr", _cells(addr, ac) + _cells(size, sc), path="/chosen")
     usable: list[int] = []
     for s, e in load.usable_memory_ranges:
         usable += _cells(s, ac) + _cells(e + 1 - s, sc)
     tree.set_property("linux,usable-memory-range", usable, path="/chosen")
+    initrd = next((seg for seg in load.segments if seg.what == "initrd"), None)
+    chosen = tree.get_node("chosen")
+    for name in ("linux,initrd-start", "linux,initrd-end"):
+        if chosen.exist_property(name):
+            chosen.remove_property(name)
+    if initrd is not None:
+        length = getattr(initrd, "bufsz", 0) or initrd.size
+        tree.set_property("linux,initrd-start", _cells(initrd.start, ac), path="/chosen")
+        tree.set_property("linux,initrd-end", _cells(initrd.start + length, ac), path="/chosen")
+    if chosen.exist_property("bootargs"):
+        chosen.remove_property("bootargs")
     if bootargs:  # an empty command line leaves /chosen without bootargs
-        tree.set_property("bootargs", bootargs, path="/chosen")
+        chosen.append(fdt.PropBytes("bootargs", data=_padded(bootargs)))
     return tree.to_dtb(version=17)
 
 

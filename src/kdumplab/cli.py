@@ -77,19 +77,22 @@ def plan(machine_name: str, cmdline: str, kernel: str, mem: str | None, numa: st
               help="Appended after 'console=ttyAMA0 panic=-1'.")
 @click.option("--suite", "suite_file", type=click.Path(exists=True, dir_okay=False), help="A TOML suite of boots.")
 @click.option("--recorded", type=click.Path(exists=True, file_okay=False),
-              help="Check recorded boots (a directory of <case>/case.json) offline instead of booting.")
+              help="Check recordings (a directory of <case>/case.json or <case>/cycle.json) offline instead.")
+@click.option("--kexec-tools", type=click.Choice(["2.0.20", "2.0.25", "2.0.29", "2.0.32"]), default=None,
+              help="With --kernel: a full kdump cycle with this real kexec-tools, not just a boot.")
 @click.option("--jobs", type=int, default=None, help="QEMUs at once (default: cores).")
 @click.option("--json", "as_json", is_flag=True)
 def verify(kernel: str | None, mem: str, numa: str | None, cmdline: str, suite_file: str | None,
-           recorded: str | None, jobs: int | None, as_json: bool) -> None:
+           recorded: str | None, kexec_tools: str | None, jobs: int | None, as_json: bool) -> None:
     """The model against real boots, field by field.
 
-    One boot (--kernel), a suite (--suite, several QEMUs at once) or recordings (--recorded). Exit 0 when
-    every field agrees, 1 when any disagrees or a boot was lost, 2 for bad input.
+    One boot (--kernel), one full kdump cycle (--kernel --kexec-tools), a suite (--suite, several QEMUs at
+    once; cases with kexec_tools are cycles) or recordings (--recorded). Exit 0 when every field agrees, 1
+    when any disagrees or a run was lost, 2 for bad input.
     """
     from kdumplab.tools.verify_cli import run_verify
 
-    sys.exit(run_verify(kernel, mem, numa, cmdline, suite_file, recorded, jobs, as_json))
+    sys.exit(run_verify(kernel, mem, numa, cmdline, suite_file, recorded, jobs, as_json, kexec_tools))
 
 
 def _register() -> None:

@@ -1,6 +1,11 @@
 """The crash (kdump) kernel's view of memory after a kexec-tools load (kernel-spec.md E, vectors E1-E3).
 
-Not yet re-verified against drivers/of/fdt.c / arch/arm64/mm/init.c / fs/proc/vmcore.c of each generation.
+Checked against 43 recorded full cycles (tests/data/cycles, Debian's kernels booted by real kexec-tools):
+its System RAM is exactly the ranges of ``linux,usable-memory-range`` it reads (one pair on 5.10, two from
+6.1), /proc/vmcore's size follows from the elfcorehdr's PT_LOADs, and its elfcorehdr line is worded per
+generation. Its MemTotal is estimated from what it spends out of those ranges: the kernel image, the memmap
+of every memory section it touches, a swiotlb buffer, and an overhead per GiB (hash tables and the like)
+measured in those recordings.
 """
 
 from __future__ import annotations
@@ -18,35 +23,70 @@ PAGE = 0x1000
 
 @dataclass(frozen=True, slots=True)
 class CrashKernelFacts:
-    """How one kernel generation reads /chosen when it boots as the kdump kernel."""
+    """How one kernel generation (Debian's arm64 build) behaves when it boots as the kdump kernel."""
 
     generation: str
     usable_pairs: int  # 5.10: arm64 code reads the first pair; 6.1+: common FDT code reads up to two
     elfcorehdr_log: str  # printf-style, arguments (KiB, address)
+    static_kib: int  # kernel code + rwdata + rodata + bss ("Memory: ..." line; init is freed again)
+    section_bytes: int  # sparsemem section: the memmap of a touched section is allocated whole
+    per_gib_kib: int  # further boot-time allocations per GiB it manages (large hashes, page_ext, ...)
+    fixed_kib: int
+    bounce_when_low_only: bool  # 6.5+: a RAM/1024 swiotlb for unaligned kmalloc DMA even with no high memory
 
 
 _OLD = "Reserving {kib}KB of memory at {addr:#x} for elfcorehdr"
 _NEW = "OF: fdt: Reserving {kib} KiB of memory at {addr:#x} for elfcorehdr"
+# static_kib from each crash kernel's "Memory: ...K available (...K kernel code, ...K rwdata, ...K rodata,
+# ...K init, ...K bss, ...)" line; per_gib_kib and fixed_kib are a least-squares fit of MemTotal over the
+# recorded cycles of that generation (tests/data/cycles; residuals within 1.3 MiB, see test_cycles.py).
 CRASH_KERNELS: dict[str, CrashKernelFacts] = {
-    "5.10": CrashKernelFacts("5.10", 1, _OLD),
-    "6.1": CrashKernelFacts("6.1", 2, _NEW),
-    "6.12": CrashKernelFacts("6.12", 2, _NEW),
-    "7.x": CrashKernelFacts("7.x", 2, _NEW),
+    "5.10": CrashKernelFacts("5.10", 1, _OLD, 21853, 1 << 30, 3588, 362, False),
+    "6.1": CrashKernelFacts("6.1", 2, _NEW, 26205, 1 << 27, 5389, 0, False),
+    "6.12": CrashKernelFacts("6.12", 2, _NEW, 34492, 1 << 27, 4599, 724, True),
+    "7.x": CrashKernelFacts("7.x", 2, _NEW, 43934, 1 << 27, 4380, 325, True),
 }
+
+SWIOTLB_KIB = 64 << 10  # the default bounce buffer, taken below the DMA limit when there is memory above it
+CMA_KIB = 64 << 10  # Debian's CONFIG_CMA_SIZE_MBYTES: the crash kernel reserves it from its own ranges too
+STRUCT_PAGE = 64
 
 
 @dataclass(frozen=True, slots=True)
 class CrashView:
     usable: tuple[tuple[int, int], ...]  # (start, last) ascending
     iomem_lines: tuple[str, ...]  # top-level System RAM lines
-    memtotal_kb_max: int  # upper bound: usable memory before the kdump kernel's own reservations
+    memtotal_kb_max: int  # upper bound: every usable byte
+    memtotal_kb: int  # estimate: minus the kernel image, memmap, swiotlb and per-GiB overhead
+    swiotlb_kib: int  # the bounce buffer it allocates (0: none, e.g. no memory below the DMA limit)
+    cma_kib: int  # counted in MemTotal, but only movable (user) allocations may use it
     vmcore_size: int
     elfcorehdr_log: str
     swiotlb_low_mem: bool
 
 
-def crash_view(kernel: CrashKernelFacts, load: KexecLoad, notes_bytes: int = 0x1000) -> CrashView:
-    """First pair caps memblock, second (6.1+) is added; vmcore = page-rounded header + notes + PT_LOADs."""
+def _memmap_kib(usable: tuple[tuple[int, int], ...], section: int) -> int:
+    sections = {n for s, e in usable for n in range(s // section, e // section + 1)}
+    return len(sections) * (section // PAGE) * STRUCT_PAGE // 1024
+
+
+def _swiotlb_kib(kernel: CrashKernelFacts, usable: tuple[tuple[int, int], ...], total_kib: int,
+                 dma_limit: int) -> int:
+    """With memory above the DMA limit the full buffer is taken below it, or none at all when there is no
+    memory below it (6.1 with ``X,high`` and no ``,low``: nothing printed, no bounce buffer). With memory
+    below the limit only, 6.12+ still takes RAM/1024 ("SWIOTLB bounce buffer size adjusted to 0MB")."""
+    if any(e >= dma_limit for _, e in usable):
+        return SWIOTLB_KIB if any(s < dma_limit for s, _ in usable) else 0
+    return -(-total_kib // 1024) if kernel.bounce_when_low_only else 0
+
+
+def crash_view(kernel: CrashKernelFacts, load: KexecLoad, notes_bytes: int = 0x1000,
+               dma_limit: int = SZ_4G) -> CrashView:
+    """First pair caps memblock, second (6.1+) is added; vmcore = page-rounded header + notes + PT_LOADs.
+
+    ``dma_limit``: where the crash kernel's own ZONE_DMA32 ends (4 GiB when its memory starts below that;
+    with memory only above 4 GiB the zone covers everything and no bounce buffer is needed either way).
+    """
     if not load.loaded or load.elfcorehdr is None:
         raise KdumplabError("crash view", "no crash kernel was loaded", "check the kexec load first")
     pairs = load.usable_memory_ranges[: kernel.usable_pairs]
@@ -58,5 +98,9 @@ def crash_view(kernel: CrashKernelFacts, load: KexecLoad, notes_bytes: int = 0x1
     body = sum(align_up(p.paddr + p.size, PAGE) - align_down(p.paddr, PAGE) for p in loads)
     addr, size = load.elfcorehdr
     log = kernel.elfcorehdr_log.format(kib=size // 1024, addr=addr)
-    low = any(s < SZ_4G for s, _ in usable)
-    return CrashView(usable, lines, total, header + align_up(notes_bytes, PAGE) + body, log, low)
+    low = any(s < dma_limit for s, _ in usable)
+    swiotlb = _swiotlb_kib(kernel, usable, total, dma_limit)
+    estimate = (total - kernel.static_kib - _memmap_kib(usable, kernel.section_bytes) - swiotlb
+                - kernel.per_gib_kib * total // (1 << 20) - kernel.fixed_kib)
+    return CrashView(usable, lines, total, max(estimate, 0), swiotlb, CMA_KIB if total > CMA_KIB else 0,
+                     header + align_up(notes_bytes, PAGE) + body, log, low)

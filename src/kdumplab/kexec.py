@@ -1,17 +1,28 @@
 """kexec-tools (arm64, ``kexec -p``) as a pure model: /proc/iomem reading, segment placement, kernel check.
 
-Behaviour follows kernel-spec.md section D and test-vectors.md Part 7. Checked against kexec-tools 2.0.32
-(crashdump-arm64.c iomem_range_callback, kexec-arm64.c arm64_locate_kernel_segment / setup_2nd_dtb,
-kexec.c main, arm64/iomem.h): names include the trailing newline (exact match), 2-slot static usable array,
-duplicate test over all slots. Rows for 2.0.20/2.0.25/2.0.29 are still from the notes ([M]).
+Checked against the sources of every modelled release (2.0.20 from its upstream git tag, Debian's 2.0.20-2.1
+source being gone from the archive; Debian 2.0.25-3+deb12u3 and 2.0.29-2 with their patches, which touch nothing
+on this path; 2.0.32 upstream, the 2.0.32-3 Debian tarball being gone) and against the 54 recorded real
+``kexec -p -d`` runs of the Debian binaries under tests/data/cycles. Files read:
+kexec/arch/arm64/{crashdump-arm64.c, kexec-arm64.c, kexec-image-arm64.c, iomem.h}, kexec/{kexec.c,
+kexec-iomem.c, mem_regions.c, crashdump-elf.c, symbols.c, dt-ops.c, kexec-elf-rel.c}. Every version
+difference is a field of a :class:`KexecTools` row; the code asks the row, never the version string.
+
+The stages, in the order kexec-tools runs them:
+
+1. ``main``: the "is memory reserved?" pass over /proc/iomem (:func:`_crash_pass`), then the syscall choice.
+2. ``my_load``: the memory map used to find holes and validate segments (:func:`_memory_map`).
+3. ``image_arm64_load``: the kernel slot, the elfcorehdr (top-down), the kernel segment.
+4. ``arm64_load_other_segments``: DTB fix-ups (cells, kaslr-seed), initrd, DTB and purgatory (bottom-up).
+5. The running kernel's ``kexec_load`` check: entry and every segment inside ``crashk_res`` (only that one).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from kdumplab.errors import KdumplabError
-from kdumplab.ranges import SZ_1M, SZ_2M, PhysRange, align_down, align_up
+from kdumplab.ranges import SZ_1G, SZ_1M, SZ_2M, U64_MAX, PhysRange, align_down, align_up
 
 __all__ = [
     "KEXEC_TOOLS",
@@ -23,6 +34,7 @@ __all__ = [
     "KexecTools",
     "Phdr",
     "Segment",
+    "debug_segment_lines",
     "kexec_tools",
     "load_crash_kernel",
     "parse_iomem_lines",
@@ -30,32 +42,82 @@ __all__ = [
 ]
 
 PAGE = 0x1000
+KEXEC_ON_CRASH = 0x1
+KEXEC_ARCH_ARM64 = 183 << 16  # EM_AARCH64 in the arch field of the kexec_load flags
+ELF_CORE_HEADER_ALIGN = 1024  # kexec/crashdump.h
+EHDR_SIZE, PHDR_SIZE = 64, 56  # ELF64
+DTB_MAX = 2 * SZ_1M  # arm64_load_other_segments: booting.txt limit
+IMAGE_INITRD_SPAN_MAX = 32 * SZ_1G  # arm64_load_other_segments: kernel and initrd within 32 GiB, 1 GiB aligned
+PRE_3_17_IMAGE_SIZE = 16 * SZ_1M  # arm64_process_image_header: header without image_size
+PRE_3_17_TEXT_OFFSET = 0x80000
 
 
 @dataclass(frozen=True, slots=True)
 class KexecTools:
-    """One kexec-tools release, as far as ``kexec -p`` on arm64 is concerned (spec D.1-D.6)."""
+    """One kexec-tools release, as far as ``kexec -p`` on arm64 is concerned.
+
+    Each field is one behaviour; the comment names the release that introduced the later value and the
+    function it lives in. 2.0.20 is the only row before the 2.0.24 rework ("arm64: support more than one crash
+    kernel regions", which also added the growing lists and the memory-map subtraction of 2.0.21/2.0.22).
+    """
 
     version: str
-    usable_capacity: int  # 1 in 2.0.20; 2 (static array) from 2.0.24
-    sysram_capacity: int | None  # 32 in 2.0.20; grows on demand later
-    subtract_children: bool  # memory-map pass subtracts reserved/other-crash children (2.0.21+)
-    skip_duplicates: bool  # 2.0.30+: duplicate base warns and is skipped
-    load_region_is_last: bool  # 2.0.24+: the last (highest) usable entry; 2.0.20: the only one
-    usable_reverse_order: bool  # 2.0.24+: all regions, reverse discovery order in the DT
-    file_load_first: bool  # 2.0.27+: try kexec_file_load first, fall back on ENOSYS
-    not_reserved_hint: str  # wording of the "crashkernel=" hint
-    stext_correction: bool = (
-        True  # 2.0.24+: Kernel code start moved back to _text when it is the _stext..__init_begin span
-    )
+    usable_capacity: int  # crashdump-arm64.c usablemem_rgns: 1 slot in 2.0.20; 2 static slots from 2.0.24
+    sysram_capacity: int | None  # crashdump-arm64.c system_memory_rgns: static 32 in 2.0.20; grows later
+    subtract_children: bool  # kexec-arm64.c get_memory_ranges: 2.0.21+ cuts non-RAM children out of RAM
+    skip_duplicates: bool  # crashdump-arm64.c iomem_range_callback: 2.0.30+ warns and skips a known base
+    load_region_is_last: bool  # crashdump-arm64.c: 2.0.24+ loads into the last usable entry
+    usable_reverse_order: bool  # kexec-arm64.c setup_2nd_dtb: 2.0.24+ writes every region, last first
+    file_load_first: bool  # kexec.c main: 2.0.27+ tries kexec_file_load first, falls back on ENOSYS etc.
+    not_reserved_hint: str  # kexec.c main: the "crashkernel=" text of the not-reserved message
+    stext_correction: bool = True  # crashdump-arm64.c Kernel code branch: 2.0.24+ moves the start to _text
+    memmap_line_limit: int | None = None  # kexec-arm64.c get_memory_ranges_iomem_cb: 64 lines in 2.0.20
+    reserved_if_nonempty: bool = True  # is_crashkernel_mem_reserved: 2.0.20 tests start != end instead
+    page_offset_from_va_bits: bool = True  # 2.0.24+ get_page_offset; 2.0.20 get_kernel_page_offset bit scan
+    phys_offset_signed: bool = True  # set_phys_offset: int64 minimum from 2.0.24; uint64 minimum in 2.0.20
+    file_only_enosys: str = "syscall kexec_file_load not available."  # kexec.c: `-s` on a kernel without it
+    file_only_exit: int = 253  # 2.0.24+: main returns EFALLBACK (-3); 2.0.20: the syscall's -1 (255)
+    # __LINE__ values in the -d output (arch_process_options: command_line, initrd, dtb[, console]) and of
+    # arm64_load_other_segments' "purgatory sink" line: they tell the releases apart in a recorded log.
+    debug_option_lines: tuple[int, ...] = ()
+    purgatory_sink_line: int | None = None
+    # The Debian arm64 build's purgatory (kexec-elf-rel.c elf_rel_load): file bytes, page-rounded memsz and
+    # the offset of purgatory_start, as recorded by `kexec -p -d` in tests/data/cycles/*-kt<version>-*.
+    purgatory_bufsz: int = 0x3460
+    purgatory_memsz: int = 0x4000
+    purgatory_entry_offset: int = 0x690
 
 
-_V20 = KexecTools("2.0.20", 1, 32, False, False, False, False, False, '"crashkernel=X@Y"', False)
+_V20 = KexecTools(
+    "2.0.20", usable_capacity=1, sysram_capacity=32, subtract_children=False, skip_duplicates=False,
+    load_region_is_last=False, usable_reverse_order=False, file_load_first=False,
+    not_reserved_hint='"crashkernel=X@Y"', stext_correction=False, memmap_line_limit=64,
+    reserved_if_nonempty=False, page_offset_from_va_bits=False, phys_offset_signed=False,
+    file_only_enosys="kexec_file_load failed: Function not implemented", file_only_exit=255,
+    debug_option_lines=(173, 175, 177), purgatory_sink_line=None,
+    purgatory_bufsz=0x3460, purgatory_memsz=0x4000, purgatory_entry_offset=0x690,
+)
+_V25 = KexecTools(
+    "2.0.25", usable_capacity=2, sysram_capacity=None, subtract_children=True, skip_duplicates=False,
+    load_region_is_last=True, usable_reverse_order=True, file_load_first=False,
+    not_reserved_hint='"crashkernel=Y@X"', debug_option_lines=(178, 180, 182, 185), purgatory_sink_line=741,
+    purgatory_bufsz=0x3558, purgatory_memsz=0x4000, purgatory_entry_offset=0x6A0,
+)
 KEXEC_TOOLS: dict[str, KexecTools] = {
     "2.0.20": _V20,
-    "2.0.25": KexecTools("2.0.25", 2, None, True, False, True, True, False, '"crashkernel=Y@X"'),
-    "2.0.29": KexecTools("2.0.29", 2, None, True, False, True, True, True, '"crashkernel=Y@X"'),
-    "2.0.32": KexecTools("2.0.32", 2, None, True, True, True, True, True, '"crashkernel=Y@X"'),
+    "2.0.25": _V25,
+    "2.0.29": KexecTools(
+        "2.0.29", usable_capacity=2, sysram_capacity=None, subtract_children=True, skip_duplicates=False,
+        load_region_is_last=True, usable_reverse_order=True, file_load_first=True,
+        not_reserved_hint='"crashkernel=Y@X"', debug_option_lines=(178, 180, 182, 185), purgatory_sink_line=741,
+        purgatory_bufsz=0x3580, purgatory_memsz=0x4000, purgatory_entry_offset=0x660,
+    ),
+    "2.0.32": KexecTools(
+        "2.0.32", usable_capacity=2, sysram_capacity=None, subtract_children=True, skip_duplicates=True,
+        load_region_is_last=True, usable_reverse_order=True, file_load_first=True,
+        not_reserved_hint='"crashkernel=Y@X"', debug_option_lines=(179, 181, 183, 186), purgatory_sink_line=742,
+        purgatory_bufsz=0x3510, purgatory_memsz=0x4000, purgatory_entry_offset=0x660,
+    ),
 }
 
 
@@ -68,30 +130,59 @@ def kexec_tools(version: str) -> KexecTools:
 
 @dataclass(frozen=True, slots=True)
 class KernelKexecFacts:
-    """The running kernel's side of a kexec_load (spec D.3 step 7, D.7 step 5)."""
+    """The running kernel's side of ``kexec -p``: what kexec-tools reads from it and what kexec_load accepts.
+
+    - ``kexec_file``: CONFIG_KEXEC_FILE. Off in the Debian arm64 configs of 5.10, 6.1 and 6.12
+      (boot/config-*); the 7.2 package ships no config, and its Image has syscall metadata for
+      ``sys_kexec_load`` but none for ``sys_kexec_file_load``, so it is off there too.
+    - ``va_bits``: NUMBER(VA_BITS) in vmcoreinfo = CONFIG_ARM64_VA_BITS (48 on 5.10/6.1, 52 on 6.12;
+      7.x assumed 52 like 6.12 [M]).
+    - ``text_vaddr``: ``_text`` without KASLR (arch/arm64/include/asm/memory.h KIMAGE_VADDR of that release:
+      modules area after the 128 MiB BPF region in 5.10, 128 MiB modules in 6.1, 2 GiB modules in 6.12) [M].
+    - ``text_in_kallsyms``: the recorded 5.10 and 6.1 runs print "Cannot get kernel _text symbol address"
+      (tests/data/cycles); lab-notes says 6.12/7.2 with 2.0.25+ give good vmcores, so _text is readable there.
+    - kexec_load's check (kernel/kexec.c kimage_alloc_init, kernel/kexec_core.c sanity_check_segment_list,
+      the same in 5.10 through 7.x): entry and every segment within ``crashk_res``; ``crashk_low_res`` never
+      counts; otherwise -EADDRNOTAVAIL.
+    """
 
     generation: str
-    kexec_file: bool  # Debian arm64 kernels are built without KEXEC_FILE (ENOSYS)
+    kexec_file: bool
+    va_bits: int = 48
+    text_vaddr: int = 0xFFFF800080000000
+    text_in_kallsyms: bool = True
 
 
-KERNEL_KEXEC: dict[str, KernelKexecFacts] = {g: KernelKexecFacts(g, False) for g in ("5.10", "6.1", "6.12", "7.x")}
+KERNEL_KEXEC: dict[str, KernelKexecFacts] = {
+    "5.10": KernelKexecFacts("5.10", False, 48, 0xFFFF800010000000, False),
+    "6.1": KernelKexecFacts("6.1", False, 48, 0xFFFF800008000000, False),
+    "6.12": KernelKexecFacts("6.12", False, 52, 0xFFFF800080000000, True),
+    "7.x": KernelKexecFacts("7.x", False, 52, 0xFFFF800080000000, True),
+}
 
 
 @dataclass(frozen=True, slots=True)
 class KexecInputs:
-    image_size: int = 36 * SZ_1M
+    """What ``kexec -p`` is given and what it reads besides /proc/iomem. ``None`` = take the kernel's default."""
+
+    image_size: int = 36 * SZ_1M  # Image header image_size (0 = pre-3.17 header)
     text_offset: int = 0
     initrd_size: int | None = None
-    dtb_size: int = 0x2000
-    purgatory_size: int = 0x3000  # [M] size of the purgatory segment
-    possible_cpus: int = 8
+    dtb_size: int = 7750  # packed DTB with bootargs, initrd and ONE usable range (recorded cycles); see _dtb_bytes
+    purgatory_size: int | None = None  # memsz; None = the release's recorded purgatory
+    possible_cpus: int = 8  # sysconf(_SC_NPROCESSORS_CONF): one PT_NOTE each
+    has_vmcoreinfo: bool = True  # /sys/kernel/vmcoreinfo readable: one more PT_NOTE
     address_cells: int = 2
     size_cells: int = 2
-    kernel_text_vaddr: int = 0xFFFF800080000000  # _text from kallsyms [M]
-    stext_minus_text: int = 0  # _stext - _text from kallsyms (0x10000 on 6.1+, where Kernel code starts at _stext)
+    kaslr_seed: int | None = 0  # /chosen/kaslr-seed as the running kernel left it (it zeroes it); None = absent
+    kernel_text_vaddr: int | None = None  # _text (KASLR moves it); None = the kernel's unrandomised value
+    text_in_kallsyms: bool | None = None  # is _text listed in /proc/kallsyms; None = the kernel's fact
+    stext_minus_text: int = 0  # _stext - _text (0x10000 on 6.1+, where Kernel code starts at _stext)
     init_begin_minus_stext: int | None = None  # __init_begin - _stext; None = unreadable
-    page_offset: int = 0xFFFF000000000000  # linear map base for PT_LOAD vaddrs (48-bit VA, 5.4+ layout)
-    phys_offset: int = 0  # memstart_addr
+    va_bits: int | None = None  # NUMBER(VA_BITS) from vmcoreinfo in /proc/kcore; None = the kernel's
+    vmcoreinfo_phys_offset: int | None = None  # NUMBER(PHYS_OFFSET) (memstart_addr, signed; KASLR moves it)
+    kernel_file_size: int | None = None  # decompressed Image bytes (segment bufsz); None = image_size
+    kernel_path: str = "Image"
     mode: str = "default"  # "default", "-s" (file only) or "-c" (kexec_load only)
 
 
@@ -106,8 +197,9 @@ class IomemLine:
 @dataclass(frozen=True, slots=True)
 class Segment:
     start: int
-    size: int
+    size: int  # memsz, page-rounded
     what: str
+    bufsz: int = 0  # bytes copied from the buffer (print_segments' bufsz)
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,7 +216,7 @@ class KexecLoad:
     loaded: bool
     error: tuple[str, ...] | None
     output: tuple[str, ...]
-    segments: tuple[Segment, ...]
+    segments: tuple[Segment, ...]  # sorted by address, as handed to kexec_load
     entry: int | None
     usable_memory_ranges: tuple[tuple[int, int], ...]  # (start, last) in DT order
     elfcorehdr: tuple[int, int] | None  # (address, buffer size)
@@ -132,6 +224,12 @@ class KexecLoad:
     crash_entries_seen: tuple[PhysRange, ...]
     sysram_seen: tuple[PhysRange, ...]
     syscall: str
+    memory_map: tuple[tuple[int, int], ...] = ()  # RAM ranges (start, last) of my_load's memory map
+    page_offset: int | None = None  # as load_crashdump_segments prints it
+    phys_offset: int | None = None  # u64 as image_arm64_load prints it
+    flags: int = KEXEC_ON_CRASH | KEXEC_ARCH_ARM64
+    kern_paddr_start: int | None = None  # the kernel PT_LOAD's start (wraps below 0 on 6.1 with 2.0.24+)
+    exit_status: int = 0  # 0 loaded; 1 die(); 255 a failed load (-1); 253 -s fallback refused (EFALLBACK -3)
 
 
 def parse_iomem_lines(text: str) -> tuple[IomemLine, ...]:
@@ -150,21 +248,235 @@ def parse_iomem_lines(text: str) -> tuple[IomemLine, ...]:
     return tuple(out)
 
 
-def _subtract(ranges: list[PhysRange], cut: PhysRange) -> list[PhysRange]:
-    out: list[PhysRange] = []
-    for r in ranges:
-        if not r.overlaps(cut):
-            out.append(r)
+# --------------------------------------------------------------------------------------------------------
+# small kexec-tools primitives (ranges are (start, last) with an inclusive last, as kexec-tools keeps them)
+
+Span = tuple[int, int]
+
+
+def _ptr(value: int) -> str:
+    """glibc's %p: 0x-prefixed lower-case hex, "(nil)" for 0."""
+    return f"{value:#x}" if value else "(nil)"
+
+
+def _exclude(ranges: list[Span], cut: Span) -> bool:
+    """mem_regions_exclude: cut a range out of the one range that wholly contains it (shrink, split or drop);
+    a cut not wholly inside one range is ignored. Returns True when a split needed a new slot."""
+    for i, (s, e) in enumerate(ranges):
+        if not (s <= cut[0] and e >= cut[1]):
             continue
-        if r.start < cut.start:
-            out.append(PhysRange(r.start, cut.start))
-        if cut.end < r.end:
-            out.append(PhysRange(cut.end, r.end))
+        if s == cut[0] and e == cut[1]:
+            del ranges[i]
+        elif s == cut[0]:
+            ranges[i] = (cut[1] + 1, e)
+        elif e == cut[1]:
+            ranges[i] = (s, cut[0] - 1)
+        else:
+            ranges[i] = (s, cut[0] - 1)
+            ranges.append((cut[1] + 1, e))
+            return True
+    return False
+
+
+def _locate_hole(ram: list[Span], segs: list[Segment], size: int, lo: int, hi: int, top_down: bool) -> int | None:
+    """kexec.c locate_hole with page alignment: the RAM ranges minus the segments placed so far, clipped to
+    [lo, hi] (hi inclusive); bottom-up takes the first fit, top-down the last (highest) one."""
+    free: list[Span] = []
+    ordered = sorted(segs, key=lambda s: s.start)
+    j = 0
+    for mstart, mend in ram:
+        while j < len(ordered) and ordered[j].start <= mend:
+            sstart, send = ordered[j].start, ordered[j].start + ordered[j].size - 1
+            if mstart < sstart:
+                free.append((mstart, sstart - 1))
+            mstart = send + 1
+            j += 1
+        if mstart < mend:
+            free.append((mstart, mend))
+    base = None
+    for start, end in free:
+        start = align_up(max(start, lo), PAGE)
+        end = min(end, hi)
+        if start >= end or end - start < size - 1:
+            continue
+        if not top_down:
+            return start
+        base = align_down(end - size + 1, PAGE)
+    return base
+
+
+def _valid(ram: list[Span], start: int, last: int) -> bool:
+    """kexec.c valid_memory_range: the segment lies in one RAM range (a range ending exactly where the next
+    one starts is joined to it, an inclusive/exclusive slip that in practice never joins anything)."""
+    for i, (s, e) in enumerate(ram):
+        if i + 1 < len(ram) and e == ram[i + 1][0]:
+            e = ram[i + 1][1]
+        if s <= start and e >= last:
+            return True
+    return False
+
+
+# --------------------------------------------------------------------------------------------------------
+# the passes over /proc/iomem
+
+
+@dataclass(slots=True)
+class _CrashPass:
+    usable: list[Span]
+    ram: list[Span]
+    kcode: IomemLine | None
+    kdata: IomemLine | None
+    warnings: list[str]
+
+
+def _crash_pass(tools: KexecTools, lines: tuple[IomemLine, ...]) -> _CrashPass:
+    """crashdump-arm64.c iomem_range_callback over kexec_iomem_for_each_line (run from main's reservation
+    check): 'Crash kernel' -> usable list, 'System RAM' -> RAM list, 'Kernel code'/'Kernel data' -> kernel.
+
+    2.0.20: both lists are fixed (1 and 32); a failed add makes the callback fail and the whole read stops at
+    that line. 2.0.24+: the RAM list grows, the usable list is 2 static slots (a third entry would realloc a
+    static array: undefined, so refused here). 2.0.30+: a base already in any slot (empty slots hold 0) is
+    skipped with a warning.
+    """
+    out = _CrashPass([], [], None, None, [])
+    for ln in lines:
+        span = (ln.start, ln.last)
+        if ln.name == "Crash kernel":
+            slots = [s for s, _ in out.usable] + [0] * (tools.usable_capacity - len(out.usable))
+            if tools.skip_duplicates and ln.start in slots:
+                size = ln.last + 1 - ln.start
+                out.warnings.append(
+                    f"Warning, the range already exists in usablemem_rgns, base={ln.start:x}, length={size:x}"
+                )
+                continue
+            if len(out.usable) >= tools.usable_capacity:
+                if tools.sysram_capacity is not None:  # fixed arrays (2.0.20): the read stops here
+                    break
+                raise KdumplabError(
+                    "iomem", "a third 'Crash kernel' entry",
+                    f"kexec-tools {tools.version} would realloc() a static 2-entry array (undefined behaviour)",
+                )
+            out.usable.append(span)
+        elif ln.name == "System RAM":
+            if tools.sysram_capacity is not None and len(out.ram) >= tools.sysram_capacity:
+                break
+            out.ram.append(span)
+        elif ln.name == "Kernel code":
+            out.kcode = ln
+        elif ln.name == "Kernel data":
+            out.kdata = ln
     return out
 
 
-def _fail(tools: KexecTools, lines: list[str], usable, crash, ram, syscall) -> KexecLoad:
-    return KexecLoad(tools.version, False, tuple(lines), tuple(lines), (), None, usable, None, (), crash, ram, syscall)
+def _memory_map(tools: KexecTools, lines: tuple[IomemLine, ...], load: Span | None) -> tuple[list[Span], list[int]]:
+    """my_load's get_memory_ranges: the RAM ranges used by locate_hole and the segment checks, and the
+    addresses that feed set_phys_offset's "iomem" fallback.
+
+    2.0.20 (get_memory_ranges_iomem_cb): 'System RAM' lines are RAM, 'reserved' lines a separate type that
+    hole finding ignores, nothing is subtracted; after 64 such lines the read stops. 2.0.21+: each
+    'System RAM' line starts a range, and every later line that overlaps the newest range and is not
+    'System RAM', 'Kernel code', 'Kernel data' or the load region's own 'Crash kernel' is cut out of it.
+    """
+    ram: list[Span] = []
+    starts: list[int] = []
+    if not tools.subtract_children:
+        matched = 0
+        for ln in lines:
+            if tools.memmap_line_limit is not None and matched >= tools.memmap_line_limit:
+                break
+            if ln.name not in ("System RAM", "reserved"):
+                continue
+            matched += 1
+            starts.append(ln.start)
+            if ln.name == "System RAM":
+                ram.append((ln.start, ln.last))
+        return ram, starts
+    for ln in lines:
+        if ln.name == "System RAM":
+            ram.append((ln.start, ln.last))
+            continue
+        if ln.name in ("Kernel code", "Kernel data") or (ln.name == "Crash kernel" and (ln.start, ln.last) == load):
+            continue
+        if not ram or ram[-1][1] < ln.start or ln.last < ram[-1][0]:
+            continue
+        _exclude(ram, (ln.start, ln.last))
+    return ram, [ram[0][0]] if ram else []
+
+
+def _page_offset(tools: KexecTools, text: int | None, va_bits: int) -> int:
+    """The PAGE_OFFSET used for the RAM PT_LOADs' p_vaddr.
+
+    2.0.20 crashdump-arm64.c get_kernel_page_offset: all-ones shifted left by the highest clear bit of _text
+    at or below bit 48 (so 0xffffc00000000000 for any unrandomised 5.4+ _text, on 48- and 52-bit kernels
+    alike); _text unreadable -> all ones. 2.0.24+ kexec-arm64.c get_page_offset: _text unreadable -> the
+    call fails and the value stays 0; otherwise -(1 << va_bits), or -(1 << (va_bits - 1)) for a _text below
+    that (pre-5.4 layout).
+    """
+    if not tools.page_offset_from_va_bits:
+        if text is None:
+            return U64_MAX
+        for bit in range(48, 0, -1):
+            if not text >> bit & 1:
+                return (U64_MAX << bit) & U64_MAX
+        return U64_MAX
+    if text is None:
+        return 0
+    mid = (U64_MAX << (va_bits - 1)) & U64_MAX
+    return mid if text < mid else (U64_MAX << va_bits) & U64_MAX
+
+
+
+def _memstart_addr(first_ram: int, va_bits: int) -> int:
+    """NUMBER(PHYS_OFFSET) without KASLR (arch/arm64/mm/init.c arm64_memblock_init): RAM start rounded down
+    to 1 GiB (4K pages), lowered by PAGE_OFFSET(48) - PAGE_OFFSET(52) when a 52-bit kernel runs on 48-bit
+    hardware (QEMU cortex-a57). KASLR also lowers it by a random multiple of 1 GiB: pass the real value."""
+    memstart = align_down(first_ram, SZ_1G)
+    if va_bits == 52:
+        memstart -= ((U64_MAX << 48) & U64_MAX) - ((U64_MAX << 52) & U64_MAX)
+    return memstart
+
+
+def _phys_offset(tools: KexecTools, vmcoreinfo: int | None, iomem_starts: list[int]) -> int:
+    """set_phys_offset keeps the minimum of the vmcoreinfo value and the iomem addresses: unsigned in 2.0.20
+    (a negative, KASLR-lowered memstart_addr loses to the RAM start), signed from 2.0.24."""
+    cands = ([vmcoreinfo] if vmcoreinfo is not None else []) + iomem_starts
+    if not cands:
+        return 0
+    if tools.phys_offset_signed:
+        return min(cands) & U64_MAX
+    return min(c & U64_MAX for c in cands)
+
+
+# --------------------------------------------------------------------------------------------------------
+# the load
+
+
+@dataclass(slots=True)
+class _Run:
+    """What has been printed and found so far; turned into a KexecLoad at the end or on failure."""
+
+    tools: KexecTools
+    syscall: str = "kexec_load"
+    output: list[str] = field(default_factory=list)
+    usable: tuple[tuple[int, int], ...] = ()
+    crash: tuple[PhysRange, ...] = ()
+    ram: tuple[PhysRange, ...] = ()
+    memmap: tuple[Span, ...] = ()
+    page_offset: int | None = None
+    phys_offset: int | None = None
+
+    def fail(self, *err: str, status: int = 255, segs: tuple[Segment, ...] = (),
+             elfcorehdr: tuple[int, int] | None = None, phdrs: tuple[Phdr, ...] = ()) -> KexecLoad:
+        """A failed run; ``status`` 1 for kexec-tools' die() (exit(1)), 255 for a load that returned -1."""
+        return self.done(False, err, segs, None, elfcorehdr, phdrs, status=status)
+
+    def done(self, loaded: bool, err: tuple[str, ...], segs: tuple[Segment, ...], entry: int | None,
+             elfcorehdr: tuple[int, int] | None, phdrs: tuple[Phdr, ...], kern: int | None = None,
+             status: int = 0) -> KexecLoad:
+        out = tuple(self.output) + err
+        return KexecLoad(self.tools.version, loaded, out if err else None, out, segs, entry, self.usable,
+                         elfcorehdr, phdrs, self.crash, self.ram, self.syscall, self.memmap, self.page_offset,
+                         self.phys_offset, kern_paddr_start=kern, exit_status=status)
 
 
 def load_crash_kernel(
@@ -174,125 +486,213 @@ def load_crash_kernel(
     crashk_res: PhysRange | None,
     inputs: KexecInputs,
 ) -> KexecLoad:
-    """What ``kexec -p`` of this kexec-tools version does against this kernel (spec D.1-D.7)."""
+    """What ``kexec -p [--initrd] Image`` of this kexec-tools release does against this kernel.
+
+    ``output`` holds what kexec-tools prints without ``-d`` (warnings, errors); ``error`` the same when the
+    load fails. A ``die()`` in kexec-tools ends the output at its message (no "Cannot load" after it).
+    """
+    run = _Run(tools)
     lines = parse_iomem_lines(iomem_text)
-    # --- syscall choice (D.1, K7)
-    syscall = "kexec_load"
-    if inputs.mode == "-s" and not kernel.kexec_file:
-        msg = (
-            "kexec_file_load failed: Function not implemented"
-            if not tools.file_load_first and tools.version == "2.0.20"
-            else "syscall kexec_file_load not available."
-        )
-        return _fail(tools, [msg], (), (), (), "kexec_file_load")
-    # --- pass (a): crash regions and System RAM, with the 2.0.20 capacities (D.2a)
-    crash: list[PhysRange] = []
-    ram: list[PhysRange] = []
-    output: list[str] = []
-    kcode: IomemLine | None = None
-    kdata: IomemLine | None = None
-    for ln in lines:
-        r = PhysRange(ln.start, ln.last + 1)
-        if ln.name == "Crash kernel":
-            # 2.0.30+ compares the base with every slot of the static 2-entry array, empty ones (start 0) too
-            slots = [c.start for c in crash] + [0] * (tools.usable_capacity - len(crash))
-            if tools.skip_duplicates and ln.start in slots:
-                output.append(
-                    f"Warning, the range already exists in usablemem_rgns, base={ln.start:x}, length={r.size:x}"
-                )
-                continue
-            if len(crash) >= tools.usable_capacity:
-                if tools.usable_capacity == 1:
-                    break  # callback fails: the whole read stops here
-                raise KdumplabError(
-                    "iomem", "a third 'Crash kernel' entry", "kexec-tools 2.0.24+ overruns a 2-entry array"
-                )
-            crash.append(r)
-        elif ln.name == "System RAM":
-            if tools.sysram_capacity is not None and len(ram) >= tools.sysram_capacity:
-                break
-            ram.append(r)
-        elif ln.name == "Kernel code":
-            kcode = ln
-        elif ln.name == "Kernel data":
-            kdata = ln
-    reserved = crash and (crash[0].size > 1 if tools.usable_capacity == 1 else True)
+    cannot_load = ("kexec: load failed.", f"Cannot load {inputs.kernel_path}")
+
+    # --- main: the reservation check runs before anything else for -p (also with -s)
+    cp = _crash_pass(tools, lines)
+    run.output += cp.warnings
+    run.crash = tuple(PhysRange(s, e + 1) for s, e in cp.usable)
+    run.ram = tuple(PhysRange(s, e + 1) for s, e in cp.ram)
+    # 2.0.24+: the list is non-empty; 2.0.20: the single slot's start differs from its (inclusive) end
+    reserved = bool(cp.usable) and (tools.reserved_if_nonempty or cp.usable[0][0] != cp.usable[0][1])
     if not reserved:
-        err = [
+        return run.fail(
             "Memory for crashkernel is not reserved",
             f"Please reserve memory by passing{tools.not_reserved_hint} parameter to kernel",
             "Then try to loading kdump kernel",
-        ]
-        return _fail(tools, output + err, (), tuple(crash), tuple(ram), syscall)
-    region = crash[-1] if tools.load_region_is_last else crash[0]
-    rend = region.last  # inclusive, compared with an exclusive end (off by one, K5)
-    # --- kernel slot (D.3 step 2)
-    hole = align_up(region.start, SZ_2M)
-    if hole + inputs.text_offset + inputs.image_size > rend:
-        err = ["kexec: load failed.", "Cannot load Image"]
-        return _fail(tools, output + err, (), tuple(crash), tuple(ram), syscall)
-    # --- elfcorehdr (D.5): RAM minus every crash entry in the usable list
-    loads: list[PhysRange] = sorted(ram)
-    for c in crash:
-        loads = _subtract(loads, c)
-    phdrs: list[Phdr] = [Phdr("PT_NOTE", 0, 0, 0) for _ in range(inputs.possible_cpus + 1)]
-    if kcode is not None and kdata is not None:
-        kstart = kcode.start
-        if tools.stext_correction and inputs.init_begin_minus_stext == kcode.last + 1 - kcode.start:
-            kstart -= inputs.stext_minus_text
-        phdrs.append(Phdr("PT_LOAD", kstart, inputs.kernel_text_vaddr, kdata.last + 1 - kstart))
-    for r in loads:
-        phdrs.append(Phdr("PT_LOAD", r.start, r.start - inputs.phys_offset + inputs.page_offset, r.size))
-    bufsz = align_up(64 + 56 * len(phdrs), 1024)
-    ehdr = align_down(rend + 1 - align_up(bufsz, PAGE), PAGE)
-    segs = [
-        Segment(ehdr, align_up(bufsz, PAGE), "elfcorehdr"),
-        Segment(hole + inputs.text_offset, align_up(inputs.image_size, PAGE), "kernel"),
-    ]
-    cursor = hole + inputs.text_offset + inputs.image_size
-    for what, size in (("initrd", inputs.initrd_size), ("dtb", inputs.dtb_size), ("purgatory", inputs.purgatory_size)):
-        if size is None:
-            continue
-        start = align_up(cursor, PAGE)
-        if start + align_up(size, PAGE) > ehdr:
-            err = [
-                f"Could not find a free area of memory of {size:#x} bytes...",
-                "locate_hole failed",
-                "kexec: load failed.",
-                "Cannot load Image",
-            ]
-            return _fail(tools, output + err, (), tuple(crash), tuple(ram), syscall)
-        segs.append(Segment(start, align_up(size, PAGE), what))
-        cursor = start + align_up(size, PAGE)
-    entry = next(s.start for s in segs if s.what == "purgatory")
-    usable = tuple((c.start, c.last) for c in (reversed(crash) if tools.usable_reverse_order else crash))
+            status=1,
+        )
 
-    # --- cells check (D.4, K6): elfcorehdr first, then the usable ranges
-    def fits(addr: int, size: int) -> bool:
-        return (inputs.address_cells >= 2 or addr + 0 < 1 << 32) and (inputs.size_cells >= 2 or size < 1 << 32)
+    # --- main: which system call
+    if inputs.mode == "-s" or (inputs.mode == "default" and tools.file_load_first):
+        if kernel.kexec_file:
+            raise KdumplabError("kexec", "kexec_file_load: the kernel places the segments itself",
+                                "not modelled; use mode='-c' for the kexec_load path")
+        if inputs.mode == "-s":
+            run.syscall = "kexec_file_load"
+            return run.fail(tools.file_only_enosys, status=tools.file_only_exit)
+        # 2.0.27+ default: ENOSYS -> silent fallback to kexec_load
 
-    if not fits(ehdr, bufsz) or not all(fits(s, e + 1 - s) for s, e in usable):
-        first = "elfcorehdr" if not fits(ehdr, bufsz) else "usable memory range"
-        err = [
-            f"kexec: {first} doesn't fit cells-size.",
-            "kexec: setup_2nd_dtb failed.",
-            "kexec: load failed.",
-            "Cannot load Image",
+    # --- my_load: memory map (before the image is even probed)
+    region = cp.usable[-1] if tools.load_region_is_last else cp.usable[0]
+    run.usable = tuple(reversed(cp.usable)) if tools.usable_reverse_order else tuple(cp.usable)
+    memmap, iomem_starts = _memory_map(tools, lines, region)
+    run.memmap = tuple(memmap)
+    if not memmap:
+        return run.fail("Could not get memory layout")
+    va_bits = inputs.va_bits if inputs.va_bits is not None else kernel.va_bits
+    first_ram = cp.ram[0][0] if cp.ram else memmap[0][0]
+    vmci = (inputs.vmcoreinfo_phys_offset if inputs.vmcoreinfo_phys_offset is not None
+            else _memstart_addr(first_ram, va_bits))
+    run.phys_offset = _phys_offset(tools, vmci, iomem_starts)
+
+    # --- image_arm64_load: header, kernel slot
+    image_size, text_offset = inputs.image_size, inputs.text_offset
+    if image_size == 0:
+        image_size, text_offset = PRE_3_17_IMAGE_SIZE, PRE_3_17_TEXT_OFFSET
+        run.output += [
+            "kexec: arm64_process_image_header: Warning: Kernel image size set to 16 MiB.",
+            "  Please verify compatability with lodaed kernel.",
         ]
-        return _fail(tools, output + err, usable, tuple(crash), tuple(ram), syscall)
-    segs.sort(key=lambda s: s.start)
-    # --- the kernel's check: everything inside crashk_res (D.7 step 5)
+    hole = align_up(region[0], SZ_2M)
+    if hole + text_offset + image_size > region[1]:  # exclusive end against the inclusive last: off by one
+        return run.fail(*cannot_load)
+    image_base = hole + text_offset
+
+    # --- load_crashdump_segments: RAM minus every usable entry, then the ELF headers
+    system = list(cp.ram)
+    for cut in cp.usable:
+        if _exclude(system, cut) and tools.sysram_capacity is not None and len(system) > tools.sysram_capacity:
+            return run.fail("Error: Number of crash memory ranges excedeed the max limit", *cannot_load)
+    system.sort()
+    text_readable = inputs.text_in_kallsyms if inputs.text_in_kallsyms is not None else kernel.text_in_kallsyms
+    text = inputs.kernel_text_vaddr if inputs.kernel_text_vaddr is not None else kernel.text_vaddr
+    text_sym = text if text_readable else None
+    phdrs, kern_start = _elf_headers(tools, cp, inputs, text_sym, text, system)
+    run.page_offset = _page_offset(tools, text_sym, va_bits)
+    if text_sym is None and tools.page_offset_from_va_bits:  # get_page_offset's own complaint (not -d only)
+        run.output.append("Can't get the symbol of _text to calculate page_offset.")
+    phdrs = tuple(
+        Phdr(p.type, p.paddr, (p.paddr - run.phys_offset + run.page_offset) & U64_MAX, p.size)
+        if p.vaddr == -1 else p for p in phdrs
+    )
+    nslots = inputs.possible_cpus + inputs.has_vmcoreinfo + len(system) + (kern_start is not None)
+    bufsz = align_up(EHDR_SIZE + PHDR_SIZE * nslots, ELF_CORE_HEADER_ALIGN)
+    ehdr = _locate_hole(memmap, [], align_up(bufsz, PAGE), region[0], region[1], top_down=True)
+    if ehdr is None:
+        return run.fail(f"Could not find a free area of memory of {align_up(bufsz, PAGE):#x} bytes...",
+                        "locate_hole failed", status=1, phdrs=phdrs)
+    segs: list[Segment] = [Segment(ehdr, align_up(bufsz, PAGE), "elfcorehdr", bufsz)]
+    elfcorehdr = (ehdr, bufsz)
+
+    # --- image_arm64_load: the kernel segment (add_segment checks it against the memory map and dies)
+    kmem = align_up(image_size, PAGE)
+    if not _valid(memmap, image_base, image_base + kmem - 1):
+        return run.fail(f"Invalid memory segment {_ptr(image_base)} - {_ptr(image_base + kmem - 1)}",
+                        status=1, segs=tuple(segs), elfcorehdr=elfcorehdr, phdrs=phdrs)
+    kfile = inputs.kernel_file_size if inputs.kernel_file_size is not None else image_size
+    segs.append(Segment(image_base, kmem, "kernel", min(kfile, kmem)))
+
+    # --- arm64_load_other_segments: setup_2nd_dtb first (cells, kaslr-seed), then the buffers
+    def fits(start: int, last: int) -> bool:
+        return not (inputs.address_cells == 1 and start >= 1 << 32) and not (
+            inputs.size_cells == 1 and last + 1 - start >= 1 << 32)
+
+    why: tuple[str, ...] | None = None
+    if not fits(ehdr, ehdr + bufsz - 1):
+        why = ("kexec: elfcorehdr doesn't fit cells-size.",)
+    elif not all(fits(s, e) for s, e in cp.usable):
+        why = ("kexec: usable memory range doesn't fit cells-size.",)
+    elif inputs.kaslr_seed:  # a non-zero seed: only a -d line ("kaslr-seed is not wiped to 0.") says why
+        why = ()
+    if why is not None:
+        return run.fail(*why, "kexec: setup_2nd_dtb failed.", *cannot_load,
+                        segs=tuple(sorted(segs, key=lambda s: s.start)), elfcorehdr=elfcorehdr, phdrs=phdrs)
+    hole_min, hole_max = image_base + image_size, region[1]
+
+    def place(what: str, memsz: int, bufsz_: int) -> str | None:
+        base = _locate_hole(memmap, segs, align_up(memsz, PAGE), hole_min, hole_max, top_down=False)
+        if base is None:
+            return f"Could not find a free area of memory of {align_up(memsz, PAGE):#x} bytes..."
+        segs.append(Segment(base, align_up(memsz, PAGE), what, bufsz_))
+        return None
+
+    def ordered() -> tuple[Segment, ...]:
+        return tuple(sorted(segs, key=lambda s: s.start))
+
+    if inputs.initrd_size:
+        if (msg := place("initrd", inputs.initrd_size, inputs.initrd_size)) is not None:
+            return run.fail(msg, "locate_hole failed", status=1, segs=ordered(), elfcorehdr=elfcorehdr, phdrs=phdrs)
+        initrd_end = segs[-1].start + inputs.initrd_size
+        if align_up(initrd_end, SZ_1G) - align_down(image_base, SZ_1G) > IMAGE_INITRD_SPAN_MAX:
+            return run.fail("kexec: Error: image + initrd too big.", *cannot_load, segs=ordered(),
+                            elfcorehdr=elfcorehdr, phdrs=phdrs)
+    dtb_bytes = _dtb_bytes(inputs, len(run.usable))
+    if dtb_bytes > DTB_MAX:
+        return run.fail("kexec: Error: dtb too big.", *cannot_load, segs=ordered(), elfcorehdr=elfcorehdr,
+                        phdrs=phdrs)
+    if (msg := place("dtb", dtb_bytes, dtb_bytes)) is not None:
+        return run.fail(msg, "locate_hole failed", status=1, segs=ordered(), elfcorehdr=elfcorehdr, phdrs=phdrs)
+    pmem = inputs.purgatory_size if inputs.purgatory_size is not None else tools.purgatory_memsz
+    if (msg := place("purgatory", pmem, min(tools.purgatory_bufsz, pmem))) is not None:
+        return run.fail(msg, "locate_hole failed", status=1, segs=ordered(), elfcorehdr=elfcorehdr, phdrs=phdrs)
+    entry = segs[-1].start + tools.purgatory_entry_offset
+    final = ordered()
+
+    # --- the running kernel: kimage_alloc_init (entry) and sanity_check_segment_list (segments)
     inside = (
         crashk_res is not None
-        and all(crashk_res.contains(PhysRange(s.start, s.start + s.size)) for s in segs)
         and crashk_res.start <= entry < crashk_res.end
+        and all(crashk_res.contains(PhysRange(s.start, s.start + s.size)) for s in final)
     )
-    err: list[str] = []
-    if not inside:  # the kernel refuses a crash load that is not entirely inside crashk_res
-        err = ["kexec_load failed: Cannot assign requested address", f"entry       = {entry:#x} flags = 0xb70001"]
-        err += [f"segment[{i}].mem   = {s.start:#x} memsz = {s.size:#x}" for i, s in enumerate(segs)]
-    return KexecLoad(tools.version, inside, tuple(output + err) if err else None, tuple(output + err), tuple(segs),
-                     entry, usable, (ehdr, bufsz), tuple(phdrs), tuple(crash), tuple(ram), syscall)
+    err: tuple[str, ...] = ()
+    if not inside:
+        err = ("kexec_load failed: Cannot assign requested address",
+               f"entry       = {_ptr(entry)} flags = {KEXEC_ON_CRASH | KEXEC_ARCH_ARM64:#x}",
+               *_segment_dump(final))
+    return run.done(inside, err, final, entry, elfcorehdr, phdrs, kern_start, status=0 if inside else 255)
+
+
+def _dtb_bytes(inputs: KexecInputs, usable_ranges: int) -> int:
+    """The DTB segment's size: setup_2nd_dtb writes one (address, size) pair per usable range, so every range
+    after the first adds 4 * (#address-cells + #size-cells) bytes to the packed tree (recorded: 0x1e46 with
+    one range, 0x1e56 with two, 2/2 cells)."""
+    return inputs.dtb_size + 4 * (inputs.address_cells + inputs.size_cells) * max(usable_ranges - 1, 0)
+
+
+def _elf_headers(tools: KexecTools, cp: _CrashPass, inputs: KexecInputs, text_sym: int | None, text: int,
+                 system: list[Span]) -> tuple[tuple[Phdr, ...], int | None]:
+    """crashdump-elf.c crash_create_elf64_headers: a PT_NOTE per CPU and one for vmcoreinfo (addresses are
+    not modelled: 0), a kernel PT_LOAD when Kernel data was seen, then one PT_LOAD per range of RAM minus the
+    usable entries, sorted (a 0-0 range is counted in the buffer but not written). RAM PT_LOADs get
+    vaddr -1 here and are filled in by the caller once page_offset is known.
+
+    Kernel start: the Kernel code line; 2.0.24+ moves it back by (_stext - _text) when the line is exactly
+    [_stext, __init_begin). An unreadable _text counts as 0 there, so on 6.1 (Kernel code from _stext, no
+    _text in kallsyms) the start wraps below zero and the size becomes ~2^64 (recorded: 6.1-kt2.0.25 cycle).
+    p_vaddr of the kernel PT_LOAD = _text, or all ones when unreadable.
+    """
+    phdrs = [Phdr("PT_NOTE", 0, 0, 0) for _ in range(inputs.possible_cpus + inputs.has_vmcoreinfo)]
+    kern_start: int | None = None
+    if cp.kdata is not None:
+        start = cp.kcode.start if cp.kcode is not None else 0
+        if (tools.stext_correction and cp.kcode is not None and inputs.init_begin_minus_stext is not None
+                and inputs.init_begin_minus_stext == cp.kcode.last + 1 - cp.kcode.start):
+            stext_vaddr = text + inputs.stext_minus_text
+            start = (start - (stext_vaddr - (text_sym or 0))) & U64_MAX
+        size = (cp.kdata.last + 1 - start) & U64_MAX
+        if size:
+            kern_start = start
+            phdrs.append(Phdr("PT_LOAD", start, text_sym if text_sym is not None else U64_MAX, size))
+    for s, e in system:
+        if s == 0 and e == 0:
+            continue
+        phdrs.append(Phdr("PT_LOAD", s, -1, e + 1 - s))
+    return tuple(phdrs), kern_start
+
+
+def _segment_dump(segs: tuple[Segment, ...]) -> tuple[str, ...]:
+    """kexec.c print_segments; the buffer pointer is a host address the model cannot know."""
+    out = [f"nr_segments = {len(segs)}"]
+    for i, s in enumerate(segs):
+        out += [f"segment[{i}].buf   = (host pointer)", f"segment[{i}].bufsz = {s.bufsz:#x}",
+                f"segment[{i}].mem   = {_ptr(s.start)}", f"segment[{i}].memsz = {s.size:#x}"]
+    return tuple(out)
+
+
+def debug_segment_lines(load: KexecLoad) -> tuple[str, ...]:
+    """The lines ``kexec -p -d`` prints right before the kexec_load call (my_load), for comparison with a
+    recording: the entry/flags line, then print_segments (buffer pointers replaced)."""
+    if load.entry is None:
+        return ()
+    return (f"kexec_load: entry = {_ptr(load.entry)} flags = {load.flags:#x}", *_segment_dump(load.segments))
 
 
 def verdict(load: KexecLoad) -> str:
@@ -303,7 +703,8 @@ def verdict(load: KexecLoad) -> str:
             f"kexec-tools {load.tools} loads the crash kernel ({n} 'Crash kernel' entr{'y' if n == 1 else 'ies'} seen)."
         )
     why = load.error[0] if load.error else "unknown"
-    if load.error and load.error[0].startswith("kexec_load failed") and n == 1 and load.tools == "2.0.20":
+    one_slot = load.tools in KEXEC_TOOLS and KEXEC_TOOLS[load.tools].usable_capacity == 1
+    if load.error and load.error[0].startswith("kexec_load failed") and n == 1 and one_slot:
         return (
             f"kexec-tools {load.tools} sees only the first 'Crash kernel' entry, places every segment in it and "
             f"the kernel refuses the load ({why}): no crash kernel is loaded and a panic will not be captured."

@@ -35,6 +35,7 @@ class Scenario:
     cmdline: str
     kernel: str = "6.1"
     kexec_tools: str | None = None
+    crash_initrd_size: int | None = None  # ``kexec -p --initrd`` (a kdump initramfs); None: the machine's own
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,30 +165,36 @@ def run(scenario: Scenario) -> Result:
     iomem_text = render(tree)
     load = view = None
     if scenario.kexec_tools:
-        load, view = _kexec(policy, machine, iomem_text, outcome, scenario.kexec_tools)
+        load, view = _kexec(policy, machine, iomem_text, outcome, scenario.kexec_tools, scenario.crash_initrd_size)
     return Result(scenario=scenario, policy=policy, outcome=outcome, memblock=at_reservation, final_memblock=final,
                   iomem=tree, iomem_text=iomem_text, linear_map=lm, kexec_crash_size=crash_size,
                   deferred=deferred, kexec=load, crash_view=view)
 
 
-def _kexec(policy: PolicyData, machine: Machine, iomem_text: str, outcome: BootOutcome, version: str):
-    """``kexec -p`` of the same kernel with the machine's initrd, against the predicted /proc/iomem."""
+def _kexec(policy: PolicyData, machine: Machine, iomem_text: str, outcome: BootOutcome, version: str,
+           crash_initrd_size: int | None):
+    """``kexec -p`` of the same kernel (with the given kdump initrd, else the machine's own) against the
+    predicted /proc/iomem."""
     from kdumplab import crashview, kexec  # noqa: PLC0415
 
     if not policy.kexec_generation:
         raise KdumplabError("--kexec-tools", f"kexec-tools is modelled for arm64 only, not {policy.arch}")
     tools = kexec.kexec_tools(version)
     k = machine.kernel
+    # The DTB segment is the running kernel's flattened tree as kexec-tools rewrites it, not the firmware's
+    # placement of it (QEMU reserves 1 MiB): 7,750 bytes in the recorded cycles, KexecInputs' default size.
     inputs = kexec.KexecInputs(
-        initrd_size=machine.initrd.size if machine.initrd else None,
+        initrd_size=crash_initrd_size if crash_initrd_size is not None else
+        (machine.initrd.size if machine.initrd else None),
         **({} if k is None else {
             "image_size": k.image_size or k.end, "text_offset": k.text_offset,
             "stext_minus_text": k.stext if policy.has(Feature.KERNEL_FROM_STEXT) else 0,
             "init_begin_minus_stext": k.init_begin - k.stext}),
-        **({"dtb_size": machine.dtb.size} if machine.dtb else {}),
     )
     main = outcome.main
     load = kexec.load_crash_kernel(tools, kexec.KERNEL_KEXEC[policy.kexec_generation], iomem_text,
                                    main.range if main else None, inputs)
-    view = crashview.crash_view(crashview.CRASH_KERNELS[policy.kexec_generation], load) if load.loaded else None
+    view = None
+    if load.loaded:
+        view = crashview.crash_view(crashview.CRASH_KERNELS[policy.kexec_generation], load)
     return load, view

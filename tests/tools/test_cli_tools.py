@@ -76,8 +76,22 @@ def test_recommend_and_compare() -> None:
     assert any(c["verdict"] == "reserved" for c in json.loads(r.output)["candidates"])
     c = _run("compare", "--machine", "qemu-virt", "--cmdline", "crashkernel=512M")
     assert c.exit_code == 0
-    assert [line.split()[0] for line in c.output.splitlines()[1::2]][:6] == [
+    assert [line.split()[0] for line in c.output.splitlines()[1:] if not line.startswith(" ")][:6] == [
         "5.10", "6.1", "6.12", "7.2", "proposal-2019-v5", "proposal-2019-review"]
+
+
+def test_compare_kexec_verdicts_match_the_recorded_cycles() -> None:
+    # tests/data/cycles/6.12-kt2.0.20-high-1G: kexec-tools 2.0.20 refused with two regions;
+    # 6.1-kt2.0.32-high-1G: loaded high, but the crash kernel had no memory below 4 GiB (no swiotlb line) and
+    # its /proc/vmcore was ~1.8e19 bytes (no _text in 6.1's kallsyms)
+    c = _run("compare", "--machine", "qemu-virt", "--cmdline", "crashkernel=1G,high")
+    assert c.exit_code == 0
+    block = c.output.split("\n6.12 ")[1].split("\n7.2 ")[0]
+    assert "kexec-tools 2.0.20: NO: kexec_load failed: Cannot assign requested address" in block
+    assert "kexec-tools 2.0.25: yes, high" in block
+    block61 = c.output.split("\n6.1 ")[1].split("\n6.12 ")[0]
+    line = next(x for x in block61.splitlines() if "2.0.32" in x)
+    assert "BUT" in line and "wrapped kernel-text header" in line and "no memory below 4 GiB" in line
 
 
 def test_x86_recommend(tmp_path: Path) -> None:

@@ -122,3 +122,60 @@ def suite_cmd(suite_file: Path, jobs: int | None, record: Path | None, as_json: 
                (": " + ", ".join(sorted(lost)) if lost else ""))
     if lost:
         raise SystemExit(1)
+
+
+@lab.command("cycle")
+@click.option("--kernel", "kernel", required=True, type=click.Choice(["5.10", "6.1", "6.12", "7.2"]))
+@click.option("--kexec-tools", "kexec_tools", required=True,
+              type=click.Choice(["2.0.20", "2.0.25", "2.0.29", "2.0.32"]))
+@click.option("--mem", default="8G", show_default=True)
+@click.option("--numa", default=None, help="Node sizes, e.g. 4G,4G (must add up to --mem).")
+@click.option("--cmdline", default="crashkernel=512M", show_default=True,
+              help="Appended after 'console=ttyAMA0 panic=-1'.")
+@click.option("--checks", is_flag=True, help="Let purgatory verify the segments' SHA-256 (no -i; ~7 s slower).")
+@click.option("--timeout", default=300.0, show_default=True)
+@click.option("--json", "as_json", is_flag=True)
+@click.option("--save", "save_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Write cycle.json and serial.log.gz here.")
+def cycle_cmd(kernel: str, kexec_tools: str, mem: str, numa: str | None, cmdline: str, checks: bool,
+              timeout: float, as_json: bool, save_dir: Path | None) -> None:
+    """A full kdump cycle: boot, real `kexec -p`, panic, and what the crash kernel sees."""
+    from kdumplab.lab.cycle import CycleSpec, run_cycle, save_cycle
+    from kdumplab.lab.qemu import BootSpec
+    from kdumplab.tools.verify_cycle import real_elfcorehdr, real_usable_ranges
+
+    spec = CycleSpec(BootSpec(kernel, mem, cmdline, _numa(numa)), kexec_tools, no_checks=not checks)
+    result = run_cycle(spec, timeout=timeout)
+    if save_dir is not None:
+        save_cycle(result, save_dir)
+    if result.cycle is None:
+        if save_dir is not None:
+            path = save_dir / "serial.log.gz"
+        else:
+            path = Path(os.environ.get("TMPDIR", "/tmp")) / "kdumplab-lost-cycle.log"
+            path.write_text(result.serial)
+        raise KdumplabError("lab cycle", f"lab lost the cycle: {result.lost}", f"serial log in {path}")
+    cyc = result.cycle
+    if as_json:
+        click.echo(cyc.to_json(), nl=False)
+        return
+    first = cyc.first
+    click.echo(f"kernel {first.provenance.kernel_version}, kexec-tools {cyc.kexec.package_version}, -m {mem}, "
+               f"{first.provenance.wall_s} s")
+    for r in first.crash_regions:
+        click.echo(f"region {r.start:x}-{r.end - 1:x} : {r.name}")
+    click.echo(f"kexec: {cyc.kexec.argv}")
+    click.echo(f"  exit {cyc.kexec.rc}, kexec_crash_loaded {int(cyc.kexec.loaded)}")
+    for s in cyc.kexec.segments:
+        click.echo(f"  segment {s.mem:#x} + {s.memsz:#x}")
+    if not cyc.kexec.loaded:
+        tail = [x for x in cyc.kexec.output.splitlines() if x.strip()][-1:]
+        click.echo(f"  no crash kernel loaded; kexec-tools said: {tail[0] if tail else '(nothing)'}")
+    cap = cyc.capture
+    if cap is None:
+        return
+    click.echo("crash kernel:")
+    click.echo("  usable-memory-range: " + ", ".join(f"{a:#x}-{b:#x}" for a, b in real_usable_ranges(cyc)))
+    hdr = real_elfcorehdr(cyc)
+    click.echo(f"  elfcorehdr: {hdr[0]:#x} + {hdr[1]:#x}" if hdr else "  elfcorehdr: none")
+    click.echo(f"  MemTotal: {cap.memtotal_kb} kB   /proc/vmcore: {cap.vmcore_size} bytes")

@@ -139,8 +139,12 @@ class Initramfs:
         buf.write(b"\0" * pad)
         return buf.getvalue()
 
-    def build(self) -> Built:
-        """gzip (level 9, header mtime 0, no file name) of ``cpio()``."""
+    def build(self, compress: bool = True) -> Built:
+        """gzip (level 9, header mtime 0, no file name) of ``cpio()``; the plain archive without ``compress``
+        (the kernel takes both; a plain one spares the guest inflating a crash-kernel Image under TCG)."""
+        if not compress:
+            data = self.cpio()
+            return Built(data, hashlib.sha256(data).hexdigest())
         raw = io.BytesIO()
         with gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0, compresslevel=9) as gz:
             gz.write(self.cpio())

@@ -21,7 +21,7 @@ import shutil
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from kdumplab.errors import KdumplabError
@@ -436,10 +436,11 @@ def setup(log: Callable[[str], None], *, apt: bool = True, kexec: bool = True) -
 
 @dataclass(frozen=True, slots=True)
 class Lab:
-    """What a boot needs from the cache: kernels by generation and busybox."""
+    """What a boot needs from the cache: kernels by generation, busybox, and kexec-tools by version."""
 
     kernels: dict[str, dict[str, str]]
     busybox: Path
+    kexec_tools: dict[str, dict] = field(default_factory=dict)  # manifest "kexec_tools" (empty: --no-kexec)
 
 
 def load_lab() -> Lab:
@@ -450,4 +451,4 @@ def load_lab() -> Lab:
     m = json.loads(path.read_text())
     if "kernels" not in m or "busybox" not in m:
         raise KdumplabError(str(path), "lab cache incomplete", "run `kdumplab lab setup`")
-    return Lab(m["kernels"], Path(m["busybox"]["path"]))
+    return Lab(m["kernels"], Path(m["busybox"]["path"]), m.get("kexec_tools", {}))

@@ -10,7 +10,9 @@ Suite file::
     cmdline = "crashkernel=512M"
 
 A case may list several kernels with ``kernels = ["5.10", "6.1"]`` instead of ``kernel``; it then runs once
-per kernel, named ``<kernel>-<name>``.
+per kernel, named ``<kernel>-<name>``. A case with ``kexec_tools = ["2.0.20", "2.0.32"]`` is a full kdump
+cycle (lab/cycle.py) once per kernel and version, named ``<kernel>-kt<version>-<name>`` and recorded as
+``<dir>/<name>/{cycle.json,serial.log.gz}``.
 """
 
 from __future__ import annotations
@@ -24,8 +26,10 @@ from pathlib import Path
 
 from kdumplab.errors import KdumplabError
 from kdumplab.lab import run
+from kdumplab.lab.cycle import CycleResult, CycleSpec, run_cycle, save_cycle
+from kdumplab.lab.initramfs import Built
 from kdumplab.lab.qemu import BootResult, BootSpec, boot, default_initrd, save
-from kdumplab.lab.setup import load_lab
+from kdumplab.lab.setup import Lab, load_lab
 
 __all__ = ["SuiteCase", "load_suite", "run_suite"]
 
@@ -36,6 +40,7 @@ _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._,=+-]*$")
 class SuiteCase:
     name: str
     spec: BootSpec
+    kexec_tools: str | None = None  # a full cycle with this kexec-tools version
 
 
 def load_suite(path: Path) -> tuple[SuiteCase, ...]:
@@ -47,19 +52,21 @@ def load_suite(path: Path) -> tuple[SuiteCase, ...]:
     out = []
     for i, c in enumerate(data.get("case", [])):
         where = f"{path}: case {i + 1}"
-        unknown = set(c) - {"name", "kernel", "kernels", "mem", "numa", "cmdline", "note"}
+        unknown = set(c) - {"name", "kernel", "kernels", "mem", "numa", "cmdline", "note", "kexec_tools"}
         if unknown:
             raise KdumplabError(where, f"unknown keys {sorted(unknown)}")
         kernels = c.get("kernels") or [c.get("kernel")]
         for k in kernels:
             if k not in ("5.10", "6.1", "6.12", "7.2"):
                 raise KdumplabError(where, f"kernel {k!r}", "one of 5.10, 6.1, 6.12, 7.2")
-            name = c.get("name", "")
-            name = f"{k}-{name}" if "kernels" in c else name
-            if not _NAME.match(name):
-                raise KdumplabError(where, f"bad case name {name!r}")
-            out.append(SuiteCase(name, BootSpec(k, str(c["mem"]), str(c.get("cmdline", "")),
-                                                tuple(c.get("numa", ())))))
+            spec = BootSpec(k, str(c["mem"]), str(c.get("cmdline", "")), tuple(c.get("numa", ())))
+            base = c.get("name", "")
+            base = f"{k}-{base}" if "kernels" in c else base
+            for kt in c.get("kexec_tools") or [None]:
+                name = base if kt is None else f"{k}-kt{kt}-{c.get('name', '')}"
+                if not _NAME.match(name):
+                    raise KdumplabError(where, f"bad case name {name!r}")
+                out.append(SuiteCase(name, spec, None if kt is None else str(kt)))
     names = [c.name for c in out]
     dup = {n for n in names if names.count(n) > 1}
     if dup:
@@ -67,21 +74,32 @@ def load_suite(path: Path) -> tuple[SuiteCase, ...]:
     return tuple(out)
 
 
+def _run_case(case: SuiteCase, lab: Lab, initrd: Built, record: Path | None) -> BootResult | CycleResult:
+    if case.kexec_tools is None:
+        result: BootResult | CycleResult = boot(case.spec, lab=lab, initrd=initrd)
+        if record is not None:
+            save(result, record / case.name)
+        return result
+    result = run_cycle(CycleSpec(case.spec, case.kexec_tools), lab=lab)
+    if record is not None:
+        save_cycle(result, record / case.name)
+    return result
+
+
 def run_suite(cases: tuple[SuiteCase, ...], jobs: int, record: Path | None,
-              progress: Callable[[SuiteCase, BootResult], None]) -> dict[str, BootResult]:
-    """Boot every case with ``jobs`` workers; record each (when ``record``); call ``progress`` per case."""
+              progress: Callable[[SuiteCase, BootResult | CycleResult], None]) -> dict[str, BootResult | CycleResult]:
+    """Run every case (boot or full cycle) with ``jobs`` workers; record each (when ``record``); call
+    ``progress`` per case."""
     lab = load_lab()
     initrd = default_initrd(lab)
-    results: dict[str, BootResult] = {}
+    results: dict[str, BootResult | CycleResult] = {}
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as ex:
-        futs = {ex.submit(boot, c.spec, lab=lab, initrd=initrd): c for c in cases}
+        futs = {ex.submit(_run_case, c, lab, initrd, record): c for c in cases}
         try:
             for f in as_completed(futs):
                 c = futs[f]
                 r = f.result()
                 results[c.name] = r
-                if record is not None:
-                    save(r, record / c.name)
                 progress(c, r)
         except BaseException:
             for f in futs:

@@ -67,11 +67,11 @@ def recommend_json(r: Recommendation) -> str:
 
 
 def compare_text(rows: tuple[Row, ...]) -> str:
-    kv = [k for k, _ in rows[0].kexec] if rows else []
     out = [f"{'policy':22} {'verdict':9} {'kexec_crash_size':>16}  reserved", ]
     for r in rows:
         out.append(f"{r.policy:22} {r.verdict:9} {r.crash_size:>16}  {r.reserved}")
-        out.append("    " + "  ".join(f"kexec {k}: {c}" for k, c in r.kexec))
-    if kv and all(c.startswith("n/a") for r in rows for _, c in r.kexec):
-        out.append("(kexec-tools columns are n/a: the kexec model is not in this build)")
+        for c in r.cells:
+            out.append(f"    kexec-tools {c.version}: {c.short}")
+    if rows and all(c.loaded is None for r in rows for c in r.cells):
+        out.append("(kexec-tools is modelled for arm64 only)")
     return "\n".join(out) + "\n"

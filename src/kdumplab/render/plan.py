@@ -85,7 +85,10 @@ def plan_to_dict(result: Result) -> dict[str, Any]:
         doc["crash_kernel"] = {
             "usable": [[s, e] for s, e in view.usable],
             "iomem": list(view.iomem_lines),
-            "mem_total_kib": view.memtotal_kb_max,
+            "mem_total_kib": view.memtotal_kb,
+            "mem_total_kib_max": view.memtotal_kb_max,
+            "swiotlb_kib": view.swiotlb_kib,
+            "cma_kib": view.cma_kib,
             "vmcore_size": view.vmcore_size,
             "elfcorehdr_log": view.elfcorehdr_log,
             "swiotlb_finds_low_memory": view.swiotlb_low_mem,
@@ -143,6 +146,7 @@ def render_plan(result: Result, console: Console) -> None:
         lines = [verdict(k)] + [f"{s.what:10s} {s.start:#x} + {s.size:#x}" for s in k.segments]
         if result.crash_view is not None:
             v = result.crash_view
-            lines.append(f"crash kernel: MemTotal <= {v.memtotal_kb_max} kB, /proc/vmcore {v.vmcore_size} bytes")
+            lines.append(f"crash kernel: MemTotal ~{v.memtotal_kb} kB (of {v.memtotal_kb_max} kB usable; swiotlb "
+                         f"{v.swiotlb_kib} kB, CMA {v.cma_kib} kB of it), /proc/vmcore {v.vmcore_size} bytes")
         parts.append(Panel("\n".join(lines), title=f"kexec -p (kexec-tools {k.tools})", title_align="left"))
     console.print(Group(*parts))

@@ -68,23 +68,57 @@ def register_tools(main: click.Group) -> None:
     @main.command()
     @_MACHINE
     @_KERNEL
+    @click.option("--mem", help="RAM size for the qemu-virt preset (e.g. 64G).")
     @click.option("--page-size", type=click.Choice(["4K", "16K", "64K"]), default="4K", show_default=True)
     @click.option("--smmu", is_flag=True, help="The machine has an SMMU (adds kdump-utils' 64K queue memory).")
     @click.option("--nic-drivers", default="", help="Comma-separated NIC drivers, e.g. mlx5_core.")
+    @click.option("--calibrate-conf", type=click.Path(dir_okay=False),
+                  help="A SUSE /usr/lib/kdump/calibrate.conf (default: openSUSE Tumbleweed's numbers).")
+    @click.option("--kdump-cpus", type=click.IntRange(1, 4096), default=32, show_default=True,
+                  help="SUSE KDUMP_CPUS (the CPUs the crash kernel brings up).")
+    @click.option("--network-dump", is_flag=True, help="SUSE: the dump goes over the network (KDUMP_PROTO not file).")
     @click.option("--json", "as_json", is_flag=True)
-    def recommend(machine_name: str, kernel: str, page_size: str, smmu: bool, nic_drivers: str,
-                  as_json: bool) -> None:
-        """crashkernel= values from kdump-utils, Ubuntu and ours, each checked on the model.
+    def recommend(machine_name: str, kernel: str, mem: str | None, page_size: str, smmu: bool, nic_drivers: str,
+                  calibrate_conf: str | None, kdump_cpus: int, network_dump: bool, as_json: bool) -> None:
+        """crashkernel= values from kdump-utils, Ubuntu, SUSE's calibrate and ours, each checked on the model.
 
         Exit status: 0 at least one value reserves, 1 none does, 2 bad input.
         """
+        import json
+
+        from kdumplab import policy
+        from kdumplab.errors import KdumplabError
+        from kdumplab.recommend import parse_calibrate_conf, suse_flavour
         from kdumplab.recommend import recommend as run_recommend
         from kdumplab.render.check import recommend_json, recommend_text
+        from kdumplab.tools.plan import resolve_machine
 
-        scn = _scenario(machine_name, "", kernel)
+        machine = resolve_machine(machine_name, kernel, mem=mem)
+        policy.for_kernel(kernel, machine.arch)  # refuses an unknown generation with exit 2
         ps = {"4K": 4096, "16K": 16384, "64K": 65536}[page_size]
-        rec = run_recommend(scn.machine, kernel, ps, smmu, tuple(d for d in nic_drivers.split(",") if d))
-        click.echo(recommend_json(rec) if as_json else recommend_text(rec), nl=False)
+        conf = None
+        if calibrate_conf:
+            try:
+                with open(calibrate_conf, encoding="utf-8") as fh:
+                    text = fh.read()
+            except (OSError, UnicodeDecodeError) as err:
+                raise KdumplabError(calibrate_conf, f"cannot read: {getattr(err, 'strerror', None) or err}") from None
+            conf = parse_calibrate_conf(text, calibrate_conf, suse_flavour(machine.arch, ps))
+        rec = run_recommend(machine, kernel, ps, smmu, tuple(d for d in nic_drivers.split(",") if d), conf,
+                            kdump_cpus, network_dump)
+        if as_json:
+            doc = json.loads(recommend_json(rec))
+            cal = rec.calibration
+            doc["suse_calibrate"] = None if cal is None else {
+                "total": cal.total, "low": cal.low, "high": cal.high, "min_low": cal.min_low, "max_low": cal.max_low,
+                "min_high": cal.min_high, "max_high": cal.max_high, "cmdline": cal.cmdline,
+                "calibrate_conf": cal.conf.source, "steps_kib": dict(cal.steps)}
+            click.echo(json.dumps(doc, indent=2))
+        else:
+            click.echo(recommend_text(rec), nl=False)
+            if rec.calibration is not None:
+                click.echo(f"kdumptool calibrate (modelled, MiB; {rec.calibration.conf.source}):")
+                click.echo("".join(f"  {line}\n" for line in rec.calibration.text().splitlines()), nl=False)
         sys.exit(0 if any(c.verdict == "reserved" for c in rec.candidates) else 1)
 
     @main.command()

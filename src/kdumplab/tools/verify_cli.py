@@ -23,12 +23,25 @@ def _row(name: str, checks: tuple[FieldCheck, ...] | None, lost: str | None) -> 
             "fields": {c.field: {"ok": c.ok, "model": c.model, "real": c.real} for c in checks}}
 
 
+def _checks(result) -> tuple[FieldCheck, ...] | None:  # noqa: ANN001
+    """A lab result (plain boot or full cycle) against the model; None when the lab lost it."""
+    from kdumplab.tools.verify_cycle import verify_cycle  # noqa: PLC0415
+
+    cyc = getattr(result, "cycle", None)
+    if cyc is not None:
+        return verify_cycle(cyc)
+    obs = result.observation
+    return verify_observation(obs) if obs else None
+
+
 def run_verify(kernel: str | None, mem: str, numa: str | None, cmdline: str, suite_file: str | None,
-               recorded: str | None, jobs: int | None, as_json: bool) -> int:
+               recorded: str | None, jobs: int | None, as_json: bool, kexec_tools: str | None = None) -> int:
     console = Console(stderr=as_json)
     rows: list[dict] = []
     if recorded:
+        from kdumplab.lab.cycle import load_cycle  # noqa: PLC0415
         from kdumplab.lab.observe import Observation  # noqa: PLC0415
+        from kdumplab.tools.verify_cycle import verify_cycle  # noqa: PLC0415
 
         for case in sorted(Path(recorded).glob("*/case.json")):
             try:
@@ -36,6 +49,8 @@ def run_verify(kernel: str | None, mem: str, numa: str | None, cmdline: str, sui
             except KdumplabError as err:
                 raise KdumplabError(str(case), err.what) from None
             rows.append(_row(case.parent.name, verify_observation(obs), None))
+        for case in sorted(Path(recorded).glob("*/cycle.json")):
+            rows.append(_row(case.parent.name, verify_cycle(load_cycle(case.parent)), None))
     elif suite_file:
         from kdumplab.lab.suite import load_suite, run_suite  # noqa: PLC0415
 
@@ -45,17 +60,21 @@ def run_verify(kernel: str | None, mem: str, numa: str | None, cmdline: str, sui
 
             def done(case, result) -> None:
                 progress.advance(task)
-                obs = result.observation
-                rows.append(_row(case.name, verify_observation(obs) if obs else None, result.lost))
+                rows.append(_row(case.name, _checks(result), result.lost))
 
             run_suite(cases, jobs or os.cpu_count() or 1, None, done)
     elif kernel:
         from kdumplab.lab.qemu import BootSpec, boot  # noqa: PLC0415
 
         spec = BootSpec(kernel, mem, cmdline, tuple(numa.split(",")) if numa else ())
-        result = boot(spec)
-        obs = result.observation
-        rows.append(_row(f"{kernel}-{mem}", verify_observation(obs) if obs else None, result.lost))
+        if kexec_tools:
+            from kdumplab.lab.cycle import CycleSpec, run_cycle  # noqa: PLC0415
+
+            cycled = run_cycle(CycleSpec(spec, kexec_tools))
+            rows.append(_row(f"{kernel}-{mem}-kexec-tools-{kexec_tools}", _checks(cycled), cycled.lost))
+        else:
+            result = boot(spec)
+            rows.append(_row(f"{kernel}-{mem}", _checks(result), result.lost))
     else:
         raise KdumplabError("verify", "nothing to verify", "give --kernel, --suite or --recorded")
     rows.sort(key=lambda r: r["case"])
@@ -71,7 +90,8 @@ def run_verify(kernel: str | None, mem: str, numa: str | None, cmdline: str, sui
             if r["lost"]:
                 table.add_row(r["case"], f"[red]lost: {r['lost']}[/]", *[""] * (len(fields) - 1))
                 continue
-            table.add_row(r["case"], *["[green]ok[/]" if r["fields"][f]["ok"] else "[red]DIFF[/]" for f in fields])
+            table.add_row(r["case"], *["" if f not in r["fields"] else "[green]ok[/]" if r["fields"][f]["ok"]
+                                       else "[red]DIFF[/]" for f in fields])
         console.print(table)
         for r in rows:
             for f, v in r["fields"].items():

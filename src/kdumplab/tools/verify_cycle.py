@@ -1,0 +1,145 @@
+"""The model against a recorded full kdump cycle (lab/cycle.py), field by field.
+
+What the cycle showed is read from the raw evidence, not from the model's own formats: the segment list
+``kexec -d`` printed, kexec-tools' messages, ``/sys/kernel/kexec_crash_loaded``, the crash kernel's
+``/proc/device-tree/chosen`` properties (big-endian cells), its /proc/iomem, its MemTotal, and the program
+headers at the start of /proc/vmcore (decoded with pyelftools).
+
+Fields that depend on KASLR (virtual addresses) or on the size of the crash kernel's own early allocations
+(MemTotal) are compared by what stays fixed: the PT_LOAD physical ranges, and MemTotal against the model's
+upper bound.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from dataclasses import replace
+
+from elftools.elf.elffile import ELFFile
+
+from kdumplab import model
+from kdumplab.errors import KdumplabError
+from kdumplab.lab.cycle import Cycle
+from kdumplab.tools.verify import FieldCheck, compare, scenario_for
+
+__all__ = ["MEMTOTAL_TOLERANCE_KIB", "cycle_scenario", "compare_cycle", "verify_cycle", "real_usable_ranges",
+           "real_elfcorehdr", "real_program_headers"]
+
+
+def cycle_scenario(cyc: Cycle) -> model.Scenario:
+    """The model's inputs for a recorded cycle: the first boot's scenario (same QEMU machine, initrd and
+    command line) plus the kexec-tools version and the size of the crash kernel's initramfs."""
+    first = cyc.first
+    sc = scenario_for(first.generation, first.mem, tuple(first.numa), first.cmdline, first.provenance.initrd_size)
+    return replace(sc, kexec_tools=cyc.kexec.version, crash_initrd_size=cyc.kexec.crash_initrd_size)
+
+
+def verify_cycle(cyc: Cycle) -> tuple[FieldCheck, ...]:
+    """The first boot's fields (as ``verify`` checks a plain boot) and the kexec and crash-kernel fields."""
+    first = cyc.first
+    result = model.run(cycle_scenario(cyc))
+    return (compare(result, tuple(first.crash_log), first.iomem, first.kexec_crash_size)
+            + compare_cycle(result, cyc))
+
+
+def _cells(hexbytes: str, where: str) -> list[int]:
+    raw = bytes.fromhex(hexbytes)
+    if len(raw) % 8:
+        raise KdumplabError(where, f"{len(raw)} bytes is not a whole number of 64-bit cell pairs")
+    return [int.from_bytes(raw[i:i + 8], "big") for i in range(0, len(raw), 8)]
+
+
+def real_usable_ranges(cyc: Cycle) -> tuple[tuple[int, int], ...]:
+    """``linux,usable-memory-range`` as (start, last) pairs in DT order (2 address + 2 size cells on virt)."""
+    if cyc.capture is None or "linux,usable-memory-range" not in cyc.capture.chosen:
+        return ()
+    c = _cells(cyc.capture.chosen["linux,usable-memory-range"], "linux,usable-memory-range")
+    return tuple((c[i], c[i] + c[i + 1] - 1) for i in range(0, len(c), 2))
+
+
+def real_elfcorehdr(cyc: Cycle) -> tuple[int, int] | None:
+    if cyc.capture is None or "linux,elfcorehdr" not in cyc.capture.chosen:
+        return None
+    addr, size = _cells(cyc.capture.chosen["linux,elfcorehdr"], "linux,elfcorehdr")
+    return addr, size
+
+
+def real_program_headers(cyc: Cycle) -> tuple[tuple[str, int, int], ...]:
+    """(type, paddr, memsz) of each program header /proc/vmcore starts with."""
+    if cyc.capture is None or not cyc.capture.vmcore_head:
+        return ()
+    elf = ELFFile(io.BytesIO(cyc.capture.vmcore_head))
+    return tuple((seg["p_type"], seg["p_paddr"], seg["p_memsz"]) for seg in elf.iter_segments())
+
+
+#: The crash kernel's MemTotal is an estimate (crashview.py); the recorded cycles are within 1.4 MiB of it.
+MEMTOTAL_TOLERANCE_KIB = 2048
+_SWIOTLB = re.compile(r"software IO TLB: mapped \[mem 0x([0-9a-f]+)-0x([0-9a-f]+)\]")
+_TIMESTAMP = re.compile(r"^\s*(<\d+>)?\[ *[0-9.]+\] ")
+_WRAPPED = 1 << 60  # no real program header or /proc/vmcore is this big: a size that wrapped below zero
+
+# The segment listing kexec-tools prints after a refused load; compared as segments, not as the message.
+_LISTING = re.compile(r"^(segment\[\d+\]|entry\s*=|nr_segments\s*=)")
+
+
+def _crash_system_ram(iomem_text: str) -> tuple[str, ...]:
+    return tuple(x for x in iomem_text.splitlines() if x.endswith(": System RAM") and not x.startswith(" "))
+
+
+def compare_cycle(result: model.Result, cyc: Cycle) -> tuple[FieldCheck, ...]:
+    """Every kexec and crash-kernel field the model predicts, against what the recorded cycle showed."""
+    load = result.kexec
+    real = cyc.kexec
+    checks = [FieldCheck("kexec loaded", load.loaded == real.loaded, str(load.loaded), str(real.loaded))]
+    out_lines = [x.strip() for x in real.output.splitlines()]
+    if not load.loaded:
+        said = [x for x in load.error or () if x.strip() and not _LISTING.match(x.strip())]
+        ok = bool(said) and all(x.strip() in out_lines for x in said)
+        checks.append(FieldCheck("kexec error", ok, "\n".join(said), "\n".join(out_lines[-3:])))
+    if real.segments or load.loaded:
+        ours = [(s.start, s.size) for s in load.segments]
+        theirs = [(s.mem, s.memsz) for s in real.segments]
+        checks.append(FieldCheck("segments", ours == theirs, _fmt(ours), _fmt(theirs)))
+    if cyc.capture is None:
+        return tuple(checks)
+    view = result.crash_view
+    checks.append(FieldCheck("usable-memory-range", tuple(load.usable_memory_ranges) == real_usable_ranges(cyc),
+                             _fmt(load.usable_memory_ranges), _fmt(real_usable_ranges(cyc))))
+    checks.append(FieldCheck("elfcorehdr", load.elfcorehdr == real_elfcorehdr(cyc), _fmt([load.elfcorehdr]),
+                             _fmt([real_elfcorehdr(cyc)])))
+    ours_loads = [(p.paddr, p.size) for p in load.phdrs if p.type == "PT_LOAD"]
+    real_loads = [(a, s) for t, a, s in real_program_headers(cyc) if t == "PT_LOAD"]
+    # A kernel-text header whose size wraps around (Debian 6.1 without _text, kexec-tools >= 2.0.25) has
+    # KASLR-dependent garbage in it: the model can only say that it wraps, and so does /proc/vmcore's size.
+    wraps = bool(ours_loads) and ours_loads[0][1] >= _WRAPPED
+    if wraps:
+        ok = bool(real_loads) and real_loads[0][1] >= _WRAPPED and ours_loads[1:] == real_loads[1:]
+    else:
+        ok = ours_loads == real_loads
+    checks.append(FieldCheck("vmcore PT_LOAD", ok, _fmt(ours_loads), _fmt(real_loads)))
+    if view is not None:
+        ram = _crash_system_ram(cyc.capture.iomem)
+        checks.append(FieldCheck("crash System RAM", tuple(view.iomem_lines) == ram, "\n".join(view.iomem_lines),
+                                 "\n".join(ram)))
+        mt = cyc.capture.memtotal_kb
+        close = mt is not None and abs(mt - view.memtotal_kb) <= MEMTOTAL_TOLERANCE_KIB
+        checks.append(FieldCheck("crash MemTotal", close, f"{view.memtotal_kb} kB (+-{MEMTOTAL_TOLERANCE_KIB})",
+                                 f"{mt} kB"))
+        m = _SWIOTLB.search(cyc.capture.dmesg)
+        real_sw = (int(m.group(2), 16) - int(m.group(1), 16)) // 1024 if m else 0
+        checks.append(FieldCheck("crash swiotlb", real_sw == view.swiotlb_kib, f"{view.swiotlb_kib} kB",
+                                 f"{real_sw} kB"))
+        logged = view.elfcorehdr_log in {_TIMESTAMP.sub("", x).strip() for x in cyc.capture.dmesg.splitlines()}
+        checks.append(FieldCheck("crash elfcorehdr line", logged, view.elfcorehdr_log,
+                                 next((x for x in cyc.capture.dmesg.splitlines() if "elfcorehdr" in x), "")))
+        real_size = cyc.capture.vmcore_size
+        ok = (real_size is not None and real_size >= _WRAPPED) if wraps else view.vmcore_size == real_size
+        checks.append(FieldCheck("vmcore size", ok, "wraps (>= 2^60)" if wraps else str(view.vmcore_size),
+                                 str(real_size)))
+    return tuple(checks)
+
+
+def _fmt(pairs) -> str:  # noqa: ANN001
+    return " ".join("-" if p is None else f"{p[0]:#x}+{p[1]:#x}" for p in pairs)
+
