@@ -51,3 +51,22 @@ def test_real_boot_512M(kernel: str) -> None:
     # Same as the recordings tests/data/boots/{6.1,6.12}-fit-low-512M.
     assert [(x.start, x.end) for x in r.observation.crash_regions] == [(0xDC000000, 0xFC000000)]
     assert r.observation.crash_log == ("crashkernel reserved: 0x00000000dc000000 - 0x00000000fc000000 (512 MB)",)
+
+
+def test_real_kdump_cycle_agrees_with_the_model() -> None:
+    # One full cycle: 6.12 with crashkernel=1G,high (a high region and the default 128 MiB low one) and
+    # kexec-tools 2.0.25, as recorded in tests/data/cycles/6.12-kt2.0.25-high-1G.
+    if shutil.which("qemu-system-aarch64") is None:
+        _skip_or_fail("qemu-system-aarch64 is not installed (run `kdumplab lab setup`)")
+    if not (cache_dir() / "manifest.json").is_file():
+        _skip_or_fail(f"no lab cache at {cache_dir()} (run `kdumplab lab setup`)")
+    from kdumplab.lab.cycle import CycleSpec, run_cycle
+    from kdumplab.lab.qemu import BootSpec
+    from kdumplab.tools.verify_cycle import real_usable_ranges, verify_cycle
+
+    r = run_cycle(CycleSpec(BootSpec("6.12", "8G", "crashkernel=1G,high"), "2.0.25"), timeout=300)
+    assert r.cycle is not None, r.lost
+    assert r.cycle.kexec.loaded and r.cycle.capture is not None
+    assert real_usable_ranges(r.cycle) == ((0x1F6E00000, 0x236DFFFFF), (0xF4000000, 0xFBFFFFFF))
+    bad = [c for c in verify_cycle(r.cycle) if not c.ok]
+    assert not bad, bad

@@ -23,7 +23,7 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 from kdumplab.errors import KdumplabError
-from kdumplab.lab.initramfs import Built, base_initramfs
+from kdumplab.lab.initramfs import INIT_HEADER, INIT_REPORT, Built, base_initramfs
 from kdumplab.lab.observe import LabLost, Observation, sections
 from kdumplab.lab.qemu import BootSpec, boot
 from kdumplab.lab.setup import Lab, load_lab
@@ -36,24 +36,7 @@ SCHEMA = 1
 #: What the crash kernel is told on its command line (kexec-tools ``--append``): the usual kdump additions.
 CRASH_APPEND = "console=ttyAMA0 panic=-1 maxcpus=1 reset_devices"
 
-_FIRST_INIT = """#!/bin/busybox sh
-B=/bin/busybox
-$B mount -t proc proc /proc
-$B mount -t sysfs sys /sys
-echo "=== KDUMPLAB BEGIN"
-echo "=== CMDLINE"
-$B cat /proc/cmdline
-echo "=== IOMEM"
-$B cat /proc/iomem
-echo "=== DMESG"
-$B dmesg
-echo "=== KEXEC_CRASH_SIZE"
-$B cat /sys/kernel/kexec_crash_size
-echo "=== KEXEC_CRASH_LOADED"
-$B cat /sys/kernel/kexec_crash_loaded
-echo "=== MEMTOTAL"
-$B grep MemTotal /proc/meminfo
-echo "=== FIRST_FDT"
+_FIRST_INIT = INIT_HEADER + INIT_REPORT + """echo "=== FIRST_FDT"
 $B gzip -c /sys/firmware/fdt | $B base64
 echo "=== KEXEC_ARGV"
 echo "@ARGV@"
@@ -72,11 +55,7 @@ fi
 $B poweroff -f
 """
 
-_CAPTURE_INIT = """#!/bin/busybox sh
-B=/bin/busybox
-$B mount -t proc proc /proc
-$B mount -t sysfs sys /sys
-echo "=== CAPTURE_BEGIN"
+_CAPTURE_INIT = INIT_HEADER + """echo "=== CAPTURE_BEGIN"
 echo "=== CAPTURE_CMDLINE"
 $B cat /proc/cmdline
 echo "=== CAPTURE_IOMEM"

@@ -21,18 +21,22 @@ from pathlib import Path
 
 from kdumplab.errors import KdumplabError
 
-__all__ = ["Entry", "Initramfs", "Built", "INIT_SCRIPT", "MARKERS", "base_initramfs", "read_newc"]
+__all__ = ["Entry", "Initramfs", "Built", "INIT_HEADER", "INIT_REPORT", "INIT_SCRIPT", "MARKERS", "base_initramfs",
+           "read_newc"]
 
 # The markers /init prints around each section; lab/observe.py and the ground-truth extractor look for them.
 MARKERS = ("CMDLINE", "IOMEM", "DMESG", "KEXEC_CRASH_SIZE", "KEXEC_CRASH_LOADED", "MEMTOTAL",
            "MEMBLOCK_MEMORY", "MEMBLOCK_RESERVED")
 
-INIT_SCRIPT = """#!/bin/busybox sh
+#: What every /init of ours starts with: busybox's shell, /proc and /sys.
+INIT_HEADER = """#!/bin/busybox sh
 B=/bin/busybox
 $B mount -t proc proc /proc
 $B mount -t sysfs sys /sys
-$B mount -t debugfs debugfs /sys/kernel/debug 2>/dev/null
-echo "=== KDUMPLAB BEGIN"
+"""
+
+#: The first kernel's report, shared by plain boots and full cycles (lab/cycle.py): lab/observe.py reads it.
+INIT_REPORT = """echo "=== KDUMPLAB BEGIN"
 echo "=== CMDLINE"
 $B cat /proc/cmdline
 echo "=== IOMEM"
@@ -45,7 +49,10 @@ echo "=== KEXEC_CRASH_LOADED"
 $B cat /sys/kernel/kexec_crash_loaded
 echo "=== MEMTOTAL"
 $B grep MemTotal /proc/meminfo
-if [ -r /sys/kernel/debug/memblock/memory ]; then
+"""
+
+INIT_SCRIPT = INIT_HEADER + """$B mount -t debugfs debugfs /sys/kernel/debug 2>/dev/null
+""" + INIT_REPORT + """if [ -r /sys/kernel/debug/memblock/memory ]; then
 echo "=== MEMBLOCK_MEMORY"
 $B cat /sys/kernel/debug/memblock/memory
 echo "=== MEMBLOCK_RESERVED"

@@ -23,7 +23,8 @@ def page(res: model.Result, expl: Explanation, rows: tuple[Row, ...], analysis: 
     kv = [k for k, _ in rows[0].kexec] if rows else []
     head = "".join(f"<th>kexec-tools {escape(k)}</th>" for k in kv)
     body = "".join("<tr>" + f"<td>{escape(r.policy)}</td><td>{escape(r.verdict)}</td><td>{escape(r.reserved)}</td>"
-                   f"<td>{r.crash_size}</td>" + "".join(f"<td>{escape(c)}</td>" for _, c in r.kexec) + "</tr>"
+                   f"<td>{r.crash_size}</td>" + "".join(f'<td title="{escape(c.verdict)}">{escape(c.short)}</td>'
+                                                       for c in r.cells) + "</tr>"
                    for r in rows)
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>kdumplab report: {escape(s.machine.name)}</title>

@@ -124,12 +124,22 @@ def register_tools(main: click.Group) -> None:
     @main.command()
     @_MACHINE
     @click.option("--cmdline", required=True)
-    def compare(machine_name: str, cmdline: str) -> None:
-        """Every kernel policy x kexec-tools version (2.0.20/25/29/32) for one machine and cmdline. Exit 0, or 2."""
+    @click.option("--json", "as_json", is_flag=True, help="Every cell with its full verdict sentence.")
+    def compare(machine_name: str, cmdline: str, as_json: bool) -> None:
+        """Every kernel policy x kexec-tools version (2.0.20/25/29/32) for one machine and cmdline: reserved
+        where, loaded where, the crash kernel's memory, and a verdict. Exit 0, or 2."""
+        import dataclasses
+        import json
+
         from kdumplab.render.check import compare_text
         from kdumplab.tools.compare import compare as run_compare
 
-        click.echo(compare_text(run_compare(_machine(machine_name, "6.1"), cmdline)), nl=False)
+        rows = run_compare(_machine(machine_name, "6.1"), cmdline)
+        if as_json:
+            click.echo(json.dumps({"machine": machine_name, "cmdline": cmdline,
+                                   "rows": [dataclasses.asdict(r) for r in rows]}, indent=1))
+            return
+        click.echo(compare_text(rows), nl=False)
 
     @main.command()
     @click.option("--html", "html_path", required=True, type=click.Path(dir_okay=False))
