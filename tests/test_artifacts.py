@@ -59,3 +59,87 @@ def test_elfcorehdr_read_by_pyelftools_and_readelf(tmp_path):
     p.write_bytes(data)
     out = subprocess.run([_tool("readelf"), "-lW", str(p)], capture_output=True, text=True, check=True).stdout
     assert out.count("LOAD") == 4 and out.count("NOTE") == 9
+
+
+CYCLE = "tests/data/cycles/6.12-kt2.0.25-high-1G"
+
+
+def test_qemu_dtb_with_nops_is_read_and_kept(tmp_path):
+    # QEMU's own DTB (the first kernel's /sys/firmware/fdt of a recorded cycle) carries FDT_NOP tokens that
+    # the fdt library rejects; stripped, dtc reads the same tree from both blobs.
+    from pathlib import Path
+
+    from kdumplab.artifacts import without_nops
+    from kdumplab.lab.cycle import load_cycle
+
+    blob = load_cycle(Path(CYCLE)).first_fdt
+    with pytest.raises(Exception, match="Unknown Tag: 4"):
+        fdt.parse_dtb(blob)
+    stripped = without_nops(blob)
+    fdt.parse_dtb(stripped)
+    dtc = _tool("dtc")
+    out = []
+    for name, data in (("a.dtb", blob), ("b.dtb", stripped)):
+        (tmp_path / name).write_bytes(data)
+        out.append(subprocess.run([dtc, "-q", "-I", "dtb", "-O", "dts", str(tmp_path / name)], capture_output=True,
+                                  text=True, check=True).stdout)
+    assert out[0] == out[1]
+
+
+@pytest.mark.parametrize("blob", [b"", b"\xd0\x0d\xfe\xed" + bytes(36), b"not a dtb at all" * 4])
+def test_damaged_dtb_is_one_error(blob):
+    from kdumplab.errors import KdumplabError
+
+    with pytest.raises(KdumplabError, match="base.dtb"):
+        crash_dtb(blob, LOAD, "x", "base.dtb")
+
+
+def test_truncated_dtb_is_one_error():
+    from pathlib import Path
+
+    from kdumplab.errors import KdumplabError
+    from kdumplab.lab.cycle import load_cycle
+
+    blob = load_cycle(Path(CYCLE)).first_fdt
+    cut = blob[:0x1000]
+    # header still claims the full blocks: refused before reading past the end
+    with pytest.raises(KdumplabError, match="truncated"):
+        crash_dtb(cut, LOAD, "x", "base.dtb")
+
+
+def test_plan_emits_the_real_crash_dtb(tmp_path):
+    # `kdumplab plan` with the first kernel's /sys/firmware/fdt writes the DTB kexec-tools 2.0.25 really built
+    # (the recorded crash kernel's /sys/firmware/fdt), compared as sorted dtc output.
+    from pathlib import Path
+
+    from click.testing import CliRunner
+
+    from kdumplab.cli import main
+    from kdumplab.lab.cycle import CRASH_APPEND, load_cycle
+
+    cyc = load_cycle(Path(CYCLE))
+    (tmp_path / "base.dtb").write_bytes(cyc.first_fdt)
+    args = ["plan", "--kernel", "6.12", "--mem", "8G", "--initrd-size", str(cyc.first.provenance.initrd_size),
+            "--cmdline", cyc.first.cmdline, "--kexec-tools", "2.0.25", "--crash-initrd-size",
+            str(cyc.kexec.crash_initrd_size), "--base-dtb", str(tmp_path / "base.dtb"), "--crash-append",
+            CRASH_APPEND, "--emit-dtb", str(tmp_path / "crash.dtb"), "--json"]
+    r = CliRunner().invoke(main, args)
+    assert r.exit_code == 0, r.output
+    (tmp_path / "real.dtb").write_bytes(cyc.capture.fdt)
+    dtc = _tool("dtc")
+    dts = [subprocess.run([dtc, "-q", "-s", "-I", "dtb", "-O", "dts", str(tmp_path / n)], capture_output=True,
+                          text=True, check=True).stdout for n in ("crash.dtb", "real.dtb")]
+    assert dts[0] == dts[1]
+
+
+def test_plan_with_a_garbage_base_dtb_exits_2_and_writes_nothing(tmp_path):
+    from click.testing import CliRunner
+
+    from kdumplab.cli import main
+
+    (tmp_path / "base.dtb").write_bytes(b"garbage")
+    r = CliRunner().invoke(main, ["plan", "--kexec-tools", "2.0.25", "--base-dtb", str(tmp_path / "base.dtb"),
+                                  "--emit-dtb", str(tmp_path / "crash.dtb")])
+    assert r.exit_code == 2
+    assert "base.dtb" in r.output and "Traceback" not in r.output
+    assert not (tmp_path / "crash.dtb").exists()

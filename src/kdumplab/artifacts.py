@@ -31,16 +31,23 @@ def base_dtb(address_cells: int = 2, size_cells: int = 2) -> bytes:
 _FDT_BEGIN_NODE, _FDT_END_NODE, _FDT_PROP, _FDT_NOP, _FDT_END = 1, 2, 3, 4, 9
 
 
-def without_nops(blob: bytes) -> bytes:
+def without_nops(blob: bytes, where: str = "dtb") -> bytes:
     """The same flattened tree without FDT_NOP tokens, which libfdt (QEMU, the kernel) leaves where it deleted
     or shrank something and which the ``fdt`` library cannot read. Structure and strings are kept byte for
     byte otherwise; a damaged blob is a one-line KdumplabError."""
+    try:
+        return _strip_nops(blob, where)
+    except (ValueError, struct.error) as err:
+        raise KdumplabError(where, f"truncated device tree ({err})") from None
+
+
+def _strip_nops(blob: bytes, where: str) -> bytes:
     if len(blob) < 40 or struct.unpack_from(">I", blob, 0)[0] != 0xD00DFEED:
-        raise KdumplabError("dtb", "not a flattened device tree (bad magic or too short)")
+        raise KdumplabError(where, "not a flattened device tree (bad magic or too short)")
     total, off_struct, off_strings, off_rsv, version, last_comp, boot_cpu, size_strings, size_struct = (
         struct.unpack_from(">9I", blob, 4))
     if version < 17 or off_struct + size_struct > len(blob) or off_strings + size_strings > len(blob):
-        raise KdumplabError("dtb", f"unsupported or truncated tree (version {version}, {len(blob)} bytes)")
+        raise KdumplabError(where, f"unsupported or truncated tree (version {version}, {len(blob)} bytes)")
     out = bytearray()
     pos, end = off_struct, off_struct + size_struct
     while pos < end:
@@ -54,7 +61,7 @@ def without_nops(blob: bytes) -> bytes:
         elif tag in (_FDT_END_NODE, _FDT_NOP, _FDT_END):
             nxt = pos + 4
         else:
-            raise KdumplabError("dtb", f"unknown structure token {tag} at offset {pos:#x}")
+            raise KdumplabError(where, f"unknown structure token {tag} at offset {pos:#x}")
         if tag != _FDT_NOP:
             out += blob[pos:nxt]
         if tag == _FDT_END:
@@ -63,7 +70,7 @@ def without_nops(blob: bytes) -> bytes:
     rsv_end = off_rsv
     while True:  # the reservation map: 16-byte entries up to an all-zero one
         if rsv_end + 16 > len(blob):
-            raise KdumplabError("dtb", "memory reservation map runs past the end")
+            raise KdumplabError(where, "memory reservation map runs past the end")
         rsv_end += 16
         if blob[rsv_end - 16:rsv_end] == bytes(16):
             break
@@ -82,7 +89,7 @@ def _padded(text: str) -> bytes:
     return raw + b"\0" * (-len(raw) % 4)
 
 
-def crash_dtb(base: bytes, load: KexecLoad, bootargs: str) -> bytes:
+def crash_dtb(base: bytes, load: KexecLoad, bootargs: str, where: str = "dtb") -> bytes:
     """The running kernel's flattened tree with what kexec-tools changes in /chosen for the crash kernel.
 
     Seen in the recorded cycles (tests/data/cycles: first kernel's /sys/firmware/fdt against the crash
@@ -92,7 +99,12 @@ def crash_dtb(base: bytes, load: KexecLoad, bootargs: str) -> bytes:
     """
     if load.elfcorehdr is None:
         raise KdumplabError("dtb", "the load has no elfcorehdr", "only a successful kexec_load path builds one")
-    tree = fdt.parse_dtb(without_nops(base))
+    try:
+        tree = fdt.parse_dtb(without_nops(base, where))
+    except KdumplabError:
+        raise
+    except Exception as err:  # noqa: BLE001 - the fdt library raises bare Exception on a damaged blob
+        raise KdumplabError(where, f"not a readable device tree: {err}") from None
     ac = tree.get_property("#address-cells").value if tree.exist_property("#address-cells") else 1
     sc = tree.get_property("#size-cells").value if tree.exist_property("#size-cells") else 1
     if not tree.exist_node("chosen"):

@@ -42,10 +42,16 @@ def main() -> None:
 @click.option("--kexec-tools", "kexec_tools", help="Also model kexec -p with this kexec-tools version.")
 @click.option("--emit-dtb", type=click.Path(dir_okay=False), help="With --kexec-tools: write the crash kernel's DTB.")
 @click.option("--emit-elfcorehdr", type=click.Path(dir_okay=False), help="With --kexec-tools: write the elfcorehdr.")
+@click.option("--base-dtb", type=click.Path(dir_okay=False, exists=True),
+              help="With --emit-dtb: the running kernel's /sys/firmware/fdt, which kexec-tools starts from.")
+@click.option("--crash-append", default=None,
+              help="The crash kernel's command line (kexec --append); default: this one without crashkernel=.")
+@click.option("--crash-initrd-size", type=int, default=None,
+              help="With --kexec-tools: the kdump initramfs' size in bytes (default: the machine's initrd).")
 @click.option("--json", "as_json", is_flag=True, help="Print the JSON document (docs/plan-json.md).")
 def plan(machine_name: str, cmdline: str, kernel: str, mem: str | None, numa: str | None,
          initrd_size: int | None, kexec_tools: str | None, emit_dtb: str | None, emit_elfcorehdr: str | None,
-         as_json: bool) -> None:
+         base_dtb: str | None, crash_append: str | None, crash_initrd_size: int | None, as_json: bool) -> None:
     """What a kernel generation reserves for the crash kernel on a machine, and what it logs.
 
     Exit status: 0 a crash region was reserved, 1 none was (failed, or nothing asked for), 2 bad input.
@@ -57,11 +63,11 @@ def plan(machine_name: str, cmdline: str, kernel: str, mem: str | None, numa: st
     from kdumplab.tools.plan import resolve_machine
 
     machine = resolve_machine(machine_name, kernel, mem, numa, initrd_size)
-    result = run_plan(machine, cmdline, kernel, kexec_tools)
+    result = run_plan(machine, cmdline, kernel, kexec_tools, crash_initrd_size)
     if emit_dtb or emit_elfcorehdr:
         from kdumplab.tools.plan import emit_artifacts
 
-        emit_artifacts(result, emit_dtb, emit_elfcorehdr)
+        emit_artifacts(result, emit_dtb, emit_elfcorehdr, base_dtb, crash_append)
     if as_json:
         click.echo(plan_json(result), nl=False)
     else:

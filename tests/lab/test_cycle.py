@@ -181,3 +181,38 @@ def test_cycle_initrd_names_a_missing_kexec_tools(tmp_path: Path) -> None:
     lab = _fake_lab(tmp_path)
     with pytest.raises(KdumplabError, match="kexec-tools 2.0.32 is not in the lab cache"):
         cycle_initrd(lab, CycleSpec(BootSpec("6.12", "8G"), "2.0.32"), capture_initrd(lab))
+
+
+def test_verify_recorded_cycles_cli() -> None:
+    from click.testing import CliRunner
+
+    from kdumplab.cli import main
+
+    r = CliRunner().invoke(main, ["verify", "--recorded", str(CYCLES), "--json"])
+    assert r.exit_code == 0, r.output[-2000:]
+    doc = json.loads(r.output)
+    assert doc["total"] == len(CASES) and doc["agree"] == len(CASES)
+    fields = set(doc["cases"][0]["fields"]) | {f for c in doc["cases"] for f in c["fields"]}
+    assert {"segments", "usable-memory-range", "crash MemTotal", "vmcore PT_LOAD", "kexec loaded"} <= fields
+
+
+def test_lab_cycle_cli_prints_the_cycle_and_names_a_lost_one(monkeypatch, tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from kdumplab.cli import main
+    from kdumplab.lab import cycle as cycle_mod
+
+    rec = load_cycle(CYCLES / "6.12-kt2.0.32-plain-512M")
+    spec = _spec(rec)
+    monkeypatch.setattr(cycle_mod, "run_cycle", lambda s, timeout: cycle_mod.CycleResult(spec, "log", rec, None))
+    r = CliRunner().invoke(main, ["lab", "cycle", "--kernel", "6.12", "--kexec-tools", "2.0.32",
+                                  "--save", str(tmp_path / "c")])
+    assert r.exit_code == 0, r.output
+    assert "usable-memory-range: 0xdc000000-0xfbffffff" in r.output
+    assert load_cycle(tmp_path / "c") == rec
+    monkeypatch.setattr(cycle_mod, "run_cycle",
+                        lambda s, timeout: cycle_mod.CycleResult(spec, "junk", None, "the guest never printed"))
+    r = CliRunner().invoke(main, ["lab", "cycle", "--kernel", "6.12", "--kexec-tools", "2.0.32",
+                                  "--save", str(tmp_path / "lost")])
+    assert r.exit_code == 2 and "lab lost the cycle" in r.output and "Traceback" not in r.output
+    assert gzip.decompress((tmp_path / "lost" / "serial.log.gz").read_bytes()) == b"junk"

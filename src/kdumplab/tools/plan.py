@@ -45,8 +45,14 @@ def resolve_machine(name: str, kernel: str, mem: str | None = None, numa: str | 
     return presets.machine(name)
 
 
-def emit_artifacts(result: model.Result, dtb_path: str | None, elfcorehdr_path: str | None) -> None:
-    """Write the crash kernel's DTB and elfcorehdr of a successful kexec -p model (temp file, then rename)."""
+def emit_artifacts(result: model.Result, dtb_path: str | None, elfcorehdr_path: str | None,
+                   base_dtb_path: str | None = None, crash_append: str | None = None) -> None:
+    """Write the crash kernel's DTB and elfcorehdr of a successful kexec -p model (temp file, then rename).
+
+    The DTB starts from ``base_dtb_path`` (the running kernel's /sys/firmware/fdt, as kexec-tools does; our
+    result equals the real one in every recorded cycle) or, without it, from a minimal tree. Its bootargs are
+    ``crash_append`` (kexec --append), by default the first kernel's command line without crashkernel=.
+    """
     import os  # noqa: PLC0415
 
     from kdumplab.artifacts import base_dtb, crash_dtb, elfcorehdr_bytes  # noqa: PLC0415
@@ -57,18 +63,28 @@ def emit_artifacts(result: model.Result, dtb_path: str | None, elfcorehdr_path: 
     if load.elfcorehdr is None:
         raise KdumplabError("--emit-dtb/--emit-elfcorehdr", "kexec-tools built no elfcorehdr for this load",
                             "see the kexec verdict")
-    bootargs = " ".join(t for t in result.scenario.cmdline.split() if not t.startswith("crashkernel="))
-    for path, data in ((dtb_path, lambda: crash_dtb(base_dtb(), load, bootargs)),
+    if crash_append is None:
+        crash_append = " ".join(t for t in result.scenario.cmdline.split() if not t.startswith("crashkernel="))
+    base = base_dtb()
+    if base_dtb_path:
+        try:
+            with open(base_dtb_path, "rb") as f:
+                base = f.read()
+        except OSError as err:
+            raise KdumplabError(base_dtb_path, f"cannot read: {err.strerror}") from None
+    for path, data in ((dtb_path, lambda: crash_dtb(base, load, crash_append, base_dtb_path or "dtb")),
                        (elfcorehdr_path, lambda: elfcorehdr_bytes(load))):
         if path:
+            blob = data()  # errors here leave nothing behind
             tmp = f"{path}.tmp-{os.getpid()}"
             try:
                 with open(tmp, "wb") as f:
-                    f.write(data())
+                    f.write(blob)
                 os.replace(tmp, path)
             except OSError as err:
                 raise KdumplabError(path, f"cannot write: {err.strerror}") from None
 
 
-def plan(machine: Machine, cmdline: str, kernel: str, kexec_tools: str | None = None) -> model.Result:
-    return model.run(model.Scenario(machine, cmdline, kernel, kexec_tools))
+def plan(machine: Machine, cmdline: str, kernel: str, kexec_tools: str | None = None,
+         crash_initrd_size: int | None = None) -> model.Result:
+    return model.run(model.Scenario(machine, cmdline, kernel, kexec_tools, crash_initrd_size))
