@@ -1,0 +1,63 @@
+"""Does kdump work after the load? The plain-English verdict on a model run with kexec-tools.
+
+Each problem named here was seen in a recorded real cycle (tests/data/cycles): a refused load (kexec-tools'
+own message), an elfcorehdr whose virtual addresses assume another page_offset than the kernel's, a
+kernel-text header that wraps around (/proc/vmcore of ~1.8e19 bytes), and a crash kernel with no memory
+below 4 GiB (no swiotlb line in its log).
+"""
+
+from __future__ import annotations
+
+from kdumplab.kexec import KERNEL_KEXEC, verdict
+from kdumplab.model import Result
+from kdumplab.ranges import SZ_4G, U64_MAX
+
+__all__ = ["problems", "kdump_verdict"]
+
+_WRAPPED = 1 << 60  # no real program header or /proc/vmcore is this big: a size that wrapped below zero
+
+
+def problems(res: Result) -> tuple[tuple[str, str], ...]:
+    """What still goes wrong after a successful load, as (label, sentence): each one seen in a recorded cycle."""
+    load, view = res.kexec, res.crash_view
+    found: list[tuple[str, str]] = []
+    loads = [p for p in load.phdrs if p.type == "PT_LOAD"]
+    facts = KERNEL_KEXEC.get(res.policy.kexec_generation)
+    right = (U64_MAX << facts.va_bits) & U64_MAX if facts else None
+    if right is not None and load.page_offset is not None and load.page_offset != right:
+        found.append(("vmcore vaddrs wrong", f"its elfcorehdr's virtual addresses assume page_offset "
+                         f"{load.page_offset:#x}, not the kernel's {right:#x}: tools that trust the PT_LOAD vaddrs "
+                         "(crash) misread memory"))
+    if loads and loads[0].size >= _WRAPPED:
+        found.append(("vmcore size wraps", "its elfcorehdr has a wrapped kernel-text header (no _text in "
+                         "/proc/kallsyms): /proc/vmcore claims ~1.8e19 bytes and reading it oopses"))
+    if view is not None and view.swiotlb_kib == 0 and all(s >= SZ_4G for s, _ in view.usable):
+        found.append(("no memory below 4 GiB", "the crash kernel has no memory below 4 GiB: no swiotlb, "
+                         f"devices limited to 32-bit DMA fail ({_why_no_low(res)})"))
+    return tuple(found)
+
+
+def kdump_verdict(res: Result) -> tuple[str, str]:
+    """(short, sentence) for a model run with kexec-tools: does kdump work, and what is wrong if not."""
+    load, view = res.kexec, res.crash_view
+    if not load.loaded:
+        first = load.error[0] if load.error else "refused"
+        return f"NO: {first}", verdict(load)
+    found = problems(res)
+    where = "high" if load.segments and min(s.start for s in load.segments) >= SZ_4G else "low"
+    mem = f", crash kernel MemTotal ~{view.memtotal_kb // 1024} MiB" if view is not None else ""
+    short = f"yes, {where}{mem}" + ("; BUT " + ", ".join(label for label, _ in found) if found else "")
+    sentence = verdict(load) + (" But " + "; and ".join(text for _, text in found) + "." if found else
+                                f" The crash kernel boots in {'/'.join(f'{s:#x}-{e:#x}' for s, e in view.usable)}"
+                                f"{mem}." if view is not None else "")
+    return short, sentence
+
+
+def _why_no_low(res: Result) -> str:
+    low = res.outcome.low
+    if low is None:
+        return "no low region is reserved: add crashkernel=Y,low"
+    passed = any(s <= low.start <= e for s, e in res.kexec.usable_memory_ranges)
+    if passed:
+        return "the low region is in linux,usable-memory-range, but this crash kernel reads only the first range"
+    return f"the low region '{low.name}' is reserved but kexec-tools does not pass it on: it reads only 'Crash kernel'"
