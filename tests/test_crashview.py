@@ -47,17 +47,22 @@ def test_swiotlb_rules_seen_in_the_recorded_cycles():
 
 def test_memtotal_estimate_by_hand():
     # 6.12, dc000000-fbffffff (512 MiB = 524288 KiB): image 34492 KiB; memmap: the range touches the 128 MiB
-    # sections 0xd8000000.. 0xf8000000 = 5 sections x 2048 KiB = 10240 KiB; swiotlb 512 KiB; per GiB 4599 x
-    # 0.5 = 2299 KiB; fixed 724 KiB -> 524288 - 34492 - 10240 - 512 - 2299 - 724 = 476021 KiB.
-    # The real crash kernel (tests/data/cycles/6.12-kt2.0.32-plain-512M) had MemTotal 476680 kB.
+    # sections 0xd8000000.. 0xf8000000 = 5 sections x 2048 KiB = 10240 KiB; swiotlb 512 KiB; hashes: free
+    # pages (524288 - 10240) / 4 = 128512 -> dentry 128512 >> 1 -> 65536 x 8 B = 512 KiB, inode >> 2 ->
+    # 32768 x 8 B = 256 KiB; per GiB 2418 x 0.5 = 1209 KiB; fixed 627 KiB
+    # -> 524288 - 34492 - 10240 - 512 - 768 - 1209 - 627 = 476440 KiB.
+    # The real crash kernel (tests/data/cycles/6.12-kt2.0.32-plain-512M) had MemTotal 476680 kB and printed
+    # "Dentry cache hash table entries: 65536 (order: 7, 524288 bytes" / "Inode-cache ... 32768 ... 262144".
     v = crash_view(CRASH_KERNELS["6.12"], _load([(0xDC000000, 0xFBFFFFFF)]))
     assert v.memtotal_kb_max == 524288
-    assert v.memtotal_kb == 476021
+    assert v.hashes_kib == 768
+    assert v.memtotal_kb == 476440
     assert v.cma_kib == 65536
 
 
 def test_memtotal_of_510_counts_whole_gib_sections():
     # 5.10's 1 GiB sections: a 512 MiB range inside one section costs a whole 16 MiB memmap
-    # (524288 - 21853 - 16384 - 0 - 3588 // 2 - 362 = 483895; recorded 5.10-kt2.0.32-plain-512M: 483896 kB)
+    # (524288 - 21853 - 16384 - 0 - 768 hashes - 2052 // 2 - 362 = 483895; recorded
+    # 5.10-kt2.0.32-plain-512M: 483896 kB)
     v = crash_view(CRASH_KERNELS["5.10"], _load([(0xDC000000, 0xFBFFFFFF)]))
     assert v.memtotal_kb == 483895

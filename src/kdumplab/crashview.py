@@ -4,7 +4,7 @@ Checked against 43 recorded full cycles (tests/data/cycles, Debian's kernels boo
 its System RAM is exactly the ranges of ``linux,usable-memory-range`` it reads (one pair on 5.10, two from
 6.1), /proc/vmcore's size follows from the elfcorehdr's PT_LOADs, and its elfcorehdr line is worded per
 generation. Its MemTotal is estimated from what it spends out of those ranges: the kernel image, the memmap
-of every memory section it touches, a swiotlb buffer, and an overhead per GiB (hash tables and the like)
+of every memory section it touches, a swiotlb buffer, the boot-time VFS hashes, and an overhead per GiB
 measured in those recordings.
 """
 
@@ -30,21 +30,24 @@ class CrashKernelFacts:
     elfcorehdr_log: str  # printf-style, arguments (KiB, address)
     static_kib: int  # kernel code + rwdata + rodata + bss ("Memory: ..." line; init is freed again)
     section_bytes: int  # sparsemem section: the memmap of a touched section is allocated whole
-    per_gib_kib: int  # further boot-time allocations per GiB it manages (large hashes, page_ext, ...)
+    per_gib_kib: int  # further boot-time allocations per GiB it manages (page_ext, percpu, ...)
     fixed_kib: int
     bounce_when_low_only: bool  # 6.5+: a RAM/1024 swiotlb for unaligned kmalloc DMA even with no high memory
+    hash_after_reservations: bool  # 7.x sizes the early hashes on pages left after image, swiotlb and CMA
 
 
 _OLD = "Reserving {kib}KB of memory at {addr:#x} for elfcorehdr"
 _NEW = "OF: fdt: Reserving {kib} KiB of memory at {addr:#x} for elfcorehdr"
 # static_kib from each crash kernel's "Memory: ...K available (...K kernel code, ...K rwdata, ...K rodata,
-# ...K init, ...K bss, ...)" line; per_gib_kib and fixed_kib are a least-squares fit of MemTotal over the
-# recorded cycles of that generation (tests/data/cycles; residuals within 1.3 MiB, see test_cycles.py).
+# ...K init, ...K bss, ...)" line. The dentry and inode hashes are sized as alloc_large_system_hash does
+# (checked against every "hash table entries" line of the recorded crash kernels). per_gib_kib and fixed_kib
+# are a least-squares fit of the rest of MemTotal over the 43 loaded cycles of tests/data/cycles/*-kt*
+# (not the holdout-* ones, recorded afterwards to test it).
 CRASH_KERNELS: dict[str, CrashKernelFacts] = {
-    "5.10": CrashKernelFacts("5.10", 1, _OLD, 21853, 1 << 30, 3588, 362, False),
-    "6.1": CrashKernelFacts("6.1", 2, _NEW, 26205, 1 << 27, 5389, 0, False),
-    "6.12": CrashKernelFacts("6.12", 2, _NEW, 34492, 1 << 27, 4599, 724, True),
-    "7.x": CrashKernelFacts("7.x", 2, _NEW, 43934, 1 << 27, 4380, 325, True),
+    "5.10": CrashKernelFacts("5.10", 1, _OLD, 21853, 1 << 30, 2052, 362, False, False),
+    "6.1": CrashKernelFacts("6.1", 2, _NEW, 26205, 1 << 27, 2711, 91, False, False),
+    "6.12": CrashKernelFacts("6.12", 2, _NEW, 34492, 1 << 27, 2418, 627, True, False),
+    "7.x": CrashKernelFacts("7.x", 2, _NEW, 43934, 1 << 27, 2420, 721, True, True),
 }
 
 SWIOTLB_KIB = 64 << 10  # the default bounce buffer, taken below the DMA limit when there is memory above it
@@ -59,6 +62,7 @@ class CrashView:
     memtotal_kb_max: int  # upper bound: every usable byte
     memtotal_kb: int  # estimate: minus the kernel image, memmap, swiotlb and per-GiB overhead
     swiotlb_kib: int  # the bounce buffer it allocates (0: none, e.g. no memory below the DMA limit)
+    hashes_kib: int  # the dentry and inode cache hashes it allocates at boot
     cma_kib: int  # counted in MemTotal, but only movable (user) allocations may use it
     vmcore_size: int
     elfcorehdr_log: str
@@ -68,6 +72,20 @@ class CrashView:
 def _memmap_kib(usable: tuple[tuple[int, int], ...], section: int) -> int:
     sections = {n for s, e in usable for n in range(s // section, e // section + 1)}
     return len(sections) * (section // PAGE) * STRUCT_PAGE // 1024
+
+
+_HASHES = ((13, 8), (14, 8))  # dentry cache and inode cache: (scale, bytes per bucket), sized from free pages
+
+
+def _early_hashes_kib(pages: int) -> int:
+    """alloc_large_system_hash for the boot-time VFS hashes: pages rounded up to 1 MiB, one bucket per
+    2^scale bytes, rounded up to a power of two; memblock memory, so outside MemTotal."""
+    pages = -(-pages // 256) * 256
+    total = 0
+    for scale, bucket in _HASHES:
+        entries = max(pages >> (scale - 12), 1)
+        total += (1 << (entries - 1).bit_length()) * bucket
+    return total // 1024
 
 
 def _swiotlb_kib(kernel: CrashKernelFacts, usable: tuple[tuple[int, int], ...], total_kib: int,
@@ -100,7 +118,11 @@ def crash_view(kernel: CrashKernelFacts, load: KexecLoad, notes_bytes: int = 0x1
     log = kernel.elfcorehdr_log.format(kib=size // 1024, addr=addr)
     low = any(s < dma_limit for s, _ in usable)
     swiotlb = _swiotlb_kib(kernel, usable, total, dma_limit)
-    estimate = (total - kernel.static_kib - _memmap_kib(usable, kernel.section_bytes) - swiotlb
+    memmap = _memmap_kib(usable, kernel.section_bytes)
+    cma = CMA_KIB if total > CMA_KIB else 0
+    free = total - memmap - (kernel.static_kib + swiotlb + cma if kernel.hash_after_reservations else 0)
+    hashes = _early_hashes_kib(free // 4)
+    estimate = (total - kernel.static_kib - memmap - swiotlb - hashes
                 - kernel.per_gib_kib * total // (1 << 20) - kernel.fixed_kib)
-    return CrashView(usable, lines, total, max(estimate, 0), swiotlb, CMA_KIB if total > CMA_KIB else 0,
+    return CrashView(usable, lines, total, max(estimate, 0), swiotlb, hashes, cma,
                      header + align_up(notes_bytes, PAGE) + body, log, low)
