@@ -13,7 +13,7 @@ Mirrors mm/memblock.c: ``memblock_find_in_range_node`` (search), ``memblock_rese
 from __future__ import annotations
 
 import enum
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 
@@ -48,6 +48,10 @@ class Region:
         if self.base < 0 or self.size < 0:
             raise ValueError(f"bad memblock region base={self.base:#x} size={self.size:#x}")
         object.__setattr__(self, "end", self.base + self.size)
+
+
+def _base(r: Region) -> int:
+    return r.base
 
 
 def _end(r: Region) -> int:
@@ -176,6 +180,20 @@ class Memblock:
             out.append((cursor, m.end))
         return out
 
+    def _gaps_down(self, m: Region, start: int, end: int) -> Iterator[tuple[int, int]]:
+        """The free parts of ``m`` inside ``[start, end)``, high to low, found lazily from the top (a
+        top-down allocation usually fits in the first one)."""
+        lo_lim, cursor = max(m.base, start), min(m.end, end)
+        i = bisect_left(self.reserved, cursor, key=_base) - 1  # the last reserved range starting below cursor
+        while cursor > lo_lim and i >= 0 and self.reserved[i].end > lo_lim:
+            r = self.reserved[i]
+            if r.end < cursor:
+                yield r.end, cursor
+            cursor = min(cursor, r.base)
+            i -= 1
+        if cursor > lo_lim:
+            yield lo_lim, cursor
+
     def free_ranges(self, nid: int = NUMA_NO_NODE, flags: Flag = Flag.NONE) -> Iterator[tuple[int, int, int]]:
         """Free ``(start, end, nid)`` ranges, low to high (for_each_free_mem_range).
 
@@ -205,8 +223,8 @@ class Memblock:
             if m.end <= start or m.base >= end or (nid != NUMA_NO_NODE and m.nid != nid) \
                     or not self._usable(m, nid, flags):
                 continue
-            gaps = self._gaps(m)
-            for lo, hi in (gaps if self.bottom_up else reversed(gaps)):
+            gaps = self._gaps(m) if self.bottom_up else self._gaps_down(m, start, end)
+            for lo, hi in gaps:
                 lo, hi = max(lo, start), min(hi, end)
                 if lo >= hi:
                     continue
