@@ -122,7 +122,8 @@ def test_our_crash_dtb_is_the_real_one(case: Path, tmp_path: Path) -> None:
             pytest.fail("dtc (device-tree-compiler) is required")
         pytest.skip("dtc not installed")
     cyc, res = _run(case)
-    ours = crash_dtb(cyc.first_fdt, res.kexec, CRASH_APPEND)
+    assert cyc.kexec.append == CRASH_APPEND
+    ours = crash_dtb(cyc.first_fdt, res.kexec, cyc.kexec.append)
     assert _dts(ours, tmp_path, "ours.dtb") == _dts(cyc.capture.fdt, tmp_path, "real.dtb")
 
 

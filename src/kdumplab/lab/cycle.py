@@ -117,6 +117,12 @@ class KexecRun:
     loaded: bool  # /sys/kernel/kexec_crash_loaded afterwards
     segments: tuple[RealSegment, ...]
 
+    @property
+    def append(self) -> str:
+        """The crash kernel's command line as given to ``--append`` in ``argv``."""
+        m = re.search(r"--append='([^']*)'", self.argv)
+        return m.group(1) if m else ""
+
 
 @dataclass(frozen=True, slots=True)
 class Capture:

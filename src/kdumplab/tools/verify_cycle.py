@@ -5,9 +5,8 @@ What the cycle showed is read from the raw evidence, not from the model's own fo
 ``/proc/device-tree/chosen`` properties (big-endian cells), its /proc/iomem, its MemTotal, and the program
 headers at the start of /proc/vmcore (decoded with pyelftools).
 
-Fields that depend on KASLR (virtual addresses) or on the size of the crash kernel's own early allocations
-(MemTotal) are compared by what stays fixed: the PT_LOAD physical ranges, and MemTotal against the model's
-upper bound.
+Virtual addresses depend on KASLR, so the PT_LOADs are compared by their physical ranges; MemTotal is an
+estimate and is compared within ``MEMTOTAL_TOLERANCE_KIB``. Everything else must be equal.
 """
 
 from __future__ import annotations
