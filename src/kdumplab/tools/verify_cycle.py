@@ -15,9 +15,11 @@ import io
 import re
 from dataclasses import replace
 
+import fdt
 from elftools.elf.elffile import ELFFile
 
 from kdumplab import model
+from kdumplab.artifacts import crash_dtb, without_nops
 from kdumplab.errors import KdumplabError
 from kdumplab.lab.cycle import Cycle
 from kdumplab.tools.verify import FieldCheck, compare, scenario_for
@@ -83,6 +85,12 @@ _WRAPPED = 1 << 60  # no real program header or /proc/vmcore is this big: a size
 _LISTING = re.compile(r"^(segment\[\d+\]|entry\s*=|nr_segments\s*=)")
 
 
+def _dt_lines(blob: bytes) -> list[str]:
+    """Every property of a flattened tree as ``path: dts text``, sorted (property order is not compared)."""
+    tree = fdt.parse_dtb(without_nops(blob))
+    return sorted(f"{path}: {prop.to_dts().strip()}" for path, _, props in tree.walk() for prop in props)
+
+
 def _crash_system_ram(iomem_text: str) -> tuple[str, ...]:
     return tuple(x for x in iomem_text.splitlines() if x.endswith(": System RAM") and not x.startswith(" "))
 
@@ -108,6 +116,10 @@ def compare_cycle(result: model.Result, cyc: Cycle) -> tuple[FieldCheck, ...]:
                              _fmt(load.usable_memory_ranges), _fmt(real_usable_ranges(cyc))))
     checks.append(FieldCheck("elfcorehdr", load.elfcorehdr == real_elfcorehdr(cyc), _fmt([load.elfcorehdr]),
                              _fmt([real_elfcorehdr(cyc)])))
+    ours_dt = _dt_lines(crash_dtb(cyc.first_fdt, load, cyc.kexec.append))
+    real_dt = _dt_lines(cyc.capture.fdt)
+    checks.append(FieldCheck("crash DTB", ours_dt == real_dt, "\n".join(sorted(set(ours_dt) - set(real_dt))),
+                             "\n".join(sorted(set(real_dt) - set(ours_dt)))))
     ours_loads = [(p.paddr, p.size) for p in load.phdrs if p.type == "PT_LOAD"]
     real_loads = [(a, s) for t, a, s in real_program_headers(cyc) if t == "PT_LOAD"]
     # A kernel-text header whose size wraps around (Debian 6.1 without _text, kexec-tools >= 2.0.25) has
