@@ -34,6 +34,7 @@ class CrashKernelFacts:
     fixed_kib: int
     bounce_when_low_only: bool  # 6.5+: a RAM/1024 swiotlb for unaligned kmalloc DMA even with no high memory
     hash_after_reservations: bool  # 7.x sizes the early hashes on pages left after image, swiotlb and CMA
+    cma_per_node: bool = False  # 7.x on a NUMA machine: one more CMA area per node it has memory on
 
 
 _OLD = "Reserving {kib}KB of memory at {addr:#x} for elfcorehdr"
@@ -47,7 +48,7 @@ CRASH_KERNELS: dict[str, CrashKernelFacts] = {
     "5.10": CrashKernelFacts("5.10", 1, _OLD, 21853, 1 << 30, 2052, 362, False, False),
     "6.1": CrashKernelFacts("6.1", 2, _NEW, 26205, 1 << 27, 2711, 91, False, False),
     "6.12": CrashKernelFacts("6.12", 2, _NEW, 34492, 1 << 27, 2418, 627, True, False),
-    "7.x": CrashKernelFacts("7.x", 2, _NEW, 43934, 1 << 27, 2420, 721, True, True),
+    "7.x": CrashKernelFacts("7.x", 2, _NEW, 43934, 1 << 27, 2420, 721, True, True, cma_per_node=True),
 }
 
 SWIOTLB_KIB = 64 << 10  # the default bounce buffer, taken below the DMA limit when there is memory above it
@@ -98,12 +99,25 @@ def _swiotlb_kib(kernel: CrashKernelFacts, usable: tuple[tuple[int, int], ...], 
     return -(-total_kib // 1024) if kernel.bounce_when_low_only else 0
 
 
+def _cma_kib(kernel: CrashKernelFacts, usable: tuple[tuple[int, int], ...], total_kib: int,
+             nodes: tuple[tuple[int, int, int], ...]) -> int:
+    """Debian's 64 MiB CMA area; on 7.x with more than one NUMA node in its device tree, one more area per
+    node it has memory on (recorded 7.2-kt2.0.25-numa-512M: two areas, both in node 0's part)."""
+    if total_kib <= CMA_KIB:
+        return 0
+    areas = 1
+    if kernel.cma_per_node and len({nid for _, _, nid in nodes}) > 1:
+        areas += len({nid for lo, hi, nid in nodes for s, e in usable if s < hi and lo <= e})
+    return areas * CMA_KIB
+
+
 def crash_view(kernel: CrashKernelFacts, load: KexecLoad, notes_bytes: int = 0x1000,
-               dma_limit: int = SZ_4G) -> CrashView:
+               dma_limit: int = SZ_4G, nodes: tuple[tuple[int, int, int], ...] = ()) -> CrashView:
     """First pair caps memblock, second (6.1+) is added; vmcore = page-rounded header + notes + PT_LOADs.
 
     ``dma_limit``: where the crash kernel's own ZONE_DMA32 ends (4 GiB when its memory starts below that;
     with memory only above 4 GiB the zone covers everything and no bounce buffer is needed either way).
+    ``nodes``: the machine's memory as (start, end, nid), for per-node CMA areas.
     """
     if not load.loaded or load.elfcorehdr is None:
         raise KdumplabError("crash view", "no crash kernel was loaded", "check the kexec load first")
@@ -119,7 +133,7 @@ def crash_view(kernel: CrashKernelFacts, load: KexecLoad, notes_bytes: int = 0x1
     low = any(s < dma_limit for s, _ in usable)
     swiotlb = _swiotlb_kib(kernel, usable, total, dma_limit)
     memmap = _memmap_kib(usable, kernel.section_bytes)
-    cma = CMA_KIB if total > CMA_KIB else 0
+    cma = _cma_kib(kernel, usable, total, nodes)
     free = total - memmap - (kernel.static_kib + swiotlb + cma if kernel.hash_after_reservations else 0)
     hashes = _early_hashes_kib(free // 4)
     estimate = (total - kernel.static_kib - memmap - swiotlb - hashes

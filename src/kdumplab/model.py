@@ -196,5 +196,6 @@ def _kexec(policy: PolicyData, machine: Machine, iomem_text: str, outcome: BootO
                                    main.range if main else None, inputs)
     view = None
     if load.loaded:
-        view = crashview.crash_view(crashview.CRASH_KERNELS[policy.kexec_generation], load)
+        nodes = tuple((b.start, b.start + b.size, b.node) for b in machine.banks)
+        view = crashview.crash_view(crashview.CRASH_KERNELS[policy.kexec_generation], load, nodes=nodes)
     return load, view
