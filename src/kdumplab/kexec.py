@@ -2,7 +2,7 @@
 
 Checked against the sources of every modelled release (2.0.20 from its upstream git tag, Debian's 2.0.20-2.1
 source being gone from the archive; Debian 2.0.25-3+deb12u3 and 2.0.29-2 with their patches, which touch nothing
-on this path; 2.0.32 upstream, the 2.0.32-3 Debian tarball being gone) and against the 54 recorded real
+on this path; 2.0.32 upstream, the 2.0.32-3 Debian tarball being gone) and against the 61 recorded real
 ``kexec -p -d`` runs of the Debian binaries under tests/data/cycles. Files read:
 kexec/arch/arm64/{crashdump-arm64.c, kexec-arm64.c, kexec-image-arm64.c, iomem.h}, kexec/{kexec.c,
 kexec-iomem.c, mem_regions.c, crashdump-elf.c, symbols.c, dt-ops.c, kexec-elf-rel.c}. Every version

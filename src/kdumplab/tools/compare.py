@@ -1,7 +1,7 @@
 """``kdumplab compare``: every kernel policy (and the 2019 proposals) x kexec-tools version, on one machine
 and command line: reserved where, loaded where, what the crash kernel then has, and a plain verdict.
 
-Every cell is one run of the model; the kexec-tools and crash-kernel parts are the ones checked against 54
+Every cell is one run of the model; the kexec-tools and crash-kernel parts are the ones checked against 61
 recorded full cycles (tests/ground_truth/test_cycles.py).
 """
 
