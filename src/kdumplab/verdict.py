@@ -12,9 +12,9 @@ from kdumplab.kexec import KERNEL_KEXEC, verdict
 from kdumplab.model import Result
 from kdumplab.ranges import SZ_4G, U64_MAX
 
-__all__ = ["problems", "kdump_verdict"]
+__all__ = ["WRAPPED", "problems", "kdump_verdict"]
 
-_WRAPPED = 1 << 60  # no real program header or /proc/vmcore is this big: a size that wrapped below zero
+WRAPPED = 1 << 60  # no real program header or /proc/vmcore is this big: a size that wrapped below zero
 
 
 def problems(res: Result) -> tuple[tuple[str, str], ...]:
@@ -28,7 +28,7 @@ def problems(res: Result) -> tuple[tuple[str, str], ...]:
         found.append(("vmcore vaddrs wrong", f"its elfcorehdr's virtual addresses assume page_offset "
                          f"{load.page_offset:#x}, not the kernel's {right:#x}: tools that trust the PT_LOAD vaddrs "
                          "(crash) misread memory"))
-    if loads and loads[0].size >= _WRAPPED:
+    if loads and loads[0].size >= WRAPPED:
         found.append(("vmcore size wraps", "its elfcorehdr has a wrapped kernel-text header (no _text in "
                          "/proc/kallsyms): /proc/vmcore claims ~1.8e19 bytes and reading it oopses"))
     if view is not None and view.swiotlb_kib == 0 and all(s >= SZ_4G for s, _ in view.usable):

@@ -21,8 +21,10 @@ from elftools.elf.elffile import ELFFile
 from kdumplab import model
 from kdumplab.artifacts import crash_dtb, without_nops
 from kdumplab.errors import KdumplabError
+from kdumplab.klog import crash_lines
 from kdumplab.lab.cycle import Cycle
 from kdumplab.tools.verify import FieldCheck, compare, scenario_for
+from kdumplab.verdict import WRAPPED
 
 __all__ = ["MEMTOTAL_TOLERANCE_KIB", "cycle_scenario", "compare_cycle", "verify_cycle", "real_usable_ranges",
            "real_elfcorehdr", "real_program_headers"]
@@ -78,8 +80,6 @@ def real_program_headers(cyc: Cycle) -> tuple[tuple[str, int, int], ...]:
 #: 437 KiB of it, the ones recorded afterwards within 982 KiB.
 MEMTOTAL_TOLERANCE_KIB = 2048
 _SWIOTLB = re.compile(r"software IO TLB: mapped \[mem 0x([0-9a-f]+)-0x([0-9a-f]+)\]")
-_TIMESTAMP = re.compile(r"^\s*(<\d+>)?\[ *[0-9.]+\] ")
-_WRAPPED = 1 << 60  # no real program header or /proc/vmcore is this big: a size that wrapped below zero
 
 # The segment listing kexec-tools prints after a refused load; compared as segments, not as the message.
 _LISTING = re.compile(r"^(segment\[\d+\]|entry\s*=|nr_segments\s*=)")
@@ -124,9 +124,9 @@ def compare_cycle(result: model.Result, cyc: Cycle) -> tuple[FieldCheck, ...]:
     real_loads = [(a, s) for t, a, s in real_program_headers(cyc) if t == "PT_LOAD"]
     # A kernel-text header whose size wraps around (Debian 6.1 without _text, kexec-tools >= 2.0.25) has
     # KASLR-dependent garbage in it: the model can only say that it wraps, and so does /proc/vmcore's size.
-    wraps = bool(ours_loads) and ours_loads[0][1] >= _WRAPPED
+    wraps = bool(ours_loads) and ours_loads[0][1] >= WRAPPED
     if wraps:
-        ok = bool(real_loads) and real_loads[0][1] >= _WRAPPED and ours_loads[1:] == real_loads[1:]
+        ok = bool(real_loads) and real_loads[0][1] >= WRAPPED and ours_loads[1:] == real_loads[1:]
     else:
         ok = ours_loads == real_loads
     checks.append(FieldCheck("vmcore PT_LOAD", ok, _fmt(ours_loads), _fmt(real_loads)))
@@ -142,11 +142,11 @@ def compare_cycle(result: model.Result, cyc: Cycle) -> tuple[FieldCheck, ...]:
         real_sw = (int(m.group(2), 16) - int(m.group(1), 16)) // 1024 if m else 0
         checks.append(FieldCheck("crash swiotlb", real_sw == view.swiotlb_kib, f"{view.swiotlb_kib} kB",
                                  f"{real_sw} kB"))
-        logged = view.elfcorehdr_log in {_TIMESTAMP.sub("", x).strip() for x in cyc.capture.dmesg.splitlines()}
-        checks.append(FieldCheck("crash elfcorehdr line", logged, view.elfcorehdr_log,
-                                 next((x for x in cyc.capture.dmesg.splitlines() if "elfcorehdr" in x), "")))
+        logged = crash_lines(cyc.capture.dmesg)
+        checks.append(FieldCheck("crash elfcorehdr line", view.elfcorehdr_log in logged, view.elfcorehdr_log,
+                                 "\n".join(logged)))
         real_size = cyc.capture.vmcore_size
-        ok = (real_size is not None and real_size >= _WRAPPED) if wraps else view.vmcore_size == real_size
+        ok = (real_size is not None and real_size >= WRAPPED) if wraps else view.vmcore_size == real_size
         checks.append(FieldCheck("vmcore size", ok, "wraps (>= 2^60)" if wraps else str(view.vmcore_size),
                                  str(real_size)))
     return tuple(checks)
