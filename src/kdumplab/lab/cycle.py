@@ -79,6 +79,16 @@ $B poweroff -f
 """
 
 
+def _pack(blob: bytes) -> str:
+    """A binary block as it travels: base64 of a gzip stream (header mtime 0, so the text is stable)."""
+    return base64.b64encode(gzip.compress(blob, mtime=0)).decode()
+
+
+def _unpack(text: str) -> bytes:
+    """Inverse of ``_pack`` (and of the guest's ``gzip -c | base64``); line breaks are ignored."""
+    return gzip.decompress(base64.b64decode("".join(text.split()), validate=True))
+
+
 @dataclass(frozen=True, slots=True)
 class CycleSpec:
     """One cycle: the first boot, the kexec-tools version, and how ``kexec -p`` is called."""
@@ -152,9 +162,9 @@ class Cycle:
     def to_json(self) -> str:
         d = asdict(self)
         d["first"] = json.loads(self.first.to_json())
-        d["first_fdt"] = base64.b64encode(gzip.compress(self.first_fdt, mtime=0)).decode()
+        d["first_fdt"] = _pack(self.first_fdt)
         if self.capture is not None:
-            d["capture"]["fdt"] = base64.b64encode(gzip.compress(self.capture.fdt, mtime=0)).decode()
+            d["capture"]["fdt"] = _pack(self.capture.fdt)
             d["capture"]["vmcore_head"] = base64.b64encode(self.capture.vmcore_head).decode()
         return json.dumps(d, indent=1, sort_keys=True) + "\n"
 
@@ -169,10 +179,10 @@ class Cycle:
             k["segments"] = tuple(RealSegment(**s) for s in k["segments"])
             cap = d["capture"]
             if cap is not None:
-                cap["fdt"] = gzip.decompress(base64.b64decode(cap["fdt"]))
+                cap["fdt"] = _unpack(cap["fdt"])
                 cap["vmcore_head"] = base64.b64decode(cap["vmcore_head"])
                 cap = Capture(**cap)
-            first_fdt = gzip.decompress(base64.b64decode(d["first_fdt"]))
+            first_fdt = _unpack(d["first_fdt"])
             return cls(first, first_fdt, KexecRun(**k), cap, d["panicked"], d["schema"])
         except (ValueError, TypeError, KeyError, OSError, EOFError) as e:
             raise KdumplabError(where, f"not a recorded cycle: {e}") from e
@@ -221,7 +231,7 @@ def parse_segments(output: str) -> tuple[RealSegment, ...]:
 
 def _b64gz(text: str, where: str) -> bytes:
     try:
-        return gzip.decompress(base64.b64decode("".join(text.split()), validate=True))
+        return _unpack(text)
     except (binascii.Error, OSError, EOFError) as e:
         raise LabLost(f"{where}: damaged base64/gzip on the serial line ({e})") from e
 
