@@ -32,6 +32,15 @@ def setup_cmd(no_apt: bool, no_kexec: bool) -> None:
     click.echo(f"setup took {manifest['setup_wall_s']} s")
 
 
+def _lost(what: str, why: str | None, serial: str, saved: Path | None, fallback: str) -> None:
+    """One line naming where the serial log of a lost run is: where it was saved, else ``fallback`` in
+    $TMPDIR."""
+    if saved is None:
+        saved = Path(os.environ.get("TMPDIR", "/tmp")) / fallback
+        saved.write_text(serial)
+    raise KdumplabError(f"lab {what}", f"lab lost the {what}: {why}", f"serial log in {saved}")
+
+
 def _numa(value: str | None) -> tuple[str, ...]:
     return tuple(x.strip() for x in value.split(",")) if value else ()
 
@@ -61,12 +70,8 @@ def boot_cmd(kernel: str, mem: str, numa: str | None, cmdline: str, initrd_extra
     if save_dir is not None:
         save(result, save_dir)
     if result.observation is None:
-        if save_dir is None:
-            path = Path(os.environ.get("TMPDIR", "/tmp")) / "kdumplab-lost-serial.log"
-            path.write_text(result.serial)
-        else:
-            path = save_dir / "serial.log"
-        raise KdumplabError("lab boot", f"lab lost the boot: {result.lost}", f"serial log in {path}")
+        _lost("boot", result.lost, result.serial, save_dir / "serial.log" if save_dir else None,
+              "kdumplab-lost-serial.log")
     obs = result.observation
     if as_json:
         click.echo(obs.to_json(), nl=False)
@@ -149,12 +154,8 @@ def cycle_cmd(kernel: str, kexec_tools: str, mem: str, numa: str | None, cmdline
     if save_dir is not None:
         save_cycle(result, save_dir)
     if result.cycle is None:
-        if save_dir is not None:
-            path = save_dir / "serial.log.gz"
-        else:
-            path = Path(os.environ.get("TMPDIR", "/tmp")) / "kdumplab-lost-cycle.log"
-            path.write_text(result.serial)
-        raise KdumplabError("lab cycle", f"lab lost the cycle: {result.lost}", f"serial log in {path}")
+        _lost("cycle", result.lost, result.serial, save_dir / "serial.log.gz" if save_dir else None,
+              "kdumplab-lost-cycle.log")
     cyc = result.cycle
     if as_json:
         click.echo(cyc.to_json(), nl=False)
