@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import statistics
-import time
+from timing import median_seconds
 
 from kdumplab.cmdline import GRAMMARS, parse_crashkernel
 
@@ -18,13 +17,7 @@ RAM = 8 << 30
 
 def median_us(cmdline: str, key: tuple[str, str], rounds: int = 21, inner: int = 200) -> float:
     grammar = GRAMMARS[key]
-    samples = []
-    for _ in range(rounds):
-        t0 = time.perf_counter()
-        for _ in range(inner):
-            parse_crashkernel(cmdline, grammar, RAM)
-        samples.append((time.perf_counter() - t0) / inner)
-    return statistics.median(samples) * 1e6
+    return median_seconds(lambda: parse_crashkernel(cmdline, grammar, RAM), rounds, inner=inner) * 1e6
 
 
 def main() -> None:

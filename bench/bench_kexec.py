@@ -7,9 +7,9 @@ crash view stages alone.
 
 from __future__ import annotations
 
-import statistics
-import time
 from collections.abc import Callable
+
+from timing import median_seconds
 
 from kdumplab import model
 from kdumplab.crashview import CRASH_KERNELS, crash_view
@@ -24,13 +24,7 @@ IOMEM = (
 
 
 def _median_us(fn: Callable[[], object], runs: int) -> float:
-    fn()
-    times = []
-    for _ in range(runs):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times) * 1e6
+    return median_seconds(fn, runs, warmup=1) * 1e6
 
 
 def main() -> None:

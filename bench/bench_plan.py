@@ -5,8 +5,7 @@ Run: python bench/bench_plan.py   (prints medians in microseconds; not a test)
 
 from __future__ import annotations
 
-import statistics
-import time
+from timing import median_seconds
 
 from kdumplab import model, presets
 from kdumplab.machine import Bank, Machine
@@ -21,13 +20,7 @@ def server64() -> Machine:
 
 
 def bench(label: str, scenario: model.Scenario, n: int = 200) -> float:
-    model.run(scenario)
-    times = []
-    for _ in range(n):
-        t0 = time.perf_counter()
-        model.run(scenario)
-        times.append(time.perf_counter() - t0)
-    med = statistics.median(times) * 1e6
+    med = median_seconds(lambda: model.run(scenario), n, warmup=1) * 1e6
     print(f"{label:55s} median {med:9.1f} us over {n} runs")
     return med
 

@@ -5,13 +5,13 @@ Run: python bench/bench_tools.py
 
 from __future__ import annotations
 
-import statistics
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from timing import median_seconds  # noqa: E402
 
 from kdumplab import capture, model, presets  # noqa: E402
 from kdumplab.findings import analyze  # noqa: E402
@@ -25,12 +25,7 @@ CAPTURE = Path(__file__).resolve().parents[1] / "tests" / "data" / "captures" / 
 
 
 def median_ms(fn, rounds: int = 7) -> float:  # noqa: ANN001
-    samples = []
-    for _ in range(rounds):
-        t0 = time.perf_counter()
-        fn()
-        samples.append(time.perf_counter() - t0)
-    return statistics.median(samples) * 1e3
+    return median_seconds(fn, rounds) * 1e3
 
 
 def main() -> None:
