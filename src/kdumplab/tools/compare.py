@@ -59,14 +59,17 @@ def compare(machine: Machine, cmdline: str) -> tuple[Row, ...]:
     rows = []
     base = model.Scenario(machine, cmdline, "6.1")
     for name in policy.POLICY_NAMES(machine.arch):
-        res = model.run(dataclasses.replace(base, kernel=name))
-        reserved = ", ".join(f"{r.role} [{r.start:#x}, {r.end:#x}) {r.size // SZ_1M}M"
-                             for r in res.outcome.regions) or "-"
-        cells = []
+        cells, res = [], None
         for kv in KEXEC_VERSIONS:
             try:
-                cells.append(_cell(model.run(dataclasses.replace(base, kernel=name, kexec_tools=kv)), kv))
+                run = model.run(dataclasses.replace(base, kernel=name, kexec_tools=kv))
             except KdumplabError as err:  # e.g. kexec-tools is modelled for arm64 only
                 cells.append(Cell(kv, None, None, None, "n/a", err.what))
+                continue
+            cells.append(_cell(run, kv))
+            res = res or run  # the boot part is the same whatever kexec-tools does afterwards
+        res = res or model.run(dataclasses.replace(base, kernel=name))
+        reserved = ", ".join(f"{r.role} [{r.start:#x}, {r.end:#x}) {r.size // SZ_1M}M"
+                             for r in res.outcome.regions) or "-"
         rows.append(Row(name, str(res.outcome.verdict), reserved, res.kexec_crash_size, tuple(cells)))
     return tuple(rows)
