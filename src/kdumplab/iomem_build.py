@@ -9,9 +9,10 @@ rounded out to pages, is added inside its System RAM entry as "reserved", split 
 
 from __future__ import annotations
 
+import functools
 from bisect import bisect_right
 
-from kdumplab.iomem import Resource, insert, parse, reserve_with_split
+from kdumplab.iomem import Resource, insert, parse
 from kdumplab.machine import Machine
 from kdumplab.memblock import Flag, Memblock
 from kdumplab.outcome import BootOutcome
@@ -21,9 +22,14 @@ from kdumplab.ranges import align_down, align_up
 __all__ = ["build_iomem"]
 
 
+@functools.lru_cache(maxsize=64)
+def _devices(lines: tuple[str, ...]) -> tuple[Resource, ...]:
+    """The machine's non-RAM entries, parsed once per distinct list (they never depend on the boot)."""
+    return parse("\n".join(lines), "machine iomem_devices") if lines else ()
+
+
 def build_iomem(policy: PolicyData, machine: Machine, mb: Memblock, outcome: BootOutcome) -> tuple[Resource, ...]:
-    tree: tuple[Resource, ...] = parse("\n".join(machine.iomem_devices), "machine iomem_devices") \
-        if machine.iomem_devices else ()
+    tree = _devices(tuple(machine.iomem_devices))
     for r in mb.memory:
         name = "reserved" if Flag.NOMAP in r.flags else "System RAM"
         tree = insert(tree, Resource(r.base, r.end, name))
@@ -42,12 +48,42 @@ def build_iomem(policy: PolicyData, machine: Machine, mb: Memblock, outcome: Boo
     for top in tree:
         if top.name == "System RAM":
             i = bisect_right(ends, top.start - page)  # the first range that can reach into this entry
-            while i < len(mb.reserved) and align_down(mb.reserved[i].base, page) < top.end:
-                r = mb.reserved[i]
-                top = reserve_with_split(top, align_down(r.base, page), align_up(r.end, page))
-                i += 1
+            j = i
+            while j < len(mb.reserved) and align_down(mb.reserved[j].base, page) < top.end:
+                j += 1
+            top = _reserve_all_with_split(top, [(align_down(r.base, page), align_up(r.end, page))
+                                                for r in mb.reserved[i:j]])
         out.append(top)
     return tuple(out)
+
+
+def _reserve_all_with_split(parent: Resource, spans: list[tuple[int, int]]) -> Resource:
+    """``reserve_with_split(parent, start, end)`` for each span in turn (spans sorted by start), in one pass.
+
+    Each call skips what the parent's children and the earlier spans' pieces already cover. Since every
+    earlier span starts at or below this one, what they cover above its start is exactly
+    ``[start, highest end so far)``: so the span shrinks to start there, and is then cut around the
+    original children only (tests/test_iomem_build.py checks it against the call-by-call form).
+    """
+    children = parent.children
+    pieces: list[Resource] = []
+    covered = parent.start
+    for start, end in spans:
+        start, end = max(start, parent.start, covered), min(end, parent.end)
+        covered = max(covered, end)
+        cursor = start
+        for child in children:
+            if child.end <= cursor or child.start >= end:
+                continue
+            if child.start > cursor:
+                pieces.append(Resource(cursor, child.start, "reserved"))
+            cursor = max(cursor, child.end)
+        if cursor < end:
+            pieces.append(Resource(cursor, end, "reserved"))
+    if not pieces:
+        return parent
+    return Resource(parent.start, parent.end, parent.name,
+                    tuple(sorted(children + tuple(pieces), key=lambda r: r.start)))
 
 
 def _insert_inside(tree: tuple[Resource, ...], res: Resource) -> tuple[Resource, ...]:

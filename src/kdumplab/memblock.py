@@ -68,6 +68,8 @@ def _insert(regions: tuple[Region, ...], base: int, size: int, flags: Flag, nid:
         return regions
     end = base + size
     lo = bisect_right(regions, base, key=_end)  # first region ending after base
+    if lo == len(regions) or regions[lo].base >= end:
+        return _insert_free(regions, lo, base, end, flags, nid)
     if lo > 0 and regions[lo - 1].end == base:
         lo -= 1  # a neighbour touching on the left may merge
     hi = lo
@@ -91,6 +93,22 @@ def _insert(regions: tuple[Region, ...], base: int, size: int, flags: Flag, nid:
             r = Region(prev.base, prev.size + r.size, prev.nid, prev.flags)
         merged.append(r)
     return regions[:lo] + tuple(merged) + regions[hi:]
+
+
+def _insert_free(regions: tuple[Region, ...], i: int, base: int, end: int, flags: Flag, nid: int
+                 ) -> tuple[Region, ...]:
+    """The common case of :func:`_insert`: ``[base, end)`` overlaps nothing, and ``regions[i]`` is the first
+    region after it. It merges with a neighbour that touches it with the same flags and node."""
+    a = b = i
+    if i > 0:
+        left = regions[i - 1]
+        if left.end == base and left.flags == flags and left.nid == nid:
+            a, base = i - 1, left.base
+    if i < len(regions):
+        right = regions[i]
+        if right.base == end and right.flags == flags and right.nid == nid:
+            b, end = i + 1, right.end
+    return regions[:a] + (Region(base, end - base, nid, flags),) + regions[b:]
 
 
 def _remove(regions: tuple[Region, ...], base: int, size: int) -> tuple[Region, ...]:
@@ -157,6 +175,8 @@ class Memblock:
     def _usable(self, m: Region, nid: int, flags: Flag) -> bool:
         if nid != NUMA_NO_NODE and m.nid != nid:
             return False
+        if not m.flags and not flags:
+            return True  # plain memory, plain request: nothing below can refuse it
         if self.movable_node and Flag.HOTPLUG in m.flags:
             return False
         if Flag.MIRROR in flags and Flag.MIRROR not in m.flags:
@@ -247,7 +267,7 @@ class Memblock:
 
     def free(self, base: int, size: int) -> Memblock:
         """memblock_free() / memblock_phys_free(): give a reserved range back."""
-        return replace(self, reserved=_remove(self.reserved, base, size))
+        return Memblock(self.memory, _remove(self.reserved, base, size), self.bottom_up, self.movable_node, self.log)
 
     def mark_nomap(self, base: int, size: int) -> Memblock:
         """memblock_mark_nomap(): flag memory as never to be mapped (splits regions as needed)."""

@@ -6,6 +6,7 @@ generation, optionally a kexec-tools version), and each stage is a function of t
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -60,11 +61,14 @@ _RODATA = re.compile(r"(?:^|\s)rodata=(\S+)")
 
 def boot_facts(policy: PolicyData, machine: Machine, cmdline: str) -> BootFacts:
     """Command-line parameters, other than crashkernel=, that move the early allocations."""
+    return _boot_facts(policy.grammar, machine.build.rodata_full, cmdline)
+
+
+def _boot_facts(grammar: tuple[str, str], rodata_full: bool, cmdline: str) -> BootFacts:
     cma = None
-    flavour = cmdline_mod.GRAMMARS[policy.grammar].memparse
+    flavour = cmdline_mod.GRAMMARS[grammar].memparse
     for m in _CMA.finditer(cmdline):  # the last cma= wins (early_param handlers overwrite)
         cma = memparse(m.group(1), flavour)[0]  # kernel/dma/contiguous.c early_cma: memparse of the size
-    rodata_full = machine.build.rodata_full
     for m in _RODATA.finditer(cmdline):
         rodata_full = m.group(1) == "full"
     debug_pagealloc = bool(re.search(r"(?:^|\s)debug_pagealloc=(on|1)(?:\s|$)", cmdline))
@@ -100,35 +104,73 @@ def _late_allocations(policy: PolicyData, mb: Memblock, machine: Machine, low_ma
     return mb
 
 
-def run(scenario: Scenario) -> Result:
-    """Predict one boot."""
-    from kdumplab import iomem_build  # noqa: PLC0415 - keeps the import graph one-directional
+@dataclass(frozen=True, slots=True)
+class _EarlyState:
+    """memblock just before the crash reservation, and what was allocated on the way there."""
 
-    machine = scenario.machine
-    policy = for_kernel(scenario.kernel, machine.arch)
-    facts = boot_facts(policy, machine, scenario.cmdline)
-    grammar = cmdline_mod.GRAMMARS[policy.grammar]
-    deferred = _deferred(policy, machine)
+    memblock: Memblock
+    low_max: int
+    allocs: tuple[EarlyAlloc, ...]
+    rest: tuple[EarlyStep, ...]  # the steps still to run, the crash reservation first
 
+
+def _early_state(policy: PolicyData, machine: Machine, facts: BootFacts, deferred: bool) -> _EarlyState:
+    """Everything before the crash reservation. It depends on the machine, the policy and the few command-line
+    facts in ``facts``, never on crashkernel=, so a sweep of command lines or a second call reuses it."""
     mb = early.boot_memblock(policy, machine)
     steps = list(policy.early_steps)
     if not deferred and EarlyStep.CRASHKERNEL in steps:
         steps.remove(EarlyStep.CRASHKERNEL)
         steps.insert(0, EarlyStep.CRASHKERNEL)
-    allocs: list[EarlyAlloc] = []
-    placement: Placement | None = None
-    parsed = None
     if policy.fixed_low_max is not None:
         low_max = policy.fixed_low_max
     elif machine.build.zone_dma or machine.build.zone_dma32:
         low_max = early.dma_phys_limit(policy, mb, machine)
     else:
         low_max = policy.high_max
+    allocs: list[EarlyAlloc] = []
+    while steps and steps[0] is not EarlyStep.CRASHKERNEL:
+        mb, new = early.run_step(steps.pop(0), policy, mb, machine, facts, low_max)
+        allocs.extend(new)
+    return _EarlyState(mb, low_max, tuple(allocs), tuple(steps))
+
+
+#: Reuse across calls (``run(..., reuse=True)``): bounded caches of pure functions, keyed by their whole
+#: inputs, so a reused value is the value a fresh computation gives (tests/test_model_reuse.py proves it).
+_REUSE_ENTRIES = 1024
+_early_state_reused = functools.lru_cache(maxsize=_REUSE_ENTRIES)(_early_state)
+_parse_reused = functools.lru_cache(maxsize=_REUSE_ENTRIES)(cmdline_mod.parse_crashkernel)
+
+
+_boot_facts_reused = functools.lru_cache(maxsize=_REUSE_ENTRIES)(_boot_facts)
+
+
+def run(scenario: Scenario, reuse: bool = True) -> Result:
+    """Predict one boot.
+
+    With ``reuse`` (the default) what does not depend on the changed inputs is taken from earlier calls:
+    the early memblock state per (machine, policy, cmdline facts) and the parsed crashkernel= per
+    (command line, grammar, RAM). ``reuse=False`` computes every stage afresh; both give equal results.
+    """
+    from kdumplab import iomem_build  # noqa: PLC0415 - keeps the import graph one-directional
+
+    machine = scenario.machine
+    policy = for_kernel(scenario.kernel, machine.arch)
+    facts = (_boot_facts_reused if reuse else _boot_facts)(policy.grammar, machine.build.rodata_full,
+                                                           scenario.cmdline)
+    grammar = cmdline_mod.GRAMMARS[policy.grammar]
+    deferred = _deferred(policy, machine)
+    state = (_early_state_reused if reuse else _early_state)(policy, machine, facts, deferred)
+    parse = _parse_reused if reuse else cmdline_mod.parse_crashkernel
+    mb, low_max = state.memblock, state.low_max
+    allocs = list(state.allocs)
+    placement: Placement | None = None
+    parsed = None
     system_ram = mb.phys_mem_size()
-    for step in steps:
+    for step in state.rest:
         if step is EarlyStep.CRASHKERNEL:
             system_ram = mb.phys_mem_size()
-            parsed = cmdline_mod.parse_crashkernel(scenario.cmdline, grammar, system_ram)
+            parsed = parse(scenario.cmdline, grammar, system_ram)
             req = parsed.request
             if req is None:
                 placement = Placement((), (), parsed.reason, mb, attempted=False)

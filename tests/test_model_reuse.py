@@ -1,0 +1,69 @@
+"""``model.run`` reuses the early memblock state, the parsed crashkernel= and the cmdline facts between calls.
+
+The property: whatever was computed before, a reused run equals a run that computes every stage afresh
+(``reuse=False``), field by field, including memblock's allocation logs (which ``==`` on Memblock skips).
+Runs are drawn in random orders over machines and command lines that share keys, so cache hits happen.
+"""
+
+from __future__ import annotations
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from kdumplab import model
+from kdumplab.iomem import Resource
+from kdumplab.iomem_build import _reserve_all_with_split
+from kdumplab.presets import qemu_virt
+
+G, M = 1 << 30, 1 << 20
+KERNELS = ("5.10", "6.1", "6.12", "7.2", "proposal-2019-v5", "proposal-2019-review")
+TOKENS = ("crashkernel=512M", "crashkernel=1G-4G:192M,4G-64G:256M,64G-:512M", "crashkernel=3G",
+          "crashkernel=1G,high", "crashkernel=128M,low", "crashkernel=256M@0x80000000", "cma=64M", "cma=0",
+          "rodata=full", "debug_pagealloc=on", "crashkernel=64M,cma", "crashkernel=x", "quiet",
+          "crashkernel=0-2G:128M,2G-:384M@1G")
+
+machines = st.builds(
+    lambda mem_mib, halves, initrd, kernel: qemu_virt(
+        mem_mib * M, numa=(mem_mib * M // 2, mem_mib * M // 2) if halves else None, initrd_size=initrd,
+        kernel=kernel if kernel[0].isdigit() else "5.10"),
+    st.integers(512, 40 * 1024).map(lambda n: n - n % 4),
+    st.booleans(), st.sampled_from((0, 0xF2000, 30 << 20)), st.sampled_from(KERNELS))
+scenarios = st.builds(model.Scenario, machines, st.lists(st.sampled_from(TOKENS), max_size=4).map(" ".join),
+                      st.sampled_from(KERNELS), st.sampled_from((None, "2.0.20", "2.0.32")))
+
+
+def _same(a: model.Result, b: model.Result) -> None:
+    assert a == b
+    assert a.memblock.log == b.memblock.log and a.final_memblock.log == b.final_memblock.log
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(scenarios, min_size=1, max_size=6), st.data())
+def test_reused_run_equals_fresh_run(batch, data):
+    # the same machines again with other command lines and kernels: the reused state is hit
+    batch += [model.Scenario(s.machine, data.draw(st.sampled_from(TOKENS)), data.draw(st.sampled_from(KERNELS)))
+              for s in batch]
+    for sc in data.draw(st.permutations(batch)):
+        _same(model.run(sc), model.run(sc, reuse=False))
+
+
+spans = st.lists(st.tuples(st.integers(0, 64), st.integers(1, 16)), max_size=8).map(
+    lambda xs: sorted((s * 0x1000, (s + n) * 0x1000) for s, n in xs))
+
+
+@settings(max_examples=300, deadline=None)
+@given(spans, st.lists(st.tuples(st.integers(0, 80), st.integers(1, 8)), max_size=4))
+def test_one_pass_split_equals_call_by_call(ranges, kids):
+    """build_iomem's one-pass split of reserved ranges is reserve_with_split called once per range."""
+    from kdumplab.iomem import reserve_with_split
+
+    children, cursor = [], 0x1000
+    for gap, size in kids:  # non-overlapping, sorted children such as Kernel code / Crash kernel
+        start = cursor + gap * 0x1000
+        children.append(Resource(start, start + size * 0x1000, "Kernel code"))
+        cursor = start + size * 0x1000
+    parent = Resource(0x1000, 0x60000, "System RAM", tuple(children))
+    step = parent
+    for start, end in ranges:
+        step = reserve_with_split(step, start, end)
+    assert _reserve_all_with_split(parent, ranges) == step
