@@ -12,18 +12,17 @@ as underscores>`` (``sos_commands/kernel/dmesg``, ``sos_commands/kernel/uname_-a
 
 from __future__ import annotations
 
-import lzma
 import os
 import platform
 import re
 import subprocess
-import tarfile
-import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from kdumplab.errors import KdumplabError
+from kdumplab.inputfile import DEFAULT_LIMIT, LOG_LIMIT, MAX_DIGITS, inside, read_text
+from kdumplab.sosreport import read_members
 
 __all__ = ["Capture", "FIELDS", "from_texts", "from_root", "from_live", "from_sosreport"]
 
@@ -95,9 +94,17 @@ class Capture:
 
     @property
     def memtotal(self) -> int | None:
-        """MemTotal in bytes."""
-        m = re.search(r"^MemTotal:\s+(\d+)\s*kB", self.meminfo or "", re.M)
-        return int(m.group(1)) * 1024 if m else None
+        """MemTotal in bytes; a value no machine can have (past 2^64 bytes) is an error naming the line."""
+        m = re.search(r"^MemTotal:[ \t]*([0-9]+)[ \t]*kB", self.meminfo or "", re.M)
+        if not m:
+            return None
+        digits = m.group(1)
+        value = int(digits) * 1024 if len(digits) <= MAX_DIGITS else 1 << 64
+        if value >= 1 << 64:
+            line = (self.meminfo or "").count("\n", 0, m.start()) + 1
+            raise KdumplabError(f"{self.where('meminfo')}:{line}", f"MemTotal {digits[:24]}"
+                                f"{'...' if len(digits) > 24 else ''} kB is past 2^64 bytes")
+        return value
 
 
 def from_texts(source: str, texts: dict[str, str], paths: dict[str, str] | None = None) -> Capture:
@@ -108,12 +115,12 @@ def from_texts(source: str, texts: dict[str, str], paths: dict[str, str] | None 
     return Capture(source=source, paths=tuple(sorted((paths or {}).items())), **texts)
 
 
-def _collect(source: str, label: str, read: Callable[[str], str | None]) -> Capture:
+def _collect(source: str, label: str, read: Callable[[str, str], str | None]) -> Capture:
     texts: dict[str, str] = {}
     paths: dict[str, str] = {}
     for field, candidates in FIELDS.items():
         for rel in candidates:
-            text = read(rel)
+            text = read(field, rel)
             if text is not None:
                 texts[field] = text
                 paths[field] = f"{label}/{rel}" if label else f"/{rel}"
@@ -121,21 +128,36 @@ def _collect(source: str, label: str, read: Callable[[str], str | None]) -> Capt
     return from_texts(source, texts, paths)
 
 
-def _read_file(path: Path) -> str | None:
-    try:
-        return path.read_bytes().decode("utf-8", "replace")
-    except (FileNotFoundError, NotADirectoryError, IsADirectoryError, PermissionError):
-        return None
-    except OSError:
-        return None
+def limit(field: str) -> int:
+    """The most bytes a capture may hold for ``field`` (the kernel log may be long, the others are small)."""
+    return LOG_LIMIT if field == "kernel_log" else DEFAULT_LIMIT
+
+
+def _reader(base: Path, label: str) -> Callable[[str, str], str | None]:
+    """Read ``base/rel``: None when it is not there (missing, a directory, unreadable without root); a
+    symlink out of ``base``, a FIFO or device, or a file over its limit is a one-line error."""
+
+    def read(field: str, rel: str) -> str | None:
+        path = base / rel
+        if not os.path.lexists(path):
+            return None
+        target = inside(base, rel)
+        if not target.exists() or target.is_dir() or not os.access(target, os.R_OK):
+            return None
+        return read_text(target, limit(field), f"{label}/{rel}" if label else f"/{rel}")
+
+    return read
 
 
 def from_root(root: str | os.PathLike[str]) -> Capture:
-    """Files under ``root`` at their live paths (``root/proc/iomem`` ...). A sosreport unpacked works too."""
+    """Files under ``root`` at their live paths (``root/proc/iomem`` ...). A sosreport unpacked works too.
+
+    Symlinks between the capture's own files are followed; one that leads out of ``root`` is refused.
+    """
     base = Path(root)
     if not base.is_dir():
         raise KdumplabError(str(root), "not a directory", "--root wants a directory of captured files")
-    return _collect(str(root), str(base), lambda rel: _read_file(base / rel))
+    return _collect(str(root), str(base), _reader(base, str(base)))
 
 
 def _run(argv: list[str]) -> str | None:
@@ -154,42 +176,29 @@ def from_live() -> Capture:
     live = {"dmesg": lambda: _run(["dmesg"]), "kexec_--version": lambda: _run(["kexec", "--version"]),
             "uname_-a": lambda: _run(["uname", "-a"])}
 
-    def read(rel: str) -> str | None:
+    files = _reader(Path("/"), "")
+
+    def read(field: str, rel: str) -> str | None:
         if rel in live:
             return live[rel]()
         if rel.startswith(("sos_commands/", "var/")) or "/" not in rel:
             return None
-        return _read_file(Path("/") / rel)
+        return files(field, rel)
 
     cap = _collect(f"live system ({platform.node()})", "", read)
     return cap
 
 
-_ARCHIVE_ERRORS = (tarfile.TarError, EOFError, lzma.LZMAError, zlib.error, OSError)
-
-
 def from_sosreport(path: str | os.PathLike[str]) -> Capture:
     """A sosreport tarball (``.tar.xz``, ``.tar.gz``, ``.tar.bz2`` or plain), whatever its top directory.
 
-    The whole archive is read so a truncated one is refused rather than half used.
+    Read as a bounded stream in memory (``kdumplab.sosreport``); a truncated, corrupt or hostile archive is
+    one error line.
     """
     name = str(path)
-    members: dict[str, bytes] = {}
-    wanted = {rel for cands in FIELDS.values() for rel in cands}
-    try:
-        with tarfile.open(name, "r:*") as tar:
-            for info in tar:
-                parts = info.name.lstrip("./").split("/", 1)
-                rel = parts[1] if len(parts) == 2 else parts[0]
-                if info.isfile() and rel in wanted:
-                    f = tar.extractfile(info)
-                    if f is not None:
-                        members[rel] = f.read()
-    except FileNotFoundError:
-        raise KdumplabError(name, "no such file") from None
-    except _ARCHIVE_ERRORS as err:
-        raise KdumplabError(name, f"truncated or corrupt sosreport archive ({type(err).__name__}: {err})",
-                            "re-copy the archive; `xz -t`/`gzip -t` tells whether it is whole") from None
+    field_of = {rel: field for field, cands in FIELDS.items() for rel in cands}
+    members = read_members(name, lambda rel: limit(field_of[rel]) if rel in field_of else None)
     if "proc/iomem" not in members and "proc/cmdline" not in members:
         raise KdumplabError(name, "no proc/iomem or proc/cmdline inside: not a sosreport?")
-    return _collect(name, name, lambda rel: members[rel].decode("utf-8", "replace") if rel in members else None)
+    return _collect(name, name, lambda field, rel: members[rel].decode("utf-8", "replace") if rel in members
+                    else None)

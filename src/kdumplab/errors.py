@@ -23,5 +23,7 @@ class KdumplabError(Exception):
         self.hint = hint
 
     def one_line(self) -> str:
+        """The message as one line: embedded line breaks (a library's multi-line error) become spaces."""
         text = f"{self.where}: {self.what}"
-        return f"{text} ({self.hint})" if self.hint else text
+        text = f"{text} ({self.hint})" if self.hint else text
+        return " ".join(text.split()) if "\n" in text or "\r" in text else text

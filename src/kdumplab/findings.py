@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from kdumplab import iomem, policy
 from kdumplab.capture import Capture
 from kdumplab.errors import KdumplabError
+from kdumplab.inputfile import one_line
 from kdumplab.machine import Machine
 from kdumplab.policy import Feature
 from kdumplab.ranges import SZ_1M, SZ_4G
@@ -61,15 +62,20 @@ class Analysis:
         return max((f.severity for f in self.findings), default=None)
 
 
+_LINE_MAX = 1024  # kernel/printk: a record's text is shorter than 1 KiB
+
+
 def _lines(cap: Capture, field: str, pattern: str) -> list[str]:
     text = getattr(cap, field) or ""
     where = cap.where(field)
     rx = re.compile(pattern)
-    return [f"{where}:{n}: {line.strip()}" for n, line in enumerate(text.splitlines(), 1) if rx.search(line)]
+    # A printk record is at most 1 KiB; searching only a line's head keeps the patterns linear on garbage.
+    return [f"{where}:{n}: {one_line(line.strip())}" for n, line in enumerate(text.splitlines(), 1)
+            if rx.search(line, 0, _LINE_MAX)]
 
 
 def kexec_version(text: str | None) -> tuple[int, ...] | None:
-    m = re.search(r"kexec-tools\s+(\d+)\.(\d+)\.(\d+)", text or "")
+    m = re.search(r"kexec-tools\s+([0-9]{1,9})\.([0-9]{1,9})\.([0-9]{1,9})(?![0-9])", text or "")
     return tuple(int(x) for x in m.groups()) if m else None
 
 
@@ -81,7 +87,7 @@ def _crash_lines(cap: Capture) -> tuple[CrashLine, ...]:
         m = re.match(r"^\s*([0-9a-fA-F]+)-([0-9a-fA-F]+) : (Crash kernel.*)$", raw)
         if m:
             out.append(CrashLine(int(m.group(1), 16), int(m.group(2), 16) + 1, m.group(3), f"{where}:{n}",
-                                 raw.strip()))
+                                 one_line(raw.strip())))
     return tuple(out)
 
 
@@ -94,7 +100,7 @@ def _int(text: str | None) -> int | None:
 
 def _dma_limit(cap: Capture) -> int | None:
     """The end of ZONE_DMA from the 'Zone ranges' lines of the boot log (arm64's CRASH_ADDR_LOW_MAX)."""
-    m = re.search(r"^\S*\s*(?:\[[^\]]*\]\s*)?\s*DMA\s+\[mem 0x([0-9a-f]+)-0x([0-9a-f]+)\]", cap.kernel_log or "",
+    m = re.search(r"^\S*\s*(?:\[[^\]]*\]\s*)?DMA\s+\[mem 0x([0-9a-f]+)-0x([0-9a-f]+)\]", cap.kernel_log or "",
                   re.M)
     return int(m.group(2), 16) + 1 if m else None
 
@@ -108,7 +114,10 @@ def _probe_machine(cap: Capture, arch: str, regions: tuple[CrashLine, ...]) -> M
 
     ram = cap.memtotal + sum(r.end - r.start for r in regions)
     gib = max(1, round(ram / (1 << 30)))
-    return presets.qemu_virt(mem=gib << 30)
+    try:
+        return presets.qemu_virt(mem=gib << 30)
+    except (ValueError, KdumplabError):  # more RAM than a virt board holds: no probe, the texts decide
+        return None
 
 
 def _region_count(name: str, machine: Machine, cmdline: str) -> int | None:
@@ -116,7 +125,7 @@ def _region_count(name: str, machine: Machine, cmdline: str) -> int | None:
 
     try:
         return sum(r.in_iomem for r in model.run(model.Scenario(machine, cmdline, name)).outcome.regions)
-    except KdumplabError:
+    except (KdumplabError, ValueError):  # ValueError: a probe the virt board cannot hold (RAM over PCIe)
         return None
 
 
@@ -182,7 +191,7 @@ def _vmcore_findings(cap: Capture, arch: str, gen: str, kver: tuple[int, ...]) -
         return []
     if not res.kexec.loaded:
         return []
-    ev = tuple(x for x in (f"{cap.where('kexec_version')}:1: {(cap.kexec_version or '').strip()}",
+    ev = tuple(x for x in (f"{cap.where('kexec_version')}:1: {one_line((cap.kexec_version or '').strip())}",
                            f"{cap.where('uname') if cap.uname else cap.where('version')}:1: {cap.release}"
                            if cap.release else None) if x)
     fix = ("for a usable vmcore use kexec-tools >= 2.0.25 with a kernel that lists _text in /proc/kallsyms "
@@ -214,7 +223,7 @@ def analyze(cap: Capture) -> Analysis:
         kexecs = ("2.0.24+ (two regions were loaded; 2.0.20 refuses them)",)
     else:
         kexecs = ("unknown",)
-    cmd = _lines(cap, "cmdline", r"crashkernel=") or ([f"{cap.where('cmdline')}:1: {cap.cmdline.strip()}"]
+    cmd = _lines(cap, "cmdline", r"crashkernel=") or ([f"{cap.where('cmdline')}:1: {one_line(cap.cmdline.strip())}"]
                                                        if cap.cmdline else [])
     logl = _lines(cap, "kernel_log", r"(?i)crashkernel|crash kernel")
     # MemTotal leaves the crash regions out; add them back to get near the RAM size the range tables match
@@ -253,7 +262,7 @@ def analyze(cap: Capture) -> Analysis:
             out.append(Finding(Severity.ERROR, "KEXEC_TWO_REGIONS",
                                f"kexec-tools {'.'.join(map(str, kver))} with two crash regions: before 2.0.24 "
                                "kexec -p on arm64 uses only one Crash kernel range and fails to load",
-                               (*ev, f"{cap.where('kexec_version')}:1: {(cap.kexec_version or '').strip()}"),
+                               (*ev, f"{cap.where('kexec_version')}:1: {one_line((cap.kexec_version or '').strip())}"),
                                "upgrade kexec-tools to 2.0.24 or newer, or use a single crashkernel=X below the "
                                "DMA limit"))
         main = max(regions, key=lambda r: r.end - r.start)
