@@ -105,9 +105,11 @@ def _register() -> None:
     """Attach the command groups that live in their own modules."""
     from kdumplab.lab.cli import lab
     from kdumplab.tools.cli import register_tools
+    from kdumplab.tools.scale_cli import register_scale
 
     main.add_command(lab)
     register_tools(main)
+    register_scale(main)
 
 
 _register()

@@ -1,0 +1,179 @@
+"""One crashkernel= line over every RAM size and kernel generation: where the verdict changes.
+
+A distribution ships one default (``crashkernel=1G-4G:192M,4G-64G:256M,64G-:512M``) for machines of every
+size. For each generation and each RAM size of a range, the model answers: is a region reserved, where
+(below or above the DMA limit), does the crash kernel get memory below that limit, and would the chosen
+kexec-tools load the crash kernel into it. Consecutive sizes with the same answer form a run; the sizes
+where the answer changes are the boundaries, known to within one step.
+
+The machine is ``qemu-virt`` grown to each size (what the lab boots); every point is ``model.run`` with
+reuse. Sizes above what the lab can boot under TCG (``LAB_MAX``) are the model's alone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from kdumplab.errors import KdumplabError
+from kdumplab.ranges import SZ_1G, SZ_2M, SZ_128M, format_size, parse_size
+
+__all__ = ["Point", "Run", "Sweep", "parse_mem_range", "default_step", "sizes", "sweep_chunk", "extend_runs",
+           "LAB_MAX", "MAX_POINTS_DEFAULT"]
+
+#: the largest guest the lab boots under TCG in reasonable time (docs/lab.md); above it, model only
+LAB_MAX = 64 * SZ_1G
+#: the default step keeps a sweep at most this many sizes per generation
+MAX_POINTS_DEFAULT = 4096
+
+
+@dataclass(frozen=True, slots=True)
+class Point:
+    """One generation at one RAM size."""
+
+    kernel: str
+    mem: int
+    verdict: str  # reserved | failed | none (outcome.Verdict)
+    where: str  # "low", "high", "" (nothing reserved): where the main region is, against the DMA limit
+    low_memory: bool  # some crash region lies below the DMA limit (the crash kernel gets ZONE_DMA memory)
+    kexec: str  # "loads", "refuses", "" (not asked, or nothing to load into)
+    regions: tuple[tuple[str, int, int], ...]  # (role, start, end exclusive)
+    reason: str
+
+    @property
+    def key(self) -> tuple[str, str, bool, str]:
+        """What a boundary is a change of (addresses move with every size; these do not)."""
+        return (self.verdict, self.where, self.low_memory, self.kexec)
+
+    def label(self) -> str:
+        if self.verdict != "reserved":
+            return "not reserved" if self.verdict == "failed" else "nothing asked"
+        text = f"reserved {self.where}" + ("" if self.low_memory else ", no low memory")
+        if self.kexec:
+            text += f", kexec {self.kexec}"
+        return text
+
+
+@dataclass(frozen=True, slots=True)
+class Run:
+    """Consecutive sizes of one generation with the same key."""
+
+    kernel: str
+    first: int  # smallest size in the run
+    last: int  # largest size in the run
+    sample: Point  # the run's first point
+
+
+@dataclass(frozen=True, slots=True)
+class Sweep:
+    cmdline: str
+    machine: str
+    kernels: tuple[str, ...]
+    start: int
+    end: int
+    step: int
+    kexec_tools: str | None
+    runs: tuple[Run, ...]
+    points: int
+
+    @property
+    def model_only_above(self) -> int | None:
+        return LAB_MAX if self.end > LAB_MAX else None
+
+    def boundaries(self) -> Iterator[tuple[Run, Run]]:
+        """Pairs of neighbouring runs of one generation: the answer changes between a.last and b.first."""
+        for a, b in zip(self.runs, self.runs[1:], strict=False):
+            if a.kernel == b.kernel:
+                yield a, b
+
+    @property
+    def failing(self) -> bool:
+        """Some size does not reserve, or kexec-tools would refuse to load."""
+        return any(r.sample.verdict != "reserved" or r.sample.kexec == "refuses" for r in self.runs)
+
+
+def parse_mem_range(text: str) -> tuple[int, int]:
+    """``1G..4T`` (both ends included)."""
+    lo, sep, hi = text.partition("..")
+    if not sep:
+        raise KdumplabError("--mem", f"not a range: {text!r}", "write FROM..TO, e.g. 1G..4T")
+    start, end = parse_size(lo, "--mem"), parse_size(hi, "--mem")
+    if start < SZ_128M:
+        raise KdumplabError("--mem", f"{lo}: the qemu-virt machine needs at least 128M")
+    if end < start:
+        raise KdumplabError("--mem", f"{text!r}: the end is below the start")
+    if start % SZ_2M or end % SZ_2M:
+        raise KdumplabError("--mem", f"{text!r}: qemu-virt RAM sizes are whole multiples of 2M")
+    return start, end
+
+
+def default_step(start: int, end: int, max_points: int = MAX_POINTS_DEFAULT) -> int:
+    """The smallest power-of-two multiple of 2 MiB that keeps the sweep at ``max_points`` sizes or fewer."""
+    step = SZ_2M
+    while (end - start) // step + 1 > max_points:
+        step *= 2
+    return step
+
+
+def sizes(start: int, end: int, step: int) -> list[int]:
+    """``start, start + step, ...`` up to ``end``; ``end`` itself is always included."""
+    if step <= 0 or step % SZ_2M:
+        raise KdumplabError("--step", f"{format_size(step)}: must be a positive multiple of 2M")
+    out = list(range(start, end + 1, step))
+    if out[-1] != end:
+        out.append(end)
+    return out
+
+
+def _machine(kernel: str, mem: int):  # noqa: ANN202
+    """qemu-virt with ``mem`` of RAM. Past 255 GiB the RAM would run into the preset's high PCI windows,
+    which QEMU then places above RAM instead; those lines are dropped here (the reservation and kexec-tools
+    read only the System RAM and crash lines, so they change nothing the sweep reports)."""
+    from dataclasses import replace
+
+    from kdumplab import presets
+
+    machine = presets.qemu_virt(mem, kernel=kernel if kernel in presets.DEBIAN_IMAGES else "6.1")
+    ram_end = presets.QEMU_VIRT_RAM_BASE + mem
+    if ram_end > _FIRST_HIGH_DEVICE:
+        kept = tuple(line for line in machine.iomem_devices
+                     if int(line.split("-", 1)[0], 16) < presets.QEMU_VIRT_RAM_BASE)
+        machine = replace(machine, iomem_devices=kept)
+    return machine
+
+
+#: the lowest device line of the qemu-virt preset above its RAM (PCI ECAM at 256 GiB + 256 MiB)
+_FIRST_HIGH_DEVICE = 0x40_1000_0000
+
+
+def point(kernel: str, mem: int, cmdline: str, kexec_tools: str | None) -> Point:
+    """model.run at one size."""
+    from kdumplab import model
+
+    res = model.run(model.Scenario(_machine(kernel, mem), cmdline, kernel, kexec_tools))
+    out = res.outcome
+    main = out.main
+    regions = tuple((r.role.value, r.start, r.end) for r in out.regions)
+    kexec = ""
+    if res.kexec is not None and main is not None:
+        kexec = "loads" if res.kexec.loaded else "refuses"
+    return Point(kernel, mem, out.verdict.value, "" if main is None else ("high" if main.high else "low"),
+                 any(r.start < out.low_max for r in out.regions), kexec, regions, out.reason)
+
+
+def sweep_chunk(task: tuple[str, tuple[int, ...], str, str | None]) -> list[Point]:
+    """One task for the back-end: one generation over a block of sizes (a pool or Dask worker runs it)."""
+    kernel, mems, cmdline, kexec_tools = task
+    return [point(kernel, mem, cmdline, kexec_tools) for mem in mems]
+
+
+def extend_runs(runs: list[Run], points: list[Point]) -> list[Run]:
+    """Fold points (in kernel order, then size order) onto ``runs``: a point with the key of the last run of
+    its generation extends it, any other starts a run."""
+    for p in points:
+        last = runs[-1] if runs else None
+        if last is not None and last.kernel == p.kernel and last.sample.key == p.key:
+            runs[-1] = Run(last.kernel, last.first, p.mem, last.sample)
+        else:
+            runs.append(Run(p.kernel, p.mem, p.mem, p))
+    return runs
