@@ -29,8 +29,8 @@ def test_61_high_without_low_warns() -> None:
     # real 6.1 boot, crashkernel=4G,high: one region at 0x32de00000 above the 4 GiB DMA limit, no low region
     # (6.1 arm64 has no default ,low: arch/arm64/mm/init.c reserve_crashkernel in 6.1)
     a = analyze(capture.from_root(CAPTURES / "6.1-16G-high-without-low"))
-    assert [f.code for f in a.findings if f.severity is Severity.WARNING] == ["HIGH_WITHOUT_LOW"]
-    hw = next(f for f in a.findings if f.code == "HIGH_WITHOUT_LOW")
+    assert [f.code for f in a.findings if f.severity is Severity.WARNING] == ["OUTSIDE_DMA_ZONE"]
+    hw = next(f for f in a.findings if f.code == "OUTSIDE_DMA_ZONE")
     assert hw.evidence[0].endswith("proc/iomem:16: 32de00000-42ddfffff : Crash kernel")
     assert a.generations == ("6.1",)
 
@@ -38,7 +38,7 @@ def test_61_high_without_low_warns() -> None:
 def test_612_high_gets_default_low_so_no_warning() -> None:
     # real 6.12 boot of the same cmdline: the kernel adds a 128 MiB low region itself (DEFAULT_CRASH_KERNEL_LOW_SIZE)
     codes = _codes(realboot_files("6.12-16G-a12-crashkernel-4G-high"))
-    assert "HIGH_WITHOUT_LOW" not in codes
+    assert "OUTSIDE_DMA_ZONE" not in codes
 
 
 def test_two_regions_old_kexec_and_not_loaded() -> None:
@@ -64,7 +64,7 @@ def test_no_region_and_failure_line() -> None:
     files = realboot_files("5.10-1G-a10-crashkernel-900M")
     a = analyze(capture.from_texts("t", _fields(files)))
     assert a.findings[0].severity is Severity.ERROR
-    assert {"NO_REGION", "RESERVATION_FAILED_LOG"} <= {f.code for f in a.findings}
+    assert {"NO_REGION", "RESERVATION_FAILED"} <= {f.code for f in a.findings}
 
 
 def test_one_byte_region_not_in_iomem() -> None:
@@ -85,14 +85,22 @@ def test_small_region() -> None:
     assert _codes(files)["SMALL_REGION"] is Severity.WARNING
 
 
-def test_garbage_iomem_line_names_file_and_line() -> None:
+def test_garbage_iomem_line_is_partial_input_naming_file_and_line() -> None:
+    # a mangled line is skipped and reported (issue 10: PARTIAL_INPUT), the rest still read
     files = realboot_files("6.1-16G-a12-crashkernel-4G-high")
     lines = files["proc/iomem"].splitlines()
     lines.insert(3, "this is not iomem")
     files["proc/iomem"] = "\n".join(lines) + "\n"
+    a = analyze(capture.from_texts("t", _fields(files), {"iomem": "cap/proc/iomem"}))
+    partial = next(f for f in a.findings if f.code == "PARTIAL_INPUT")
+    assert partial.evidence[0].startswith("cap/proc/iomem:4:")
+    assert "OUTSIDE_DMA_ZONE" in {f.code for f in a.findings}
+
+
+def test_iomem_with_nothing_usable_names_file_and_line() -> None:
     with pytest.raises(KdumplabError) as err:
-        analyze(capture.from_texts("t", _fields(files), {"iomem": "cap/proc/iomem"}))
-    assert err.value.where == "cap/proc/iomem:4"
+        analyze(capture.from_texts("t", {"iomem": "hello\nworld\n"}, {"iomem": "cap/proc/iomem"}))
+    assert err.value.where == "cap/proc/iomem:1"
 
 
 def test_hidden_one_byte_region_points_to_612_or_later() -> None:
@@ -109,7 +117,7 @@ def test_hidden_one_byte_region_points_to_612_or_later() -> None:
 
 def test_x86_high_without_low_uses_4g() -> None:
     # x86_64 6.1 keeps a default low region (256 MiB, arch/x86/kernel/setup.c reserve_crashkernel_low), so a
-    # modelled crashkernel=1G,high has two regions and no HIGH_WITHOUT_LOW; dropping the low line brings it back
+    # modelled crashkernel=1G,high has two regions and no OUTSIDE_DMA_ZONE; dropping the low line brings it back
     from kdumplab import model
     from kdumplab.machine import Bank, Machine
     from kdumplab.tools.report import modelled_capture
@@ -118,11 +126,11 @@ def test_x86_high_without_low_uses_4g() -> None:
     res = model.run(model.Scenario(m, "crashkernel=1G,high", "6.1"))
     cap = modelled_capture(res)
     assert cap.arch == "x86_64"
-    assert "HIGH_WITHOUT_LOW" not in {f.code for f in analyze(cap).findings}
+    assert "OUTSIDE_DMA_ZONE" not in {f.code for f in analyze(cap).findings}
     low = next(r for r in res.outcome.regions if r.role == "low")
     text = "".join(line + "\n" for line in cap.iomem.splitlines() if f"{low.start:x}-" not in line)
     codes = {f.code for f in analyze(capture.from_texts("t", {"iomem": text, "uname": cap.uname})).findings}
-    assert "HIGH_WITHOUT_LOW" in codes
+    assert "OUTSIDE_DMA_ZONE" in codes
 
 
 def _cycle_capture(case: str, kexec_version: str) -> capture.Capture:

@@ -1,7 +1,10 @@
 """A Capture -> Findings: what is wrong with kdump on that machine, with the exact lines that show it.
 
-Pure: no I/O. First the captured texts are read backwards into the kernel generations and kexec-tools versions
-that could have produced them (style.md, "the table also runs backwards"), then each check looks at them.
+Pure: no I/O. The texts are first read leniently and combined (``kdumplab.evidence``: which kernel wrote them,
+the crash regions and where each comes from, the family of kernels), then read backwards into the modelled
+generations and kexec-tools versions that could have produced them (style.md, "the table also runs
+backwards"), then each check looks at them. Every finding has a stable code (docs/tools.md); codes renamed
+in this release keep their old name in ``Finding.aliases`` for one release.
 """
 
 from __future__ import annotations
@@ -10,17 +13,23 @@ import enum
 import re
 from dataclasses import dataclass
 
-from kdumplab import iomem, policy
+from kdumplab import evidence, policy
 from kdumplab.capture import Capture
 from kdumplab.errors import KdumplabError
+from kdumplab.evidence import Evidence, Region
+from kdumplab.family import FamilyGuess, Trait
 from kdumplab.inputfile import one_line
+from kdumplab.logscan import Kind
 from kdumplab.machine import Machine
 from kdumplab.policy import Feature
-from kdumplab.ranges import SZ_1M, SZ_4G
+from kdumplab.ranges import SZ_1G, SZ_1M, SZ_4G
 from kdumplab.recommend import usual_need
 
-__all__ = ["Severity", "Finding", "Analysis", "analyze", "kexec_version"]
+__all__ = ["Severity", "Finding", "Analysis", "analyze", "kexec_version", "ALIASES"]
 
+#: old code -> new code (kept in ``Finding.aliases`` for one release)
+ALIASES = {"RESERVATION_FAILED_LOG": "RESERVATION_FAILED", "HIGH_WITHOUT_LOW": "OUTSIDE_DMA_ZONE",
+           "CMA_PLACEMENT": "CMA_COMPETES"}
 
 
 class Severity(enum.IntEnum):
@@ -37,14 +46,9 @@ class Finding:
     evidence: tuple[str, ...] = ()
     fix: str | None = None
 
-
-@dataclass(frozen=True, slots=True)
-class CrashLine:
-    start: int
-    end: int
-    name: str
-    where: str
-    text: str
+    @property
+    def aliases(self) -> tuple[str, ...]:
+        return tuple(old for old, new in ALIASES.items() if new == self.code)
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,41 +58,22 @@ class Analysis:
     release: str | None
     generations: tuple[str, ...]
     kexec_versions: tuple[str, ...]
-    regions: tuple[CrashLine, ...]
+    regions: tuple[Region, ...]
     findings: tuple[Finding, ...]
+    view: str = "first kernel"
+    outcome: str = "unknown"
+    family: FamilyGuess | None = None
 
     @property
     def worst(self) -> Severity | None:
         return max((f.severity for f in self.findings), default=None)
 
 
-_LINE_MAX = 1024  # kernel/printk: a record's text is shorter than 1 KiB
-
-
-def _lines(cap: Capture, field: str, pattern: str) -> list[str]:
-    text = getattr(cap, field) or ""
-    where = cap.where(field)
-    rx = re.compile(pattern)
-    # A printk record is at most 1 KiB; searching only a line's head keeps the patterns linear on garbage.
-    return [f"{where}:{n}: {one_line(line.strip())}" for n, line in enumerate(text.splitlines(), 1)
-            if rx.search(line, 0, _LINE_MAX)]
 
 
 def kexec_version(text: str | None) -> tuple[int, ...] | None:
     m = re.search(r"kexec-tools\s+([0-9]{1,9})\.([0-9]{1,9})\.([0-9]{1,9})(?![0-9])", text or "")
     return tuple(int(x) for x in m.groups()) if m else None
-
-
-def _crash_lines(cap: Capture) -> tuple[CrashLine, ...]:
-    where = cap.where("iomem")
-    iomem.parse(cap.iomem or "", where)  # refuses garbage with file:line
-    out = []
-    for n, raw in enumerate((cap.iomem or "").splitlines(), 1):
-        m = re.match(r"^\s*([0-9a-fA-F]+)-([0-9a-fA-F]+) : (Crash kernel.*)$", raw)
-        if m:
-            out.append(CrashLine(int(m.group(1), 16), int(m.group(2), 16) + 1, m.group(3), f"{where}:{n}",
-                                 one_line(raw.strip())))
-    return tuple(out)
 
 
 def _int(text: str | None) -> int | None:
@@ -98,14 +83,7 @@ def _int(text: str | None) -> int | None:
         return None
 
 
-def _dma_limit(cap: Capture) -> int | None:
-    """The end of ZONE_DMA from the 'Zone ranges' lines of the boot log (arm64's CRASH_ADDR_LOW_MAX)."""
-    m = re.search(r"^\S*\s*(?:\[[^\]]*\]\s*)?DMA\s+\[mem 0x([0-9a-f]+)-0x([0-9a-f]+)\]", cap.kernel_log or "",
-                  re.M)
-    return int(m.group(2), 16) + 1 if m else None
-
-
-def _probe_machine(cap: Capture, arch: str, regions: tuple[CrashLine, ...]) -> Machine | None:
+def _probe_machine(cap: Capture, arch: str, regions: tuple[Region, ...]) -> Machine | None:
     """A QEMU virt machine with about the captured RAM (MemTotal plus the crash regions, whole GiB), used
     only to ask each generation how many regions the captured cmdline gives."""
     if arch != "arm64" or not cap.memtotal or not cap.cmdline or "crashkernel=" not in cap.cmdline:
@@ -129,14 +107,18 @@ def _region_count(name: str, machine: Machine, cmdline: str) -> int | None:
         return None
 
 
-def _generations(cap: Capture, arch: str, regions: tuple[CrashLine, ...], crash_size: int | None) -> tuple[str, ...]:
+def _generations(cap: Capture, arch: str, regions: tuple[Region, ...], crash_size: int | None,
+                 release: str | None = None, guess: FamilyGuess | None = None) -> tuple[str, ...]:
     rows = policy.all_policies(arch)
     probe = _probe_machine(cap, arch, regions)
-    if cap.release:
+    release = release or cap.release
+    if release:
         try:
-            return (policy.for_kernel(cap.release, arch).name,)
+            return (policy.for_kernel(release, arch).name,)
         except KdumplabError:
-            pass  # a release between generations: fall back to what the texts show
+            pass  # a release between generations: fall back to the family, then to what the texts show
+    if guess is not None and guess.family is not None and not guess.inferred:
+        return (guess.family.policy,) if guess.family.policy else ()
     keep = []
     names = {r.name for r in regions}
     total = sum(r.end - r.start for r in regions)
@@ -207,95 +189,331 @@ def _vmcore_findings(cap: Capture, arch: str, gen: str, kver: tuple[int, ...]) -
     return out
 
 
-def analyze(cap: Capture) -> Analysis:
-    """Every finding for one capture, worst first."""
-    if cap.iomem is None:
-        raise KdumplabError(cap.source, "no proc/iomem in the capture", "it is the one file check needs")
-    arch = cap.arch or "arm64"
-    regions = _crash_lines(cap)
-    crash_size = _int(cap.kexec_crash_size)
-    loaded = _int(cap.kexec_crash_loaded)
+
+
+def analyze(cap: Capture, vmcore: bool = False, release: str | None = None, arch: str | None = None) -> Analysis:
+    """Every finding for one capture, worst first. Any one text (iomem, log) is enough."""
+    if cap.iomem is None and cap.kernel_log is None and cap.cmdline is None:
+        raise KdumplabError(cap.source, "nothing to read: no /proc/iomem, no kernel log, no command line",
+                            "give --iomem FILE or --log FILE (or a --root with proc/iomem or dmesg)")
+    ev = evidence.gather(cap, vmcore=vmcore, release=release, arch=arch)
+    arch = ev.arch
+    this = ev.this() if ev.view == "first kernel" else ()
+    crash_size = _int(cap.kexec_crash_size) if ev.view == "first kernel" else None
+    loaded = _int(cap.kexec_crash_loaded) if ev.view == "first kernel" else None
     kver = kexec_version(cap.kexec_version)
-    gens = _generations(cap, arch, regions, crash_size)
+    gens = _generations(cap, arch, this, crash_size, ev.release, ev.family)
     if kver:
         kexecs: tuple[str, ...] = (".".join(map(str, kver)),)
-    elif len(regions) == 2 and loaded == 1:
+    elif len(this) == 2 and loaded == 1:
         kexecs = ("2.0.24+ (two regions were loaded; 2.0.20 refuses them)",)
     else:
         kexecs = ("unknown",)
-    cmd = _lines(cap, "cmdline", r"crashkernel=") or ([f"{cap.where('cmdline')}:1: {one_line(cap.cmdline.strip())}"]
-                                                       if cap.cmdline else [])
-    logl = _lines(cap, "kernel_log", r"(?i)crashkernel|crash kernel")
-    # MemTotal leaves the crash regions out; add them back to get near the RAM size the range tables match
-    ram = cap.memtotal + sum(r.end - r.start for r in regions) if cap.memtotal else None
+    cmd = [f"{ev.cmdline_where}: {one_line(ev.cmdline)}"] if ev.cmdline else []
+    ram = cap.memtotal + sum(r.size for r in this) if cap.memtotal else None
     out: list[Finding] = []
-    low_max = _dma_limit(cap) or SZ_4G
-    hidden = [r for r in regions if r.start == 0 and r.end == 1]
-    if hidden and iomem.addresses_hidden(iomem.parse(cap.iomem, cap.where("iomem"))):
+    out += _input_findings(ev)
+    if ev.view == "crash kernel":
+        out += _capture_kernel(ev)
+    else:
+        out += _reservation_findings(ev, cap, cmd, crash_size, ram)
+        if this:
+            out += _loaded_findings(ev, cap, this, loaded, kver, gens, ram, arch)
+    out += _cma_findings(ev)
+    quiet = not [f for f in out if f.severity > Severity.INFO or f.code in ("CAPTURE_KERNEL", "FIXED_BASE")]
+    if quiet and ev.outcome == "reserved":
+        out.append(Finding(Severity.INFO, "OK", "a crash region is reserved" + (
+                " and a crash kernel is loaded" if loaded == 1 else ""),
+                tuple(r.evidence[0] for r in this)))
+    out.sort(key=lambda f: -f.severity)
+    return Analysis(cap.source, arch, ev.release, gens, kexecs, ev.regions, tuple(out), ev.view, ev.outcome,
+                    ev.family)
+
+
+def _input_findings(ev: Evidence) -> list[Finding]:
+    out = []
+    if ev.partial:
+        out.append(Finding(Severity.INFO, "PARTIAL_INPUT", "the evidence was cut or mangled: read what could be",
+                           ev.partial))
+    if ev.iomem is not None and ev.iomem.hidden:
         out.append(Finding(Severity.WARNING, "ADDRESSES_HIDDEN", "/proc/iomem was read without root: all "
-                           "addresses are 0", tuple(r.where + ": " + r.text for r in hidden),
+                           "addresses are 0", tuple(f"{ev.iomem.where}:{e.lineno}: {e.text}"
+                                                    for e in ev.iomem.entries if e.is_crash)[:3],
                            "capture /proc/iomem as root"))
-        regions = ()
-    if not regions:
+    if ev.conflicts:
+        out.append(Finding(Severity.WARNING, "EVIDENCE_CONFLICT", "the log and /proc/iomem disagree about the crash "
+                           "regions: they come from different boots (the log's side is listed as boot 'other')",
+                           ev.conflicts, "capture the log and /proc/iomem of the same boot"))
+    return out
+
+
+def _capture_kernel(ev: Evidence) -> list[Finding]:
+    firsts = [r for r in ev.regions if r.boot == "other"]
+    shown = ", ".join(f"[{r.start:#x}, {r.end:#x}) {r.size // SZ_1M} MiB" for r in firsts)
+    title = ("this evidence was written inside the crash kernel, not by the kernel that reserves: "
+             + (f"the first kernel's crash region(s): {shown}" if firsts else "it does not show the first "
+                "kernel's regions"))
+    out = [Finding(Severity.INFO, "CAPTURE_KERNEL", title, ev.capture_reasons + tuple(r.evidence[0] for r in firsts),
+                   "to check the reservation, capture /proc/iomem and dmesg after a normal boot")]
+    inherited = ev.events(*FAILURES_RESERVE)
+    if inherited:
+        out.append(Finding(Severity.INFO, "CAPTURE_KERNEL", "the crash kernel inherited crashkernel= and could not "
+                           "reserve inside its own small memory (harmless)",
+                           tuple(ev.line(e) for e in inherited)))
+    low_ok = _crash_kernel_has_dma(ev)
+    if low_ok is False:
+        out.append(Finding(Severity.WARNING, "OUTSIDE_DMA_ZONE", "the crash kernel has no memory in its DMA zone: "
+                           "swiotlb and devices limited to 32-bit (or 30-bit) DMA fail",
+                           tuple(ev.line(e) for e in ev.events(Kind.ZONE, Kind.NO_LOW_MEM)),
+                           "reserve a low region in the first kernel (crashkernel=Y,low on kernels with ,high)"))
+    return out
+
+
+def _crash_kernel_has_dma(ev: Evidence) -> bool | None:
+    if ev.this_boot is None:
+        return None
+    if ev.events(Kind.NO_LOW_MEM):
+        return False
+    zones = {e.value: e for e in ev.events(Kind.ZONE)}
+    if "DMA" in zones and "DMA32" not in zones and zones["DMA"].end is None:
+        return False
+    return None
+
+
+FAILURES_RESERVE = (Kind.CANNOT_ALLOCATE, Kind.CANNOT_ALLOCATE_LOW, Kind.NOT_MEMORY, Kind.OVERLAPS,
+                    Kind.NOT_ALIGNED, Kind.IN_USE, Kind.NO_AREA, Kind.LOW_FAILED_X86)
+
+
+def _window(ev: Evidence) -> tuple[int, int] | None:
+    """The window the low (default) search looks in: [0, DMA end) on arm64, [16 MiB, 4 GiB) on x86."""
+    if ev.arch == "x86_64":
+        return 16 * SZ_1M, SZ_4G
+    end = _dma_end(ev)
+    if end is None:
+        return None
+    if ev.family.family is not None and ev.family.family.has(Trait.DMA_FIXED_1G):
+        end = max(end, _ram_start(ev) + SZ_4G if _ram_start(ev) >= SZ_4G else SZ_4G)
+    return 0, end
+
+
+def _ram_start(ev: Evidence) -> int:
+    return min((s for s, _ in ev.ram), default=0)
+
+
+def _dma_end(ev: Evidence) -> int | None:
+    """ZONE_DMA's end: the log's Zone ranges; else the family's rule on the RAM the evidence shows."""
+    if ev.dma_end is not None:
+        return ev.dma_end
+    f = ev.family.family
+    start = _ram_start(ev)
+    if ev.arch == "x86_64":
+        return SZ_4G
+    if f is not None and f.has(Trait.DMA_FIXED_1G):
+        return (start & ~(SZ_1G - 1)) + SZ_1G
+    if start >= SZ_4G:
+        return None  # all RAM is "low" when it starts above 4 GiB and nothing limits DMA
+    return SZ_4G
+
+
+def _reservation_findings(ev: Evidence, cap: Capture, cmd: list[str], crash_size: int | None,
+                          ram: int | None) -> list[Finding]:
+    out: list[Finding] = []
+    this = ev.this()
+    req = ev.request
+    fails = ev.events(*FAILURES_RESERVE, Kind.PARSE_ERROR, Kind.SIZE_ZERO)
+    fail_lines = tuple(ev.line(e) for e in fails)
+    if not this:
         if crash_size:
             out.append(Finding(Severity.ERROR, "REGION_NOT_IN_IOMEM",
                                f"kexec_crash_size is {crash_size} but /proc/iomem has no Crash kernel line: a "
                                "region of a byte or so is reserved but never inserted (6.12+ inserts only if "
                                "start < end), and kexec -p has nothing to load into",
-                               (f"{cap.where('kexec_crash_size')}:1: {crash_size}", *cmd, *logl),
+                               (f"{cap.where('kexec_crash_size')}:1: {crash_size}", *cmd, *fail_lines),
                                "give crashkernel= a real size, e.g. crashkernel=512M"))
-        else:
-            need = usual_need(arch, ram) if ram else 0
-            out.append(Finding(Severity.ERROR, "NO_REGION", "no crash kernel region is reserved",
-                               tuple(cmd + logl) or (f"{cap.where('iomem')}: no 'Crash kernel' line",),
-                               f"add crashkernel={need // SZ_1M}M (kdump-utils default for this RAM)" if need
-                               else "add crashkernel=512M to the kernel command line"))
+        elif ev.outcome in ("failed", "not requested"):
+            need = usual_need(ev.arch, ram) if ram else 0
+            size = f"crashkernel={need // SZ_1M}M" if need else "crashkernel=512M"
+            fix = None if req is not None and req.requested else f"add {size} to the kernel command line"
+            out.append(Finding(Severity.ERROR, "NO_REGION", "no crash kernel region is reserved" +
+                               (" (none was requested)" if ev.outcome == "not requested" else ""),
+                               tuple(cmd) + fail_lines or ("no 'Crash kernel' line and no reservation in the log",),
+                               fix))
+    if ev.outcome == "failed" or (fails and not this):
+        out.append(_failed(ev, fails, cmd))
+    elif fails and this:
+        out.append(Finding(Severity.WARNING, "RESERVATION_FAILED", "part of the crash reservation failed",
+                           fail_lines, None))
+    if req is not None and req.base is not None:
+        at = next((r for r in this if r.start == req.base), None)
+        if at is not None:
+            out.append(Finding(Severity.INFO, "FIXED_BASE", f"the fixed base @{req.base:#x} was honoured",
+                               (*cmd, at.evidence[0])))
+        elif ev.outcome == "failed":
+            out.append(Finding(Severity.ERROR, "FIXED_BASE", f"the fixed base @{req.base:#x} was refused: that range "
+                               "is not free memory", (*cmd, *fail_lines),
+                               "drop the @offset and let the kernel place the region"))
+    main = [r for r in this if not r.inferred]
+    end = _dma_end(ev)
+    if main and end is not None:
+        low = [r for r in main if r.start < end]
+        if not low:
+            out.append(_outside(ev, main, end, cmd))
+        elif len(main) >= 2 and req is not None and req.requested and req.low is None:
+            lo = min(main, key=lambda r: r.start)
+            out.append(Finding(Severity.INFO, "LOW_AUTO", f"the kernel added a low region of {lo.size // SZ_1M} MiB "
+                               "by itself (no crashkernel=,low on the command line)", (*cmd, lo.evidence[0])))
+    return out
+
+
+def _failed(ev: Evidence, fails: tuple, cmd: list[str]) -> Finding:
+    lines = tuple(ev.line(e) for e in fails)
+    size = next((e.size for e in fails if e.size), None)
+    win = _window(ev)
+    parts = ["the crash reservation failed"]
+    if size:
+        parts.append(f"{size // SZ_1M} MiB asked")
+    if win is not None:
+        parts.append(f"low window [{win[0]:#x}, {win[1]:#x})")
+    occ = _occupants(ev, win)
+    if occ:
+        parts.append("in it: " + "; ".join(occ))
+    free = _largest_free(ev, win)
+    if free is not None:
+        parts.append(f"largest free block in /proc/iomem there: [{free[0]:#x}, {free[1]:#x}) "
+                     f"{(free[1] - free[0]) // SZ_1M} MiB")
+    elif win is not None:
+        parts.append("largest free block: not in this evidence")
+    if not fails:
+        parts.append("the kernel printed no reason (a crashkernel= form this kernel ignores, e.g. ,high before 5.19 "
+                     "on arm64)")
+    fix = _failed_fix(ev, size, free)
+    return Finding(Severity.ERROR, "RESERVATION_FAILED", ": ".join(parts[:1]) + (" (" + "; ".join(parts[1:]) + ")"
+                   if parts[1:] else ""), lines + tuple(cmd), fix)
+
+
+def _failed_fix(ev: Evidence, size: int | None, free: tuple[int, int] | None) -> str | None:
+    req = ev.request
+    words = " ".join(req.words) if req else ""
+    f = ev.family.family
+    if any(e.kind is Kind.PARSE_ERROR for e in ev.events(Kind.PARSE_ERROR)):
+        return "correct the crashkernel= syntax (e.g. crashkernel=512M); the kernel rejected the value"
+    if free is not None and size and free[1] - free[0] < size:
+        fit = (free[1] - free[0]) // SZ_1M // 2 * 2
+        if fit >= 128 and f"crashkernel={fit}M" not in words:
+            return f"crashkernel={fit}M fits the largest free block (not rerun on a model of this machine)"
+    if f is not None and f.has(Trait.HIGH_LOW) and not (req and req.high) and ev.arch == "arm64":
+        return "crashkernel=SIZE,high crashkernel=128M,low (not rerun on a model of this machine)"
+    if f is not None and not f.has(Trait.HIGH_LOW) and ev.arch == "arm64":
+        return "a smaller crashkernel=, or cma= smaller; ,high needs 5.19 or later (not rerun on a model)"
+    return "run `kdumplab explain --from` with this evidence for changes checked on the model"
+
+
+def _occupants(ev: Evidence, win: tuple[int, int] | None) -> list[str]:
+    if win is None:
+        return []
+    out = []
+    for e in ev.events(Kind.CMA_RESERVED, Kind.CMA_POOL, Kind.SWIOTLB):
+        if e.start is not None and e.end is not None and e.start < win[1] and e.end > win[0]:
+            out.append(f"{'CMA' if e.kind is not Kind.SWIOTLB else 'swiotlb'} [{e.start:#x}, {e.end:#x})")
+    if ev.iomem is not None:
+        for e in ev.iomem.of("this"):
+            if e.name in ("Kernel code", "Kernel data") and e.start < win[1]:
+                out.append(f"{e.name} [{e.start:#x}, {e.end:#x})")
+    return out[:6]
+
+
+def _largest_free(ev: Evidence, win: tuple[int, int] | None) -> tuple[int, int] | None:
+    io = ev.iomem
+    if win is None or io is None or not io.whole:
+        return None
+    best = None
+    for ram in io.named("System RAM"):
+        if ram.depth != 0:
+            continue
+        cur = max(ram.start, win[0])
+        kids = sorted((e for e in io.of("this") if e.depth == 1 and ram.start <= e.start < ram.end),
+                      key=lambda e: e.start)
+        for k in kids + [None]:
+            stop = min(k.start if k else ram.end, win[1])
+            if stop > cur and (best is None or stop - cur > best[1] - best[0]):
+                best = (cur, stop)
+            if k is not None:
+                cur = max(cur, k.end)
+    return best
+
+
+def _outside(ev: Evidence, main: list[Region], end: int, cmd: list[str]) -> Finding:
+    f = ev.family.family
+    if ev.dma_source:
+        src = ev.dma_source
+    elif f is not None and f.has(Trait.DMA_FIXED_1G):
+        src = f"the {f.name} rule"
     else:
-        ev = tuple(f"{r.where}: {r.text}" for r in regions)
-        if loaded == 0:
-            out.append(Finding(Severity.ERROR, "NOT_LOADED", "a crash region is reserved but no crash kernel "
-                               "is loaded into it (kexec_crash_loaded is 0)",
-                               (*ev, f"{cap.where('kexec_crash_loaded')}:1: 0"),
-                               "start the loader: systemctl enable --now kdump-tools (Debian/Ubuntu) or kdump "
-                               "(Fedora/RHEL/SUSE), then check its log for the kexec error"))
-        if len(regions) >= 2 and kver and kver < (2, 0, 24):
-            out.append(Finding(Severity.ERROR, "KEXEC_TWO_REGIONS",
-                               f"kexec-tools {'.'.join(map(str, kver))} with two crash regions: before 2.0.24 "
-                               "kexec -p on arm64 uses only one Crash kernel range and fails to load",
-                               (*ev, f"{cap.where('kexec_version')}:1: {one_line((cap.kexec_version or '').strip())}"),
-                               "upgrade kexec-tools to 2.0.24 or newer, or use a single crashkernel=X below the "
-                               "DMA limit"))
-        main = max(regions, key=lambda r: r.end - r.start)
-        lows = [r for r in regions if r.end <= low_max]
-        if main.start >= low_max and not lows:
-            out.append(Finding(Severity.WARNING, "HIGH_WITHOUT_LOW",
-                               f"the crash region lies above {low_max:#x} and no low region exists: the crash "
-                               "kernel's swiotlb and 32-bit DMA find no low memory (6.1 ,high gives no default "
-                               ",low)", (*ev, *cmd), "add crashkernel=128M,low"))
-        size = sum(r.end - r.start for r in regions)
-        need = usual_need(arch, ram) if ram else 0
-        if need and size < need:
-            out.append(Finding(Severity.WARNING, "SMALL_REGION",
-                               f"{size // SZ_1M} MiB reserved; the kdump-utils default for {ram // (1 << 30)} GiB "
-                               f"{arch} is {need // SZ_1M} MiB", ev,
-                               f"crashkernel={need // SZ_1M}M"))
-        if loaded != 0 and len(gens) == 1 and kver:
-            out.extend(_vmcore_findings(cap, arch, gens[0], kver))
-    fail = _lines(cap, "kernel_log", r"(?i)crashkernel.*(fail|cannot|in use|not enough|too)"
-                  r"|(fail|cannot).*crash")
-    if fail:
-        out.append(Finding(Severity.ERROR if not regions else Severity.WARNING, "RESERVATION_FAILED_LOG",
-                           "the boot log reports a crash reservation problem", tuple(fail),
-                           "run `kdumplab explain` with this machine and cmdline for the smallest change"))
-    cma = _lines(cap, "kernel_log", r"(?i)cma: Reserved|created CMA memory pool")
-    if cma:
-        sev = Severity.WARNING if (fail or not regions) else Severity.INFO
-        out.append(Finding(sev, "CMA_PLACEMENT", "a CMA area was reserved at boot"
-                           + ("; where CMA goes before the crash reservation (5.10-7.2 defer the crash "
-                              "reservation past it when DMA zones exist) it can take the low window" if sev else ""),
-                           tuple(cma), "cma=0 or a smaller cma= frees the window" if sev else None))
-    if not out:
-        out.append(Finding(Severity.INFO, "OK", "a crash region is reserved and a crash kernel is loaded",
-                           tuple(f"{r.where}: {r.text}" for r in regions)))
-    out.sort(key=lambda f: -f.severity)
-    return Analysis(cap.source, arch, cap.release, gens, kexecs, regions, tuple(out))
+        src = "4 GiB: no Zone ranges in the evidence"
+    why = (f"no crash region lies below the end of ZONE_DMA at {end:#x} ({src}): the crash kernel will have no "
+           "DMA-zone memory for swiotlb and devices limited to 32-bit (or 30-bit) DMA")
+    fix: str | None
+    req = ev.request
+    if f is not None and f.has(Trait.DMA_FIXED_1G):
+        fix = ("kernel 5.10.22+ / 5.11+ places the region inside ZONE_DMA; on this kernel a crashkernel=SIZE@OFFSET "
+               f"below {end:#x} keeps it there")
+    elif req is not None and req.low is not None:
+        fix = None  # a ,low is already asked for; nothing simpler to offer
+    elif f is not None and not f.has(Trait.HIGH_LOW):
+        fix = "a smaller crashkernel= that fits below the DMA limit (,low needs 5.19 or later on arm64)"
+    else:
+        fix = "add crashkernel=128M,low"
+    return Finding(Severity.WARNING, "OUTSIDE_DMA_ZONE", why, (*(r.evidence[0] for r in main), *cmd,
+                                                               *((ev.dma_source,) if ev.dma_source else ())), fix)
+
+
+def _loaded_findings(ev: Evidence, cap: Capture, regions: tuple[Region, ...], loaded: int | None,
+                     kver: tuple[int, ...] | None, gens: tuple[str, ...], ram: int | None, arch: str) -> list[Finding]:
+    out = []
+    ev_lines = tuple(r.evidence[0] for r in regions)
+    if loaded == 0:
+        out.append(Finding(Severity.ERROR, "NOT_LOADED", "a crash region is reserved but no crash kernel "
+                           "is loaded into it (kexec_crash_loaded is 0)",
+                           (*ev_lines, f"{cap.where('kexec_crash_loaded')}:1: 0"),
+                           "start the loader: systemctl enable --now kdump-tools (Debian/Ubuntu) or kdump "
+                           "(Fedora/RHEL/SUSE), then check its log for the kexec error"))
+    if len(regions) >= 2 and kver and kver < (2, 0, 24):
+        out.append(Finding(Severity.ERROR, "KEXEC_TWO_REGIONS",
+                           f"kexec-tools {'.'.join(map(str, kver))} with two crash regions: before 2.0.24 "
+                           "kexec -p on arm64 uses only one Crash kernel range and fails to load",
+                           (*ev_lines, f"{cap.where('kexec_version')}:1: "
+                                       f"{one_line((cap.kexec_version or '').strip())}"),
+                           "upgrade kexec-tools to 2.0.24 or newer, or use a single crashkernel=X below the "
+                           "DMA limit"))
+    size = sum(r.size for r in regions)
+    need = usual_need(arch, ram) if ram else 0
+    if need and size < need:
+        out.append(Finding(Severity.WARNING, "SMALL_REGION",
+                           f"{size // SZ_1M} MiB reserved; the kdump-utils default for {ram // (1 << 30)} GiB "
+                           f"{arch} is {need // SZ_1M} MiB", ev_lines,
+                           f"crashkernel={need // SZ_1M}M"))
+    if loaded != 0 and len(gens) == 1 and kver:
+        out.extend(_vmcore_findings(cap, arch, gens[0], kver))
+    return out
+
+
+def _cma_findings(ev: Evidence) -> list[Finding]:
+    out = []
+    failed = ev.events(Kind.CMA_FAILED)
+    if failed:
+        out.append(Finding(Severity.WARNING, "CMA_FAILED", "a CMA area could not be reserved",
+                           tuple(ev.line(e) for e in failed), "a smaller cma= (or crashkernel=) so both fit"))
+    cma = [e for e in ev.events(Kind.CMA_RESERVED, Kind.CMA_POOL) if e.start is not None]
+    if not cma or ev.view != "first kernel":
+        return out
+    end = _dma_end(ev)
+    in_low = [e for e in cma if end is None or (e.start or 0) < end]
+    this = [r for r in ev.this() if not r.inferred]
+    high = ev.request is not None and ev.request.high
+    squeezed = ev.outcome == "failed" or (this and end is not None and not high and all(r.start >= end for r in this))
+    if in_low and squeezed and ev.arch == "arm64":
+        out.append(Finding(Severity.WARNING, "CMA_COMPETES", "a CMA area was placed in the low window before the "
+                           "crash reservation (5.10-7.2 reserve CMA first when DMA zones exist) and takes room the "
+                           "crash region needs", tuple(ev.line(e) for e in in_low),
+                           "cma=0 or a smaller cma= frees the window"))
+    return out

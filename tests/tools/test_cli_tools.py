@@ -22,7 +22,7 @@ def test_check_root_warning_exit_1_and_json() -> None:
     assert r.exit_code == 1, r.output
     doc = json.loads(r.output)
     assert doc["generations"] == ["6.1"]
-    assert [f["code"] for f in doc["findings"] if f["severity"] == "warning"] == ["HIGH_WITHOUT_LOW"]
+    assert [f["code"] for f in doc["findings"] if f["severity"] == "warning"] == ["OUTSIDE_DMA_ZONE"]
     assert doc["regions"][0]["start"] == 0x32de00000
 
 
@@ -50,11 +50,19 @@ def test_check_truncated_sosreport_exit_2_one_line(tmp_path: Path) -> None:
     assert len(r.output.strip().splitlines()) == 1 and "cut.tar.gz" in r.output
 
 
-def test_check_garbage_iomem_exit_2(tmp_path: Path) -> None:
+def test_check_garbage_iomem_line_is_partial_input(tmp_path: Path) -> None:
+    # a mangled line is named and skipped (PARTIAL_INPUT); the rest shows no crash region (exit 3)
     (tmp_path / "proc").mkdir()
     (tmp_path / "proc" / "iomem").write_text("40000000-7fffffff : System RAM\nnonsense here\n")
     r = _run("check", "--root", str(tmp_path))
-    assert r.exit_code == 2 and f"{tmp_path}/proc/iomem:2" in r.output
+    assert r.exit_code == 3 and f"{tmp_path}/proc/iomem:2" in r.output and "PARTIAL_INPUT" in r.output
+
+
+def test_check_iomem_with_nothing_usable_exit_2(tmp_path: Path) -> None:
+    (tmp_path / "proc").mkdir()
+    (tmp_path / "proc" / "iomem").write_text("nonsense here\n")
+    r = _run("check", "--root", str(tmp_path))
+    assert r.exit_code == 2 and f"{tmp_path}/proc/iomem:1" in r.output
 
 
 def test_explain_rpi4_1g_suggests_verified_changes() -> None:
@@ -111,7 +119,7 @@ def test_x86_recommend(tmp_path: Path) -> None:
 def test_check_committed_sosreport() -> None:
     sos = Path(__file__).parents[1] / "data" / "sosreports" / "sosreport-debian-6.1-high-without-low.tar.xz"
     r = _run("check", "--sosreport", str(sos))
-    assert r.exit_code == 1 and "HIGH_WITHOUT_LOW" in r.output
+    assert r.exit_code == 1 and "OUTSIDE_DMA_ZONE" in r.output
     assert "release: 6.1.0-56-arm64" in r.output
 
 

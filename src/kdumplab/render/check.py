@@ -11,24 +11,50 @@ from kdumplab.tools.compare import Row
 from kdumplab.tools.explain import Explanation
 
 
+def _family(a: Analysis) -> dict[str, object] | None:
+    g = a.family
+    if g is None:
+        return None
+    return {"name": g.name, "how": g.how, "why": g.why, "inferred": g.inferred,
+            "alternatives": list(g.alternatives),
+            "summary": g.family.summary if g.family else None, "policy": g.family.policy if g.family else None}
+
+
 def analysis_dict(a: Analysis) -> dict[str, object]:
-    return {"source": a.source, "arch": a.arch, "release": a.release, "generations": list(a.generations),
-            "kexec_tools": list(a.kexec_versions),
-            "regions": [{"start": r.start, "end": r.end, "name": r.name, "where": r.where} for r in a.regions],
-            "findings": [{"severity": f.severity.name.lower(), "code": f.code, "title": f.title,
-                          "evidence": list(f.evidence), "fix": f.fix} for f in a.findings]}
+    """The ``check --json`` document (docs/tools.md). Region ends are inclusive, as /proc/iomem prints them."""
+    return {"source": a.source, "arch": a.arch, "release": a.release, "view": a.view, "outcome": a.outcome,
+            "family": _family(a), "generations": list(a.generations), "kexec_tools": list(a.kexec_versions),
+            "regions": [{"name": r.name, "start": r.start, "end": r.end - 1, "size": r.size, "source": r.source,
+                         "boot": r.boot, "inferred": r.inferred, "where": r.where, "evidence": list(r.evidence)}
+                        for r in a.regions],
+            "findings": [{"severity": f.severity.name.lower(), "code": f.code, "aliases": list(f.aliases),
+                          "title": f.title, "evidence": list(f.evidence), "fix": f.fix} for f in a.findings]}
 
 
 def check_json(a: Analysis) -> str:
     return json.dumps(analysis_dict(a), indent=2) + "\n"
 
 
+def _size(n: int) -> str:
+    return f"{n / (1 << 30):g} GiB" if n >= 1 << 30 and n % (1 << 28) == 0 else f"{n / SZ_1M:g} MiB"
+
+
 def check_text(a: Analysis) -> str:
+    fam = a.family
+    famline = f"family: {fam.name}{' (inferred)' if fam.inferred else ''} -- {fam.why}" if fam else "family: unknown"
     out = [f"source: {a.source}", f"arch: {a.arch}  release: {a.release or 'unknown'}",
+           f"written by: the {a.view}  outcome: {a.outcome}", famline,
            f"consistent kernel generations: {', '.join(a.generations) or 'none'}",
-           f"kexec-tools: {', '.join(a.kexec_versions)}", ""]
+           f"kexec-tools: {', '.join(a.kexec_versions)}", "regions:"]
+    for r in a.regions:
+        tags = [r.source] + (["other boot"] if r.boot == "other" else []) + (["inferred"] if r.inferred else [])
+        out.append(f"  {r.name:20} {r.start:#014x}-{r.end - 1:#014x}  {_size(r.size):>10}  ({', '.join(tags)})")
+    if not a.regions:
+        out.append("  none")
+    out.append("")
     for f in a.findings:
-        out.append(f"[{f.severity.name}] {f.code}: {f.title}")
+        alias = f" (was {', '.join(f.aliases)})" if f.aliases else ""
+        out.append(f"[{f.severity.name}] {f.code}{alias}: {f.title}")
         out += [f"    {e}" for e in f.evidence]
         if f.fix:
             out.append(f"    fix: {f.fix}")

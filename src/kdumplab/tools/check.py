@@ -1,22 +1,97 @@
-"""``kdumplab check``: read a capture (live, --root, --sosreport) and analyse it."""
+"""``kdumplab check``: read a capture (live, --root, --sosreport, or pasted --log/--iomem files) and analyse it.
+
+Pasted files are read bounded: at most ``MAX_INPUT`` bytes, text only. A file that is mostly text keeps its
+text lines (a few junk lines from a serial console are dropped and reported as PARTIAL_INPUT by the readers);
+binary input, NUL-filled input and text in another encoding than UTF-8 are refused with one line naming the
+file and the line where it stops being text.
+"""
 
 from __future__ import annotations
 
+import os
+import sys
+from dataclasses import replace
+from pathlib import Path
+
 from kdumplab import capture
+from kdumplab.errors import KdumplabError
 from kdumplab.findings import Analysis, Severity, analyze
+from kdumplab.inputfile import read_bytes
 
 #: exit codes (docs/tools.md): 0 nothing wrong, 1 warnings only, 2 bad input, 3 kdump will not work
 EXIT_CLEAN, EXIT_WARNINGS, EXIT_NOT_FUNCTIONAL = 0, 1, 3
 
+#: the largest pasted file read (a full dmesg is well under 1 MiB; a journal of many boots a few MiB)
+MAX_INPUT = 32 << 20
+#: share of lines that may be junk before a file is refused as not text
+MAX_JUNK = 0.05
 
-def check(root: str | None = None, sosreport: str | None = None) -> Analysis:
+
+def read_text(path: str, label: str) -> tuple[str, str]:
+    """(text, name) of a pasted file or ``-`` for stdin, bounded and checked to be text."""
+    name = "<stdin>" if path == "-" else path
+    try:
+        data = sys.stdin.buffer.read(MAX_INPUT + 1) if path == "-" else read_bytes(path, MAX_INPUT, name)
+    except FileNotFoundError:
+        raise KdumplabError(name, f"no such file ({label})") from None
+    except OSError as err:
+        raise KdumplabError(name, f"cannot read {label}: {err.strerror or err}") from None
+    if len(data) > MAX_INPUT:
+        raise KdumplabError(name, f"{label} larger than {MAX_INPUT >> 20} MiB",
+                            "cut out the boot you mean (journalctl -k -b, or the lines around the crash kernel)")
+    return _decode(data, name, label), name
+
+
+def _decode(data: bytes, name: str, label: str) -> str:
+    lines = data.split(b"\n")
+    bad = []
+    out = []
+    for n, raw in enumerate(lines, 1):
+        if b"\x00" in raw:
+            bad.append(n)
+            continue
+        try:
+            out.append(raw.decode("utf-8"))
+        except UnicodeDecodeError:
+            bad.append(n)
+            out.append("")
+            continue
+    if not bad:
+        return "\n".join(out)
+    text_lines = sum(1 for ln in lines if ln.strip())
+    if len(bad) > max(2, MAX_JUNK * text_lines):
+        first = bad[0]
+        what = "NUL bytes" if b"\x00" in lines[first - 1] else "bytes that are not UTF-8"
+        raise KdumplabError(f"{name}:{first}", f"{label} is not text ({what}; {len(bad)} of {len(lines)} lines)",
+                            "convert it (iconv -f latin1 -t utf-8) or give the text file")
+    # a few junk lines (serial noise): keep line numbers, blank the junk
+    return "\n".join(out)
+
+
+def check(root: str | None = None, sosreport: str | None = None, log: str | None = None,
+          iomem: str | None = None, cmdline: str | None = None, release: str | None = None,
+          arch: str | None = None) -> Analysis:
+    vmcore = False
     if sosreport:
         cap = capture.from_sosreport(sosreport)
     elif root:
         cap = capture.from_root(root)
+        vmcore = (Path(root) / "proc" / "vmcore").exists()
+    elif log or iomem or cmdline:
+        cap = capture.from_texts("pasted evidence", {})
     else:
         cap = capture.from_live()
-    return analyze(cap)
+        vmcore = os.path.exists("/proc/vmcore")
+    texts: dict[str, str] = {}
+    paths = dict(cap.paths)
+    for field, path, label in (("kernel_log", log, "--log"), ("iomem", iomem, "--iomem"),
+                               ("cmdline", cmdline, "--cmdline")):
+        if path:
+            texts[field], paths[field] = read_text(path, label)
+    if texts:
+        source = cap.source if cap.source != "pasted evidence" else ", ".join(paths[f] for f in texts)
+        cap = replace(cap, source=source, paths=tuple(sorted(paths.items())), **texts)
+    return analyze(cap, vmcore=vmcore, release=release, arch=arch)
 
 
 def exit_code(analysis: Analysis) -> int:

@@ -35,17 +35,26 @@ def register_tools(main: click.Group) -> None:
     @main.command()
     @click.option("--root", type=click.Path(file_okay=False), help="A directory of captured files (proc/iomem ...).")
     @click.option("--sosreport", type=click.Path(dir_okay=False), help="A sosreport tarball (.tar.xz/.gz/.bz2).")
+    @click.option("--log", "log", help="A kernel log in any form (dmesg, journalctl -k, pasted); - for stdin.")
+    @click.option("--iomem", "iomem", help="/proc/iomem, whole or in part (grep, excerpt, diff -u); - for stdin.")
+    @click.option("--cmdline", "cmdline_file", help="A file holding /proc/cmdline; - for stdin.")
+    @click.option("--release", help="The kernel release (uname -r) when the evidence does not show it.")
+    @click.option("--arch", type=click.Choice(["arm64", "x86_64"]), help="The architecture, when not shown.")
     @click.option("--json", "as_json", is_flag=True)
-    def check(root: str | None, sosreport: str | None, as_json: bool) -> None:
-        """Is kdump set up right on this system (or a captured one)?
+    def check(root: str | None, sosreport: str | None, log: str | None, iomem: str | None,
+              cmdline_file: str | None, release: str | None, arch: str | None, as_json: bool) -> None:
+        """Is kdump set up right on this system (or a captured or pasted one)?
 
+        Any one of --log, --iomem is enough; with --root/--sosreport they add to or replace the archive's files.
         Exit status: 0 nothing wrong, 1 warnings only, 2 bad input, 3 kdump will not work (an error finding).
         """
         from kdumplab.render.check import check_json, check_text
         from kdumplab.tools.check import check as run_check
         from kdumplab.tools.check import exit_code
 
-        analysis = run_check(root, sosreport)
+        if sum(x == "-" for x in (log, iomem, cmdline_file)) > 1:
+            raise click.UsageError("only one of --log/--iomem/--cmdline can read stdin")
+        analysis = run_check(root, sosreport, log, iomem, cmdline_file, release, arch)
         click.echo(check_json(analysis) if as_json else check_text(analysis), nl=False)
         sys.exit(exit_code(analysis))
 
