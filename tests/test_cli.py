@@ -58,7 +58,7 @@ def test_bad_input_is_one_line_and_exit_2(args, fragment):
 
 def test_bad_machine_file(tmp_path):
     f = tmp_path / "m.toml"
-    f.write_text("[[bank]]\nstart = 0\nsize = '1G'\n[[bank]]\nstart = '512M'\nsize = '1G'\n")
+    f.write_text("[[bank]]\nstart = 0\nsize = '1G'\n[[bank]]\nstart = 0x20000000\nsize = '1G'\n")
     r = run("plan", "--machine", str(f))
     assert r.exit_code == 2 and "overlap" in r.output
 

@@ -8,10 +8,12 @@ import click
 
 from kdumplab import __version__
 from kdumplab.errors import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK, KdumplabError
+from kdumplab.ranges import parse_count
+from kdumplab.tools.options import CMDLINE_HELP, MachineArgs, build_machine, lab_kernel, lab_mem, machine_options
 
 
 class _Group(click.Group):
-    """Turns bad input into one line on stderr and exit 2, never a traceback."""
+    """Turns bad input into one line on stderr and exit 2, never a traceback; ``-h`` is ``--help``."""
 
     def invoke(self, ctx: click.Context):  # type: ignore[override]
         try:
@@ -20,25 +22,46 @@ class _Group(click.Group):
             click.echo(f"kdumplab: {err.one_line()}", err=True)
             sys.exit(EXIT_BAD_INPUT)
 
+    def main(self, *args, standalone_mode: bool = True, **kwargs):  # type: ignore[override]  # noqa: ANN002, ANN003, ANN201
+        """click's usage errors as one line naming the command, with where to read its help."""
+        if not standalone_mode:
+            return super().main(*args, standalone_mode=False, **kwargs)
+        try:
+            rv = super().main(*args, standalone_mode=False, **kwargs)
+        except click.exceptions.NoArgsIsHelpError as err:
+            click.echo(err.ctx.get_help() if err.ctx else "", err=True)
+            sys.exit(EXIT_BAD_INPUT)
+        except click.UsageError as err:
+            path = " ".join(["kdumplab", *(err.ctx.command_path.split()[1:] if err.ctx else [])])
+            click.echo(f"kdumplab: {path}: {err.format_message()} (see {path} -h)", err=True)
+            sys.exit(EXIT_BAD_INPUT)
+        except click.ClickException as err:
+            click.echo(f"kdumplab: {err.format_message()}", err=True)
+            sys.exit(err.exit_code)
+        except click.Abort:
+            click.echo("kdumplab: aborted", err=True)
+            sys.exit(EXIT_FAILED)
+        sys.exit(rv if isinstance(rv, int) else EXIT_OK)
 
-@click.group(cls=_Group)
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, prog_name="kdumplab")
 def main() -> None:
     """kdumplab: what each kernel generation reserves for kdump, what kexec-tools does with it, and
-    what the crash kernel sees."""
+    what the crash kernel sees.
+
+    \b
+    Example:
+      kdumplab plan --kernel 6.12 --mem 16G --cmdline 'crashkernel=1G'
+
+    Exit status of every command: 0 reserved / ok, 1 not reserved or warnings, 2 bad input,
+    3 kdump will not work.
+    """
 
 
-@main.command()
-@click.option("--machine", "machine_name", default="qemu-virt", show_default=True,
-              help="A preset name or a machine TOML file.")
-@click.option("--cmdline", default="console=ttyAMA0 crashkernel=512M", show_default=True,
-              help="The kernel command line.")
-@click.option("--kernel", default="6.1", show_default=True,
-              help="Kernel generation (5.10, 6.1, 6.12, 7.2), a Debian release string, or a 2019 proposal "
-                   "(proposal-2019-v5, proposal-2019-review).")
-@click.option("--mem", help="qemu-virt: the -m size (e.g. 8G).")
-@click.option("--numa", help="qemu-virt: node sizes (e.g. 4G,4G).")
-@click.option("--initrd-size", type=int, help="qemu-virt: initrd size in bytes.")
+@main.command(epilog="Example: kdumplab plan --machine rpi4-8g --kernel 6.1.0-28-arm64 --cmdline 'crashkernel=512M'")
+@machine_options()
+@click.option("--cmdline", default="console=ttyAMA0 crashkernel=512M", show_default=True, help=CMDLINE_HELP)
 @click.option("--kexec-tools", "kexec_tools", help="Also model kexec -p with this kexec-tools version.")
 @click.option("--emit-dtb", type=click.Path(dir_okay=False), help="With --kexec-tools: write the crash kernel's DTB.")
 @click.option("--emit-elfcorehdr", type=click.Path(dir_okay=False), help="With --kexec-tools: write the elfcorehdr.")
@@ -46,24 +69,26 @@ def main() -> None:
               help="With --emit-dtb: the running kernel's /sys/firmware/fdt, which kexec-tools starts from.")
 @click.option("--crash-append", default=None,
               help="The crash kernel's command line (kexec --append); default: this one without crashkernel=.")
-@click.option("--crash-initrd-size", type=int, default=None,
+@click.option("--crash-initrd-size", default=None, metavar="BYTES",
               help="With --kexec-tools: the kdump initramfs' size in bytes (default: the machine's initrd).")
 @click.option("--json", "as_json", is_flag=True, help="Print the JSON document (docs/plan-json.md).")
-def plan(machine_name: str, cmdline: str, kernel: str, mem: str | None, numa: str | None,
-         initrd_size: int | None, kexec_tools: str | None, emit_dtb: str | None, emit_elfcorehdr: str | None,
-         base_dtb: str | None, crash_append: str | None, crash_initrd_size: int | None, as_json: bool) -> None:
-    """What a kernel generation reserves for the crash kernel on a machine, and what it logs.
+def plan(margs: MachineArgs, cmdline: str, kexec_tools: str | None, emit_dtb: str | None,
+         emit_elfcorehdr: str | None, base_dtb: str | None, crash_append: str | None, crash_initrd_size: str | None,
+         as_json: bool) -> None:
+    """What a kernel reserves for the crash kernel on a machine, and what it logs.
 
-    Exit status: 0 a crash region was reserved, 1 none was (failed, or nothing asked for), 2 bad input.
+    Exit status: 0 a crash region was reserved and kdump works as far as modelled, 1 none was (failed, or
+    nothing asked for), 2 bad input, 3 reserved but kdump will not work (with --kexec-tools).
     """
     from rich.console import Console
 
     from kdumplab.render.plan import plan_json, render_plan
     from kdumplab.tools.plan import plan as run_plan
-    from kdumplab.tools.plan import resolve_machine
+    from kdumplab.verdict import exit_status
 
-    machine = resolve_machine(machine_name, kernel, mem, numa, initrd_size)
-    result = run_plan(machine, cmdline, kernel, kexec_tools, crash_initrd_size)
+    machine = build_machine(margs)
+    size = None if crash_initrd_size is None else parse_count(crash_initrd_size, "--crash-initrd-size")
+    result = run_plan(machine, cmdline, margs.kernel, kexec_tools, size)
     if emit_dtb or emit_elfcorehdr:
         from kdumplab.tools.plan import emit_artifacts
 
@@ -72,24 +97,23 @@ def plan(machine_name: str, cmdline: str, kernel: str, mem: str | None, numa: st
         click.echo(plan_json(result), nl=False)
     else:
         render_plan(result, Console())
-    sys.exit(EXIT_OK if result.outcome.regions else EXIT_FAILED)
+    sys.exit(exit_status(result))
 
 
-@main.command()
-@click.option("--kernel", type=click.Choice(["5.10", "6.1", "6.12", "7.2"]), help="Boot this kernel.")
-@click.option("--mem", default="8G", show_default=True)
-@click.option("--numa", default=None, help="Node sizes, e.g. 4G,4G.")
+@main.command(epilog="Examples: kdumplab verify --kernel 6.1.0-28-arm64 --mem 4G --cmdline 'crashkernel=1G'; "
+              "kdumplab verify --recorded tests/data")
+@machine_options(kernel=None, lab=True)
 @click.option("--cmdline", default="crashkernel=512M", show_default=True,
-              help="Appended after 'console=ttyAMA0 panic=-1'.")
+              help=CMDLINE_HELP + " The lab adds console=ttyAMA0 panic=-1 when they are absent, and says so.")
 @click.option("--suite", "suite_file", type=click.Path(exists=True, dir_okay=False), help="A TOML suite of boots.")
 @click.option("--recorded", type=click.Path(exists=True, file_okay=False),
-              help="Check recordings (a directory of <case>/case.json or <case>/cycle.json) offline instead.")
+              help="Check recordings offline instead: every case.json / cycle.json under this directory.")
 @click.option("--kexec-tools", type=click.Choice(["2.0.20", "2.0.25", "2.0.29", "2.0.32"]), default=None,
               help="With --kernel: a full kdump cycle with this real kexec-tools, not just a boot.")
-@click.option("--jobs", type=int, default=None, help="QEMUs at once (default: cores).")
+@click.option("--jobs", type=click.IntRange(1, 64), default=None, help="QEMUs at once (default: cores).")
 @click.option("--json", "as_json", is_flag=True)
-def verify(kernel: str | None, mem: str, numa: str | None, cmdline: str, suite_file: str | None,
-           recorded: str | None, kexec_tools: str | None, jobs: int | None, as_json: bool) -> None:
+def verify(margs: MachineArgs, cmdline: str, suite_file: str | None, recorded: str | None,
+           kexec_tools: str | None, jobs: int | None, as_json: bool) -> None:
     """The model against real boots, field by field.
 
     One boot (--kernel), one full kdump cycle (--kernel --kexec-tools), a suite (--suite, several QEMUs at
@@ -98,7 +122,10 @@ def verify(kernel: str | None, mem: str, numa: str | None, cmdline: str, suite_f
     """
     from kdumplab.tools.verify_cli import run_verify
 
-    sys.exit(run_verify(kernel, mem, numa, cmdline, suite_file, recorded, jobs, as_json, kexec_tools))
+    kernel = lab_kernel(margs.kernel) if margs.kernel else None
+    mem, numa = lab_mem(margs) if kernel else ("8G", ())
+    sys.exit(run_verify(kernel, mem, ",".join(numa) or None, cmdline, suite_file, recorded, jobs, as_json,
+                        kexec_tools))
 
 
 def _register() -> None:

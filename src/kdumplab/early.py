@@ -164,6 +164,16 @@ def _early_setup(policy: PolicyData, mb: Memblock, page_size: int, facts: BootFa
     return mb, allocs
 
 
+def _count_indices(spans: list[tuple[int, int]], unit: int) -> int:
+    """How many distinct ``unit``-sized blocks the half-open spans touch (present_section_nr's count)."""
+    count, last = 0, -1
+    for first, end in sorted((base // unit, (end - 1) // unit) for base, end in spans):
+        if end > last:
+            count += end - max(first, last + 1) + 1
+            last = end
+    return count
+
+
 def _sparse(policy: PolicyData, mb: Memblock, page_size: int) -> tuple[Memblock, list[EarlyAlloc]]:
     """sparse_init(): section roots, then per node the section index, usemap, memmap buffer (2 MiB per
     128 MiB section, aligned to that; 16 MiB per 1 GiB section in 5.10) and vmemmap page tables."""
@@ -176,21 +186,21 @@ def _sparse(policy: PolicyData, mb: Memblock, page_size: int) -> tuple[Memblock,
     mb, a = _top(mb, p.section_roots, 64, "section roots")
     allocs.append(a) if a else None
     seen_roots: set[int] = set()
+    by_node: dict[int, list[tuple[int, int]]] = {}
+    for r in mb.memory:
+        by_node.setdefault(r.nid, []).append((r.base, r.end))
     for nid, _lo, hi in _nodes(mb):
-        sections: set[int] = set()
-        roots: set[int] = set()
-        for r in mb.memory:
-            if r.nid == nid:
-                sections.update(range(r.base // section, (r.end - 1) // section + 1))
-                roots.update(range(r.base // roots_per, (r.end - 1) // roots_per + 1))
+        spans = by_node.get(nid, [])
+        sections = _count_indices(spans, section)  # counted, never enumerated: a 256 TiB node has 2M sections
+        roots = {i for base, end in spans for i in range(base // roots_per, (end - 1) // roots_per + 1)}
         roots -= seen_roots
         for _ in roots:
             mb, a = _top(mb, page_size, 64, "section index", nid=nid)
         seen_roots |= roots
         goal = align_down(hi - 1, section)  # the usemap goes next to the node data, in its section
-        mb, a = _top(mb, p.usemap_per_section * len(sections), 64, f"usemap {nid}", nid=nid,
+        mb, a = _top(mb, p.usemap_per_section * sections, 64, f"usemap {nid}", nid=nid,
                      start=goal, end=goal + section)
-        size = len(sections) * per_section
+        size = sections * per_section
         mb, a = _top(mb, size, per_section, f"memmap node {nid}", nid=nid)
         allocs.append(a) if a else None
         if nid == 0 or not allocs:

@@ -6,11 +6,16 @@ that cannot be understood (a malformed TOML file, a garbage /proc/iomem line, an
 
 from __future__ import annotations
 
-__all__ = ["EXIT_OK", "EXIT_FAILED", "EXIT_BAD_INPUT", "KdumplabError"]
+__all__ = ["EXIT_OK", "EXIT_FAILED", "EXIT_BAD_INPUT", "EXIT_BROKEN", "KdumplabError"]
 
+#: The exit status of every command (README "Exit status"): reserved / ok
 EXIT_OK = 0
+#: nothing reserved (failed, or nothing asked for), or warnings only
 EXIT_FAILED = 1
+#: bad input: one line on stderr naming the file, line or option
 EXIT_BAD_INPUT = 2
+#: a region is reserved but kdump will not work (the load is refused, /proc/vmcore is unreadable, an error finding)
+EXIT_BROKEN = 3
 
 
 class KdumplabError(Exception):

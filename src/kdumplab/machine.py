@@ -10,14 +10,18 @@ Machines are loaded from TOML (:func:`load_machine`) or built by presets (``kdum
 
 from __future__ import annotations
 
+import dataclasses
+import json
+import re
 import tomllib
 from dataclasses import dataclass, field
 from typing import Any
 
 from kdumplab.errors import KdumplabError
-from kdumplab.ranges import SZ_4K, SZ_64K, U64_MAX, PhysRange, parse_size
+from kdumplab.ranges import SZ_4K, SZ_64K, U64_MAX, PhysRange, iec_hex, parse_count, parse_memory
 
-__all__ = ["Bank", "Reservation", "KernelImage", "KernelBuild", "Machine", "load_machine", "machine_from_dict"]
+__all__ = ["Bank", "Reservation", "KernelImage", "KernelBuild", "Machine", "Key", "KEYS", "TABLES", "PHYS_BITS",
+           "load_machine", "machine_from_dict", "read_machine_file", "machine_to_toml", "schema_markdown"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,9 +37,12 @@ class Bank:
 
     def __post_init__(self) -> None:
         if self.size <= 0:
-            raise ValueError(f"bank at {self.start:#x} has no size")
+            raise KdumplabError(f"bank at {self.start:#x}", "has no size")
         if self.start + self.size > U64_MAX + 1:
-            raise ValueError(f"bank at {self.start:#x} ends past 2^64")
+            raise KdumplabError(f"bank at {self.start:#x}", "ends past 2^64")
+        if not 0 <= self.node < MAX_NUMNODES:
+            raise KdumplabError(f"bank at {self.start:#x}", f"node {self.node} is outside 0 .. {MAX_NUMNODES - 1}",
+                                "the kernel's NODES_SHIFT is at most 10")
 
     @property
     def range(self) -> PhysRange:
@@ -122,6 +129,11 @@ class Machine:
             raise KdumplabError(self.name, f"unknown arch {self.arch!r}", "use arm64 or x86_64")
         if self.page_size not in (SZ_4K, 16 * 1024, SZ_64K):
             raise KdumplabError(self.name, f"page size {self.page_size} is not 4K, 16K or 64K")
+        top = 1 << PHYS_BITS[self.arch]
+        if self.ram_end > top:
+            raise KdumplabError(self.name, f"RAM ends at {self.ram_end:#x}, past the {PHYS_BITS[self.arch]}-bit "
+                                f"physical address space of {self.arch} ({iec_hex(top)})",
+                                "describe at most what the kernel can address")
         ordered = sorted(self.banks, key=lambda b: b.start)
         for a, b in zip(ordered, ordered[1:], strict=False):
             if a.start + a.size > b.start:
@@ -140,108 +152,321 @@ class Machine:
         return tuple(sorted({b.node for b in self.banks}))
 
 
-# -- TOML ------------------------------------------------------------------------------------------
+# -- the description: one table of keys drives the TOML loader, its checks, the writer and docs/machine.md --
 
-_BANK_KEYS = {"start", "size", "node", "nomap", "hotplug", "mirror"}
-_RES_KEYS = {"name", "start", "size", "nomap"}
-_TOP_KEYS = {"name", "arch", "bank", "reserved", "kernel", "initrd", "dtb", "dma_address_limit", "page_size",
-             "build", "iomem_devices", "source", "notes"}
-_KERNEL_KEYS = {"load_address", "stext", "init_begin", "sdata", "end", "text_offset", "image_size", "init_pg_dir",
-                "init_pg_end"}
-_BUILD_KEYS = {"zone_dma", "zone_dma32", "cma_bytes", "rodata_full", "kexec_file", "sparsemem_section_bits"}
+#: The highest physical address bit each architecture's Debian kernel can map: arm64 4K pages use
+#: CONFIG_ARM64_PA_BITS=48 (arch/arm64/Kconfig, ARM64_PA_BITS_48), x86_64 5-level paging 52
+#: (arch/x86/include/asm/sparsemem.h, MAX_PHYSMEM_BITS). A bank beyond it is refused, not modelled.
+PHYS_BITS = {"arm64": 48, "x86_64": 52}
+#: MAX_NUMNODES: NODES_SHIFT is at most 10 on arm64 and x86_64 (arch/*/Kconfig, "range 1 10").
+MAX_NUMNODES = 1 << 10
 
 
-def _num(value: Any, where: str) -> int:
-    if isinstance(value, bool):
-        raise KdumplabError(where, f"expected a number, got {value!r}")
-    if isinstance(value, int):
-        if not 0 <= value <= U64_MAX:
-            raise KdumplabError(where, f"{value} is outside 0 .. 2^64-1")
+@dataclass(frozen=True, slots=True)
+class Key:
+    """One key of the machine TOML. ``kind`` says how its value is read and written:
+
+    ``size`` a memory size (an integer of bytes, or a string with a unit: "8G", "512MiB"), ``address`` an
+    integer (write it in hex), ``offset`` an integer byte offset, ``count`` a small integer, ``bool``,
+    ``text``, ``texts`` (a list of strings), ``choice`` (one of ``choices``).
+    """
+
+    table: str  # "" for the top level, else the table's name
+    name: str
+    kind: str
+    doc: str
+    required: bool = False
+    choices: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Table:
+    """A TOML table of the description: ``many`` for an array of tables (``[[bank]]``)."""
+
+    name: str
+    many: bool
+    doc: str
+
+
+TABLES = (
+    Table("bank", True, "A RAM bank as firmware describes it (a DT /memory reg entry, a UEFI memory map range, "
+          "an ACPI SRAT memory affinity)."),
+    Table("reserved", True, "A range firmware or the boot loader reserved before Linux (DT /reserved-memory, "
+          "/memreserve/, UEFI runtime regions)."),
+    Table("kernel", False, "Where the boot loader put the kernel Image and its section layout (offsets from "
+          "_text, from System.map); omitted: the Debian 6.1 image as QEMU loads it."),
+    Table("initrd", False, "Where the boot loader put the initrd."),
+    Table("dtb", False, "Where the boot loader put the device tree blob."),
+    Table("build", False, "Kernel configuration facts that move the result (defaults: Debian arm64)."),
+)
+
+KEYS: tuple[Key, ...] = (
+    Key("", "name", "text", "What the machine is (shown in every report)."),
+    Key("", "arch", "choice", "The CPU architecture.", choices=("arm64", "x86_64")),
+    Key("", "page_size", "size", "The kernel's page size: 4K, 16K or 64K."),
+    Key("", "dma_address_limit", "address", "The highest CPU address a DMA master reaches (DT dma-ranges, IORT); "
+        "omitted: nothing limits it below 4 GiB."),
+    Key("", "source", "text", "Where the numbers come from (a boot log, a dump), for the reader."),
+    Key("", "notes", "texts", "What the source does not show and how it was decided."),
+    Key("", "iomem_devices", "texts", "Non-RAM lines of /proc/iomem, verbatim (kept as text)."),
+    Key("bank", "start", "address", "First byte of the bank.", required=True),
+    Key("bank", "size", "size", "Its size.", required=True),
+    Key("bank", "node", "count", "NUMA node (0 when omitted)."),
+    Key("bank", "nomap", "bool", "MEMBLOCK_NOMAP: memory never mapped (UEFI runtime, DT no-map)."),
+    Key("bank", "hotplug", "bool", "MEMBLOCK_HOTPLUG (hot-pluggable, SRAT)."),
+    Key("bank", "mirror", "bool", "MEMBLOCK_MIRROR (address-range mirrored)."),
+    Key("reserved", "name", "text", "A label for reports."),
+    Key("reserved", "start", "address", "First byte.", required=True),
+    Key("reserved", "size", "size", "Its size.", required=True),
+    Key("reserved", "nomap", "bool", "Removed from the linear map (no-map); shown as a top-level `reserved`."),
+    Key("kernel", "load_address", "address", "Physical address of _text.", required=True),
+    Key("kernel", "stext", "offset", "_stext - _text.", required=True),
+    Key("kernel", "init_begin", "offset", "__init_begin - _text.", required=True),
+    Key("kernel", "sdata", "offset", "_sdata - _text.", required=True),
+    Key("kernel", "end", "offset", "_end - _text.", required=True),
+    Key("kernel", "text_offset", "offset", "text_offset from the Image header."),
+    Key("kernel", "image_size", "offset", "image_size from the Image header."),
+    Key("kernel", "init_pg_dir", "offset", "init_pg_dir - _text (early page tables freed by paging_init)."),
+    Key("kernel", "init_pg_end", "offset", "init_pg_end - _text."),
+    Key("initrd", "start", "address", "First byte.", required=True),
+    Key("initrd", "size", "offset", "Its size in bytes.", required=True),
+    Key("dtb", "start", "address", "First byte.", required=True),
+    Key("dtb", "size", "offset", "Its size in bytes.", required=True),
+    Key("build", "zone_dma", "bool", "CONFIG_ZONE_DMA."),
+    Key("build", "zone_dma32", "bool", "CONFIG_ZONE_DMA32."),
+    Key("build", "cma_bytes", "size", "CONFIG_CMA_SIZE_MBYTES as bytes (0: no default CMA area)."),
+    Key("build", "rodata_full", "bool", "CONFIG_RODATA_FULL_DEFAULT_ENABLED."),
+    Key("build", "kexec_file", "bool", "CONFIG_KEXEC_FILE."),
+    Key("build", "sparsemem_section_bits", "count", "SECTION_SIZE_BITS (27 on arm64 4K since 5.12; 30 before)."),
+)
+
+_MAX_TEXT = 64 * 1024
+_MAX_ITEMS = 4096
+
+
+def _keys(table: str) -> dict[str, Key]:
+    return {k.name: k for k in KEYS if k.table == table}
+
+
+def _value(key: Key, value: Any, where: str) -> Any:
+    """One TOML value read as its key's kind; every refusal names the key."""
+    kind = key.kind
+    if kind == "bool":
+        if not isinstance(value, bool):
+            raise KdumplabError(where, f"expected true or false, got {_show(value)}")
         return value
+    if kind in ("text", "choice"):
+        if not isinstance(value, str) or len(value) > _MAX_TEXT:
+            raise KdumplabError(where, f"expected a string, got {_show(value)}")
+        if kind == "choice" and value not in key.choices:
+            raise KdumplabError(where, f"unknown {key.name} {value!r}", f"use {' or '.join(key.choices)}")
+        return value
+    if kind == "texts":
+        if not isinstance(value, list) or len(value) > _MAX_ITEMS or not all(isinstance(x, str) for x in value):
+            raise KdumplabError(where, f"expected a list of strings, got {_show(value)}")
+        return tuple(value)
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise KdumplabError(where, f"expected a number, got {_show(value)}")
     if isinstance(value, str):
-        return parse_size(value, where)
-    raise KdumplabError(where, f"expected a number or a size string, got {value!r}")
-
-
-def _flag(value: Any, where: str) -> bool:
-    if not isinstance(value, bool):
-        raise KdumplabError(where, f"expected true or false, got {value!r}")
+        if kind == "size":
+            return parse_memory(value, where)
+        try:
+            return parse_count(value, where)
+        except KdumplabError:
+            raise KdumplabError(where, f"not an integer: {_show(value)}",
+                                "addresses and byte counts are integers, e.g. 0x40000000") from None
+    if not 0 <= value <= U64_MAX:
+        raise KdumplabError(where, f"{_show(value)} is outside 0 .. 2^64-1")
+    if kind == "count" and value > 1 << 16:
+        raise KdumplabError(where, f"{value} is too large for a {key.name}")
     return value
 
 
-def _check_keys(table: Any, allowed: set[str], where: str) -> dict[str, Any]:
-    if not isinstance(table, dict):
+def _show(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:30] + "..."
+
+
+def _table(raw: Any, table: str, where: str) -> dict[str, Any]:
+    """A TOML table read through the key list: unknown keys refused, required keys present."""
+    if not isinstance(raw, dict):
         raise KdumplabError(where, "expected a table")
-    unknown = sorted(set(table) - allowed)
+    keys = _keys(table)
+    unknown = sorted(set(raw) - set(keys))
     if unknown:
-        raise KdumplabError(where, f"unknown key {unknown[0]!r}", f"known keys: {', '.join(sorted(allowed))}")
-    return table
+        raise KdumplabError(f"{where}.{unknown[0]}", "unknown key", f"known keys: {', '.join(keys)}")
+    missing = [k.name for k in keys.values() if k.required and k.name not in raw]
+    if missing:
+        raise KdumplabError(where, f"needs {' and '.join(missing)}",
+                            f"[{table}] keys: {', '.join(keys)}; see docs/machine.md")
+    return {name: _value(keys[name], v, f"{where}.{name}") for name, v in raw.items()}
 
 
-def _range(table: Any, where: str) -> PhysRange:
-    t = _check_keys(table, {"start", "size"}, where)
-    start, size = _num(t.get("start"), f"{where}.start"), _num(t.get("size"), f"{where}.size")
-    return PhysRange(start, start + size)
+def _span(kw: dict[str, Any]) -> PhysRange:
+    return PhysRange(kw["start"], kw["start"] + kw["size"])
+
+
+_MAKE: dict[str, Any] = {
+    "bank": lambda kw: Bank(**kw), "reserved": lambda kw: Reservation(**kw), "kernel": lambda kw: KernelImage(**kw),
+    "initrd": _span, "dtb": _span, "build": lambda kw: KernelBuild(**kw),
+}
 
 
 def machine_from_dict(data: dict[str, Any], where: str = "machine") -> Machine:
-    """Build a Machine from parsed TOML; every mistake names its key."""
-    data = _check_keys(data, _TOP_KEYS, where)
-    name = str(data.get("name", where))
-    banks_raw = data.get("bank")
-    if not isinstance(banks_raw, list) or not banks_raw:
+    """Build a Machine from parsed TOML; every mistake names the file and the key (``m.toml: bank[1].size``)."""
+    top = {k: v for k, v in data.items() if k not in {t.name for t in TABLES}}
+    kw: dict[str, Any] = _table(top, "", where) if top else {}
+    if where.endswith(".toml") or "/" in where:
+        kw.setdefault("name", where.rsplit("/", 1)[-1].removesuffix(".toml"))
+    else:
+        kw.setdefault("name", where)
+    for t in TABLES:
+        if t.name not in data:
+            continue
+        raw = data[t.name]
+        if t.many:
+            if not isinstance(raw, list) or len(raw) > _MAX_ITEMS:
+                raise KdumplabError(f"{where}: {t.name}", f"expected [[{t.name}]] tables (at most {_MAX_ITEMS})")
+            items = []
+            for i, item in enumerate(raw):
+                w = f"{where}: {t.name}[{i}]"
+                items.append(_make(_MAKE[t.name], _table(item, t.name, w), w))
+            kw[t.name if t.name != "bank" else "banks"] = tuple(items)
+        else:
+            kw[t.name] = _make(_MAKE[t.name], _table(raw, t.name, f"{where}: {t.name}"), f"{where}: {t.name}")
+    if not kw.get("banks"):
         raise KdumplabError(where, "no [[bank]] tables", "describe RAM as [[bank]] start = ..., size = ...")
-    banks = []
-    for i, b in enumerate(banks_raw):
-        w = f"{where}: bank[{i}]"
-        t = _check_keys(b, _BANK_KEYS, w)
-        if "start" not in t or "size" not in t:
-            raise KdumplabError(w, "needs start and size")
-        try:
-            banks.append(Bank(_num(t["start"], f"{w}.start"), _num(t["size"], f"{w}.size"),
-                              int(t.get("node", 0)), _flag(t.get("nomap", False), f"{w}.nomap"),
-                              _flag(t.get("hotplug", False), f"{w}.hotplug"),
-                              _flag(t.get("mirror", False), f"{w}.mirror")))
-        except ValueError as err:
-            raise KdumplabError(w, str(err)) from None
-    reserved = []
-    for i, r in enumerate(data.get("reserved", [])):
-        w = f"{where}: reserved[{i}]"
-        t = _check_keys(r, _RES_KEYS, w)
-        reserved.append(Reservation(str(t.get("name", "reserved")), _num(t.get("start"), f"{w}.start"),
-                                    _num(t.get("size"), f"{w}.size"), _flag(t.get("nomap", False), f"{w}.nomap")))
-    kernel = None
-    if "kernel" in data:
-        t = _check_keys(data["kernel"], _KERNEL_KEYS, f"{where}: kernel")
-        kernel = KernelImage(**{k: _num(v, f"{where}: kernel.{k}") for k, v in t.items()})
-    build = KernelBuild()
-    if "build" in data:
-        t = _check_keys(data["build"], _BUILD_KEYS, f"{where}: build")
-        kw: dict[str, Any] = {}
-        for k, v in t.items():
-            kw[k] = _num(v, f"{where}: build.{k}") if k in ("cma_bytes", "sparsemem_section_bits") \
-                else _flag(v, f"{where}: build.{k}")
-        build = KernelBuild(**kw)
-    limit = data.get("dma_address_limit")
+    return _make(lambda k: Machine(**k), kw, where)
+
+
+def _make(factory: Any, kw: dict[str, Any], where: str) -> Any:
+    """``factory(kw)``, its refusal re-said at ``where`` (the file and key), never as a traceback."""
     try:
-        return Machine(
-            name=name, banks=tuple(banks), arch=str(data.get("arch", "arm64")), reserved=tuple(reserved),
-            kernel=kernel,
-            initrd=_range(data["initrd"], f"{where}: initrd") if "initrd" in data else None,
-            dtb=_range(data["dtb"], f"{where}: dtb") if "dtb" in data else None,
-            dma_address_limit=None if limit is None else _num(limit, f"{where}: dma_address_limit"),
-            page_size=_num(data.get("page_size", SZ_4K), f"{where}: page_size"), build=build,
-            iomem_devices=tuple(str(x) for x in data.get("iomem_devices", ())),
-            source=str(data.get("source", "")), notes=tuple(str(x) for x in data.get("notes", ())),
-        )
+        return factory(kw)
+    except KdumplabError as err:
+        raise KdumplabError(where, err.what, err.hint) from None
     except (ValueError, TypeError) as err:
         raise KdumplabError(where, str(err)) from None
 
 
 def load_machine(text: str, where: str = "machine.toml") -> Machine:
-    """Parse a machine description from TOML text."""
+    """Parse a machine description from TOML text; a syntax error names ``file:line``."""
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:
-        raise KdumplabError(where, f"not valid TOML: {err}") from None
+        msg = str(err)
+        m = re.search(r"\(at line (\d+), column \d+\)$", msg)
+        place = f"{where}:{m.group(1)}" if m else where
+        raise KdumplabError(place, f"not valid TOML: {msg[:m.start()].strip() if m else msg}") from None
+    except RecursionError:
+        raise KdumplabError(where, "not valid TOML: nested too deeply") from None
+    except ValueError as err:  # tomllib's int() of a number longer than Python's 4300-digit limit
+        raise KdumplabError(where, f"not valid TOML: {str(err)[:60]}") from None
     return machine_from_dict(data, where)
+
+
+def read_machine_file(path: str) -> Machine:
+    """A machine TOML file: a regular file of at most 1 MiB, UTF-8; errors name the file (and line)."""
+    import os  # noqa: PLC0415
+    import stat  # noqa: PLC0415
+
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    except OSError as err:
+        raise KdumplabError(path, f"cannot read: {err.strerror}") from None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise KdumplabError(path, "not a regular file", "give a machine TOML file or a preset name")
+        data = os.read(fd, _MAX_FILE + 1)
+    except OSError as err:
+        raise KdumplabError(path, f"cannot read: {err.strerror}") from None
+    finally:
+        os.close(fd)
+    if len(data) > _MAX_FILE:
+        raise KdumplabError(path, "larger than 1 MiB: not a machine description")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        line = data.count(b"\n", 0, err.start) + 1
+        raise KdumplabError(f"{path}:{line}", f"not UTF-8 (byte {data[err.start]:#04x})",
+                            "TOML files are UTF-8") from None
+    return load_machine(text, path)
+
+
+_MAX_FILE = 1 << 20
+
+
+def _toml_value(key: Key, value: Any) -> str:
+    if key.kind == "bool":
+        return "true" if value else "false"
+    if key.kind in ("text", "choice"):
+        return json.dumps(value, ensure_ascii=False)
+    if key.kind == "texts":
+        return "[" + "".join(f"\n    {json.dumps(v, ensure_ascii=False)}," for v in value) + ("\n]" if value else "]")
+    if key.kind == "count":
+        return str(value)
+    return f"{value:#x}"
+
+
+def _fields(table: str, obj: Any) -> dict[str, Any]:
+    if table in ("initrd", "dtb"):
+        return {"start": obj.start, "size": obj.size}
+    if table == "":
+        vals = {k: getattr(obj, k) for k in _keys("")}
+        return vals
+    return {k: getattr(obj, k) for k in _keys(table)}
+
+
+def _defaults(table: str) -> dict[str, Any]:
+    cls = {"": Machine, "bank": Bank, "reserved": Reservation, "kernel": KernelImage, "build": KernelBuild}.get(table)
+    if cls is None:
+        return {}
+    return {f.name: f.default for f in dataclasses.fields(cls) if f.default is not dataclasses.MISSING}
+
+
+def _lines(table: str, obj: Any) -> list[str]:
+    keys, defaults = _keys(table), _defaults(table)
+    out = []
+    for name, value in _fields(table, obj).items():
+        if not keys[name].required and name in defaults and defaults[name] == value:
+            continue
+        out.append(f"{name} = {_toml_value(keys[name], value)}")
+    return out
+
+
+def machine_to_toml(machine: Machine) -> str:
+    """The description as TOML that :func:`load_machine` reads back to an equal Machine."""
+    out = ["# kdumplab machine description (docs/machine.md)"] + _lines("", machine)
+    for t in TABLES:
+        attr = "banks" if t.name == "bank" else t.name
+        value = getattr(machine, attr)
+        if value is None or (t.name == "build" and value == KernelBuild()):
+            continue
+        for item in value if t.many else (value,):
+            out += ["", f"[[{t.name}]]" if t.many else f"[{t.name}]"] + _lines(t.name, item)
+    return "\n".join(out) + "\n"
+
+
+_KIND_DOC = {
+    "size": "size: bytes, or a string with a unit (`\"8G\"`, `\"512MiB\"`)",
+    "address": "address: integer (hex: `0x40000000`)",
+    "offset": "integer, bytes",
+    "count": "integer",
+    "bool": "`true` / `false`",
+    "text": "string",
+    "texts": "list of strings",
+    "choice": "one of",
+}
+
+
+def schema_markdown() -> str:
+    """The key reference of docs/machine.md, generated from :data:`KEYS` (a test keeps the doc equal)."""
+    out = ["| table | key | type | required | what |", "|---|---|---|---|---|"]
+    for k in KEYS:
+        table = "(top level)" if not k.table else next(
+            f"`[[{t.name}]]`" if t.many else f"`[{t.name}]`" for t in TABLES if t.name == k.table)
+        kind = _KIND_DOC[k.kind] + (" " + ", ".join(f"`{c}`" for c in k.choices) if k.choices else "")
+        out.append(f"| {table} | `{k.name}` | {kind} | {'yes' if k.required else ''} | {k.doc} |")
+    out.append("")
+    out += [f"- `{'[[' + t.name + ']]' if t.many else '[' + t.name + ']'}`: {t.doc}" for t in TABLES]
+    return "\n".join(out) + "\n"

@@ -13,7 +13,8 @@ from kdumplab.errors import KdumplabError
 
 __all__ = [
     "SZ_4K", "SZ_64K", "SZ_1M", "SZ_2M", "SZ_16M", "SZ_128M", "SZ_1G", "SZ_4G",
-    "U64_MAX", "PhysRange", "align_up", "align_down", "parse_size", "format_size",
+    "U64_MAX", "PhysRange", "align_up", "align_down", "parse_size", "parse_memory", "parse_count", "format_size",
+    "iec", "iec_hex",
 ]
 
 SZ_4K = 1 << 12
@@ -69,19 +70,47 @@ class PhysRange:
         return f"[{self.start:#x}, {self.end:#x})"
 
 
-_SIZE_RE = re.compile(r"^\s*(0x[0-9a-fA-F]+|\d+)\s*([KMGTPE]?)(i?B)?\s*$", re.IGNORECASE)
+_SIZE_RE = re.compile(r"^\s*(0x[0-9a-fA-F_]{1,20}|[0-9_]{1,24})\s*([KMGTPE]?)(i?B)?\s*$", re.IGNORECASE)
 _SHIFT = {"": 0, "K": 10, "M": 20, "G": 30, "T": 40, "P": 50, "E": 60}
+_UNIT_HINT = "write it with a unit, e.g. 8G, 512M or 8GiB"
 
 
 def parse_size(text: str, where: str = "size") -> int:
-    """A size typed by a user (``8G``, ``512M``, ``0x1000``, ``4096``). Not the kernel's memparse."""
+    """A size typed by a user (``8G``, ``512M``, ``0x1000``, ``4096``). Not the kernel's memparse.
+
+    At most 20 hex or 24 decimal digits are read, so a pasted 5000-digit number is one clear error."""
     m = _SIZE_RE.match(text)
-    if not m:
-        raise KdumplabError(where, f"not a size: {text!r}", "use a number with an optional K/M/G/T suffix")
-    value = int(m.group(1), 0) << _SHIFT[m.group(2).upper()]
+    if not m or not m.group(1).replace("_", "").removeprefix("0x"):
+        raise KdumplabError(where, f"not a size: {_short(text)!r}", "use a number with an optional K/M/G/T suffix")
+    value = int(m.group(1).replace("_", ""), 0) << _SHIFT[m.group(2).upper()]
     if value > U64_MAX:
-        raise KdumplabError(where, f"size {text!r} is larger than 2^64")
+        raise KdumplabError(where, f"size {_short(text)!r} is larger than 2^64")
     return value
+
+
+def parse_memory(text: str, where: str) -> int:
+    """A memory size (``--mem``, ``--numa``, a TOML size string): a unit is required, because a bare ``8``
+    is 8 MiB to QEMU's ``-m`` and 8 bytes to a byte count; hex and plain numbers are refused with a hint."""
+    value = parse_size(text, where)
+    m = _SIZE_RE.match(text)
+    if m and not m.group(2) and not m.group(3):
+        raise KdumplabError(where, f"{_short(text)!r} has no unit", _UNIT_HINT)
+    return value
+
+
+def parse_count(text: str, where: str) -> int:
+    """A plain byte count or address (``--initrd-size``): a non-negative integer, decimal or 0x hex."""
+    t = text.strip().replace("_", "")
+    if not re.fullmatch(r"0x[0-9a-fA-F]{1,16}|[0-9]{1,20}", t):
+        raise KdumplabError(where, f"not a byte count: {_short(text)!r}", "a non-negative integer, e.g. 987889")
+    value = int(t, 0)
+    if value > U64_MAX:
+        raise KdumplabError(where, f"{_short(text)!r} is larger than 2^64")
+    return value
+
+
+def _short(text: str) -> str:
+    return text if len(text) <= 40 else text[:20] + "..." + text[-8:]
 
 
 def format_size(value: int) -> str:
@@ -90,3 +119,23 @@ def format_size(value: int) -> str:
         if value and value % (1 << shift) == 0:
             return f"{value >> shift}{suffix}"
     return str(value)
+
+
+_IEC = (("EiB", 60), ("PiB", 50), ("TiB", 40), ("GiB", 30), ("MiB", 20), ("KiB", 10))
+
+
+def iec(value: int) -> str:
+    """Bytes for people, in IEC units: ``512 MiB``, ``8 GiB``, ``510.75 GiB``, ``4095 bytes``."""
+    for unit, shift in _IEC:
+        if value >= 1 << shift:
+            whole, rest = divmod(value, 1 << shift)
+            if not rest:
+                return f"{whole} {unit}"
+            text = f"{value / (1 << shift):.2f}".rstrip("0").rstrip(".")
+            return f"{'~' if value != round(float(text) * (1 << shift)) else ''}{text} {unit}"
+    return f"{value} bytes"
+
+
+def iec_hex(value: int) -> str:
+    """``512 MiB (0x20000000)``: the unit for people, the hex for the kernel's own numbers."""
+    return f"{iec(value)} ({value:#x})"

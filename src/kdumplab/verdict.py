@@ -8,13 +8,16 @@ below 4 GiB (no swiotlb line in its log).
 
 from __future__ import annotations
 
+from kdumplab.errors import EXIT_BROKEN, EXIT_FAILED, EXIT_OK
 from kdumplab.kexec import KERNEL_KEXEC, verdict
 from kdumplab.model import Result
 from kdumplab.ranges import SZ_4G, U64_MAX
 
-__all__ = ["WRAPPED", "problems", "kdump_verdict"]
+__all__ = ["WRAPPED", "FATAL", "problems", "kdump_verdict", "exit_status"]
 
 WRAPPED = 1 << 60  # no real program header or /proc/vmcore is this big: a size that wrapped below zero
+#: problems after which there is no usable dump (the others are warnings: a dump exists, some tools or devices fail)
+FATAL = frozenset({"vmcore size wraps"})
 
 
 def problems(res: Result) -> tuple[tuple[str, str], ...]:
@@ -61,3 +64,18 @@ def _why_no_low(res: Result) -> str:
     if passed:
         return "the low region is in linux,usable-memory-range, but this crash kernel reads only the first range"
     return f"the low region '{low.name}' is reserved but kexec-tools does not pass it on: it reads only 'Crash kernel'"
+
+
+def exit_status(res: Result) -> int:
+    """The exit status every command uses for one model run: 0 reserved (and, with kexec-tools, loaded with no
+    problem), 1 nothing reserved or only warnings, 3 reserved but kdump will not work."""
+    if not res.outcome.regions:
+        return EXIT_FAILED
+    if res.kexec is None:
+        return EXIT_OK
+    if not res.kexec.loaded:
+        return EXIT_BROKEN
+    found = [label for label, _ in problems(res)]
+    if any(label in FATAL for label in found):
+        return EXIT_BROKEN
+    return EXIT_FAILED if found else EXIT_OK

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from pathlib import Path
@@ -9,14 +10,18 @@ from pathlib import Path
 import click
 
 from kdumplab.errors import KdumplabError
+from kdumplab.tools.options import CMDLINE_HELP, MachineArgs, lab_kernel, lab_mem, machine_options
+
+_LAB_CMDLINE = CMDLINE_HELP + " The lab adds console=ttyAMA0 panic=-1 when they are absent, and says so."
 
 
-@click.group()
+@click.group(epilog="Example: kdumplab lab boot --kernel 6.12 --mem 4G --cmdline 'crashkernel=1G'")
 def lab() -> None:
     """Boot real Debian kernels under QEMU and record what they reserve."""
 
 
-@lab.command("setup")
+@lab.command("setup", epilog="Example: sudo kdumplab lab setup (adds Debian arm64 apt sources, pinned low; "
+             "needs root unless --no-apt)")
 @click.option("--no-apt", is_flag=True, help="Skip apt steps (sources, update, installs); cache only.")
 @click.option("--no-kexec", is_flag=True, help="Skip kexec-tools and its libraries.")
 def setup_cmd(no_apt: bool, no_kexec: bool) -> None:
@@ -41,32 +46,38 @@ def _lost(what: str, why: str | None, serial: str, saved: Path | None, fallback:
     raise KdumplabError(f"lab {what}", f"lab lost the {what}: {why}", f"serial log in {saved}")
 
 
-def _numa(value: str | None) -> tuple[str, ...]:
-    return tuple(x.strip() for x in value.split(",")) if value else ()
+def _spec(margs: MachineArgs, cmdline: str):  # noqa: ANN202
+    """The BootSpec of the shared machine options; says on stderr what the lab adds to the command line."""
+    from kdumplab.lab.qemu import BootSpec, lab_append
+
+    mem, numa = lab_mem(margs)
+    added = lab_append(cmdline)[1]
+    if added:
+        click.echo(f"lab: added {' '.join(added)} to the command line (the lab needs them)", err=True)
+    return BootSpec(lab_kernel(margs.kernel), mem, cmdline, numa)
 
 
-@lab.command("boot")
-@click.option("--kernel", "kernel", required=True, type=click.Choice(["5.10", "6.1", "6.12", "7.2"]))
-@click.option("--mem", default="8G", show_default=True)
-@click.option("--numa", default=None, help="Node sizes, e.g. 4G,4G (must add up to --mem).")
-@click.option("--cmdline", default="", help="Appended after 'console=ttyAMA0 panic=-1'.")
+@lab.command("boot", epilog="Example: kdumplab lab boot --kernel 6.12 --mem 4G --cmdline 'crashkernel=1G'")
+@machine_options(kernel=None, kernel_required=True, lab=True)
+@click.option("--cmdline", default="", help=_LAB_CMDLINE)
 @click.option("--initrd-extra", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
               help="A directory whose tree is added to the initramfs root.")
 @click.option("--timeout", default=120.0, show_default=True)
 @click.option("--json", "as_json", is_flag=True)
 @click.option("--save", "save_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Write case.json and serial.log here.")
-def boot_cmd(kernel: str, mem: str, numa: str | None, cmdline: str, initrd_extra: Path | None,
+def boot_cmd(margs: MachineArgs, cmdline: str, initrd_extra: Path | None,
              timeout: float, as_json: bool, save_dir: Path | None) -> None:
     """Boot one real kernel and print what it reserved."""
     from kdumplab.lab.initramfs import Initramfs
-    from kdumplab.lab.qemu import BootSpec, boot, default_initrd, save
+    from kdumplab.lab.qemu import boot, default_initrd, save
     from kdumplab.lab.setup import load_lab
 
+    spec = _spec(margs, cmdline)
     lab_ = load_lab()
     extra = Initramfs().with_tree("", initrd_extra) if initrd_extra else None
-    result = boot(BootSpec(kernel, mem, cmdline, _numa(numa)), lab=lab_, initrd=default_initrd(lab_, extra),
-                  timeout=timeout)
+    with _progress(f"booting {spec.kernel} under QEMU", as_json):
+        result = boot(spec, lab=lab_, initrd=default_initrd(lab_, extra), timeout=timeout)
     if save_dir is not None:
         save(result, save_dir)
     if result.observation is None:
@@ -88,7 +99,24 @@ def boot_cmd(kernel: str, mem: str, numa: str | None, cmdline: str, initrd_extra
     click.echo(f"kexec_crash_size: {obs.kexec_crash_size}  MemTotal: {obs.memtotal_kb} kB")
 
 
-@lab.command("suite")
+@contextlib.contextmanager
+def _progress(what: str, quiet: bool):  # noqa: ANN202
+    """A spinner with the elapsed time on stderr while the lab runs, only on a terminal and never with --json."""
+    import sys
+
+    if quiet or not sys.stderr.isatty():
+        yield
+        return
+    from rich.console import Console
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    with Progress(SpinnerColumn(), TextColumn(what), TimeElapsedColumn(), console=Console(stderr=True),
+                  transient=True) as progress:
+        progress.add_task(what, total=None)
+        yield
+
+
+@lab.command("suite", epilog="Example: kdumplab lab suite tests/data/suites/smoke.toml --jobs 1")
 @click.argument("suite_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--jobs", type=int, default=None, help="QEMUs at once (default: number of cores).")
 @click.option("--record", type=click.Path(file_okay=False, path_type=Path), default=None,
@@ -129,28 +157,27 @@ def suite_cmd(suite_file: Path, jobs: int | None, record: Path | None, as_json: 
         raise SystemExit(1)
 
 
-@lab.command("cycle")
-@click.option("--kernel", "kernel", required=True, type=click.Choice(["5.10", "6.1", "6.12", "7.2"]))
+@lab.command("cycle", epilog="Example: kdumplab lab cycle --kernel 6.1 --kexec-tools 2.0.25 --mem 4G")
+@machine_options(kernel=None, kernel_required=True, lab=True)
 @click.option("--kexec-tools", "kexec_tools", required=True,
               type=click.Choice(["2.0.20", "2.0.25", "2.0.29", "2.0.32"]))
-@click.option("--mem", default="8G", show_default=True)
-@click.option("--numa", default=None, help="Node sizes, e.g. 4G,4G (must add up to --mem).")
-@click.option("--cmdline", default="crashkernel=512M", show_default=True,
-              help="Appended after 'console=ttyAMA0 panic=-1'.")
+@click.option("--cmdline", default="crashkernel=512M", show_default=True, help=_LAB_CMDLINE)
 @click.option("--checks", is_flag=True, help="Let purgatory verify the segments' SHA-256 (no -i; ~7 s slower).")
 @click.option("--timeout", default=300.0, show_default=True)
 @click.option("--json", "as_json", is_flag=True)
 @click.option("--save", "save_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Write cycle.json and serial.log.gz here.")
-def cycle_cmd(kernel: str, kexec_tools: str, mem: str, numa: str | None, cmdline: str, checks: bool,
+def cycle_cmd(margs: MachineArgs, kexec_tools: str, cmdline: str, checks: bool,
               timeout: float, as_json: bool, save_dir: Path | None) -> None:
     """A full kdump cycle: boot, real `kexec -p`, panic, and what the crash kernel sees."""
     from kdumplab.lab.cycle import CycleSpec, run_cycle, save_cycle
-    from kdumplab.lab.qemu import BootSpec
     from kdumplab.tools.verify_cycle import real_elfcorehdr, real_usable_ranges
 
-    spec = CycleSpec(BootSpec(kernel, mem, cmdline, _numa(numa)), kexec_tools, no_checks=not checks)
-    result = run_cycle(spec, timeout=timeout)
+    boot_spec = _spec(margs, cmdline)
+    mem = boot_spec.mem
+    spec = CycleSpec(boot_spec, kexec_tools, no_checks=not checks)
+    with _progress(f"kdump cycle of {boot_spec.kernel} with kexec-tools {kexec_tools} under QEMU", as_json):
+        result = run_cycle(spec, timeout=timeout)
     if save_dir is not None:
         save_cycle(result, save_dir)
     if result.cycle is None:

@@ -20,7 +20,8 @@ from kdumplab.lab.initramfs import Built, Initramfs, base_initramfs
 from kdumplab.lab.observe import LabLost, Observation, Provenance, observe
 from kdumplab.lab.setup import Lab, load_lab
 
-__all__ = ["BootSpec", "BootResult", "parse_size", "qemu_argv", "boot", "qemu_version", "QEMU"]
+__all__ = ["BootSpec", "BootResult", "parse_size", "qemu_argv", "boot", "qemu_version", "QEMU", "lab_append",
+           "LAB_PARAMS"]
 
 QEMU = "qemu-system-aarch64"
 _SIZE = re.compile(r"^(\d+)([MG])$")
@@ -50,7 +51,19 @@ class BootSpec:
 
     @property
     def append(self) -> str:
-        return f"console=ttyAMA0 panic=-1 {self.cmdline}".strip()
+        return lab_append(self.cmdline)[0]
+
+
+#: What every lab boot needs on the command line: the serial console the lab reads, and a panic that stops QEMU.
+LAB_PARAMS = ("console=ttyAMA0", "panic=-1")
+
+
+def lab_append(cmdline: str) -> tuple[str, tuple[str, ...]]:
+    """The -append text for a user's whole command line: LAB_PARAMS put first where the user gave no value of
+    their own, and which ones were added."""
+    given = {w.split("=", 1)[0] for w in cmdline.split()}
+    added = tuple(p for p in LAB_PARAMS if p.split("=", 1)[0] not in given)
+    return f"{' '.join(added)} {cmdline}".strip(), added
 
 
 def qemu_argv(spec: BootSpec, kernel_image: str, initrd: str) -> tuple[str, ...]:

@@ -7,9 +7,10 @@ from importlib import resources
 
 from kdumplab.errors import KdumplabError
 from kdumplab.machine import Bank, KernelImage, Machine, load_machine
-from kdumplab.ranges import SZ_1G, SZ_2M, SZ_128M, PhysRange, align_up
+from kdumplab.ranges import SZ_1G, SZ_2M, SZ_128M, PhysRange, align_up, iec, iec_hex
 
-__all__ = ["qemu_virt", "machine", "preset_names", "DEBIAN_IMAGES", "QEMU_VIRT_RAM_BASE", "QEMU_VIRT_DEVICES"]
+__all__ = ["qemu_virt", "qemu_virt_high_io", "machine", "preset_names", "DEBIAN_IMAGES", "QEMU_VIRT_RAM_BASE",
+           "QEMU_VIRT_DEVICES"]
 
 QEMU_VIRT_RAM_BASE = 0x4000_0000
 #: QEMU's -M virt DTB is created with a 1 MiB total size (seen as a 1 MiB memblock reservation)
@@ -36,9 +37,9 @@ DEBIAN_IMAGES: dict[str, tuple[str, KernelImage]] = {
 DEBIAN_IMAGES["proposal-2019-v5"] = DEBIAN_IMAGES["5.10"]
 DEBIAN_IMAGES["proposal-2019-review"] = DEBIAN_IMAGES["5.10"]
 
-#: The non-RAM lines of /proc/iomem on -M virt with -nic none, identical on all four kernels
+#: The non-RAM lines of /proc/iomem on -M virt with -nic none below the RAM, identical on all four kernels
 #: (tests/data/memblock/*-2G-512M.log.gz).
-QEMU_VIRT_DEVICES = (
+QEMU_VIRT_LOW_DEVICES = (
     "09000000-09000fff : pl011@9000000",
     "  09000000-09000fff : 9000000.pl011 pl011@9000000",
     "09010000-09010fff : pl031@9010000",
@@ -46,9 +47,40 @@ QEMU_VIRT_DEVICES = (
     "09030000-09030fff : pl061@9030000",
     "  09030000-09030fff : 9030000.pl061 pl061@9030000",
     "10000000-3efeffff : pcie@10000000",
+)
+#: The high IO regions of -M virt in QEMU 7.2 hw/arm/virt.c (extended_memmap), in order: GICv3's second
+#: redistributor region (64 MiB; not in /proc/iomem with the default GICv2), the PCIe ECAM (256 MiB) and the
+#: 64-bit PCIe MMIO window (512 GiB), each aligned to its own size. They start at 256 GiB, or, when RAM ends
+#: higher (-m above 255 GiB), right after the RAM rounded up to 1 GiB (virt_set_memmap). A region that does not
+#: fit the CPU's physical address range is left out (highmem_compact, the 7.2 default).
+QEMU_VIRT_HIGH_IO = ((64 << 20, None), (256 << 20, "PCI ECAM"), (512 << 30, "pcie@10000000"))
+#: ID_AA64MMFR0_EL1.PARange of QEMU's cortex-a57 (target/arm/cpu64.c: 0x00001124): 44 bits.
+QEMU_VIRT_PA_BITS = 44
+QEMU_VIRT_DEVICES = QEMU_VIRT_LOW_DEVICES + (
     "4010000000-401fffffff : PCI ECAM",
     "8000000000-ffffffffff : pcie@10000000",
 )
+
+
+def qemu_virt_high_io(mem: int, pa_bits: int = QEMU_VIRT_PA_BITS) -> tuple[tuple[int, int, str], ...]:
+    """Where QEMU 7.2 puts -M virt's high IO regions for ``-m mem`` as (start, size, iomem name); checked
+    against ``qemu-system-aarch64 -M virt,dumpdtb`` for 8G, 255G, 256G, 512G, 1022G, 1023G, 2T and 15T
+    (tests/test_machine.py). Refuses what QEMU refuses (RAM past the CPU's physical address range)."""
+    memtop = align_up(QEMU_VIRT_RAM_BASE + mem, SZ_1G)
+    if memtop > 1 << pa_bits:
+        raise KdumplabError("--mem", f"{iec_hex(mem)}: QEMU refuses it (addressing limited to {pa_bits} bits, "
+                            f"memory exceeds it by {iec(memtop - (1 << pa_bits))})",
+                            f"at most {((1 << pa_bits) - SZ_1G) >> 30}G on -M virt with this CPU")
+    base = max(memtop, 256 * SZ_1G)
+    out = []
+    for size, name in QEMU_VIRT_HIGH_IO:
+        start = align_up(base, size)
+        if start + size > 1 << pa_bits:
+            continue
+        base = start + size
+        if name:
+            out.append((start, size, name))
+    return tuple(out)
 
 
 def qemu_virt(mem: int = 8 * SZ_1G, numa: tuple[int, ...] | None = None, initrd_size: int = 0xf2000,
@@ -60,10 +92,12 @@ def qemu_virt(mem: int = 8 * SZ_1G, numa: tuple[int, ...] | None = None, initrd_
     right after the initrd, aligned up to 2 MiB.
     """
     if mem < SZ_128M or mem % SZ_2M:
-        raise KdumplabError("--mem", f"{mem:#x} bytes: QEMU virt needs at least 128 MiB in 2 MiB steps")
+        raise KdumplabError("--mem", f"{iec_hex(mem)}: QEMU virt needs at least 128 MiB in 2 MiB steps")
+    high_io = qemu_virt_high_io(mem)
     sizes = tuple(numa) if numa else (mem,)
     if sum(sizes) != mem:
-        raise KdumplabError("--numa", f"node sizes add up to {sum(sizes):#x}, not the memory size {mem:#x}")
+        raise KdumplabError("--numa", f"node sizes add up to {iec_hex(sum(sizes))}, not the memory size "
+                            f"{iec_hex(mem)}")
     banks, start = [], QEMU_VIRT_RAM_BASE
     for nid, size in enumerate(sizes):
         banks.append(Bank(start, size, node=nid))
@@ -80,7 +114,7 @@ def qemu_virt(mem: int = 8 * SZ_1G, numa: tuple[int, ...] | None = None, initrd_
         banks=tuple(banks), kernel=image,
         initrd=PhysRange(initrd_start, initrd_start + initrd_size) if initrd_size else None,
         dtb=PhysRange(dtb_start, dtb_start + QEMU_VIRT_DTB_SIZE),
-        iomem_devices=QEMU_VIRT_DEVICES,
+        iomem_devices=QEMU_VIRT_LOW_DEVICES + tuple(f"{s:x}-{s + n - 1:x} : {name}" for s, n, name in high_io),
         source=f"qemu-system-aarch64 7.2 -M virt; kernel {package}",
     )
 
@@ -98,6 +132,6 @@ def machine(name: str, **params: object) -> Machine:
     if name == "qemu-virt":
         return qemu_virt(**params)  # type: ignore[arg-type]
     path = resources.files(__package__).joinpath("data", f"{name}.toml")
-    if not path.is_file():
+    if name not in preset_names() or not path.is_file():
         raise KdumplabError("--machine", f"no preset or file named {name!r}", f"presets: {', '.join(preset_names())}")
     return load_machine(path.read_text(), f"preset {name}")

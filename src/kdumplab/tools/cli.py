@@ -9,30 +9,23 @@ import sys
 
 import click
 
-_MACHINE = click.option("--machine", "machine_name", required=True, help="A preset name or a machine TOML file.")
-_KERNEL = click.option("--kernel", default="6.1", show_default=True,
-                       help="Kernel generation (5.10, 6.1, 6.12, 7.2, proposal-2019-v5, proposal-2019-review) or "
-                            "a Debian release.")
+from kdumplab.tools.options import CMDLINE_HELP, MachineArgs, build_machine, machine_options
+
+_CMDLINE = click.option("--cmdline", required=True, help=CMDLINE_HELP)
 
 
-def _machine(name: str, kernel: str):  # noqa: ANN202
-    from kdumplab.tools.plan import resolve_machine
-
-    return resolve_machine(name, kernel)
-
-
-def _scenario(machine_name: str, cmdline: str, kernel: str):  # noqa: ANN202
+def _scenario(margs: MachineArgs, cmdline: str):  # noqa: ANN202
     from kdumplab import model, policy
 
-    machine = _machine(machine_name, kernel)
-    policy.for_kernel(kernel, machine.arch)  # refuses an unknown generation with exit 2
-    return model.Scenario(machine, cmdline, kernel)
+    machine = build_machine(margs)
+    policy.for_kernel(margs.kernel, machine.arch)  # refuses an unknown generation with exit 2
+    return model.Scenario(machine, cmdline, margs.kernel)
 
 
 def register_tools(main: click.Group) -> None:
     """Attach the tool commands to the main group."""
 
-    @main.command()
+    @main.command(epilog="Examples: kdumplab check (this system); kdumplab check --sosreport sosreport-host.tar.xz")
     @click.option("--root", type=click.Path(file_okay=False), help="A directory of captured files (proc/iomem ...).")
     @click.option("--sosreport", type=click.Path(dir_okay=False), help="A sosreport tarball (.tar.xz/.gz/.bz2).")
     @click.option("--log", "log", help="A kernel log in any form (dmesg, journalctl -k, pasted); - for stdin.")
@@ -58,11 +51,10 @@ def register_tools(main: click.Group) -> None:
         click.echo(check_json(analysis) if as_json else check_text(analysis), nl=False)
         sys.exit(exit_code(analysis))
 
-    @main.command()
-    @_MACHINE
-    @click.option("--cmdline", required=True)
-    @_KERNEL
-    def explain(machine_name: str, cmdline: str, kernel: str) -> None:
+    @main.command(epilog="Example: kdumplab explain --machine rpi4-8g --cmdline 'crashkernel=1G'")
+    @machine_options()
+    @_CMDLINE
+    def explain(margs: MachineArgs, cmdline: str) -> None:
         """Why a reservation failed or surprised, and the smallest changes that work (each rerun on the model).
 
         Exit status: 0 reserved, 1 not reserved, 2 bad input.
@@ -70,14 +62,12 @@ def register_tools(main: click.Group) -> None:
         from kdumplab.render.check import explain_text
         from kdumplab.tools.explain import explain as run_explain
 
-        e = run_explain(_scenario(machine_name, cmdline, kernel))
+        e = run_explain(_scenario(margs, cmdline))
         click.echo(explain_text(e), nl=False)
         sys.exit(0 if e.result.outcome.regions else 1)
 
-    @main.command()
-    @_MACHINE
-    @_KERNEL
-    @click.option("--mem", help="RAM size for the qemu-virt preset (e.g. 64G).")
+    @main.command(epilog="Example: kdumplab recommend --machine ampere-altra-2p --kernel 6.12")
+    @machine_options()
     @click.option("--page-size", type=click.Choice(["4K", "16K", "64K"]), default="4K", show_default=True)
     @click.option("--smmu", is_flag=True, help="The machine has an SMMU (adds kdump-utils' 64K queue memory).")
     @click.option("--nic-drivers", default="", help="Comma-separated NIC drivers, e.g. mlx5_core.")
@@ -87,7 +77,7 @@ def register_tools(main: click.Group) -> None:
                   help="SUSE KDUMP_CPUS (the CPUs the crash kernel brings up).")
     @click.option("--network-dump", is_flag=True, help="SUSE: the dump goes over the network (KDUMP_PROTO not file).")
     @click.option("--json", "as_json", is_flag=True)
-    def recommend(machine_name: str, kernel: str, mem: str | None, page_size: str, smmu: bool, nic_drivers: str,
+    def recommend(margs: MachineArgs, page_size: str, smmu: bool, nic_drivers: str,
                   calibrate_conf: str | None, kdump_cpus: int, network_dump: bool, as_json: bool) -> None:
         """crashkernel= values from kdump-utils, Ubuntu, SUSE's calibrate and ours, each checked on the model.
 
@@ -100,9 +90,8 @@ def register_tools(main: click.Group) -> None:
         from kdumplab.recommend import parse_calibrate_conf, suse_flavour
         from kdumplab.recommend import recommend as run_recommend
         from kdumplab.render.check import recommend_json, recommend_text
-        from kdumplab.tools.plan import resolve_machine
-
-        machine = resolve_machine(machine_name, kernel, mem=mem)
+        kernel = margs.kernel
+        machine = build_machine(margs)
         policy.for_kernel(kernel, machine.arch)  # refuses an unknown generation with exit 2
         ps = {"4K": 4096, "16K": 16384, "64K": 65536}[page_size]
         conf = None
@@ -130,11 +119,11 @@ def register_tools(main: click.Group) -> None:
                 click.echo("".join(f"  {line}\n" for line in rec.calibration.text().splitlines()), nl=False)
         sys.exit(0 if any(c.verdict == "reserved" for c in rec.candidates) else 1)
 
-    @main.command()
-    @_MACHINE
-    @click.option("--cmdline", required=True)
+    @main.command(epilog="Example: kdumplab compare --machine qemu-virt --mem 16G --cmdline 'crashkernel=1G,high'")
+    @machine_options(kernel_option=False)
+    @_CMDLINE
     @click.option("--json", "as_json", is_flag=True, help="Every cell with its full verdict sentence.")
-    def compare(machine_name: str, cmdline: str, as_json: bool) -> None:
+    def compare(margs: MachineArgs, cmdline: str, as_json: bool) -> None:
         """Every kernel policy x kexec-tools version (2.0.20/25/29/32) for one machine and cmdline: reserved
         where, loaded where, the crash kernel's memory, and a verdict. Exit 0, or 2."""
         import dataclasses
@@ -143,21 +132,53 @@ def register_tools(main: click.Group) -> None:
         from kdumplab.render.check import compare_text
         from kdumplab.tools.compare import compare as run_compare
 
-        rows = run_compare(_machine(machine_name, "6.1"), cmdline)
+        machine = build_machine(margs)
+        rows = run_compare(machine, cmdline)
         if as_json:
-            click.echo(json.dumps({"machine": machine_name, "cmdline": cmdline,
+            click.echo(json.dumps({"machine": machine.name, "cmdline": cmdline,
                                    "rows": [dataclasses.asdict(r) for r in rows]}, indent=1))
             return
         click.echo(compare_text(rows), nl=False)
 
-    @main.command()
+    @main.command(epilog="Example: kdumplab report --html k.html --machine ampere-altra-2p --cmdline crashkernel=1G")
     @click.option("--html", "html_path", required=True, type=click.Path(dir_okay=False))
-    @_MACHINE
-    @click.option("--cmdline", required=True)
-    @_KERNEL
-    def report(html_path: str, machine_name: str, cmdline: str, kernel: str) -> None:
+    @machine_options()
+    @_CMDLINE
+    def report(html_path: str, margs: MachineArgs, cmdline: str) -> None:
         """One self-contained HTML page: memory map, findings, policy matrix. Exit 0, or 2."""
         from kdumplab.tools.report import build, write
 
-        write(html_path, build(_scenario(machine_name, cmdline, kernel)))
+        write(html_path, build(_scenario(margs, cmdline)))
         click.echo(f"wrote {html_path}")
+
+    @main.group(epilog="Example: kdumplab machine show --machine rpi4-8g")
+    def machine() -> None:
+        """The machine description every command uses: presets, TOML files (docs/machine.md)."""
+
+    @machine.command("show", epilog="Example: kdumplab machine show --mem 16G --numa 8G,8G --save my.toml")
+    @machine_options()
+    @click.option("--save", "save_path", type=click.Path(dir_okay=False), help="Also write it as TOML to this file.")
+    @click.option("--toml", "as_toml", is_flag=True, help="Print the TOML instead of the summary.")
+    def machine_show(margs: MachineArgs, save_path: str | None, as_toml: bool) -> None:
+        """Print the machine description in use (what --machine and the QEMU options make of it).
+
+        The TOML that --save writes loads back to the same machine (--machine FILE).
+        """
+        from kdumplab.machine import machine_to_toml
+        from kdumplab.render.machine import machine_text
+        from kdumplab.tools.report import write
+
+        m = build_machine(margs)
+        text = machine_to_toml(m)
+        if save_path:
+            write(save_path, text)
+        click.echo(text if as_toml else machine_text(m), nl=False)
+        if save_path:
+            click.echo(f"wrote {save_path}", err=True)
+
+    @machine.command("list", epilog="Example: kdumplab machine list")
+    def machine_list() -> None:
+        """The built-in machines (presets) for --machine."""
+        from kdumplab.render.machine import preset_table
+
+        click.echo(preset_table(), nl=False)

@@ -30,12 +30,16 @@ def build(scn: model.Scenario) -> str:
 
 
 def write(path: str, text: str) -> None:
+    """Write ``text`` to ``path`` whole or not at all (temp file beside it, then rename), mode 0666 & ~umask."""
     target = Path(path)
     try:
         fd, tmp = tempfile.mkstemp(dir=target.parent or ".", prefix=f".{target.name}.", suffix=".tmp")
     except OSError as err:
         raise KdumplabError(path, f"cannot write: {err.strerror}") from None
+    umask = os.umask(0o022)
+    os.umask(umask)
     try:
+        os.fchmod(fd, 0o666 & ~umask)  # as open() would make it (mkstemp makes 0600)
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(text)
         os.replace(tmp, target)

@@ -1,0 +1,182 @@
+"""The machine a command talks about, given the same way on every command.
+
+One table of options (:data:`MACHINE_OPTIONS`) and one decorator (:func:`machine_options`) give plan,
+explain, compare, report, recommend, verify, ``machine show`` and the lab the same ``--machine``,
+``--kernel``, ``--mem``, ``--numa`` and ``--initrd-size``, read the same way, with the same errors. The decorator
+hands the command one frozen :class:`MachineArgs`; :func:`build_machine` turns it into a ``Machine``.
+
+To add an option (``--from``, ``--firmware``, ``--dma-window``, ``--cpu``): add a field to ``MachineArgs``, a row
+to ``MACHINE_OPTIONS`` naming it, and use the field in ``build_machine``. Every command then has it.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import click
+
+from kdumplab.errors import KdumplabError
+from kdumplab.machine import MAX_NUMNODES, Machine, read_machine_file
+from kdumplab.ranges import SZ_1G, format_size, iec_hex, parse_count, parse_memory
+
+__all__ = ["MachineArgs", "Option", "MACHINE_OPTIONS", "machine_options", "build_machine", "parse_numa",
+           "image_for", "lab_kernel", "lab_mem", "KERNEL_HELP", "CMDLINE_HELP", "LAB_KERNELS"]
+
+KERNEL_HELP = ("Kernel: a generation (5.10, 6.1, 6.12, 7.2), a Debian release string (6.1.0-28-arm64) or a 2019 "
+               "proposal (proposal-2019-v5, proposal-2019-review).")
+LAB_KERNEL_HELP = ("Boot this kernel: a generation (5.10, 6.1, 6.12, 7.2) or a Debian release string that maps to "
+                   "one (6.1.0-28-arm64).")
+CMDLINE_HELP = "The whole kernel command line, as /proc/cmdline shows it."
+#: The generations the lab boots (lab/setup.py KERNEL_SUITES); a release string maps to its generation.
+LAB_KERNELS = ("5.10", "6.1", "6.12", "7.2")
+
+
+@dataclass(frozen=True, slots=True)
+class MachineArgs:
+    """What the user said about the machine; ``None`` where they said nothing."""
+
+    machine: str | None = "qemu-virt"
+    kernel: str = "6.1"
+    mem: int | None = None
+    numa: tuple[int, ...] | None = None
+    initrd_size: int | None = None
+
+    @property
+    def qemu_options(self) -> tuple[str, ...]:
+        """The QEMU options given (they describe a qemu-virt guest)."""
+        return tuple(o.flag for o in MACHINE_OPTIONS if o.qemu and getattr(self, o.dest) is not None)
+
+
+@dataclass(frozen=True, slots=True)
+class Option:
+    """One machine option: its flag, the MachineArgs field it fills, how its text is read, and its help."""
+
+    flag: str
+    dest: str
+    parse: Callable[[str, str], Any]
+    help: str
+    metavar: str = "SIZE"
+    qemu: bool = True  # describes the QEMU guest (refused with a file or another preset)
+    lab: bool = True  # the lab commands take it too
+
+
+def parse_numa(text: str, where: str = "--numa") -> tuple[int, ...]:
+    """Node sizes ``4G,4G``: every node has a size with a unit, at most MAX_NUMNODES nodes."""
+    parts = text.split(",", MAX_NUMNODES)
+    if len(parts) > MAX_NUMNODES:
+        raise KdumplabError(where, f"more than {MAX_NUMNODES} nodes", "the kernel's NODES_SHIFT is at most 10")
+    sizes = []
+    for i, part in enumerate(parts):
+        size = parse_memory(part, f"{where} node {i}")
+        if size == 0:
+            raise KdumplabError(f"{where} node {i}", "has no memory", "every node needs a size, e.g. 4G,4G")
+        sizes.append(size)
+    return tuple(sizes)
+
+
+MACHINE_OPTIONS: list[Option] = [
+    Option("--mem", "mem", parse_memory, "qemu-virt: RAM size (QEMU -m), with a unit: 8G, 512M. "
+           "Default 8G, or the sum of --numa."),
+    Option("--numa", "numa", parse_numa, "qemu-virt: NUMA node sizes, e.g. 4G,4G.", metavar="SIZES"),
+    Option("--initrd-size", "initrd_size", parse_count, "qemu-virt: the initrd's size in bytes (plain integer).",
+           metavar="BYTES", lab=False),
+]
+
+
+def machine_options(*, default: str | None = "qemu-virt", kernel: str | None = "6.1", kernel_option: bool = True,
+                    kernel_required: bool = False, lab: bool = False) -> Callable[[Callable[..., Any]], Any]:
+    """Add the machine options to a click command and pass them as one ``margs: MachineArgs``.
+
+    ``default`` is the machine when --machine is not given (None: the command decides, e.g. the live system);
+    ``kernel`` the --kernel default (None: none, ``margs.kernel`` is ""); ``lab`` offers only what the lab boots.
+    """
+    options = [o for o in MACHINE_OPTIONS if o.lab or not lab]
+
+    def deco(func: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(func)
+        def wrapper(**kw: Any) -> Any:
+            values = {o.dest: (None if kw.get(o.dest) is None else o.parse(kw[o.dest], o.flag)) for o in options}
+            for o in options:
+                kw.pop(o.dest, None)
+            name = kw.pop("machine_name")
+            if name is not None and not name.strip():
+                raise KdumplabError("--machine", "is empty", "a preset name or a TOML file; see kdumplab machine list")
+            kern = kw.pop("kernel") if kernel_option else (kernel or "6.1")
+            kw["margs"] = MachineArgs(machine=name, kernel=kern or "", **values)
+            return func(**kw)
+
+        for o in reversed(options):
+            wrapper = click.option(o.flag, o.dest, metavar=o.metavar, help=o.help)(wrapper)
+        if kernel_option:
+            kernel_help = LAB_KERNEL_HELP if lab else KERNEL_HELP
+            wrapper = click.option("--kernel", default=kernel, required=kernel_required,
+                                   show_default=kernel is not None, help=kernel_help)(wrapper)
+        machine_help = ("qemu-virt (the only machine the lab boots)." if lab else
+                        "A preset name (kdumplab machine list) or a machine TOML file (docs/machine.md)"
+                        + ("." if default else "; default: this system."))
+        return click.option("--machine", "machine_name", default=default, metavar="PRESET|FILE",
+                            show_default=default is not None, help=machine_help)(wrapper)
+
+    return deco
+
+
+def image_for(kernel: str, arch: str = "arm64") -> str:
+    """The Debian image qemu-virt loads for ``kernel`` (its generation; 6.1 for a kernel without one)."""
+    from kdumplab import policy, presets  # noqa: PLC0415
+
+    try:
+        name = policy.for_kernel(kernel, arch).name
+    except KdumplabError:
+        return "6.1"
+    return name if name in presets.DEBIAN_IMAGES else "6.1"
+
+
+def _mem(args: MachineArgs) -> int:
+    if args.mem is None:
+        return sum(args.numa) if args.numa else 8 * SZ_1G
+    if args.numa and sum(args.numa) != args.mem:
+        raise KdumplabError("--numa", f"node sizes add up to {iec_hex(sum(args.numa))}, not --mem "
+                            f"{iec_hex(args.mem)}", "leave out --mem: it is the sum of the nodes")
+    return args.mem
+
+
+def build_machine(args: MachineArgs) -> Machine:
+    """A preset (``qemu-virt`` takes the QEMU options) or a machine TOML file."""
+    from kdumplab import presets  # noqa: PLC0415
+
+    name = args.machine or "qemu-virt"
+    if name == "qemu-virt":
+        return presets.qemu_virt(mem=_mem(args), numa=args.numa,
+                                 **({} if args.initrd_size is None else {"initrd_size": args.initrd_size}),
+                                 kernel=image_for(args.kernel))
+    if args.qemu_options:
+        raise KdumplabError("/".join(args.qemu_options), f"describes a QEMU guest; {name} is not qemu-virt",
+                            "put the size in the machine's TOML, or use --machine qemu-virt")
+    path = Path(name)
+    if path.suffix == ".toml" or path.exists() or "/" in name:
+        return read_machine_file(name)
+    return presets.machine(name)
+
+
+def lab_kernel(kernel: str) -> str:
+    """The lab generation for a --kernel value (``6.1.0-28-arm64`` -> ``6.1``); proposals are not booted."""
+    from kdumplab import policy  # noqa: PLC0415
+
+    name = policy.for_kernel(kernel).name
+    if name not in LAB_KERNELS:
+        raise KdumplabError("--kernel", f"{kernel!r} is modelled but not booted by the lab",
+                            f"the lab boots {', '.join(LAB_KERNELS)}")
+    return name
+
+
+def lab_mem(args: MachineArgs) -> tuple[str, tuple[str, ...]]:
+    """QEMU's -m text and the NUMA node sizes for a lab boot (qemu-virt only)."""
+    if args.machine not in (None, "qemu-virt"):
+        raise KdumplabError("--machine", f"the lab boots qemu-virt, not {args.machine!r}")
+    mem = _mem(args)
+    build_machine(MachineArgs("qemu-virt", "6.1", mem, args.numa))  # QEMU's own limits, before booting
+    return format_size(mem), tuple(format_size(n) for n in args.numa or ())
