@@ -56,6 +56,44 @@ def register_scale(main: click.Group) -> None:
         click.echo(sweep_json(result) if as_json else sweep_text(result), nl=False)
         sys.exit(1 if result.failing else 0)
 
+    @main.command()
+    @click.argument("paths", nargs=-1, required=True)
+    @click.option("--db", "db_path", default="fleet.duckdb", show_default=True, type=click.Path(dir_okay=False),
+                  help="The DuckDB file results go into (created if missing; a rerun resumes from it).")
+    @click.option("--parquet", "parquet_dir", type=click.Path(file_okay=False),
+                  help="Also write hosts.parquet and findings.parquet into this directory.")
+    @click.option("--json", "as_json", is_flag=True, help="Exactly one JSON line per input host (docs/fleet.md).")
+    @click.option("--html", "html_path", type=click.Path(dir_okay=False), help="Write the fleet page.")
+    @click.option("--recheck", is_flag=True, help="Check every host again, even those unchanged since the last run.")
+    @_JOBS
+    @_DASK
+    def fleet(paths: tuple[str, ...], db_path: str, parquet_dir: str | None, as_json: bool, html_path: str | None,
+              recheck: bool, jobs: int | None, dask_address: str | None) -> None:
+        """check on many hosts: captured roots, sosreport tarballs, directories of them, or glob patterns.
+
+        A directory holding proc/ or sos_commands/ is one host; any other directory's entries are hosts.
+        Exit status: 0 every host clean, 1 warnings or unreadable hosts, 2 bad input (no hosts, bad option,
+        database not writable), 3 kdump will not work on at least one host.
+        """
+        import json
+
+        from kdumplab.parallel import Backend, Progress
+        from kdumplab.render.fleet import fleet_html, summary_text
+        from kdumplab.tools.fleet import exit_status, export_parquet, run_fleet
+
+        def emit(rec: dict[str, object]) -> None:
+            if as_json:
+                click.echo(json.dumps(rec, sort_keys=True, default=str))
+
+        run = run_fleet(paths, db_path, Backend(jobs, dask_address), emit, Progress("fleet", None), recheck)
+        if parquet_dir:
+            export_parquet(db_path, parquet_dir)
+        if html_path:
+            _write(html_path, fleet_html(db_path, run))
+        if not as_json:
+            click.echo(summary_text(run, db_path), nl=False)
+        sys.exit(exit_status(run))
+
 
 def _write(path: str, text: str) -> None:
     from kdumplab.errors import KdumplabError
