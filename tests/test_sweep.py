@@ -83,7 +83,7 @@ def test_resolve_names():
 
 
 def test_large_machines_and_the_model_only_note():
-    # past 255 GiB the preset's high PCI lines would overlap RAM; the sweep's machine drops them
+    # past 255 GiB QEMU moves its high PCI windows above RAM (presets.qemu_virt_high_io)
     p = sweep.point("6.1", 1 << 40, "crashkernel=1G-4G:192M,4G-64G:256M,64G-:512M", "2.0.32")
     assert p.verdict == "reserved" and p.kexec == "loads" and p.regions[0][2] - p.regions[0][1] == 512 * M
     s = run_sweep("crashkernel=512M", "60G..70G", "2G", ("6.1",), None, Backend(1))

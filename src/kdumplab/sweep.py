@@ -126,24 +126,10 @@ def sizes(start: int, end: int, step: int) -> list[int]:
 
 
 def _machine(kernel: str, mem: int):  # noqa: ANN202
-    """qemu-virt with ``mem`` of RAM. Past 255 GiB the RAM would run into the preset's high PCI windows,
-    which QEMU then places above RAM instead; those lines are dropped here (the reservation and kexec-tools
-    read only the System RAM and crash lines, so they change nothing the sweep reports)."""
-    from dataclasses import replace
-
+    """qemu-virt with ``mem`` of RAM, the Debian image of ``kernel`` (5.10's for the 2019 proposals)."""
     from kdumplab import presets
 
-    machine = presets.qemu_virt(mem, kernel=kernel if kernel in presets.DEBIAN_IMAGES else "6.1")
-    ram_end = presets.QEMU_VIRT_RAM_BASE + mem
-    if ram_end > _FIRST_HIGH_DEVICE:
-        kept = tuple(line for line in machine.iomem_devices
-                     if int(line.split("-", 1)[0], 16) < presets.QEMU_VIRT_RAM_BASE)
-        machine = replace(machine, iomem_devices=kept)
-    return machine
-
-
-#: the lowest device line of the qemu-virt preset above its RAM (PCI ECAM at 256 GiB + 256 MiB)
-_FIRST_HIGH_DEVICE = 0x40_1000_0000
+    return presets.qemu_virt(mem, kernel=kernel if kernel in presets.DEBIAN_IMAGES else "6.1")
 
 
 def point(kernel: str, mem: int, cmdline: str, kexec_tools: str | None) -> Point:
