@@ -19,10 +19,12 @@ _CRASH = re.compile(
     r"crashkernel|crahskernel|^Memory value expected|for elfcorehdr|elfcorehdr is overlapped",
     re.IGNORECASE,
 )
-# Lines that merely echo the command line back, and memblock=debug traces that name the caller
+# Lines that merely echo the command line back (x86 also prints it as "Command line:"; x86 5.10 has no
+# crashkernel early_param, so the parameter is handed to /init's environment and listed indented under
+# "with environment:"), and memblock=debug traces that name the caller
 # (e.g. "memblock_phys_alloc_range: ... reserve_crashkernel_generic+0x8c/0x1f8").
-_ECHO = re.compile(r"^(Kernel command line:|Unknown kernel command line parameters|\s*with arguments:|"
-                   r"\s*with environment:|_*memblock_)")
+_ECHO = re.compile(r"^(Kernel command line:|Command line:|Unknown kernel command line parameters|\s*with arguments:|"
+                   r"\s*with environment:|\s+crashkernel=\S*$|_*memblock_)")
 
 
 def strip_timestamp(line: str) -> str:

@@ -216,3 +216,13 @@ def test_lab_cycle_cli_prints_the_cycle_and_names_a_lost_one(monkeypatch, tmp_pa
                                   "--save", str(tmp_path / "lost")])
     assert r.exit_code == 2 and "lab lost the cycle" in r.output and "Traceback" not in r.output
     assert gzip.decompress((tmp_path / "lost" / "serial.log.gz").read_bytes()) == b"junk"
+
+
+def test_x86_crash_kernel_gets_ttys0_and_no_device_tree_sections() -> None:
+    from kdumplab.lab.cycle import _CAPTURE_INITS, CycleSpec
+
+    spec = CycleSpec(BootSpec("6.1", "6G", "crashkernel=512M", arch="x86_64"), "2.0.25", file_load=True)
+    argv = spec.kexec_argv()
+    assert "console=ttyS0 panic=-1 maxcpus=1 reset_devices" in argv and " -s " in argv
+    assert "CAPTURE_FDT" not in _CAPTURE_INITS["x86_64"] and "CAPTURE_FDT" in _CAPTURE_INITS["arm64"]
+    assert "@FIRMWARE@" not in _CAPTURE_INITS["arm64"] + _CAPTURE_INITS["x86_64"]

@@ -115,6 +115,29 @@ def test_qemu_command_line_matches_the_notes() -> None:
     assert argv[-1] == "console=ttyAMA0 panic=-1 crashkernel=512M"
 
 
+def test_x86_command_line_is_q35_with_cpu_max_and_ttys0() -> None:
+    spec = BootSpec("6.1", "6G", "crashkernel=3G", ("3G", "3G"), arch="x86_64")
+    argv = qemu_argv(spec, "vmlinuz", "initrd")
+    assert argv[:10] == ("qemu-system-x86_64", "-M", "q35", "-accel", "tcg", "-cpu", "max", "-smp", "1", "-m")
+    assert "-bios" not in argv and spec.firmware_name == "bios"  # SeaBIOS: QEMU's default
+    assert argv[-1] == "console=ttyS0 panic=-1 crashkernel=3G"
+    uefi = qemu_argv(BootSpec("6.1", "6G", arch="x86_64", firmware="uefi"), "vmlinuz", "initrd", "OVMF.fd")
+    assert uefi[uefi.index("-bios") + 1] == "OVMF.fd"
+
+
+@pytest.mark.parametrize(("arch", "firmware"), [("arm64", "bios"), ("x86_64", "dt"), ("riscv", "")])
+def test_firmware_and_arch_are_checked(arch: str, firmware: str) -> None:
+    with pytest.raises(KdumplabError):
+        BootSpec("6.1", "8G", arch=arch, firmware=firmware)
+
+
+def test_uefi_needs_ovmf_in_the_cache(tmp_path: Path) -> None:
+    lab = Lab({"6.1": {"package": "p", "version": "6.1.192-3", "vmlinuz": str(tmp_path / "v")}}, tmp_path / "bb",
+              arch="x86_64")
+    with pytest.raises(KdumplabError, match="ovmf"):
+        boot(BootSpec("6.1", "6G", arch="x86_64", firmware="uefi"), lab=lab)
+
+
 def test_numa_must_add_up() -> None:
     with pytest.raises(KdumplabError):
         BootSpec("6.1", "8G", "", ("4G", "2G"))

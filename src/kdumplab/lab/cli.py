@@ -10,9 +10,10 @@ from pathlib import Path
 import click
 
 from kdumplab.errors import KdumplabError
-from kdumplab.tools.options import CMDLINE_HELP, MachineArgs, lab_kernel, lab_mem, machine_options
+from kdumplab.tools.options import CMDLINE_HELP, MachineArgs, lab_arch, lab_kernel, lab_mem, machine_options
 
-_LAB_CMDLINE = CMDLINE_HELP + " The lab adds console=ttyAMA0 panic=-1 when they are absent, and says so."
+_LAB_CMDLINE = CMDLINE_HELP + (" The lab adds console=ttyAMA0 (x86: ttyS0) panic=-1 when they are absent, and "
+                               "says so.")
 
 
 @click.group(epilog="Example: kdumplab lab boot --kernel 6.12 --mem 4G --cmdline 'crashkernel=1G'")
@@ -20,20 +21,27 @@ def lab() -> None:
     """Boot real Debian kernels under QEMU and record what they reserve."""
 
 
-@lab.command("setup", epilog="Example: sudo kdumplab lab setup (adds Debian arm64 apt sources, pinned low; "
+@lab.command("setup", epilog="Example: sudo kdumplab lab setup (adds Debian arm64/amd64 apt sources, pinned low; "
              "needs root unless --no-apt)")
 @click.option("--no-apt", is_flag=True, help="Skip apt steps (sources, update, installs); cache only.")
 @click.option("--no-kexec", is_flag=True, help="Skip kexec-tools and its libraries.")
-def setup_cmd(no_apt: bool, no_kexec: bool) -> None:
-    """Install QEMU, add the arm64 suites (pinned low) and fill the cache. Idempotent."""
-    from kdumplab.lab.setup import setup
+@click.option("--arch", "arches", multiple=True, type=click.Choice(["arm64", "x86_64"]),
+              help="Guest architectures to fetch (repeatable; default: all).")
+def setup_cmd(no_apt: bool, no_kexec: bool, arches: tuple[str, ...]) -> None:
+    """Install QEMU, add the arm64/amd64 suites (pinned low) and fill the cache. Idempotent."""
+    from kdumplab.lab.setup import ARCHES, setup
 
-    manifest = setup(lambda s: click.echo(s, err=True), apt=not no_apt, kexec=not no_kexec)
-    for gen, k in manifest["kernels"].items():  # type: ignore[union-attr]
-        click.echo(f"kernel {gen}: {k['package']} {k['version']}")
-    click.echo(f"busybox: {manifest['busybox']['version']}")  # type: ignore[index]
-    for v, k in manifest.get("kexec_tools", {}).items():  # type: ignore[union-attr]
-        click.echo(f"kexec-tools {v}: {k['version']} ({len(k['files'])} libraries)")
+    arches = arches or tuple(ARCHES)
+    manifest = setup(lambda s: click.echo(s, err=True), apt=not no_apt, kexec=not no_kexec, arches=arches)
+    for arch in arches:
+        part = manifest if arch == "arm64" else manifest[arch]
+        for gen, k in part["kernels"].items():  # type: ignore[index]
+            click.echo(f"{arch} kernel {gen}: {k['package']} {k['version']}")
+        click.echo(f"{arch} busybox: {part['busybox']['version']}")  # type: ignore[index]
+        for v, k in part.get("kexec_tools", {}).items():  # type: ignore[union-attr]
+            click.echo(f"{arch} kexec-tools {v}: {k['version']} ({len(k['files'])} libraries)")
+        for name, f in part.get("firmware", {}).items():  # type: ignore[union-attr]
+            click.echo(f"{arch} firmware {name}: {f['version']} sha256 {f['sha256']}")
     click.echo(f"setup took {manifest['setup_wall_s']} s")
 
 
@@ -51,10 +59,12 @@ def _spec(margs: MachineArgs, cmdline: str):  # noqa: ANN202
     from kdumplab.lab.qemu import BootSpec, lab_append
 
     mem, numa = lab_mem(margs)
-    added = lab_append(cmdline)[1]
+    arch = lab_arch(margs)
+    spec = BootSpec(lab_kernel(margs.kernel), mem, cmdline, numa, arch, margs.firmware or "")
+    added = lab_append(cmdline, spec.board.console)[1]
     if added:
         click.echo(f"lab: added {' '.join(added)} to the command line (the lab needs them)", err=True)
-    return BootSpec(lab_kernel(margs.kernel), mem, cmdline, numa)
+    return spec
 
 
 @lab.command("boot", epilog="Example: kdumplab lab boot --kernel 6.12 --mem 4G --cmdline 'crashkernel=1G'")
@@ -74,7 +84,7 @@ def boot_cmd(margs: MachineArgs, cmdline: str, initrd_extra: Path | None,
     from kdumplab.lab.setup import load_lab
 
     spec = _spec(margs, cmdline)
-    lab_ = load_lab()
+    lab_ = load_lab(spec.arch)
     extra = Initramfs().with_tree("", initrd_extra) if initrd_extra else None
     with _progress(f"booting {spec.kernel} under QEMU", as_json):
         result = boot(spec, lab=lab_, initrd=default_initrd(lab_, extra), timeout=timeout)
@@ -167,15 +177,17 @@ def suite_cmd(suite_file: Path, jobs: int | None, record: Path | None, as_json: 
 @click.option("--json", "as_json", is_flag=True)
 @click.option("--save", "save_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Write cycle.json and serial.log.gz here.")
+@click.option("--file-load", "-s", "file_load", is_flag=True,
+              help="kexec -s: kexec_file_load (the kernel places the segments; Debian amd64 only).")
 def cycle_cmd(margs: MachineArgs, kexec_tools: str, cmdline: str, checks: bool,
-              timeout: float, as_json: bool, save_dir: Path | None) -> None:
+              timeout: float, as_json: bool, save_dir: Path | None, file_load: bool) -> None:
     """A full kdump cycle: boot, real `kexec -p`, panic, and what the crash kernel sees."""
     from kdumplab.lab.cycle import CycleSpec, run_cycle, save_cycle
     from kdumplab.tools.verify_cycle import real_elfcorehdr, real_usable_ranges
 
     boot_spec = _spec(margs, cmdline)
     mem = boot_spec.mem
-    spec = CycleSpec(boot_spec, kexec_tools, no_checks=not checks)
+    spec = CycleSpec(boot_spec, kexec_tools, no_checks=not checks, file_load=file_load)
     with _progress(f"kdump cycle of {boot_spec.kernel} with kexec-tools {kexec_tools} under QEMU", as_json):
         result = run_cycle(spec, timeout=timeout)
     if save_dir is not None:

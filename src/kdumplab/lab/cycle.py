@@ -36,6 +36,13 @@ SCHEMA = 1
 #: What the crash kernel is told on its command line (kexec-tools ``--append``): the usual kdump additions.
 CRASH_APPEND = "console=ttyAMA0 panic=-1 maxcpus=1 reset_devices"
 
+
+def crash_append(arch: str) -> str:
+    """``CRASH_APPEND`` with the serial console of the guest architecture."""
+    from kdumplab.lab.qemu import BOARDS
+
+    return CRASH_APPEND.replace("console=ttyAMA0", f"console={BOARDS[arch].console}")
+
 _FIRST_INIT = INIT_HEADER + INIT_REPORT + """echo "=== FIRST_FDT"
 $B gzip -c /sys/firmware/fdt | $B base64
 echo "=== KEXEC_ARGV"
@@ -64,19 +71,29 @@ echo "=== CAPTURE_DMESG"
 $B dmesg
 echo "=== CAPTURE_MEMTOTAL"
 $B grep MemTotal /proc/meminfo
-echo "=== CAPTURE_CHOSEN"
+@FIRMWARE@echo "=== CAPTURE_CHOSEN"
 for f in /proc/device-tree/chosen/*; do
 echo "$($B basename $f) $($B od -An -tx1 -v $f | $B tr -d ' \\n')"
 done
 echo "=== CAPTURE_FDT"
 $B gzip -c /sys/firmware/fdt | $B base64
-echo "=== CAPTURE_VMCORE_SIZE"
+@FIRMWARE@echo "=== CAPTURE_VMCORE_SIZE"
 $B stat -c %s /proc/vmcore
 echo "=== CAPTURE_VMCORE_HEAD"
 $B dd if=/proc/vmcore bs=4096 count=1 2>/dev/null | $B gzip -c | $B base64
 echo "=== CAPTURE_END"
 $B poweroff -f
 """
+
+
+_CHOSEN_AND_FDT = _CAPTURE_INIT[_CAPTURE_INIT.index("@FIRMWARE@"):_CAPTURE_INIT.rindex("@FIRMWARE@")]
+#: The crash kernel's /init per architecture. arm64 prints /chosen and the DTB kexec-tools built; x86 has no
+#: device tree: what the crash kernel was given (its e820 map, memmap=, elfcorehdr=) is in its dmesg and
+#: command line.
+_CAPTURE_INITS = {
+    "arm64": _CAPTURE_INIT.replace("@FIRMWARE@", ""),
+    "x86_64": _CAPTURE_INIT.replace(_CHOSEN_AND_FDT, "").replace("@FIRMWARE@", ""),
+}
 
 
 def _pack(blob: bytes) -> str:
@@ -96,12 +113,14 @@ class CycleSpec:
     boot: BootSpec
     kexec_tools: str
     no_checks: bool = True  # ``-i``: skips purgatory's SHA-256 over the segments (~7 s under TCG)
-    crash_append: str = CRASH_APPEND
+    crash_append: str = ""  # "": crash_append(arch)
+    file_load: bool = False  # ``-s``: kexec_file_load (the kernel places the segments; x86 Debian has it)
 
     def kexec_argv(self) -> str:
         """The command line the guest runs (busybox sh syntax)."""
-        flags = "-p -d" + (" -i" if self.no_checks else "")
-        return f"/sbin/kexec {flags} --initrd=/crash/initrd.cpio.gz --append='{self.crash_append}' /crash/Image"
+        flags = "-p -d" + (" -s" if self.file_load else "") + (" -i" if self.no_checks else "")
+        append = self.crash_append or crash_append(self.boot.arch)
+        return f"/sbin/kexec {flags} --initrd=/crash/initrd.cpio.gz --append='{append}' /crash/Image"
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,8 +208,8 @@ class Cycle:
 
 
 def capture_initrd(lab: Lab) -> Built:
-    """The crash kernel's initramfs: busybox and the capture /init."""
-    return base_initramfs(lab.busybox, _CAPTURE_INIT).build()
+    """The crash kernel's initramfs: busybox and the capture /init of the lab's architecture."""
+    return base_initramfs(lab.busybox, _CAPTURE_INITS[lab.arch]).build()
 
 
 def cycle_initrd(lab: Lab, spec: CycleSpec, capture: Built) -> Built:
@@ -295,7 +314,7 @@ class CycleResult:
 
 def run_cycle(spec: CycleSpec, *, lab: Lab | None = None, timeout: float = 300.0) -> CycleResult:
     """One full cycle in one bounded QEMU run; ``LabLost`` is returned as ``lost``, not raised."""
-    lab = lab or load_lab()
+    lab = lab or load_lab(spec.boot.arch)
     capture = capture_initrd(lab)
     initrd = cycle_initrd(lab, spec, capture)
     result = boot(spec.boot, lab=lab, initrd=initrd, timeout=timeout)

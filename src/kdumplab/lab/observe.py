@@ -70,6 +70,19 @@ class Observation:
     provenance: Provenance
     schema: int = SCHEMA
 
+    @property
+    def arch(self) -> str:
+        """The guest architecture, from the QEMU binary that ran it (recordings carry the command line)."""
+        return "x86_64" if self.provenance.qemu_cmdline[:1] == ("qemu-system-x86_64",) else "arm64"
+
+    @property
+    def firmware(self) -> str:
+        """``dt`` / ``bios`` for QEMU's default (arm64 DT direct boot, x86 SeaBIOS), ``uefi`` with -bios."""
+        argv = self.provenance.qemu_cmdline
+        if "-bios" in argv:
+            return "uefi"
+        return "bios" if self.arch == "x86_64" else "dt"
+
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=1, sort_keys=True) + "\n"
 

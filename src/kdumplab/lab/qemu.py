@@ -1,9 +1,11 @@
-"""Boot one real Debian arm64 kernel under ``qemu-system-aarch64 -M virt`` (TCG) and observe it.
+"""Boot one real Debian kernel under QEMU (TCG) and observe it: arm64 under ``qemu-system-aarch64 -M virt``,
+x86_64 under ``qemu-system-x86_64 -M q35``.
 
-The command is the one in docs/lab.md: cortex-a57, one vCPU, no NIC, no reboot, ``panic=-1`` and a
-``poweroff -f`` at the end of /init so QEMU exits by itself. A hard wall-clock timeout bounds every run;
-the QEMU process group is killed on timeout, exception or Ctrl-C, and the scratch directory (initrd, serial
-log) sits on one ExitStack so nothing is left behind. The raw serial log is kept in the result.
+The command is the one in docs/lab.md: one vCPU, no NIC, no reboot, ``panic=-1`` and a ``poweroff -f`` at
+the end of /init so QEMU exits by itself. What differs per architecture is data (``BOARDS``): the QEMU
+binary, machine and CPU, the serial console, and the firmware a boot may name. A hard wall-clock timeout
+bounds every run; the QEMU process group is killed on timeout, exception or Ctrl-C, and the scratch directory
+(initrd, serial log) sits on one ExitStack so nothing is left behind. The raw serial log is kept in the result.
 """
 
 from __future__ import annotations
@@ -20,10 +22,39 @@ from kdumplab.lab.initramfs import Built, Initramfs, base_initramfs
 from kdumplab.lab.observe import LabLost, Observation, Provenance, observe
 from kdumplab.lab.setup import Lab, load_lab
 
-__all__ = ["BootSpec", "BootResult", "parse_size", "qemu_argv", "boot", "qemu_version", "QEMU", "lab_append",
-           "LAB_PARAMS"]
+__all__ = ["BOARDS", "Board", "BootSpec", "BootResult", "parse_size", "qemu_argv", "boot", "qemu_version", "QEMU",
+           "lab_append", "LAB_PARAMS"]
 
 QEMU = "qemu-system-aarch64"
+
+
+@dataclass(frozen=True, slots=True)
+class Board:
+    """How the lab boots one guest architecture.
+
+    ``firmwares`` maps each ``--firmware`` value to the lab-cache firmware file passed with ``-bios``
+    (None: QEMU's own default: the DT direct boot on arm64, SeaBIOS on x86).
+    """
+
+    qemu: str
+    machine: tuple[str, ...]
+    console: str
+    firmwares: dict[str, str | None]
+
+    @property
+    def default_firmware(self) -> str:
+        return next(iter(self.firmwares))
+
+
+BOARDS: dict[str, Board] = {
+    # cortex-a57 with one vCPU is the fastest TCG setting for arm64 (docs/lab.md).
+    "arm64": Board(QEMU, ("-M", "virt", "-accel", "tcg", "-cpu", "cortex-a57"), "ttyAMA0", {"dt": None}),
+    # x86: -cpu max, because RDRAND (the decompressor's KASLR entropy, and OVMF's RNG protocol) needs it;
+    # QEMU's default SeaBIOS does the direct kernel boot (linuxboot_dma.bin option ROM); OVMF (UEFI) boots
+    # the kernel's EFI stub.
+    "x86_64": Board("qemu-system-x86_64", ("-M", "q35", "-accel", "tcg", "-cpu", "max"), "ttyS0",
+                    {"bios": None, "uefi": "ovmf"}),
+}
 _SIZE = re.compile(r"^(\d+)([MG])$")
 
 
@@ -37,43 +68,75 @@ def parse_size(text: str) -> int:
 
 @dataclass(frozen=True, slots=True)
 class BootSpec:
-    """One boot: generation, memory (QEMU size text), optional NUMA node sizes, user command line."""
+    """One boot: generation, memory (QEMU size text), optional NUMA node sizes, user command line, guest
+    architecture and firmware ("" = the board's default)."""
 
     kernel: str
     mem: str
     cmdline: str = ""
     numa: tuple[str, ...] = ()
+    arch: str = "arm64"
+    firmware: str = ""
 
     def __post_init__(self) -> None:
         total = parse_size(self.mem)
         if self.numa and sum(parse_size(n) for n in self.numa) != total:
             raise KdumplabError("--numa", f"node sizes {','.join(self.numa)} do not add up to {self.mem}")
+        if self.arch not in BOARDS:
+            raise KdumplabError("--arch", f"unknown architecture {self.arch!r}", "one of " + ", ".join(BOARDS))
+        if self.firmware and self.firmware not in BOARDS[self.arch].firmwares:
+            raise KdumplabError("--firmware", f"{self.firmware!r} is not a firmware of {self.arch}",
+                                "one of " + ", ".join(BOARDS[self.arch].firmwares))
+
+    @property
+    def board(self) -> Board:
+        return BOARDS[self.arch]
+
+    @property
+    def firmware_name(self) -> str:
+        return self.firmware or self.board.default_firmware
 
     @property
     def append(self) -> str:
-        return lab_append(self.cmdline)[0]
+        return lab_append(self.cmdline, self.board.console)[0]
 
 
-#: What every lab boot needs on the command line: the serial console the lab reads, and a panic that stops QEMU.
+#: What every lab boot needs on the command line: the serial console the lab reads (the board's), and a panic
+#: that stops QEMU.
 LAB_PARAMS = ("console=ttyAMA0", "panic=-1")
 
 
-def lab_append(cmdline: str) -> tuple[str, tuple[str, ...]]:
-    """The -append text for a user's whole command line: LAB_PARAMS put first where the user gave no value of
-    their own, and which ones were added."""
+def lab_append(cmdline: str, console: str = "ttyAMA0") -> tuple[str, tuple[str, ...]]:
+    """The -append text for a user's whole command line: LAB_PARAMS (with the board's console) put first where
+    the user gave no value of their own, and which ones were added."""
     given = {w.split("=", 1)[0] for w in cmdline.split()}
-    added = tuple(p for p in LAB_PARAMS if p.split("=", 1)[0] not in given)
+    params = tuple(p.replace("ttyAMA0", console) for p in LAB_PARAMS)
+    added = tuple(p for p in params if p.split("=", 1)[0] not in given)
     return f"{' '.join(added)} {cmdline}".strip(), added
 
 
-def qemu_argv(spec: BootSpec, kernel_image: str, initrd: str) -> tuple[str, ...]:
-    """The full QEMU command line for ``spec``."""
-    argv = [QEMU, "-M", "virt", "-accel", "tcg", "-cpu", "cortex-a57", "-smp", "1", "-m", spec.mem]
+def qemu_argv(spec: BootSpec, kernel_image: str, initrd: str, bios: str | None = None) -> tuple[str, ...]:
+    """The full QEMU command line for ``spec`` (``bios``: the firmware file when the spec names one)."""
+    board = spec.board
+    argv = [board.qemu, *board.machine, "-smp", "1", "-m", spec.mem]
     for i, size in enumerate(spec.numa):
         argv += ["-object", f"memory-backend-ram,id=m{i},size={size}", "-numa", f"node,memdev=m{i}"]
+    if bios is not None:
+        argv += ["-bios", bios]
     argv += ["-nographic", "-no-reboot", "-nic", "none", "-kernel", kernel_image, "-initrd", initrd,
              "-append", spec.append]
     return tuple(argv)
+
+
+def _bios_file(spec: BootSpec, lab: Lab) -> str | None:
+    """The firmware file the spec's firmware needs from the lab cache (None: QEMU's default)."""
+    key = spec.board.firmwares[spec.firmware_name]
+    if key is None:
+        return None
+    fw = lab.firmware.get(key)
+    if fw is None:
+        raise KdumplabError("--firmware", f"{key} is not in the lab cache", "run `kdumplab lab setup`")
+    return str(fw["path"])
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,11 +152,11 @@ class BootResult:
 _QEMU_VERSION: dict[str, str] = {}
 
 
-def qemu_version() -> str:
-    if QEMU not in _QEMU_VERSION:
-        out = runmod.run([QEMU, "--version"], timeout=30).stdout.decode().splitlines()
-        _QEMU_VERSION[QEMU] = out[0].strip() if out else "unknown"
-    return _QEMU_VERSION[QEMU]
+def qemu_version(binary: str = QEMU) -> str:
+    if binary not in _QEMU_VERSION:
+        out = runmod.run([binary, "--version"], timeout=30).stdout.decode().splitlines()
+        _QEMU_VERSION[binary] = out[0].strip() if out else "unknown"
+    return _QEMU_VERSION[binary]
 
 
 def default_initrd(lab: Lab, extra: Initramfs | None = None) -> Built:
@@ -107,7 +170,9 @@ def default_initrd(lab: Lab, extra: Initramfs | None = None) -> Built:
 def boot(spec: BootSpec, *, lab: Lab | None = None, initrd: Built | None = None,
          timeout: float = 120.0) -> BootResult:
     """Run one boot to power-off (or the timeout) and parse it. ``LabLost`` is returned, not raised."""
-    lab = lab or load_lab()
+    lab = lab or load_lab(spec.arch)
+    if lab.arch != spec.arch:
+        raise KdumplabError("lab", f"the lab cache section is {lab.arch}, the boot wants {spec.arch}")
     if spec.kernel not in lab.kernels:
         raise KdumplabError("--kernel", f"unknown kernel {spec.kernel!r}", "one of " + ", ".join(lab.kernels))
     k = lab.kernels[spec.kernel]
@@ -115,12 +180,14 @@ def boot(spec: BootSpec, *, lab: Lab | None = None, initrd: Built | None = None,
     with contextlib.ExitStack() as stack:
         tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="kdumplab-boot-")))
         (tmp / "initrd.cpio.gz").write_bytes(initrd.data)
-        argv = qemu_argv(spec, k["vmlinuz"], str(tmp / "initrd.cpio.gz"))
+        bios = _bios_file(spec, lab)
+        argv = qemu_argv(spec, k["vmlinuz"], str(tmp / "initrd.cpio.gz"), bios)
         serial_path = tmp / "serial.log"
         done = runmod.run(argv, timeout=timeout, check=False, stdout_path=serial_path)
         serial = serial_path.read_bytes().decode("utf-8", errors="replace")
-    prov = Provenance(k["package"], k["version"], qemu_version(),
-                      qemu_argv(spec, Path(k["vmlinuz"]).name, "initrd.cpio.gz"), initrd.size, initrd.sha256,
+    prov = Provenance(k["package"], k["version"], qemu_version(spec.board.qemu),
+                      qemu_argv(spec, Path(k["vmlinuz"]).name, "initrd.cpio.gz", bios and Path(bios).name),
+                      initrd.size, initrd.sha256,
                       round(done.wall_s, 2))
     try:
         obs = observe(serial, prov, spec.mem, spec.numa, spec.cmdline)

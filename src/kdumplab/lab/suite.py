@@ -8,6 +8,9 @@ Suite file::
     mem = "8G"
     numa = ["4G", "4G"]      # optional
     cmdline = "crashkernel=512M"
+    arch = "x86_64"          # optional (default arm64)
+    firmware = "uefi"        # optional (default: the board's direct boot, dt / bios)
+    file_load = true         # optional, cycles only: kexec -s (kexec_file_load)
 
 A case may list several kernels with ``kernels = ["5.10", "6.1"]`` instead of ``kernel``; it then runs once
 per kernel, named ``<kernel>-<name>``. A case with ``kexec_tools = ["2.0.20", "2.0.32"]`` is a full kdump
@@ -41,6 +44,7 @@ class SuiteCase:
     name: str
     spec: BootSpec
     kexec_tools: str | None = None  # a full cycle with this kexec-tools version
+    file_load: bool = False  # the cycle's kexec uses -s (kexec_file_load)
 
 
 def load_suite(path: Path) -> tuple[SuiteCase, ...]:
@@ -52,21 +56,25 @@ def load_suite(path: Path) -> tuple[SuiteCase, ...]:
     out = []
     for i, c in enumerate(data.get("case", [])):
         where = f"{path}: case {i + 1}"
-        unknown = set(c) - {"name", "kernel", "kernels", "mem", "numa", "cmdline", "note", "kexec_tools"}
+        unknown = set(c) - {"name", "kernel", "kernels", "mem", "numa", "cmdline", "note", "kexec_tools", "arch",
+                            "firmware", "file_load", "repeat"}
         if unknown:
             raise KdumplabError(where, f"unknown keys {sorted(unknown)}")
         kernels = c.get("kernels") or [c.get("kernel")]
         for k in kernels:
             if k not in ("5.10", "6.1", "6.12", "7.2"):
                 raise KdumplabError(where, f"kernel {k!r}", "one of 5.10, 6.1, 6.12, 7.2")
-            spec = BootSpec(k, str(c["mem"]), str(c.get("cmdline", "")), tuple(c.get("numa", ())))
+            spec = BootSpec(k, str(c["mem"]), str(c.get("cmdline", "")), tuple(c.get("numa", ())),
+                            str(c.get("arch", "arm64")), str(c.get("firmware", "")))
             base = c.get("name", "")
             base = f"{k}-{base}" if "kernels" in c else base
             for kt in c.get("kexec_tools") or [None]:
                 name = base if kt is None else f"{k}-kt{kt}-{c.get('name', '')}"
                 if not _NAME.match(name):
                     raise KdumplabError(where, f"bad case name {name!r}")
-                out.append(SuiteCase(name, spec, None if kt is None else str(kt)))
+                for r in range(int(c.get("repeat", 1))):
+                    out.append(SuiteCase(name if r == 0 else f"{name}-r{r}", spec, None if kt is None else str(kt),
+                                         bool(c.get("file_load", False))))
     names = [c.name for c in out]
     dup = {n for n in names if names.count(n) > 1}
     if dup:
@@ -80,7 +88,7 @@ def _run_case(case: SuiteCase, lab: Lab, initrd: Built, record: Path | None) -> 
         if record is not None:
             save(result, record / case.name)
         return result
-    result = run_cycle(CycleSpec(case.spec, case.kexec_tools), lab=lab)
+    result = run_cycle(CycleSpec(case.spec, case.kexec_tools, file_load=case.file_load), lab=lab)
     if record is not None:
         save_cycle(result, record / case.name)
     return result
@@ -90,11 +98,11 @@ def run_suite(cases: tuple[SuiteCase, ...], jobs: int, record: Path | None,
               progress: Callable[[SuiteCase, BootResult | CycleResult], None]) -> dict[str, BootResult | CycleResult]:
     """Run every case (boot or full cycle) with ``jobs`` workers; record each (when ``record``); call
     ``progress`` per case."""
-    lab = load_lab()
-    initrd = default_initrd(lab)
+    labs = {a: load_lab(a) for a in sorted({c.spec.arch for c in cases})}
+    initrds = {a: default_initrd(lab) for a, lab in labs.items()}
     results: dict[str, BootResult | CycleResult] = {}
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as ex:
-        futs = {ex.submit(_run_case, c, lab, initrd, record): c for c in cases}
+        futs = {ex.submit(_run_case, c, labs[c.spec.arch], initrds[c.spec.arch], record): c for c in cases}
         try:
             for f in as_completed(futs):
                 c = futs[f]

@@ -24,7 +24,8 @@ from kdumplab.machine import MAX_NUMNODES, Machine, read_machine_file
 from kdumplab.ranges import SZ_1G, format_size, iec_hex, parse_count, parse_memory
 
 __all__ = ["MachineArgs", "Option", "MACHINE_OPTIONS", "machine_options", "build_machine", "parse_numa",
-           "image_for", "lab_kernel", "lab_mem", "KERNEL_HELP", "CMDLINE_HELP", "LAB_KERNELS"]
+           "image_for", "lab_arch", "lab_kernel", "lab_mem", "KERNEL_HELP", "CMDLINE_HELP", "LAB_KERNELS",
+           "LAB_MACHINES"]
 
 KERNEL_HELP = ("Kernel: a generation (5.10, 6.1, 6.12, 7.2), a Debian release string (6.1.0-28-arm64) or a 2019 "
                "proposal (proposal-2019-v5, proposal-2019-review).")
@@ -44,6 +45,8 @@ class MachineArgs:
     mem: int | None = None
     numa: tuple[int, ...] | None = None
     initrd_size: int | None = None
+    arch: str | None = None  # None: implied by the machine (qemu-q35 is x86_64)
+    firmware: str | None = None  # None: the board's direct boot (dt on arm64, bios = SeaBIOS on x86)
 
     @property
     def qemu_options(self) -> tuple[str, ...]:
@@ -78,12 +81,28 @@ def parse_numa(text: str, where: str = "--numa") -> tuple[int, ...]:
     return tuple(sizes)
 
 
+ARCHES = ("arm64", "x86_64")
+FIRMWARES = {"arm64": ("dt", "uefi"), "x86_64": ("bios", "uefi")}
+
+
+def _choice(values: tuple[str, ...]) -> Callable[[str, str], str]:
+    def parse(text: str, where: str) -> str:
+        if text not in values:
+            raise KdumplabError(where, f"{text!r} is not one of {', '.join(values)}")
+        return text
+    return parse
+
+
 MACHINE_OPTIONS: list[Option] = [
     Option("--mem", "mem", parse_memory, "qemu-virt: RAM size (QEMU -m), with a unit: 8G, 512M. "
            "Default 8G, or the sum of --numa."),
     Option("--numa", "numa", parse_numa, "qemu-virt: NUMA node sizes, e.g. 4G,4G.", metavar="SIZES"),
     Option("--initrd-size", "initrd_size", parse_count, "qemu-virt: the initrd's size in bytes (plain integer).",
            metavar="BYTES", lab=False),
+    Option("--arch", "arch", _choice(ARCHES), "arm64 or x86_64; implied by the machine (qemu-q35 is x86_64).",
+           metavar="ARCH", qemu=False),
+    Option("--firmware", "firmware", _choice(("dt", "bios", "uefi")), "How the QEMU guest boots: dt (arm64) or "
+           "bios (x86 SeaBIOS), the direct kernel boot and the default; uefi (EDK2 / OVMF).", metavar="FW"),
 ]
 
 
@@ -115,7 +134,7 @@ def machine_options(*, default: str | None = "qemu-virt", kernel: str | None = "
             kernel_help = LAB_KERNEL_HELP if lab else KERNEL_HELP
             wrapper = click.option("--kernel", default=kernel, required=kernel_required,
                                    show_default=kernel is not None, help=kernel_help)(wrapper)
-        machine_help = ("qemu-virt (the only machine the lab boots)." if lab else
+        machine_help = ("qemu-virt (arm64) or qemu-q35 (x86_64): the machines the lab boots." if lab else
                         "A preset name (kdumplab machine list) or a machine TOML file (docs/machine.md)"
                         + ("." if default else "; default: this system."))
         return click.option("--machine", "machine_name", default=default, metavar="PRESET|FILE",
@@ -173,10 +192,27 @@ def lab_kernel(kernel: str) -> str:
     return name
 
 
+#: The machines the lab boots, and their architecture.
+LAB_MACHINES = {"qemu-virt": "arm64", "qemu-q35": "x86_64"}
+
+
+def lab_arch(args: MachineArgs) -> str:
+    """The guest architecture of a lab boot: --arch, else the machine's (qemu-q35: x86_64), else arm64; and
+    the firmware fits it."""
+    implied = LAB_MACHINES.get(args.machine or "qemu-virt", "arm64") if args.machine else None
+    arch = args.arch or implied or "arm64"
+    if implied and args.arch and implied != args.arch:
+        raise KdumplabError("--arch", f"{args.arch} does not fit --machine {args.machine} ({implied})")
+    if args.firmware and args.firmware not in FIRMWARES[arch]:
+        raise KdumplabError("--firmware", f"{args.firmware!r} is not a firmware of {arch}",
+                            "one of " + ", ".join(FIRMWARES[arch]))
+    return arch
+
+
 def lab_mem(args: MachineArgs) -> tuple[str, tuple[str, ...]]:
-    """QEMU's -m text and the NUMA node sizes for a lab boot (qemu-virt only)."""
-    if args.machine not in (None, "qemu-virt"):
-        raise KdumplabError("--machine", f"the lab boots qemu-virt, not {args.machine!r}")
+    """QEMU's -m text and the NUMA node sizes for a lab boot (qemu-virt or qemu-q35)."""
+    if args.machine not in (None, *LAB_MACHINES):
+        raise KdumplabError("--machine", f"the lab boots {' and '.join(LAB_MACHINES)}, not {args.machine!r}")
     mem = _mem(args)
     build_machine(MachineArgs("qemu-virt", "6.1", mem, args.numa))  # QEMU's own limits, before booting
     return format_size(mem), tuple(format_size(n) for n in args.numa or ())
