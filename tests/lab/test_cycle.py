@@ -226,3 +226,12 @@ def test_x86_crash_kernel_gets_ttys0_and_no_device_tree_sections() -> None:
     assert "console=ttyS0 panic=-1 maxcpus=1 reset_devices" in argv and " -s " in argv
     assert "CAPTURE_FDT" not in _CAPTURE_INITS["x86_64"] and "CAPTURE_FDT" in _CAPTURE_INITS["arm64"]
     assert "@FIRMWARE@" not in _CAPTURE_INITS["arm64"] + _CAPTURE_INITS["x86_64"]
+
+
+def test_no_device_tree_is_empty_bytes_not_a_lost_run() -> None:
+    from kdumplab.lab.cycle import _fdt
+
+    # x86 (seen on 6.1 amd64 under q35): busybox gzip complains on the console and base64 prints nothing
+    assert _fdt("gzip: /sys/firmware/fdt: No such file or directory\n", "FIRST_FDT") == b""
+    with pytest.raises(LabLost):
+        _fdt("H4sIAAAA!!!\n", "FIRST_FDT")

@@ -255,6 +255,14 @@ def _b64gz(text: str, where: str) -> bytes:
         raise LabLost(f"{where}: damaged base64/gzip on the serial line ({e})") from e
 
 
+def _fdt(text: str, where: str) -> bytes:
+    """A device-tree section; a kernel without /sys/firmware/fdt (x86, where firmware hands over no DT) left
+    only gzip's complaint there: no tree, empty bytes."""
+    if "/sys/firmware/fdt: No such file" in text:
+        return b""
+    return _b64gz(text, where)
+
+
 def _chosen(text: str) -> dict[str, str]:
     out = {}
     for line in text.splitlines():
@@ -296,7 +304,7 @@ def parse_cycle(serial: str, first: Observation, spec: CycleSpec, package_versio
     elif run.loaded and panicked:
         raise LabLost("the first kernel panicked with a crash kernel loaded, but no crash kernel reached /init",
                       "look at the saved serial log (crash kernel hung, or the timeout was too short)")
-    return Cycle(first, _b64gz(sec.get("FIRST_FDT", ""), "FIRST_FDT"), run, capture, panicked)
+    return Cycle(first, _fdt(sec.get("FIRST_FDT", ""), "FIRST_FDT"), run, capture, panicked)
 
 
 @dataclass(frozen=True, slots=True)
