@@ -143,3 +143,38 @@ def test_plan_with_a_garbage_base_dtb_exits_2_and_writes_nothing(tmp_path):
     assert r.exit_code == 2
     assert "base.dtb" in r.output and "Traceback" not in r.output
     assert not (tmp_path / "crash.dtb").exists()
+
+
+@pytest.mark.parametrize("cells", [None, [1, 2], [3], "x"])
+def test_base_dtb_with_bad_root_address_cells_is_one_line(tmp_path, cells):
+    # found on 11-30: a 143-byte DTB whose root #address-cells is empty raised AttributeError
+    from click.testing import CliRunner
+
+    from kdumplab.cli import main
+
+    tree = fdt.FDT()
+    if cells is None:
+        tree.add_item(fdt.Property("#address-cells"))
+    else:
+        tree.set_property("#address-cells", cells)
+    tree.set_property("#size-cells", 2)
+    tree.add_item(fdt.Node("chosen"))
+    (tmp_path / "base.dtb").write_bytes(tree.to_dtb(version=17))
+    r = CliRunner().invoke(main, ["plan", "--kexec-tools", "2.0.25", "--base-dtb", str(tmp_path / "base.dtb"),
+                                  "--emit-dtb", str(tmp_path / "crash.dtb")])
+    assert r.exit_code == 2 and len(r.stderr.splitlines()) == 1
+    assert "base.dtb: root #address-cells must be one cell" in r.stderr
+    assert not (tmp_path / "crash.dtb").exists()
+
+
+def test_base_dtb_fifo_is_refused_without_blocking(tmp_path):
+    import os
+
+    from click.testing import CliRunner
+
+    from kdumplab.cli import main
+
+    os.mkfifo(tmp_path / "fifo")
+    r = CliRunner().invoke(main, ["plan", "--kexec-tools", "2.0.25", "--base-dtb", str(tmp_path / "fifo"),
+                                  "--emit-dtb", str(tmp_path / "crash.dtb")])
+    assert r.exit_code == 2 and "is a FIFO" in r.stderr

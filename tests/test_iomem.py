@@ -81,3 +81,13 @@ def test_reserved_is_split_around_children():
 def test_parse_raises_only_our_error(text):
     with contextlib.suppress(KdumplabError):
         parse(text)
+
+
+def test_deeper_than_the_kernel_prints_is_refused() -> None:
+    # found on 11-30: 6 levels were accepted and came back as 5 on a round trip. kernel/resource.c r_show
+    # counts at most MAX_IORES_LEVEL (5) parents, so real text never indents more than 10 spaces.
+    lines = [f"{'  ' * d}{0x40000000 + d:08x}-{0x7fffffff - d:08x} : r{d}" for d in range(7)]
+    five = "\n".join(lines[:6]) + "\n"
+    assert render(parse(five)) == five
+    with pytest.raises(KdumplabError, match=r"iomem:7: indented 6 levels"):
+        parse("\n".join(lines) + "\n")

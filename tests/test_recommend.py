@@ -238,6 +238,10 @@ def test_parse_calibrate_conf_flavour_wins() -> None:
     ("KERNEL_BASE=87350\n\nPERCPU=12k\n", "c.conf:3", "not a decimal"),
     ("KERNEL_BASE=1\nKERNEL_BAS=2\n", "c.conf:2", "unknown key"),
     ("KERNEL_BASE=1\n", "c.conf", "no value for KERNEL_INIT"),
+    # found on 11-30: str.isdigit accepts "²" (int() then raised) and 5000 digits passed isdigit too
+    ("KERNEL_BASE=87350\nPERCPU=²\n", "c.conf:2", "PERCPU='²' is not a decimal"),
+    ("KERNEL_BASE=87350\nPERCPU=" + "9" * 5000 + "\n", "c.conf:2", "not a decimal number of at most 20"),
+    ("PERCPU=١٢\n", "c.conf:1", "not a decimal"),
 ])
 def test_malformed_calibrate_conf_names_file_and_line(text: str, where: str, what: str) -> None:
     with pytest.raises(KdumplabError) as err:

@@ -83,6 +83,24 @@ def _strip_nops(blob: bytes, where: str) -> bytes:
     return header + rsv + bytes(out) + strings
 
 
+def _root_cells(tree: fdt.FDT, name: str, where: str) -> int:
+    """The root's ``#address-cells``/``#size-cells``: one 32-bit cell, 1 or 2 (kexec-tools writes its /chosen
+    numbers with these; arm64 needs 2, a 32-bit tree has 1). Absent means 1, the devicetree spec's default.
+    Anything else (an empty property, several cells, 0 or 3) is a one-line error, not a guess."""
+    if not tree.exist_property(name):
+        return 1
+    prop = tree.get_property(name)
+    data = getattr(prop, "data", None)
+    if not isinstance(prop, fdt.PropWords) or len(data or ()) != 1 or data[0] not in (1, 2):
+        raise KdumplabError(where, f"root {name} must be one cell holding 1 or 2, not {_shown(prop)}")
+    return int(data[0])
+
+
+def _shown(prop: object) -> str:
+    data = getattr(prop, "data", None)
+    return "an empty property" if not data else f"{list(data)[:4]!r}"
+
+
 def _padded(text: str) -> bytes:
     """A string property as kexec-tools' dtb_set_property stores it: NUL-terminated, then NUL-padded to 4 bytes."""
     raw = text.encode() + b"\0"
@@ -105,8 +123,7 @@ def crash_dtb(base: bytes, load: KexecLoad, bootargs: str, where: str = "dtb") -
         raise
     except Exception as err:  # noqa: BLE001 - the fdt library raises bare Exception on a damaged blob
         raise KdumplabError(where, f"not a readable device tree: {err}") from None
-    ac = tree.get_property("#address-cells").value if tree.exist_property("#address-cells") else 1
-    sc = tree.get_property("#size-cells").value if tree.exist_property("#size-cells") else 1
+    ac, sc = _root_cells(tree, "#address-cells", where), _root_cells(tree, "#size-cells", where)
     if not tree.exist_node("chosen"):
         tree.add_item(fdt.Node("chosen"))
     addr, size = load.elfcorehdr

@@ -21,6 +21,11 @@ class _Group(click.Group):
         except KdumplabError as err:
             click.echo(f"kdumplab: {err.one_line()}", err=True)
             sys.exit(EXIT_BAD_INPUT)
+        except click.UsageError as err:  # name the subcommand whose option was bad (click leaves ctx unset)
+            sub = self.get_command(ctx, ctx.invoked_subcommand) if ctx.invoked_subcommand else None
+            if err.ctx is None and sub is not None:
+                err.ctx = click.Context(sub, info_name=ctx.invoked_subcommand, parent=ctx)
+            raise
 
     def main(self, *args, standalone_mode: bool = True, **kwargs):  # type: ignore[override]  # noqa: ANN002, ANN003, ANN201
         """click's usage errors as one line naming the command, with where to read its help."""
@@ -33,7 +38,7 @@ class _Group(click.Group):
             sys.exit(EXIT_BAD_INPUT)
         except click.UsageError as err:
             path = " ".join(["kdumplab", *(err.ctx.command_path.split()[1:] if err.ctx else [])])
-            click.echo(f"kdumplab: {path}: {err.format_message()} (see {path} -h)", err=True)
+            click.echo(f"kdumplab: {path}: {' '.join(err.format_message().split())} (see {path} -h)", err=True)
             sys.exit(EXIT_BAD_INPUT)
         except click.ClickException as err:
             click.echo(f"kdumplab: {err.format_message()}", err=True)

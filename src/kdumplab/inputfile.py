@@ -107,12 +107,14 @@ def inside(base: Path, rel: str) -> Path:
     return target
 
 
-def decimal(text: str, where: str, max_digits: int = MAX_DIGITS) -> int:
+def decimal(text: str, where: str, name: str = "", max_digits: int = MAX_DIGITS) -> int:
     """An ASCII decimal number of at most ``max_digits`` digits (``str.isdigit`` also accepts ``²`` and
-    other Unicode digits, which ``int`` then refuses or reads differently)."""
+    other Unicode digits, which ``int`` then refuses or reads differently). ``name`` prefixes the message
+    (``KEY='12k' is not ...``)."""
     if not (0 < len(text) <= max_digits and text.isascii() and text.isdigit()):
-        shown = text if len(text) <= 24 else text[:20] + "..."
-        raise KdumplabError(where, f"{shown!r} is not a decimal number of at most {max_digits} digits")
+        shown = repr(text if len(text) <= 24 else text[:20] + "...")
+        raise KdumplabError(where, f"{name + '=' if name else ''}{shown} is not a decimal number of at most "
+                            f"{max_digits} digits")
     return int(text)
 
 

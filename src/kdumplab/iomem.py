@@ -21,6 +21,9 @@ from kdumplab.errors import KdumplabError
 
 __all__ = ["Resource", "render", "parse", "walk", "insert", "reserve_with_split", "MAX_IORES_LEVEL"]
 
+#: kernel/resource.c (5.10 .. 7.2): ``enum { MAX_IORES_LEVEL = 5 }``. The seq_file walk (``r_next`` ->
+#: ``next_resource``) visits every depth, but ``r_show`` counts parents only up to this many levels, so a
+#: deeper resource is printed with 5 levels (10 spaces) of indentation and no text ever has more.
 MAX_IORES_LEVEL = 5
 _WIDTH = 8
 
@@ -136,6 +139,9 @@ def parse(text: str, where: str = "iomem") -> tuple[Resource, ...]:
         if len(indent) % 2:
             raise KdumplabError(f"{where}:{lineno}", "odd indentation")
         depth = len(indent) // 2
+        if depth > MAX_IORES_LEVEL:
+            raise KdumplabError(f"{where}:{lineno}", f"indented {depth} levels; the kernel prints at most "
+                                f"{MAX_IORES_LEVEL}", "deeper resources are printed at the fifth level")
         start, last = int(s_hex, 16), int(e_hex, 16)
         if last < start or last >= 1 << 64:
             raise KdumplabError(f"{where}:{lineno}", f"end {e_hex} is before start {s_hex} or past 2^64")

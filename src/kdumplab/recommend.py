@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from kdumplab import model
 from kdumplab.errors import KdumplabError
+from kdumplab.inputfile import decimal
 from kdumplab.machine import Machine
 from kdumplab.outcome import Verdict
 from kdumplab.ranges import SZ_1G, SZ_1M
@@ -153,12 +154,12 @@ def parse_calibrate_conf(text: str, where: str, flavour: str = "") -> CalibrateC
             base, _, suffix = key.rpartition("_")
             if base not in _CONF_KEYS:
                 raise KdumplabError(f"{where}:{n}", f"unknown key {key!r}", f"known keys: {', '.join(_CONF_KEYS)}")
-        if not value.isdigit():
-            raise KdumplabError(f"{where}:{n}", f"{key}={value!r} is not a decimal number")
+        # ASCII digits only (str.isdigit also takes "²"), and no more than a u64 has
+        number = decimal(value, f"{where}:{n}", key)
         if not suffix:
-            plain[base] = int(value)
+            plain[base] = number
         elif suffix == flavour:
-            flavoured[base] = int(value)
+            flavoured[base] = number
     merged = plain | flavoured
     missing = [k for k in _CONF_KEYS if k not in merged]
     if missing:

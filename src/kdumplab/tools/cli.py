@@ -87,6 +87,7 @@ def register_tools(main: click.Group) -> None:
 
         from kdumplab import policy
         from kdumplab.errors import KdumplabError
+        from kdumplab.inputfile import read_text
         from kdumplab.recommend import parse_calibrate_conf, suse_flavour
         from kdumplab.recommend import recommend as run_recommend
         from kdumplab.render.check import recommend_json, recommend_text
@@ -97,10 +98,9 @@ def register_tools(main: click.Group) -> None:
         conf = None
         if calibrate_conf:
             try:
-                with open(calibrate_conf, encoding="utf-8") as fh:
-                    text = fh.read()
-            except (OSError, UnicodeDecodeError) as err:
-                raise KdumplabError(calibrate_conf, f"cannot read: {getattr(err, 'strerror', None) or err}") from None
+                text = read_text(calibrate_conf, strict=True)  # bounded; FIFO/device/non-UTF-8: one line
+            except FileNotFoundError:
+                raise KdumplabError(calibrate_conf, "cannot read: No such file or directory") from None
             conf = parse_calibrate_conf(text, calibrate_conf, suse_flavour(machine.arch, ps))
         rec = run_recommend(machine, kernel, ps, smmu, tuple(d for d in nic_drivers.split(",") if d), conf,
                             kdump_cpus, network_dump)

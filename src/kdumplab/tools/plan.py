@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from kdumplab import model
 from kdumplab.errors import KdumplabError
+from kdumplab.inputfile import read_bytes
 from kdumplab.machine import Machine
 from kdumplab.ranges import parse_memory
 
@@ -46,10 +47,9 @@ def emit_artifacts(result: model.Result, dtb_path: str | None, elfcorehdr_path: 
     base = base_dtb()
     if base_dtb_path:
         try:
-            with open(base_dtb_path, "rb") as f:
-                base = f.read()
-        except OSError as err:
-            raise KdumplabError(base_dtb_path, f"cannot read: {err.strerror}") from None
+            base = read_bytes(base_dtb_path)  # bounded; a FIFO or device is one line
+        except FileNotFoundError:
+            raise KdumplabError(base_dtb_path, "cannot read: No such file or directory") from None
     for path, data in ((dtb_path, lambda: crash_dtb(base, load, crash_append, base_dtb_path or "dtb")),
                        (elfcorehdr_path, lambda: elfcorehdr_bytes(load))):
         if path:
