@@ -51,16 +51,33 @@ def _fixed_base_checks(mb: Memblock, base: int, size: int, align: int) -> str | 
     return None
 
 
+#: the 2019 series' reserve_crashkernel_low() searches [0, 1ULL << 32) whatever the DMA limit
+_LOW_HELPER_2019_MAX = 1 << 32
+
+
+def _low_ram(mb: Memblock, limit: int) -> int:
+    """memblock_mem_size(limit >> PAGE_SHIFT): every memory region's bytes below ``limit``, NOMAP too."""
+    return sum(max(0, min(r.end, limit) - r.base) for r in mb.memory)
+
+
 def _reserve_low(policy: PolicyData, mb: Memblock, size: int, low_max: int
                  ) -> tuple[CrashRegion | None, str, Memblock]:
     """reserve_crashkernel_low(): ``size`` below the low limit, top-down, not page-rounded."""
+    if policy.has(Feature.LOW_HELPER_2019):
+        low_max = _LOW_HELPER_2019_MAX
     addr, after = mb.alloc_range(size, policy.crash_align, 0, low_max, "crashkernel low")
     if addr is None:
+        if policy.has(Feature.LOW_HELPER_2019):
+            return None, f"Cannot reserve {size >> 20}MB crashkernel low memory, please try smaller size.", mb
         return None, f"cannot allocate crashkernel low memory (size:0x{size:x}).", mb
     if policy.has(Feature.LOW_REGION_NOMAP):
         after = after.mark_nomap(addr, size)
     region = CrashRegion(Role.LOW, addr, addr + size, policy.low_name,
                          nomap=policy.has(Feature.LOW_REGION_NOMAP), high=False)
+    if policy.has(Feature.LOW_HELPER_2019):
+        line = (f"Reserving {size >> 20}MB of low memory at {addr >> 20}MB for crashkernel "
+                f"(System low RAM: {_low_ram(mb, _LOW_HELPER_2019_MAX) >> 20}MB)")
+        return region, line, after
     return region, _low_line(addr, size), after
 
 
@@ -81,12 +98,27 @@ def reserve_crashkernel(policy: PolicyData, mb: Memblock, size: int, base: int |
     if policy.has(Feature.X86_LEGACY):
         return _reserve_x86_legacy(policy, mb, size, base, high, low_size, low_max, main_region)
 
+    # -- 2019 review (v7): an explicit Y,low is reserved first, before anything else --------------------
+    # When it succeeds the low limit is lifted for X; when it fails (its message is printed) X is still
+    # tried below the low limit; when X then fails, the low region stays reserved and shown.
+    low_first: CrashRegion | None = None
+    window_end = low_max
+    if policy.has(Feature.LOW_FIRST) and low_size:
+        low_first, line, mb2 = _reserve_low(policy, mb, low_size, low_max)
+        log.append(line)
+        if low_first is not None:
+            mb, window_end = mb2, high_max
+
+    def with_low(regions: tuple[CrashRegion, ...]) -> tuple[CrashRegion, ...]:
+        return tuple(sorted((r for r in (low_first, *regions) if r), key=lambda r: r.start))
+
     # -- a fixed base: exactly [base, base + size) or nothing ----------------------------------------
     if base is not None:
         if policy.has(Feature.FIXED_BASE_CHECKS):
             problem = _fixed_base_checks(mb, base, size, align)
             if problem:
-                return Placement((), (problem,), f"the fixed base {base:#x} cannot be used: {problem}", mb)
+                return Placement(with_low(()), (*log, problem),
+                                 f"the fixed base {base:#x} cannot be used: {problem}", mb)
             after = mb.reserve(base, size, "crashkernel")
         else:
             addr, after = mb.alloc_range(size, align, base, base + size, "crashkernel")
@@ -95,29 +127,33 @@ def reserve_crashkernel(policy: PolicyData, mb: Memblock, size: int, base: int |
                        if policy.has(Feature.FIXED_BASE_IN_USE_MESSAGE) else _cannot(size))
                 why = _why_fixed(mb, base, size, align)
                 return Placement((), (msg,), f"the fixed base {base:#x} cannot be used: {why}", mb)
-        return Placement((main_region(base),), (_main_line(base, size),),
+        if (policy.has(Feature.LOW_HELPER_2019) and not policy.has(Feature.LOW_FIRST)
+                and base >= _LOW_HELPER_2019_MAX):
+            # v5: a fixed base at or above 4 GiB takes a low region as well (,low or the default)
+            want = policy.default_low_size if low_size is None else low_size
+            if want:
+                low_region, line, after2 = _reserve_low(policy, after, want, low_max)
+                if low_region is None:
+                    return Placement((), (line,), "the fixed base was free but the low region did not fit; "
+                                     "the main region was freed", after.free(base, size))
+                return Placement(with_low((low_region, main_region(base))), (line, _main_line(base, size)),
+                                 f"reserved at the fixed base {base:#x} with a low region", after2)
+        return Placement(with_low((main_region(base),)), (*log, _main_line(base, size)),
                          f"reserved at the fixed base {base:#x}", after)
 
-    # -- 2019 review: Y,low first, then X anywhere; without Y,low, X only below the low limit ----------
+    # -- 2019 review: Y,low first (above), then X anywhere; without Y,low, X only below the low limit ----
     if policy.has(Feature.LOW_FIRST):
-        low_region = None
-        window_end = low_max
-        if low_size:
-            low_region, line, mb2 = _reserve_low(policy, mb, low_size, low_max)
-            log.append(line)
-            if low_region is None:
-                return Placement((), tuple(log), "the low region does not fit below the low limit", mb)
-            mb, window_end = mb2, high_max
         addr, after = mb.alloc_range(size, align, 0, window_end, "crashkernel")
         if addr is None:
             log.append(_cannot(size))
-            if low_region is not None:
-                mb = mb.free(low_region.start, low_region.size)
-            return Placement((), tuple(log), _why_window(mb, size, 0, window_end), mb)
+            why = _why_window(mb, size, 0, window_end)
+            if low_first is not None:
+                why += "; the low region reserved first stays reserved"
+            return Placement(with_low(()), tuple(log), why, mb)
         log.append(_main_line(addr, size))
-        regions = tuple(r for r in (low_region, main_region(addr)) if r)
-        return Placement(tuple(sorted(regions, key=lambda r: r.start)), tuple(log),
-                         "reserved (low region first, then the main region anywhere)", after)
+        return Placement(with_low((main_region(addr),)), tuple(log),
+                         "reserved (low region first, then the main region anywhere)" if low_first
+                         else f"reserved below the low limit {low_max:#x}", after)
 
     # -- automatic placement with the windows and fallbacks of the policy ------------------------------
     if high:
@@ -147,7 +183,8 @@ def reserve_crashkernel(policy: PolicyData, mb: Memblock, size: int, base: int |
     if high and low_size is None:
         low_size = policy.default_low_size
     low_region = None
-    if addr >= low_max and low_size:
+    needs_low = addr >= (_LOW_HELPER_2019_MAX if policy.has(Feature.LOW_HELPER_2019) else low_max)
+    if needs_low and low_size:
         low_region, line, after2 = _reserve_low(policy, after, low_size, low_max)
         log.append(line)
         if low_region is None:

@@ -170,7 +170,7 @@ def suite_cmd(suite_file: Path, jobs: int | None, record: Path | None, as_json: 
 @lab.command("cycle", epilog="Example: kdumplab lab cycle --kernel 6.1 --kexec-tools 2.0.25 --mem 4G")
 @machine_options(kernel=None, kernel_required=True, lab=True)
 @click.option("--kexec-tools", "kexec_tools", required=True,
-              type=click.Choice(["2.0.20", "2.0.25", "2.0.29", "2.0.32"]))
+              type=click.Choice(["2.0.20", "2.0.25", "2.0.29", "2.0.32", "2.0.25-lab", "2.0.25-lowmem"]))
 @click.option("--cmdline", default="crashkernel=512M", show_default=True, help=_LAB_CMDLINE)
 @click.option("--checks", is_flag=True, help="Let purgatory verify the segments' SHA-256 (no -i; ~7 s slower).")
 @click.option("--timeout", default=300.0, show_default=True)
@@ -219,3 +219,29 @@ def cycle_cmd(margs: MachineArgs, kexec_tools: str, cmdline: str, checks: bool,
     hdr = real_elfcorehdr(cyc)
     click.echo(f"  elfcorehdr: {hdr[0]:#x} + {hdr[1]:#x}" if hdr else "  elfcorehdr: none")
     click.echo(f"  MemTotal: {cap.memtotal_kb} kB   /proc/vmcore: {cap.vmcore_size} bytes")
+
+
+@lab.command("build")
+@click.option("--variant", "variants", multiple=True,
+              type=click.Choice(["5.10-control", "proposal-2019-v5", "proposal-2019-review"]),
+              help="Lab kernel(s) to build (default: all three).")
+@click.option("--kexec-tools/--no-kexec-tools", "with_kexec", default=True, show_default=True,
+              help="Also cross-build kexec-tools 2.0.25, unpatched and with the v6/v7 companion patch.")
+@click.option("--jobs", default=2, show_default=True, help="make -j (the build runs under nice -n 10).")
+def build_cmd(variants: tuple[str, ...], with_kexec: bool, jobs: int) -> None:
+    """Cross-build the 2019 designs as arm64 kernels from Debian's linux-source-5.10 (issue 13).
+
+    Cached by the hash of source, patches (kernel-patches/), config and compiler; takes tens of minutes
+    per kernel on two cores, so run it in the background."""
+    from kdumplab.lab import build
+
+    def log(s: str) -> None:
+        click.echo(s, err=True)
+
+    if with_kexec:
+        for name in build.KEXEC_VARIANTS:
+            e = build.build_kexec(name, log=log)
+            click.echo(f"kexec-tools {name}: {e['binary']}")
+    for name in variants or tuple(build.VARIANTS):
+        e = build.build(name, jobs=jobs, log=log)
+        click.echo(f"{name}: {e['vmlinuz']} ({int(e['image_size']) / 2**20:.1f} MiB, {e['build_wall_s']} s)")

@@ -23,7 +23,7 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 from kdumplab.errors import KdumplabError
-from kdumplab.lab.initramfs import INIT_HEADER, INIT_REPORT, Built, base_initramfs
+from kdumplab.lab.initramfs import INIT_HEADER, INIT_REPORT, Built, base_initramfs, ptdump_report
 from kdumplab.lab.observe import LabLost, Observation, sections
 from kdumplab.lab.qemu import BootSpec, boot
 from kdumplab.lab.setup import Lab, load_lab
@@ -115,6 +115,7 @@ class CycleSpec:
     no_checks: bool = True  # ``-i``: skips purgatory's SHA-256 over the segments (~7 s under TCG)
     crash_append: str = ""  # "": crash_append(arch)
     file_load: bool = False  # ``-s``: kexec_file_load (the kernel places the segments; x86 Debian has it)
+    ptdump: bool = False  # also report the linear map before and after ``kexec -p`` (PTDUMP_BEFORE/_AFTER)
 
     def kexec_argv(self) -> str:
         """The command line the guest runs (busybox sh syntax)."""
@@ -221,7 +222,12 @@ def cycle_initrd(lab: Lab, spec: CycleSpec, capture: Built) -> Built:
                             "run `kdumplab lab setup` (without --no-kexec); have: " + ", ".join(lab.kexec_tools))
     if spec.boot.kernel not in lab.kernels:
         raise KdumplabError("--kernel", f"unknown kernel {spec.boot.kernel!r}", "one of " + ", ".join(lab.kernels))
-    fs = base_initramfs(lab.busybox, _FIRST_INIT.replace("@ARGV@", spec.kexec_argv()))
+    script = _FIRST_INIT
+    if spec.ptdump:
+        script = script.replace('echo "=== FIRST_FDT"', ptdump_report("PTDUMP_BEFORE") + 'echo "=== FIRST_FDT"', 1)
+        script = script.replace('echo "=== KDUMPLAB END"', ptdump_report("PTDUMP_AFTER") + 'echo "=== KDUMPLAB END"',
+                                1)
+    fs = base_initramfs(lab.busybox, script.replace("@ARGV@", spec.kexec_argv()))
     fs = fs.with_host_file("sbin/kexec", Path(kt["binary"]), 0o755)
     for guest, host in sorted(kt["files"].items()):
         fs = fs.with_host_file(guest.lstrip("/"), Path(host), 0o755)

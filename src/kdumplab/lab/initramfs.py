@@ -22,7 +22,7 @@ from pathlib import Path
 from kdumplab.errors import KdumplabError
 
 __all__ = ["Entry", "Initramfs", "Built", "INIT_HEADER", "INIT_REPORT", "INIT_SCRIPT", "MARKERS", "base_initramfs",
-           "read_newc"]
+           "read_newc", "init_script", "ptdump_report"]
 
 # The markers /init prints around each section; lab/observe.py and the ground-truth extractor look for them.
 MARKERS = ("CMDLINE", "IOMEM", "DMESG", "KEXEC_CRASH_SIZE", "KEXEC_CRASH_LOADED", "MEMTOTAL",
@@ -51,6 +51,19 @@ echo "=== MEMTOTAL"
 $B grep MemTotal /proc/meminfo
 """
 
+
+
+def ptdump_report(marker: str = "PTDUMP") -> str:
+    """An optional part of the report: the linear-map part of /sys/kernel/debug/kernel_page_tables
+    (CONFIG_PTDUMP_DEBUGFS; the lab-built kernels have it, Debian's do not), after ``=== <marker>``."""
+    return f"""$B mount -t debugfs debugfs /sys/kernel/debug 2>/dev/null
+if [ -r /sys/kernel/debug/kernel_page_tables ]; then
+echo "=== {marker}"
+$B sed -n '/Linear Mapping start/,/Linear Mapping end/p' /sys/kernel/debug/kernel_page_tables
+fi
+"""
+
+
 INIT_SCRIPT = INIT_HEADER + """$B mount -t debugfs debugfs /sys/kernel/debug 2>/dev/null
 """ + INIT_REPORT + """if [ -r /sys/kernel/debug/memblock/memory ]; then
 echo "=== MEMBLOCK_MEMORY"
@@ -61,6 +74,13 @@ fi
 echo "=== KDUMPLAB END"
 $B poweroff -f
 """
+
+
+def init_script(ptdump: bool = False) -> str:
+    """The plain boot's /init; with ``ptdump`` the report also holds the linear map (``=== PTDUMP``)."""
+    if not ptdump:
+        return INIT_SCRIPT
+    return INIT_SCRIPT.replace('echo "=== KDUMPLAB END"', ptdump_report() + 'echo "=== KDUMPLAB END"', 1)
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass, fields
 
 from kdumplab.errors import KdumplabError
 from kdumplab.klog import crash_lines
+from kdumplab.lab.build import VARIANTS as LAB_BUILT
 
 __all__ = ["CrashRegion", "Provenance", "Observation", "LabLost", "sections", "observe", "SCHEMA"]
 
@@ -143,6 +144,10 @@ def crash_regions(iomem: str) -> tuple[CrashRegion, ...]:
 
 
 def _generation(release: str) -> str:
+    # a lab-built kernel (lab/build.py) is "<Debian source version>+<variant>": the variant names its policy
+    _, _, variant = release.partition("+")
+    if variant in LAB_BUILT:
+        return variant
     for g in ("5.10", "6.12", "6.1", "7.2"):
         if release.startswith(g + ".") or release == g:
             return g

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from kdumplab.errors import KdumplabError
 from kdumplab.lab import run as runmod
-from kdumplab.lab.initramfs import Built, Initramfs, base_initramfs
+from kdumplab.lab.initramfs import Built, Initramfs, base_initramfs, init_script
 from kdumplab.lab.observe import LabLost, Observation, Provenance, observe
 from kdumplab.lab.setup import Lab, load_lab
 
@@ -159,8 +159,8 @@ def qemu_version(binary: str = QEMU) -> str:
     return _QEMU_VERSION[binary]
 
 
-def default_initrd(lab: Lab, extra: Initramfs | None = None) -> Built:
-    fs = base_initramfs(lab.busybox)
+def default_initrd(lab: Lab, extra: Initramfs | None = None, ptdump: bool = False) -> Built:
+    fs = base_initramfs(lab.busybox, init_script(ptdump))
     if extra is not None:
         for e in extra.entries:
             fs = fs._with(e)

@@ -571,4 +571,10 @@ def load_lab(arch: str = "arm64") -> Lab:
     m = json.loads(path.read_text())
     if "kernels" not in m or "busybox" not in m:
         raise KdumplabError(str(path), f"lab cache incomplete for {arch}", "run `kdumplab lab setup`")
-    return Lab(m["kernels"], Path(m["busybox"]["path"]), m.get("kexec_tools", {}), arch, m.get("firmware", {}))
+    from kdumplab.lab import build  # noqa: PLC0415 (build imports this module)
+
+    # the kernels and kexec-tools `kdumplab lab build` made (issue 13, arm64) sit next to the Debian ones
+    kernels, kexec_tools = m["kernels"], m.get("kexec_tools", {})
+    if arch == "arm64":
+        kernels, kexec_tools = {**kernels, **build.built_kernels()}, {**kexec_tools, **build.built_kexec_tools()}
+    return Lab(kernels, Path(m["busybox"]["path"]), kexec_tools, arch, m.get("firmware", {}))

@@ -29,6 +29,7 @@ from pathlib import Path
 
 from kdumplab.errors import KdumplabError
 from kdumplab.lab import run
+from kdumplab.lab.build import VARIANTS as LAB_BUILT
 from kdumplab.lab.cycle import CycleResult, CycleSpec, run_cycle, save_cycle
 from kdumplab.lab.initramfs import Built
 from kdumplab.lab.qemu import BootResult, BootSpec, boot, default_initrd, save
@@ -45,6 +46,7 @@ class SuiteCase:
     spec: BootSpec
     kexec_tools: str | None = None  # a full cycle with this kexec-tools version
     file_load: bool = False  # the cycle's kexec uses -s (kexec_file_load)
+    ptdump: bool = False  # the report also holds the linear map (lab-built kernels have PTDUMP_DEBUGFS)
 
 
 def load_suite(path: Path) -> tuple[SuiteCase, ...]:
@@ -57,13 +59,14 @@ def load_suite(path: Path) -> tuple[SuiteCase, ...]:
     for i, c in enumerate(data.get("case", [])):
         where = f"{path}: case {i + 1}"
         unknown = set(c) - {"name", "kernel", "kernels", "mem", "numa", "cmdline", "note", "kexec_tools", "arch",
-                            "firmware", "file_load", "repeat"}
+                            "firmware", "file_load", "repeat", "ptdump"}
         if unknown:
             raise KdumplabError(where, f"unknown keys {sorted(unknown)}")
         kernels = c.get("kernels") or [c.get("kernel")]
+        known = ("5.10", "6.1", "6.12", "7.2", *LAB_BUILT)
         for k in kernels:
-            if k not in ("5.10", "6.1", "6.12", "7.2"):
-                raise KdumplabError(where, f"kernel {k!r}", "one of 5.10, 6.1, 6.12, 7.2")
+            if k not in known:
+                raise KdumplabError(where, f"kernel {k!r}", "one of " + ", ".join(known))
             spec = BootSpec(k, str(c["mem"]), str(c.get("cmdline", "")), tuple(c.get("numa", ())),
                             str(c.get("arch", "arm64")), str(c.get("firmware", "")))
             base = c.get("name", "")
@@ -74,7 +77,7 @@ def load_suite(path: Path) -> tuple[SuiteCase, ...]:
                     raise KdumplabError(where, f"bad case name {name!r}")
                 for r in range(int(c.get("repeat", 1))):
                     out.append(SuiteCase(name if r == 0 else f"{name}-r{r}", spec, None if kt is None else str(kt),
-                                         bool(c.get("file_load", False))))
+                                         bool(c.get("file_load", False)), bool(c.get("ptdump", False))))
     names = [c.name for c in out]
     dup = {n for n in names if names.count(n) > 1}
     if dup:
@@ -84,11 +87,14 @@ def load_suite(path: Path) -> tuple[SuiteCase, ...]:
 
 def _run_case(case: SuiteCase, lab: Lab, initrd: Built, record: Path | None) -> BootResult | CycleResult:
     if case.kexec_tools is None:
+        if case.ptdump:
+            initrd = default_initrd(lab, ptdump=True)
         result: BootResult | CycleResult = boot(case.spec, lab=lab, initrd=initrd)
         if record is not None:
             save(result, record / case.name)
         return result
-    result = run_cycle(CycleSpec(case.spec, case.kexec_tools, file_load=case.file_load), lab=lab)
+    result = run_cycle(CycleSpec(case.spec, case.kexec_tools, file_load=case.file_load, ptdump=case.ptdump),
+                       lab=lab)
     if record is not None:
         save_cycle(result, record / case.name)
     return result

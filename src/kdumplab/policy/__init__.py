@@ -66,6 +66,11 @@ class Feature(enum.Enum):
     X86_LEGACY = enum.auto()
     #: crash resources go into /proc/iomem at reservation time (x86), not at early_initcall
     IOMEM_EARLY = enum.auto()
+    #: the low region comes from the 2019 series' shared reserve_crashkernel_low() (x86's of the time,
+    #: moved to kexec_core.c / crash_core.c): window [0, 4 GiB), wanted when the main region starts at or
+    #: above 4 GiB (not the DMA limit), a fixed base included; messages "Reserving %ldMB of low memory at
+    #: %ldMB for crashkernel (System low RAM: %ldMB)" / "Cannot reserve %ldMB crashkernel low memory, ..."
+    LOW_HELPER_2019 = enum.auto()
 
 
 class EarlyStep(enum.Enum):
@@ -136,7 +141,8 @@ class PolicyData:
 def _rows(arch: str = "arm64") -> dict[str, PolicyData]:
     from kdumplab.policy import proposals, v5_10, v6_1, v6_12, v7_2, x86_64
 
-    rows = [v5_10.ROW, v6_1.ROW, v6_12.ROW, v7_2.ROW, proposals.V5, proposals.REVIEW, *x86_64.ROWS]
+    rows = [v5_10.ROW, v6_1.ROW, v6_12.ROW, v7_2.ROW, proposals.V5, proposals.REVIEW, proposals.CONTROL,
+            *x86_64.ROWS]
     return {row.name: row for row in rows if row.arch == arch}
 
 
@@ -160,6 +166,9 @@ def for_kernel(release: str, arch: str = "arm64") -> PolicyData:
     """
     rows = _rows(arch)
     name = _ALIASES.get(release.strip(), release.strip())
+    # a lab-built kernel's release is "<Debian source version>+<policy>" (kdumplab.lab.build)
+    if name not in rows and name.partition("+")[2] in rows:
+        name = name.partition("+")[2]
     if name not in rows:
         m = re.match(r"^(\d+)\.(\d+)", name)
         if m:

@@ -1,16 +1,21 @@
-"""The two designs argued in the 2019 review of "arm64: kdump: support reserving crashkernel above 4G".
+"""The 2019 series "arm64: kdump: support reserving crashkernel above 4G" (Chen Zhou), as it was posted.
 
-Neither shipped. Both are written over the 5.10 row (the arm64 code they patched reserved the crash kernel
-in arm64_memblock_init, before the linear map, CMA and the memmap were allocated: we keep that timing, since
-deferring it came only in 5.11).
+Neither version shipped. Both were read in the posted patches (kernel-patches/README.md gives the
+Message-IDs), built as real kernels over Debian's 5.10 with the early reservation restored
+(kernel-patches/base) and judged by the boots in tests/data/boots/*proposal-2019-*. Both are written over
+the lab's control kernel (``5.10-control``: 5.10 reserving in arm64_memblock_init, before the linear map,
+CMA and the memmap, as 5.2-5.5 did).
 
-``proposal-2019-v5`` (the series as posted): crashkernel=X tries low memory first and falls back high;
-``,high`` goes high directly; a high main region gets a low region too (``,low`` or a default, the x86 helper's
-max(swiotlb + 8 MiB, 256 MiB) = 256 MiB with the 64 MiB swiotlb); both regions are named "Crash kernel".
+``proposal-2019-v5`` ([PATCH 2/4], 7 May 2019, the posting James Morse reviewed on 5 June 2019):
+crashkernel=X tries below the DMA limit, then [0, end of DRAM) top-down; ``,high`` goes to the second window
+directly; a main region at or above 4 GiB (a fixed base too) gets a low region from reserve_crashkernel_low()
+(``,low`` or max(swiotlb + 8 MiB, 256 MiB) = 256 MiB, ``,low=0`` none); if the low region does not fit the
+main one is freed. Both regions are named "Crash kernel". The fixed-base checks of 5.2 are unchanged.
 
-``proposal-2019-review`` (what the reviewer asked for): no ``,high``; crashkernel=X only below the low limit,
-failing if it does not fit; ``crashkernel=Y,low`` reserves Y low first and then X may go anywhere; the low
-region is NOMAP, never mapped, and named "Crash kernel (low)" so that exact-match readers ignore it.
+``proposal-2019-review`` (v7, [PATCH v7 2/4], 23 Dec 2019; v6 differs only by build fixes): ``,high`` is
+gone; reserve_crashkernel_low() runs first and only for an explicit ``crashkernel=Y,low``; when it succeeds
+the low region is marked NOMAP, renamed "Crash kernel (low)" and X may go anywhere (top-down over all
+memory). When it fails, X is still tried below the DMA limit; when X then fails, the low region stays.
 """
 
 from dataclasses import replace
@@ -19,28 +24,44 @@ from kdumplab.policy import EarlyStep, Feature, v5_10
 
 _EARLY = (EarlyStep.CRASHKERNEL, EarlyStep.PAGE_TABLES, EarlyStep.SPARSE, EarlyStep.CMA)
 
-V5 = replace(
+#: the lab's control kernel: Debian 5.10.223 + kernel-patches/base (reservation in arm64_memblock_init)
+CONTROL = replace(
     v5_10.ROW,
+    name="5.10-control",
+    features=(v5_10.ROW.features - {Feature.DEFER_ONLY_WITH_DMA_ZONES}) | {Feature.RESERVE_EARLY},
+    early_steps=_EARLY,
+    kernel_release="5.10.223-1+5.10-control",
+    description="lab build: 5.10.223 reserving early (before the linear map), as 5.2-5.5 did",
+    citations={"RESERVE_EARLY": "kernel-patches/base/0001 (restores the 5.5 order on 5.10)"},
+)
+
+V5 = replace(
+    CONTROL,
     name="proposal-2019-v5",
     grammar=("arm64", "proposal-2019-v5"),
-    features=(v5_10.ROW.features - {Feature.FIXED_BASE_CHECKS, Feature.DEFER_ONLY_WITH_DMA_ZONES})
-    | {Feature.PLAIN_FALLS_BACK_HIGH, Feature.HIGH_SEARCH_FROM_ZERO, Feature.RESERVE_EARLY},
+    features=CONTROL.features | {Feature.PLAIN_FALLS_BACK_HIGH, Feature.HIGH_SEARCH_FROM_ZERO,
+                                 Feature.LOW_HELPER_2019},
     default_low_size=256 << 20,
-    early_steps=_EARLY,
-    kernel_release="",
+    kernel_release="5.10.223-1+proposal-2019-v5",
     description="2019 v5 series: low first, fall back high, default low, both named 'Crash kernel'",
-    citations={"default_low_size": "x86 reserve_crashkernel_low default of the time [treated as a parameter]"},
+    citations={
+        "PLAIN_FALLS_BACK_HIGH": "[PATCH 2/4] arm64: kdump: support reserving crashkernel above 4G (2019-05-07)",
+        "default_low_size": "[PATCH 1/4] reserve_crashkernel_low: max(swiotlb_size_or_default() + 8M, 256M)",
+        "LOW_HELPER_2019": "[PATCH 2/4]: if (crash_base >= SZ_4G && reserve_crashkernel_low()) free and return",
+    },
 )
 
 REVIEW = replace(
-    v5_10.ROW,
+    CONTROL,
     name="proposal-2019-review",
     grammar=("arm64", "proposal-2019-review"),
-    features=(v5_10.ROW.features - {Feature.FIXED_BASE_CHECKS, Feature.DEFER_ONLY_WITH_DMA_ZONES})
-    | {Feature.LOW_FIRST, Feature.LOW_REGION_NOMAP, Feature.RESERVE_EARLY},
+    features=CONTROL.features | {Feature.LOW_FIRST, Feature.LOW_REGION_NOMAP, Feature.LOW_HELPER_2019},
     default_low_size=None,
     low_name="Crash kernel (low)",
-    early_steps=_EARLY,
-    kernel_release="",
-    description="2019 review: X only low; Y,low first (nomap, 'Crash kernel (low)'), then X anywhere",
+    kernel_release="5.10.223-1+proposal-2019-review",
+    description="2019 review (v7): X only low; Y,low first (nomap, 'Crash kernel (low)'), then X anywhere",
+    citations={
+        "LOW_FIRST": "[PATCH v7 2/4] arm64: kdump: reserve crashkenel above 4G for crash dump kernel (2019-12-23)",
+        "LOW_REGION_NOMAP": "[PATCH v7 2/4]: memblock_mark_nomap(crashk_low_res...)",
+    },
 )
