@@ -26,7 +26,7 @@ from kdumplab.errors import KdumplabError
 from kdumplab.lab.initramfs import INIT_HEADER, INIT_REPORT, Built, base_initramfs, ptdump_report
 from kdumplab.lab.observe import LabLost, Observation, sections
 from kdumplab.lab.qemu import BootSpec, boot
-from kdumplab.lab.setup import Lab, load_lab
+from kdumplab.lab.setup import Lab, load_lab, unknown_kernel_hint
 
 __all__ = ["CRASH_APPEND", "CycleSpec", "KexecRun", "Capture", "Cycle", "capture_initrd", "cycle_initrd", "parse_cycle",
            "run_cycle", "save_cycle", "load_cycle", "parse_segments", "RealSegment"]
@@ -221,7 +221,8 @@ def cycle_initrd(lab: Lab, spec: CycleSpec, capture: Built) -> Built:
         raise KdumplabError("--kexec-tools", f"kexec-tools {spec.kexec_tools} is not in the lab cache",
                             "run `kdumplab lab setup` (without --no-kexec); have: " + ", ".join(lab.kexec_tools))
     if spec.boot.kernel not in lab.kernels:
-        raise KdumplabError("--kernel", f"unknown kernel {spec.boot.kernel!r}", "one of " + ", ".join(lab.kernels))
+        raise KdumplabError("--kernel", f"unknown kernel {spec.boot.kernel!r}",
+                            unknown_kernel_hint(spec.boot.kernel, lab))
     script = _FIRST_INIT
     if spec.ptdump:
         script = script.replace('echo "=== FIRST_FDT"', ptdump_report("PTDUMP_BEFORE") + 'echo "=== FIRST_FDT"', 1)

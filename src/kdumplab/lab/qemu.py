@@ -20,7 +20,7 @@ from kdumplab.errors import KdumplabError
 from kdumplab.lab import run as runmod
 from kdumplab.lab.initramfs import Built, Initramfs, base_initramfs, init_script
 from kdumplab.lab.observe import LabLost, Observation, Provenance, observe
-from kdumplab.lab.setup import Lab, load_lab
+from kdumplab.lab.setup import Lab, load_lab, unknown_kernel_hint
 
 __all__ = ["BOARDS", "Board", "BootSpec", "BootResult", "parse_size", "qemu_argv", "boot", "qemu_version", "QEMU",
            "lab_append", "LAB_PARAMS"]
@@ -174,7 +174,7 @@ def boot(spec: BootSpec, *, lab: Lab | None = None, initrd: Built | None = None,
     if lab.arch != spec.arch:
         raise KdumplabError("lab", f"the lab cache section is {lab.arch}, the boot wants {spec.arch}")
     if spec.kernel not in lab.kernels:
-        raise KdumplabError("--kernel", f"unknown kernel {spec.kernel!r}", "one of " + ", ".join(lab.kernels))
+        raise KdumplabError("--kernel", f"unknown kernel {spec.kernel!r}", unknown_kernel_hint(spec.kernel, lab))
     k = lab.kernels[spec.kernel]
     initrd = initrd or default_initrd(lab)
     with contextlib.ExitStack() as stack:

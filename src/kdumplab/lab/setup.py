@@ -562,6 +562,15 @@ class Lab:
     firmware: dict[str, dict] = field(default_factory=dict)
 
 
+def unknown_kernel_hint(kernel: str, lab: Lab) -> str:
+    """What to do about a kernel the cache does not hold: build it (the lab's own kernels) or pick another."""
+    from kdumplab.lab import build  # noqa: PLC0415 (build imports this module)
+
+    if kernel in build.VARIANTS:
+        return f"build it first: kdumplab lab build --variant {kernel} (tens of minutes)"
+    return "one of " + ", ".join(lab.kernels)
+
+
 def load_lab(arch: str = "arm64") -> Lab:
     """Read the cache manifest (the section of guest architecture ``arch``); a one-line error if setup has
     not run for it."""
