@@ -139,8 +139,11 @@ def _analyse(host: Host) -> tuple[dict[str, object], int | None, int]:
     from kdumplab.render.check import analysis_dict
     from kdumplab.tools.check import exit_code
 
-    cap = capture.from_sosreport(host.path) if host.kind == SOSREPORT else capture.from_root(host.path)
-    analysis = findings.analyze(cap)
+    if host.kind == SOSREPORT:
+        cap, vmcore = capture.from_sosreport(host.path), False
+    else:  # as check --root: a root holding proc/vmcore was captured inside a crash kernel
+        cap, vmcore = capture.from_root(host.path), os.path.exists(os.path.join(host.path, "proc", "vmcore"))
+    analysis = findings.analyze(cap, vmcore=vmcore)
     try:
         ram = cap.memtotal
     except KdumplabError:

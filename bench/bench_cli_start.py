@@ -1,0 +1,53 @@
+"""Start time of the CLI process (hyperfine-style: median of repeated runs), against bare Python and click,
+and the modules `kdumplab --version` imports (python -X importtime). Not a test.
+
+    python bench/bench_cli_start.py [--runs 30]
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+
+
+def median_ms(argv: list[str], runs: int) -> float:
+    samples = []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
+        samples.append(time.perf_counter() - t0)
+    return statistics.median(samples) * 1e3
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--runs", type=int, default=30)
+    args = ap.parse_args()
+    exe = shutil.which("kdumplab") or "kdumplab"
+    cases = {
+        "python -c pass": [sys.executable, "-c", "pass"],
+        "python -c 'import click'": [sys.executable, "-c", "import click"],
+        "kdumplab --version": [exe, "--version"],
+        "kdumplab sweep --help": [exe, "sweep", "--help"],
+        "kdumplab fleet --help": [exe, "fleet", "--help"],
+    }
+    for name, argv in cases.items():
+        print(f"{name:28} median {median_ms(argv, args.runs):6.1f} ms over {args.runs} runs")
+    out = subprocess.run([sys.executable, "-X", "importtime", "-c", "import kdumplab.cli"], capture_output=True,
+                         text=True, check=False).stderr.splitlines()
+    rows = []
+    for line in out[1:]:
+        parts = line.split("|")
+        if len(parts) == 3:
+            rows.append((int(parts[1]), parts[2].rstrip()))
+    print("heaviest imports (cumulative us):")
+    for us, name in sorted(rows, reverse=True)[:12]:
+        print(f"  {us:8d} {name}")
+
+
+if __name__ == "__main__":
+    main()
