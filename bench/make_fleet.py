@@ -11,17 +11,15 @@ whose /proc/iomem is garbage. Not a test.
 from __future__ import annotations
 
 import argparse
-import io
 import random
 import shutil
 import sys
-import tarfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.tools.util import realboot_files  # noqa: E402
+from tests.tools.util import realboot_files, sosreport, write_root  # noqa: E402
 
 CAPTURES = ROOT / "tests" / "data" / "captures"
 
@@ -33,24 +31,6 @@ def sources() -> list[dict[str, str]]:
     for cap in sorted(p for p in CAPTURES.iterdir() if p.is_dir()):
         out.append({str(f.relative_to(cap)): f.read_text(errors="replace") for f in cap.rglob("*") if f.is_file()})
     return out
-
-
-def write_root(files: dict[str, str], root: Path) -> None:
-    for rel, text in files.items():
-        p = root / rel
-        p.parent.mkdir(parents=True, exist_ok=True)
-        p.write_text(text)
-
-
-def write_sos(files: dict[str, str], path: Path, top: str) -> None:
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w:xz") as tar:
-        for rel, text in files.items():
-            data = text.encode()
-            info = tarfile.TarInfo(f"{top}/{'sos_commands/kernel/dmesg' if rel == 'dmesg' else rel}")
-            info.size = len(data)
-            tar.addfile(info, io.BytesIO(data))
-    path.write_bytes(buf.getvalue())
 
 
 def make(out: Path, hosts: int, seed: int = 15) -> dict[str, int]:
@@ -71,7 +51,7 @@ def make(out: Path, hosts: int, seed: int = 15) -> dict[str, int]:
             counts["roots"] += 1
         else:
             path = out / f"sosreport-{name}-2026-11-30.tar.xz"
-            write_sos(files, path, f"sosreport-{name}-2026-11-30")
+            sosreport(files, path, f"sosreport-{name}-2026-11-30")
             if broken:
                 data = path.read_bytes()
                 path.write_bytes(data[: len(data) // 2] if rng.random() < 0.5 else b"not an archive\n")
