@@ -31,7 +31,7 @@ REGION_KEYS = {"name", "start", "end", "boot"}
 
 
 def test_corpus_is_big_enough() -> None:
-    assert len(RECORDS) >= 30
+    assert len(RECORDS) >= 40
 
 
 @pytest.mark.parametrize("rec", RECORDS, ids=[p.name for p in RECORDS])
