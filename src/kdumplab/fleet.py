@@ -22,7 +22,7 @@ from pathlib import Path
 
 from kdumplab.errors import KdumplabError
 
-__all__ = ["Host", "discover", "fingerprint", "check_host", "host_name", "ROOT", "SOSREPORT"]
+__all__ = ["Host", "discover", "fingerprint", "check_host", "died", "host_name", "ROOT", "SOSREPORT"]
 
 ROOT, SOSREPORT = "root", "sosreport"
 _ARCHIVE_SUFFIXES = (".tar.xz", ".tar.gz", ".tgz", ".tar.bz2", ".tar", ".txz")
@@ -192,6 +192,14 @@ def check_host(task: tuple[str, str, str | None]) -> dict[str, object]:
                    findings=findings, worst=_SEVERITY_NAME.get(worst), exit=code)
     rec["seconds"] = round(time.perf_counter() - started, 6)
     return rec
+
+
+def died(task: tuple[str, str, str | None], err: BaseException) -> dict[str, object]:
+    """The record of a host whose worker died (killed for memory, crashed) or failed outside check_host."""
+    path, kind, _ = task
+    return {"host": host_name(path), "path": path, "kind": kind, "status": "error", "sha256": None,
+            "size": -1, "mtime_ns": -1, "exit": 2, "error": f"{path}: the worker checking it died "
+            f"({type(err).__name__}: {err})"[:500]}
 
 
 _SEVERITY = {"info": 0, "warning": 1, "error": 2}

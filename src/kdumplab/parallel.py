@@ -90,13 +90,23 @@ class Backend:
         if self._cluster is not None:
             self._cluster.close()
 
-    def map(self, fn: Callable[[T], R], tasks: Iterable[T], in_flight: int | None = None) -> Iterator[tuple[T, R]]:
-        """``(task, fn(task))`` for every task, in completion order, with at most ``in_flight`` pending."""
+    def map(self, fn: Callable[[T], R], tasks: Iterable[T], in_flight: int | None = None,
+            failed: Callable[[T, BaseException], R] | None = None) -> Iterator[tuple[T, R]]:
+        """``(task, fn(task))`` for every task, in completion order, with at most ``in_flight`` pending.
+
+        With ``failed``, a task whose worker died or raised gives ``(task, failed(task, error))`` and the run
+        goes on (a dead pool is replaced); without it the error propagates.
+        """
         if self._client is not None:
-            return self._map_dask(fn, tasks, in_flight or 4 * max(self._workers(), 1))
+            return self._map_dask(fn, tasks, in_flight or 4 * max(self._workers(), 1), failed)
         if self._pool is not None:
-            return self._map_pool(fn, tasks, in_flight or 4 * self.jobs)
+            return self._map_pool(fn, tasks, in_flight or 4 * self.jobs, failed)
         return ((t, fn(t)) for t in tasks)
+
+    def _restart_pool(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        self._pool = None
+        self.__enter__()
 
     def _workers(self) -> int:
         try:
@@ -104,8 +114,10 @@ class Backend:
         except (KeyError, OSError):
             return self.jobs
 
-    def _map_pool(self, fn: Callable[[T], R], tasks: Iterable[T], limit: int) -> Iterator[tuple[T, R]]:
+    def _map_pool(self, fn: Callable[[T], R], tasks: Iterable[T], limit: int,
+                  failed: Callable[[T, BaseException], R] | None) -> Iterator[tuple[T, R]]:
         from concurrent.futures import FIRST_COMPLETED, wait
+        from concurrent.futures.process import BrokenProcessPool
 
         pending: dict[Any, T] = {}
         it = iter(tasks)
@@ -121,10 +133,25 @@ class Backend:
             if not pending:
                 return
             done, _ = wait(pending, return_when=FIRST_COMPLETED)
+            broken = False
             for fut in done:
-                yield pending.pop(fut), fut.result()
+                task = pending.pop(fut)
+                try:
+                    result = fut.result()
+                except Exception as err:
+                    if failed is None:
+                        raise
+                    broken = broken or isinstance(err, BrokenProcessPool)
+                    result = failed(task, err)
+                yield task, result
+            if broken:  # every task still pending died with the pool: report them, start a new pool
+                for fut, task in list(pending.items()):
+                    del pending[fut]
+                    yield task, failed(task, BrokenProcessPool("a worker process died"))  # type: ignore[misc]
+                self._restart_pool()
 
-    def _map_dask(self, fn: Callable[[T], R], tasks: Iterable[T], limit: int) -> Iterator[tuple[T, R]]:
+    def _map_dask(self, fn: Callable[[T], R], tasks: Iterable[T], limit: int,
+                  failed: Callable[[T, BaseException], R] | None) -> Iterator[tuple[T, R]]:
         from distributed import as_completed
 
         it = iter(tasks)
@@ -144,8 +171,13 @@ class Backend:
             return
         queue = as_completed(first)
         for fut in queue:
-            result = fut.result()
             task = pending.pop(fut.key)
+            try:
+                result = fut.result()
+            except Exception as err:
+                if failed is None:
+                    raise
+                result = failed(task, err)
             fut.release()
             nxt = submit()
             if nxt is not None:

@@ -53,6 +53,8 @@ def run_sweep(cmdline: str, mem_range: str, step: str | None, kernels: tuple[str
     start, end = sw.parse_mem_range(mem_range)
     step_bytes = parse_size(step, "--step") if step else sw.default_step(start, end)
     mems = sw.sizes(start, end, step_bytes)
+    if progress is not None:
+        progress.total = len(mems) * len(kernels)
     # chunks come back in completion order; fold each generation's chunks in size order as they complete
     index = {t[:2]: n for n, t in enumerate(_tasks(kernels, mems, "", None))}
     waiting: dict[int, list[sw.Point]] = {}
