@@ -38,6 +38,11 @@ MemTotal:        7585368 kB
 """
 
 
+#: An arm64 Image header (booting.rst: magic "ARM\x64" at offset 56) and nothing else: enough for the
+#: pre-boot check; the fake QEMU never reads it.
+FAKE_IMAGE = bytes(56) + b"ARM\x64" + bytes(8)
+
+
 def _fake(tmp_path: Path, body: str) -> Lab:
     bindir = tmp_path / "bin"
     bindir.mkdir()
@@ -50,6 +55,7 @@ def _fake(tmp_path: Path, body: str) -> Lab:
     qemu._QEMU_VERSION.clear()
     bb = tmp_path / "busybox"
     bb.write_bytes(b"busybox")
+    (tmp_path / "vmlinuz-6.1").write_bytes(FAKE_IMAGE)
     kernels = {"6.1": {"package": "linux-image-6.1.0-56-arm64-unsigned", "version": "6.1.192-2",
                        "vmlinuz": str(tmp_path / "vmlinuz-6.1")}}
     return Lab(kernels, bb)

@@ -128,6 +128,7 @@ def test_each_arch_has_its_own_manifest(tmp_path: Path, monkeypatch: pytest.Monk
     with pytest.raises(KdumplabError, match="x86_64"):
         load_lab("x86_64")
     (tmp_path / "manifest-x86_64.json").write_text(
-        '{"kernels": {"6.1": {}}, "busybox": {"path": "/bb64"}, "firmware": {"ovmf": {"path": "/OVMF.fd"}}}')
+        '{"kernels": {"6.1": {"package": "p", "version": "v", "vmlinuz": "/v"}}, "busybox": {"path": "/bb64"}, '
+        '"firmware": {"ovmf": {"path": "/OVMF.fd"}}}')
     lab = load_lab("x86_64")
     assert lab.arch == "x86_64" and lab.busybox == Path("/bb64") and lab.firmware["ovmf"]["path"] == "/OVMF.fd"

@@ -46,11 +46,17 @@ def setup_cmd(no_apt: bool, no_kexec: bool, arches: tuple[str, ...]) -> None:
 
 
 def _lost(what: str, why: str | None, serial: str, saved: Path | None, fallback: str) -> None:
-    """One line naming where the serial log of a lost run is: where it was saved, else ``fallback`` in
-    $TMPDIR."""
+    """One line naming where the serial log of a lost run is: where it was saved, else a new file named
+    after ``fallback`` in $TMPDIR (mkstemp: a fresh name, created exclusively with mode 600, so a planted
+    symlink or an old file is never followed or truncated)."""
     if saved is None:
-        saved = Path(os.environ.get("TMPDIR", "/tmp")) / fallback
-        saved.write_text(serial)
+        import tempfile  # noqa: PLC0415
+
+        stem, _, suffix = fallback.rpartition(".")
+        fd, name = tempfile.mkstemp(prefix=f"{stem}-", suffix=f".{suffix}")
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(serial)
+        saved = Path(name)
     raise KdumplabError(f"lab {what}", f"lab lost the {what}: {why}", f"serial log in {saved}")
 
 

@@ -19,6 +19,7 @@ from pathlib import Path
 from kdumplab.errors import KdumplabError
 from kdumplab.lab import run as runmod
 from kdumplab.lab.initramfs import Built, Initramfs, base_initramfs, init_script
+from kdumplab.lab.kimage import check_image
 from kdumplab.lab.observe import LabLost, Observation, Provenance, observe
 from kdumplab.lab.setup import Lab, load_lab, unknown_kernel_hint
 
@@ -178,9 +179,11 @@ def boot(spec: BootSpec, *, lab: Lab | None = None, initrd: Built | None = None,
     k = lab.kernels[spec.kernel]
     initrd = initrd or default_initrd(lab)
     with contextlib.ExitStack() as stack:
+        stack.enter_context(runmod.signals_interrupt())  # SIGTERM/SIGHUP clean up like Ctrl-C
         tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="kdumplab-boot-")))
         (tmp / "initrd.cpio.gz").write_bytes(initrd.data)
         bios = _bios_file(spec, lab)
+        check_image(k["vmlinuz"], spec.arch, k.get("image_sha256"))  # a damaged cache fails now, naming it
         argv = qemu_argv(spec, k["vmlinuz"], str(tmp / "initrd.cpio.gz"), bios)
         serial_path = tmp / "serial.log"
         done = runmod.run(argv, timeout=timeout, check=False, stdout_path=serial_path)

@@ -16,18 +16,48 @@ import signal
 import subprocess
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from kdumplab.errors import KdumplabError
 
-__all__ = ["Completed", "RunFailed", "run", "which", "quote", "kill_all"]
+__all__ = ["Completed", "RunFailed", "run", "which", "quote", "kill_all", "signals_interrupt", "Terminated"]
 
 # Children started by run() and not yet reaped, so a Ctrl-C in the main thread can end those that worker
 # threads are waiting on.
 _LIVE: set[subprocess.Popen[bytes]] = set()
 _LOCK = threading.Lock()
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM or SIGHUP arrived: unwinds like Ctrl-C, so every ``finally`` kills its QEMU process group
+    and removes its scratch directory before the process ends."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(f"signal {signum}")
+        self.signum = signum
+
+
+@contextlib.contextmanager
+def signals_interrupt() -> Iterator[None]:
+    """While inside, SIGTERM and SIGHUP raise ``Terminated`` in the main thread (Python's defaults would end
+    the process at once, leaving QEMU re-parented and running past its timeout). Elsewhere a no-op: only
+    the main thread may set handlers, and worker threads' children are ended by ``kill_all`` when the main
+    thread unwinds."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def raise_terminated(signum: int, _frame: object) -> None:
+        raise Terminated(signum)
+
+    old = {sig: signal.signal(sig, raise_terminated) for sig in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        yield
+    finally:
+        for sig, handler in old.items():
+            signal.signal(sig, handler)
 
 
 def kill_all() -> None:

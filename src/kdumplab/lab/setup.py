@@ -27,6 +27,7 @@ from pathlib import Path
 
 from kdumplab.errors import KdumplabError
 from kdumplab.lab import run as runmod
+from kdumplab.lab.kimage import check_image, image_sha256
 
 __all__ = ["ARCHES", "ArchParts", "KERNELS", "KEXEC_SUITES", "cache_dir", "setup", "mirror_uris", "Lab", "load_lab"]
 
@@ -285,14 +286,15 @@ class Cache:
         (root / "debs").mkdir(parents=True, exist_ok=True)
         (root / "trees").mkdir(parents=True, exist_ok=True)
         self.manifest_path = root / "manifest.json"
-        self.manifest: dict[str, object] = (
-            json.loads(self.manifest_path.read_text()) if self.manifest_path.is_file() else {}
-        )
+        self.manifest: dict[str, object] = _previous(self.manifest_path, root, log)
 
     def save(self) -> None:
-        tmp = self.manifest_path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(self.manifest, indent=1, sort_keys=True) + "\n")
-        tmp.replace(self.manifest_path)
+        _write_json(self.manifest_path, self.manifest)
+
+    def unpack_again(self, f: Fetched) -> None:
+        """Remove a damaged unpacked tree; the next ``fetch`` unpacks it again from the verified .deb."""
+        self.log(f"{f.package} {f.version}: unpacked tree is damaged; unpacking it again")
+        shutil.rmtree(f.root)
 
     def fetch(self, cands: list[Candidate], what: str) -> Fetched:
         """Download the newest candidate that the archive really has (404s fall back to the next one)."""
@@ -478,10 +480,21 @@ def _firmware(cache: Cache, arch: ArchParts) -> dict[str, object]:
 def _arch_parts(cache: Cache, arch: ArchParts, kexec: bool) -> dict[str, object]:
     """Kernels, busybox, kexec-tools and firmware of one guest architecture (a manifest section)."""
     kernels = {}
+    before = _previous(manifest_path(_arch_name(arch)), cache.root, cache.log).get("kernels")
     for gen in KERNEL_SUITES:
-        f = cache.fetch(_kernel_candidates(gen, arch), f"kernel {gen} {arch.deb}")
+        cands = _kernel_candidates(gen, arch)
+        f = cache.fetch(cands, f"kernel {gen} {arch.deb}")
+        old = before.get(gen) if isinstance(before, dict) else None
+        image, sha = _checked_image(f, arch, old)
+        if image is None:  # damaged since the last setup: unpack from the .deb (verified against apt) again
+            cache.unpack_again(f)
+            f = cache.fetch(cands, f"kernel {gen} {arch.deb}")
+            image, sha = _checked_image(f, arch, old)
+            if image is None:
+                raise KdumplabError(str(f.root), "kernel image still differs from its recorded sha256 after "
+                                    "unpacking again", f"remove {cache.root} and rerun `kdumplab lab setup`")
         kernels[gen] = {"package": f.package, "version": f.version, "suite": f.suite, "sha256": f.sha256,
-                        "vmlinuz": str(_find_vmlinuz(f.root))}
+                        "vmlinuz": str(image), "image_sha256": sha}
     bb = cache.fetch([c for c in _madison("busybox-static", arch=arch.deb) if _in_suite(c, "bookworm")],
                      f"busybox-static {arch.deb}")
     busybox = {"package": bb.package, "version": bb.version, "sha256": bb.sha256, "path": str(bb.root / "bin/busybox")}
@@ -545,9 +558,91 @@ def manifest_path(arch: str = "arm64") -> Path:
 
 
 def _write_json(path: Path, data: object) -> None:
+    """A manifest, landing whole, with every path inside the cache written relative to it (so a moved or
+    copied cache keeps working)."""
     tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n")
+    tmp.write_text(json.dumps(_paths(data, lambda p: _relative(p, path.parent)), indent=1, sort_keys=True) + "\n")
     tmp.replace(path)
+
+
+#: Manifest keys whose values are file paths (``files`` maps guest paths to host paths).
+_PATH_KEYS = frozenset({"vmlinuz", "path", "binary"})
+
+
+def _paths(node: object, fix: Callable[[str], str], key: str = "") -> object:
+    """``node`` with ``fix`` applied to every path value of a manifest."""
+    if isinstance(node, dict):
+        if key == "files":
+            return {k: fix(v) if isinstance(v, str) else v for k, v in node.items()}
+        return {k: _paths(v, fix, k) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_paths(v, fix) for v in node]
+    return fix(node) if key in _PATH_KEYS and isinstance(node, str) else node
+
+
+def _relative(path: str, root: Path) -> str:
+    p = Path(path)
+    return str(p.relative_to(root)) if p.is_absolute() and p.is_relative_to(root) else path
+
+
+def _absolute(path: str, root: Path, where: Path) -> str:
+    """A manifest path as a host path. Relative paths lie in the cache. An absolute path from an older
+    manifest that points into another cache's ``trees/`` (the cache was moved or copied) is taken from this
+    cache's ``trees/`` if it is there, else refused: silently using the old cache is what moved caches did."""
+    p = Path(path)
+    if not p.is_absolute():
+        return str(root / p)
+    if p.is_relative_to(root) or "trees" not in p.parts:
+        return path  # this cache, or a host file (SeaBIOS from the host's seabios package)
+    rel = Path(*p.parts[p.parts.index("trees"):])
+    if (root / rel).exists():
+        return str(root / rel)
+    raise KdumplabError(str(where), f"names {path}, outside this cache ({root}), and {rel} is not here",
+                        "rerun `kdumplab lab setup`")
+
+
+def _read_manifest(path: Path, root: Path) -> dict:
+    """A manifest with host paths; a truncated or garbled one is a one-line error."""
+    from kdumplab.inputfile import read_text  # noqa: PLC0415
+
+    try:
+        m = json.loads(read_text(path, strict=True))
+    except ValueError as err:
+        raise KdumplabError(str(path), f"unreadable lab manifest ({' '.join(str(err).split())[:80]})",
+                            "rerun `kdumplab lab setup`") from None
+    if not isinstance(m, dict):
+        raise KdumplabError(str(path), "unreadable lab manifest (not a JSON object)", "rerun `kdumplab lab setup`")
+    return _paths(m, lambda p: _absolute(p, root, path))  # type: ignore[return-value]
+
+
+def _previous(path: Path, root: Path, log: Callable[[str], None]) -> dict:
+    """What the last setup recorded (host paths), or {} when there is none or it is unusable."""
+    if not path.is_file():
+        return {}
+    try:
+        return _read_manifest(path, root)
+    except KdumplabError as err:
+        log(f"{err.one_line()}; writing it afresh")
+        return {}
+
+
+def _arch_name(arch: ArchParts) -> str:
+    return next(name for name, parts in ARCHES.items() if parts is arch)
+
+
+def _checked_image(f: Fetched, arch: ArchParts, old: object) -> tuple[Path | None, str]:
+    """The kernel image of an unpacked package and its sha256; None when the image no longer matches what
+    the last setup recorded for the same package version (the tree was damaged since)."""
+    image = _find_vmlinuz(f.root)
+    sha = image_sha256(image)
+    same = isinstance(old, dict) and old.get("package") == f.package and old.get("version") == f.version
+    if same and old.get("image_sha256") not in (None, sha):  # type: ignore[union-attr]
+        return None, sha
+    try:
+        check_image(image, _arch_name(arch))
+    except KdumplabError:
+        return None, sha
+    return image, sha
 
 
 @dataclass(frozen=True, slots=True)
@@ -577,13 +672,24 @@ def load_lab(arch: str = "arm64") -> Lab:
     path = manifest_path(arch)
     if not path.is_file():
         raise KdumplabError(str(path), "lab cache missing", f"run `kdumplab lab setup --arch {arch}`")
-    m = json.loads(path.read_text())
-    if "kernels" not in m or "busybox" not in m:
-        raise KdumplabError(str(path), f"lab cache incomplete for {arch}", "run `kdumplab lab setup`")
+    m = _read_manifest(path, path.parent)
+    kernels, busybox = m.get("kernels"), m.get("busybox")
+    if not isinstance(kernels, dict) or not isinstance(busybox, dict):
+        raise KdumplabError(str(path), f"lab cache incomplete for {arch} (no kernels or busybox)",
+                            "run `kdumplab lab setup`")
+    for gen, k in kernels.items():
+        bad = [key for key in ("package", "version", "vmlinuz") if not isinstance(k, dict)
+               or not isinstance(k.get(key), str)]
+        if bad:
+            raise KdumplabError(str(path), f"kernel {gen}: no {bad[0]}", "rerun `kdumplab lab setup`")
+    if not isinstance(busybox.get("path"), str):
+        raise KdumplabError(str(path), "busybox: no path", "rerun `kdumplab lab setup`")
+    kexec_tools, firmware = m.get("kexec_tools", {}), m.get("firmware", {})
+    if not isinstance(kexec_tools, dict) or not isinstance(firmware, dict):
+        raise KdumplabError(str(path), "kexec_tools/firmware are not tables", "rerun `kdumplab lab setup`")
     from kdumplab.lab import build  # noqa: PLC0415 (build imports this module)
 
     # the kernels and kexec-tools `kdumplab lab build` made (issue 13, arm64) sit next to the Debian ones
-    kernels, kexec_tools = m["kernels"], m.get("kexec_tools", {})
     if arch == "arm64":
         kernels, kexec_tools = {**kernels, **build.built_kernels()}, {**kexec_tools, **build.built_kexec_tools()}
-    return Lab(kernels, Path(m["busybox"]["path"]), kexec_tools, arch, m.get("firmware", {}))
+    return Lab(kernels, Path(busybox["path"]), kexec_tools, arch, firmware)

@@ -107,7 +107,7 @@ def run_suite(cases: tuple[SuiteCase, ...], jobs: int, record: Path | None,
     labs = {a: load_lab(a) for a in sorted({c.spec.arch for c in cases})}
     initrds = {a: default_initrd(lab) for a, lab in labs.items()}
     results: dict[str, BootResult | CycleResult] = {}
-    with ThreadPoolExecutor(max_workers=max(1, jobs)) as ex:
+    with run.signals_interrupt(), ThreadPoolExecutor(max_workers=max(1, jobs)) as ex:
         futs = {ex.submit(_run_case, c, labs[c.spec.arch], initrds[c.spec.arch], record): c for c in cases}
         try:
             for f in as_completed(futs):
