@@ -84,6 +84,21 @@ class KernelImage:
     image_size: int = 0  # from the Image header (the kernel's memory footprint)
     init_pg_dir: int = 0  # [init_pg_dir, init_pg_end) - _text: early page tables freed by paging_init
     init_pg_end: int = 0
+    #: /proc/iomem's kernel resources, when the architecture shows more than Kernel code/data (x86: code,
+    #: rodata, data, bss): "START-END NAME", offsets from _text in hex, END exclusive
+    sections: tuple[str, ...] = ()
+
+    def section_ranges(self) -> tuple[tuple[str, int, int], ...]:
+        """``sections`` read as (name, start offset, end offset); a malformed entry is one clear error."""
+        out = []
+        for text in self.sections:
+            span, _, name = text.partition(" ")
+            lo, _, hi = span.partition("-")
+            try:
+                out.append((name.strip(), int(lo, 16), int(hi, 16)))
+            except ValueError:
+                raise KdumplabError("kernel.sections", f"{text!r} is not 'START-END NAME' (hex offsets)") from None
+        return tuple(out)
 
     @property
     def range(self) -> PhysRange:
@@ -228,6 +243,8 @@ KEYS: tuple[Key, ...] = (
     Key("kernel", "image_size", "offset", "image_size from the Image header."),
     Key("kernel", "init_pg_dir", "offset", "init_pg_dir - _text (early page tables freed by paging_init)."),
     Key("kernel", "init_pg_end", "offset", "init_pg_end - _text."),
+    Key("kernel", "sections", "texts", "x86: the kernel's /proc/iomem resources, \"START-END NAME\" (hex offsets "
+        "from _text, END exclusive), e.g. \"0-e01d32 Kernel code\"."),
     Key("initrd", "start", "address", "First byte.", required=True),
     Key("initrd", "size", "offset", "Its size in bytes.", required=True),
     Key("dtb", "start", "address", "First byte.", required=True),

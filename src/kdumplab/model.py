@@ -145,6 +145,17 @@ _parse_reused = functools.lru_cache(maxsize=_REUSE_ENTRIES)(cmdline_mod.parse_cr
 _boot_facts_reused = functools.lru_cache(maxsize=_REUSE_ENTRIES)(_boot_facts)
 
 
+_CRASHKERNEL_PARAM = re.compile(r"(?:^|\s)crashkernel(?:=|\s|$)")
+
+
+def _low_1m_line(policy: PolicyData, cmdline: str) -> tuple[str, ...]:
+    """x86 5.10 crash_reserve_low_1M (arch/x86/kernel/crash.c, called from reserve_real_mode): any
+    crashkernel option reserves all of the first MiB, with this line, before the reservation itself."""
+    if policy.has(Feature.X86_RESERVE_LOW_1M) and _CRASHKERNEL_PARAM.search(cmdline):
+        return ("kexec: Reserving the low 1M of memory for crashkernel",)
+    return ()
+
+
 def run(scenario: Scenario, reuse: bool = True) -> Result:
     """Predict one boot.
 
@@ -152,7 +163,7 @@ def run(scenario: Scenario, reuse: bool = True) -> Result:
     the early memblock state per (machine, policy, cmdline facts) and the parsed crashkernel= per
     (command line, grammar, RAM). ``reuse=False`` computes every stage afresh; both give equal results.
     """
-    from kdumplab import iomem_build  # noqa: PLC0415 - keeps the import graph one-directional
+    from kdumplab import iomem_build, iomem_x86  # noqa: PLC0415 - keeps the import graph one-directional
 
     machine = scenario.machine
     policy = for_kernel(scenario.kernel, machine.arch)
@@ -186,7 +197,7 @@ def run(scenario: Scenario, reuse: bool = True) -> Result:
     final = _late_allocations(policy, mb, machine, low_max)
 
     parse_log = tuple(line.text for line in parsed.log)
-    log = parse_log + placement.log
+    log = _low_1m_line(policy, scenario.cmdline) + parse_log + placement.log
     if placement.regions:
         verdict = Verdict.RESERVED
     elif parsed.request is None and not parse_log:
@@ -196,7 +207,10 @@ def run(scenario: Scenario, reuse: bool = True) -> Result:
     reason = placement.reason if parsed.request is not None else parsed.reason
     outcome = BootOutcome(policy=policy.name, verdict=verdict, regions=placement.regions, log=log, reason=reason,
                           low_max=low_max, high_max=policy.high_max, system_ram=system_ram, early=tuple(allocs))
-    tree = iomem_build.build_iomem(policy, machine, final, outcome)
+    if machine.arch == "x86_64":  # x86 builds /proc/iomem from e820, not from memblock
+        tree = iomem_x86.build_iomem_x86(machine, outcome)
+    else:
+        tree = iomem_build.build_iomem(policy, machine, final, outcome)
     firmware_nomap = tuple(r.range for r in machine.reserved if r.nomap) + tuple(
         b.range for b in machine.banks if b.nomap)
     lm = linear_map(policy, outcome, firmware_nomap, facts.pages_everywhere, False, parsed.early_param, deferred)

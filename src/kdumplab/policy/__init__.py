@@ -71,6 +71,9 @@ class Feature(enum.Enum):
     #: above 4 GiB (not the DMA limit), a fixed base included; messages "Reserving %ldMB of low memory at
     #: %ldMB for crashkernel (System low RAM: %ldMB)" / "Cannot reserve %ldMB crashkernel low memory, ..."
     LOW_HELPER_2019 = enum.auto()
+    #: x86 5.10: a crashkernel option reserves the first MiB and says "kexec: Reserving the low 1M of memory
+    #: for crashkernel" (crash_reserve_low_1M; from 5.13 x86 reserves the first MiB always, silently)
+    X86_RESERVE_LOW_1M = enum.auto()
 
 
 class EarlyStep(enum.Enum):
@@ -79,6 +82,8 @@ class EarlyStep(enum.Enum):
     PAGE_TABLES = "page tables, unflattened DT, NUMA data"
     SPARSE = "memmap (sparse_init)"
     CMA = "CMA area"
+    #: x86 setup_arch before reserve_crashkernel: init_mem_mapping's page tables, then NODE_DATA per node
+    X86_SETUP = "x86 page tables and NUMA node data"
     CRASHKERNEL = "crash kernel"
 
 

@@ -120,7 +120,7 @@ def qemu_virt(mem: int = 8 * SZ_1G, numa: tuple[int, ...] | None = None, initrd_
 
 
 def preset_names() -> tuple[str, ...]:
-    names = ["qemu-virt"]
+    names = ["qemu-virt", "qemu-q35"]
     for entry in sorted(resources.files(__package__).joinpath("data").iterdir(), key=lambda e: e.name):
         if entry.name.endswith(".toml"):
             names.append(entry.name.removesuffix(".toml"))
@@ -128,9 +128,13 @@ def preset_names() -> tuple[str, ...]:
 
 
 def machine(name: str, **params: object) -> Machine:
-    """A preset by name; ``qemu-virt`` takes qemu_virt()'s keyword arguments."""
+    """A preset by name; ``qemu-virt`` and ``qemu-q35`` take qemu_virt()'s / qemu_q35()'s keyword arguments."""
     if name == "qemu-virt":
         return qemu_virt(**params)  # type: ignore[arg-type]
+    if name == "qemu-q35":
+        from kdumplab.presets.q35 import qemu_q35  # noqa: PLC0415
+
+        return qemu_q35(**params)  # type: ignore[arg-type]
     path = resources.files(__package__).joinpath("data", f"{name}.toml")
     if name not in preset_names() or not path.is_file():
         raise KdumplabError("--machine", f"no preset or file named {name!r}", f"presets: {', '.join(preset_names())}")

@@ -49,6 +49,7 @@ class MachineArgs:
     initrd_size: int | None = None
     arch: str | None = None  # None: implied by the machine (qemu-q35 is x86_64)
     firmware: str | None = None  # None: the board's direct boot (dt on arm64, bios = SeaBIOS on x86)
+    kernel_at: int | None = None  # plan --kernel-at: the kernel's physical address (x86: pins KASLR)
 
     @property
     def qemu_options(self) -> tuple[str, ...]:
@@ -146,19 +147,21 @@ def machine_options(*, default: str | None = "qemu-virt", kernel: str | None = "
 
 
 def image_for(kernel: str, arch: str = "arm64") -> str:
-    """The Debian image qemu-virt loads for ``kernel`` (its generation; 6.1 for a kernel without one)."""
+    """The Debian image qemu-virt (qemu-q35: amd64) loads for ``kernel`` (its generation; 6.1 for a kernel
+    without one)."""
     from kdumplab import policy, presets  # noqa: PLC0415
+    from kdumplab.presets.q35 import X86_IMAGES  # noqa: PLC0415
 
     try:
         name = policy.for_kernel(kernel, arch).name
     except KdumplabError:
         return "6.1"
-    return name if name in presets.DEBIAN_IMAGES else "6.1"
+    return name if name in (X86_IMAGES if arch == "x86_64" else presets.DEBIAN_IMAGES) else "6.1"
 
 
-def _mem(args: MachineArgs) -> int:
+def _mem(args: MachineArgs, default: int = 8 * SZ_1G) -> int:
     if args.mem is None:
-        return sum(args.numa) if args.numa else 8 * SZ_1G
+        return sum(args.numa) if args.numa else default
     if args.numa and sum(args.numa) != args.mem:
         raise KdumplabError("--numa", f"node sizes add up to {iec_hex(sum(args.numa))}, not --mem "
                             f"{iec_hex(args.mem)}", "leave out --mem: it is the sum of the nodes")
@@ -169,7 +172,13 @@ def build_machine(args: MachineArgs) -> Machine:
     """A preset (``qemu-virt`` takes the QEMU options) or a machine TOML file."""
     from kdumplab import presets  # noqa: PLC0415
 
-    name = args.machine or "qemu-virt"
+    name = args.machine or ("qemu-q35" if args.arch == "x86_64" else "qemu-virt")
+    if name == "qemu-q35":
+        from kdumplab.presets.q35 import qemu_q35  # noqa: PLC0415
+
+        gen = image_for(args.kernel, "x86_64")
+        return qemu_q35(mem=_mem(args, 6 * SZ_1G), numa=args.numa, kernel=gen, kernel_at=args.kernel_at,
+                        **({} if args.initrd_size is None else {"initrd_size": args.initrd_size}))
     if name == "qemu-virt":
         return presets.qemu_virt(mem=_mem(args), numa=args.numa,
                                  **({} if args.initrd_size is None else {"initrd_size": args.initrd_size}),

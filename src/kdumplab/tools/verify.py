@@ -73,9 +73,34 @@ def scenario_for(generation: str, mem: str, numa: tuple[str, ...], append: str, 
     return model.Scenario(machine, append, generation)
 
 
+def kernel_code_start(iomem_text: str) -> int | None:
+    """Where the kernel really ran: the start of "Kernel code" in /proc/iomem."""
+    for _depth, r in iomem.walk(iomem.parse(iomem_text, "observed iomem")):
+        if r.name == "Kernel code":
+            return r.start
+    return None
+
+
+def scenario_for_x86(generation: str, mem: str, numa: tuple[str, ...], append: str, initrd_size: int,
+                     kernel_at: int | None):
+    """The qemu-q35 scenario of an x86 lab boot, the kernel pinned at ``kernel_at`` (its real Kernel code
+    address: with KASLR on, that is the one thing a boot chooses at random)."""
+    from kdumplab import model  # noqa: PLC0415
+    from kdumplab.presets.q35 import qemu_q35  # noqa: PLC0415
+    from kdumplab.ranges import parse_size  # noqa: PLC0415
+
+    machine = qemu_q35(parse_size(mem, "--mem"), tuple(parse_size(n, "--numa") for n in numa) or None,
+                       initrd_size, generation, kernel_at=kernel_at)
+    return model.Scenario(machine, append, generation)
+
+
 def verify_observation(obs) -> tuple[FieldCheck, ...]:
     """Run the model for a lab Observation and compare every field."""
     from kdumplab import model  # noqa: PLC0415
 
+    if obs.arch == "x86_64":
+        scenario = scenario_for_x86(obs.generation, obs.mem, tuple(obs.numa), obs.cmdline,
+                                    obs.provenance.initrd_size, kernel_code_start(obs.iomem))
+        return compare(model.run(scenario), tuple(obs.crash_log), obs.iomem, obs.kexec_crash_size)
     scenario = scenario_for(obs.generation, obs.mem, tuple(obs.numa), obs.cmdline, obs.provenance.initrd_size)
     return compare(model.run(scenario), tuple(obs.crash_log), obs.iomem, obs.kexec_crash_size)

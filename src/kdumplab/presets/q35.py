@@ -1,0 +1,197 @@
+"""``qemu-q35``: exactly what ``qemu-system-x86_64 -M q35 -m MEM [-numa ...] -kernel bzImage -initrd FILE`` (QEMU 7.2,
+Debian 1:7.2+dfsg-7+deb12u18) builds, booted by SeaBIOS 1.16.2 (the default) or OVMF 2022.11, with the Debian amd64
+kernels of the four generations.
+
+Where each number comes from:
+
+- RAM split (QEMU hw/i386/pc_q35.c): with 2.75 GiB or more, 2 GiB stay below 4 GiB and the rest starts at 4 GiB;
+  with less, all of it is below 4 GiB. Between the low RAM and 0xb0000000 is the 32-bit PCI hole, then the
+  PCIe MMCONFIG / ECAM window (256 MiB at 0xb0000000). The 64-bit PCI window is 32 GiB from the end of RAM
+  above 4 GiB rounded up to 1 GiB (or from 4 GiB when there is none).
+- SeaBIOS' e820 (BIOS-e820 lines of every recorded boot): usable [0, 0x9fc00), reserved EBDA [0x9fc00, 0xa0000)
+  and BIOS [0xf0000, 0x100000), usable [1 MiB, low RAM - 0x21000) (SeaBIOS keeps its tables in the top
+  132 KiB), reserved [0xb0000000, 0xc0000000), [0xfed1c000, 0xfed20000), [0xfffc0000, 4 GiB), usable above 4 GiB,
+  and reserved [0xfd00000000, 1 TiB) (QEMU 7.1+ with TCG's phys-bits >= 40). Linux turns the first page to
+  reserved, so memblock's memory starts at 0x1000.
+- The kernel (x86 boot protocol): QEMU loads the bzImage's protected-mode part at 1 MiB; the decompressor
+  puts the kernel at LOAD_PHYSICAL_ADDR = 16 MiB (CONFIG_PHYSICAL_START, 2 MiB CONFIG_PHYSICAL_ALIGN) with
+  ``nokaslr``, else at a random 2 MiB slot (``kdumplab.kaslr``). Section offsets from ``_text`` are the
+  "Kernel code/rodata/data/bss" lines of /proc/iomem in the calibration boots (tests/data/x86-calibration);
+  memblock reserves the image from ``_text`` through the used part of brk (``reserve_brk``).
+- The initrd (QEMU hw/i386/x86.c ``x86_load_linux``): the highest page-aligned address below
+  ``low RAM - acpi_data_size`` (0x30000 measured: RAMDISK lines) that holds it.
+- /proc/iomem's device lines (PCI windows, ROMs, IOAPIC, HPET, ...) as each generation names them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from kdumplab.errors import KdumplabError
+from kdumplab.machine import Bank, KernelImage, Machine, Reservation
+from kdumplab.ranges import SZ_1G, SZ_2M, SZ_4G, SZ_4K, SZ_128M, PhysRange, align_down, align_up
+
+__all__ = ["X86Image", "X86_IMAGES", "q35_e820", "qemu_q35", "q35_lowmem", "Q35_KERNEL_BASE", "q35_initrd_start"]
+
+#: LOAD_PHYSICAL_ADDR of the Debian amd64 builds: where the kernel runs with nokaslr (bzImage pref_address)
+Q35_KERNEL_BASE = 0x100_0000
+#: QEMU 7.2 keeps this much below the top of low RAM out of the initrd's way (measured, RAMDISK lines)
+Q35_ACPI_DATA = 0x3_0000
+#: SeaBIOS 1.16.2 reserves the top of low RAM for its tables (BIOS-e820 lines)
+SEABIOS_HIGH = 0x2_1000
+_MMCONFIG = (0xB000_0000, 0xC000_0000)
+
+
+@dataclass(frozen=True, slots=True)
+class X86Image:
+    """One Debian amd64 kernel as the boot loader and the decompressor see it. Offsets are from ``_text``.
+
+    ``code``/``rodata``/``data``/``bss`` are the /proc/iomem resources (end exclusive), ``reserve_end`` the end
+    of memblock's reservation of the image (brk included), ``init_size`` the bzImage header field (the memory
+    the decompressor may use from its output address), ``kaslr_size`` the decompressor's ``needed_size``
+    (max(uncompressed payload, _end - _text), 2 MiB aligned), read from the bzImage header and payload.
+    """
+
+    package: str
+    code: tuple[int, int]
+    rodata: tuple[int, int]
+    data: tuple[int, int]
+    bss: tuple[int, int]
+    reserve_end: int
+    init_size: int
+    kaslr_size: int
+
+
+X86_IMAGES: dict[str, X86Image] = {
+    "5.10": X86Image("linux-image-5.10.0-32-amd64-unsigned 5.10.223-1", (0, 0xC0_1F42), (0xE0_0000, 0x157_4000),
+                     (0x160_0000, 0x187_AA80), (0x1EB_7000, 0x300_0000), 0x300_D000, 0x3B7_A000, 0x3C0_0000),
+    "6.1": X86Image("linux-image-6.1.0-57-amd64-unsigned 6.1.192-3", (0, 0xE0_1D32), (0x100_0000, 0x18E_B000),
+                    (0x1A0_0000, 0x1C4_8980), (0x231_0000, 0x340_0000), 0x341_1000, 0x3F9_8000, 0x400_0000),
+    "6.12": X86Image("linux-image-6.12.117+deb13-amd64-unsigned 6.12.117-1", (0, 0x100_0000), (0x100_0000, 0x1B8_E000),
+                     (0x1C0_0000, 0x1E7_0D40), (0x273_C000, 0x2C0_0000), 0x2C1_1000, 0x37E_F000, 0x380_0000),
+    "7.2": X86Image("linux-binary-7.2.13+deb14-amd64 7.2.13-1", (0, 0x12C_A8E0), (0x140_0000, 0x216_3000),
+                    (0x220_0000, 0x255_B900), (0x2E5_0000, 0x320_0000), 0x321_1000, 0x3C4_E000, 0x3C0_0000),
+}
+
+#: Device lines of /proc/iomem that name things differently per generation (old: 5.10 and 6.1)
+_ECAM = {"5.10": "PCI MMCONFIG 0000 [bus 00-ff]", "6.1": "PCI MMCONFIG 0000 [bus 00-ff]"}
+_PNP = {"7.2": "PNP0C01:00"}
+_LAPIC = ("5.10", "6.1")
+
+
+def q35_lowmem(mem: int) -> int:
+    """below_4g_mem_size of pc_q35.c: 2 GiB once the guest has 2.75 GiB or more, else all of it."""
+    return 0x8000_0000 if mem >= 0xB000_0000 else mem
+
+
+def q35_e820(mem: int) -> tuple[tuple[int, int, str], ...]:
+    """SeaBIOS' e820 map for ``-m MEM`` as (start, end, "usable"|"reserved"), end exclusive."""
+    low = q35_lowmem(mem)
+    out = [(0, 0x9_FC00, "usable"), (0x9_FC00, 0xA_0000, "reserved"), (0xF_0000, 0x10_0000, "reserved"),
+           (0x10_0000, low - SEABIOS_HIGH, "usable"), (low - SEABIOS_HIGH, low, "reserved"),
+           (*_MMCONFIG, "reserved"), (0xFED1_C000, 0xFED2_0000, "reserved"), (0xFFFC_0000, SZ_4G, "reserved")]
+    if mem > low:
+        out.append((SZ_4G, SZ_4G + mem - low, "usable"))
+    out.append((0xFD_0000_0000, 1 << 40, "reserved"))
+    return tuple(out)
+
+
+def q35_initrd_start(mem: int, initrd_size: int) -> int:
+    """Where QEMU puts the initrd: page-aligned, as high as it fits below low RAM - acpi_data_size."""
+    return align_down(q35_lowmem(mem) - Q35_ACPI_DATA - 1 - initrd_size, SZ_4K)
+
+
+def _devices(gen: str, mem: int) -> tuple[str, ...]:
+    low = q35_lowmem(mem)
+    above = mem - low
+    hole64 = align_up(SZ_4G + above, SZ_1G) if above else SZ_4G
+    ecam = _ECAM.get(gen, "PCI ECAM 0000 [bus 00-ff]")
+    lines = [
+        "00000000-00000fff : Reserved",
+        "0009fc00-0009ffff : Reserved",
+        "000a0000-000bffff : PCI Bus 0000:00",
+        "000c0000-000c9bff : Video ROM",
+        "000ca000-000ca5ff : Adapter ROM",
+        "000f0000-000fffff : Reserved",
+        "  000f0000-000fffff : System ROM",
+        f"{low - SEABIOS_HIGH:08x}-{low - 1:08x} : Reserved",
+        f"{low:08x}-afffffff : PCI Bus 0000:00",
+        f"b0000000-bfffffff : {ecam}",
+        "  b0000000-bfffffff : Reserved",
+        f"    b0000000-bfffffff : {_PNP.get(gen, 'pnp 00:05')}",
+        "c0000000-febfffff : PCI Bus 0000:00",
+        "  fd000000-fdffffff : 0000:00:01.0",
+        "  febf0000-febf0fff : 0000:00:01.0",
+        "  febf1000-febf1fff : 0000:00:1f.2",
+        "fec00000-fec003ff : IOAPIC 0",
+        "fed00000-fed003ff : HPET 0",
+        "  fed00000-fed003ff : PNP0103:00",
+        "fed1c000-fed1ffff : Reserved",
+        *(("fee00000-fee00fff : Local APIC",) if gen in _LAPIC else ()),
+        "fffc0000-ffffffff : Reserved",
+        f"{hole64:x}-{hole64 + 32 * SZ_1G - 1:x} : PCI Bus 0000:00",
+        "fd00000000-ffffffffff : Reserved",
+    ]
+    return tuple(lines)
+
+
+def _banks(mem: int, numa: tuple[int, ...]) -> tuple[Bank, ...]:
+    """memblock's memory (e820 usable, first page dropped), split into NUMA nodes the way QEMU's SRAT does:
+    nodes take the RAM in address order, the low part first."""
+    e820 = [(max(s, 0x1000), e) for s, e, kind in q35_e820(mem) if kind == "usable"]
+    # QEMU gives node memory in guest RAM order (0 .. low RAM, then from 4 GiB); the e820 holes inside the
+    # low part (EBDA, BIOS, SeaBIOS' top) belong to node 0 whatever the sizes.
+    bounds, acc = [], 0
+    for size in numa or (mem,):
+        acc += size
+        bounds.append(acc)
+    low = q35_lowmem(mem)
+
+    def node_of(addr: int) -> int:
+        linear = addr if addr < SZ_4G else addr - SZ_4G + low
+        return next(i for i, b in enumerate(bounds) if linear < b)
+
+    banks = []
+    for s, e in e820:
+        cut = s
+        while cut < e:
+            nid = node_of(cut)
+            linear_end = bounds[nid]
+            end = min(e, linear_end if cut < SZ_4G else linear_end - low + SZ_4G)
+            banks.append(Bank(cut, end - cut, node=nid))
+            cut = end
+    return tuple(banks)
+
+
+def qemu_q35(mem: int = 6 * SZ_1G, numa: tuple[int, ...] | None = None, initrd_size: int = 0xFB037,
+             kernel: str = "6.1", kernel_at: int | None = None) -> Machine:
+    """The guest QEMU builds for ``-M q35 -m MEM``, its kernel at ``kernel_at`` (default: 16 MiB, nokaslr)."""
+    if mem < SZ_128M or mem % SZ_2M:
+        raise KdumplabError("--mem", f"{mem:#x} bytes: this q35 model needs at least 128 MiB in 2 MiB steps")
+    sizes = tuple(numa) if numa else ()
+    if sizes and sum(sizes) != mem:
+        raise KdumplabError("--numa", f"node sizes add up to {sum(sizes):#x}, not the memory size {mem:#x}")
+    if kernel not in X86_IMAGES:
+        raise KdumplabError("--kernel", f"no Debian amd64 image known for {kernel!r}", ", ".join(X86_IMAGES))
+    img = X86_IMAGES[kernel]
+    base = Q35_KERNEL_BASE if kernel_at is None else kernel_at
+    if base % SZ_2M:
+        raise KdumplabError("--kernel-at", f"{base:#x} is not 2 MiB aligned (CONFIG_PHYSICAL_ALIGN)")
+    image = KernelImage(load_address=base, stext=0, init_begin=img.code[1], sdata=img.data[0], end=img.reserve_end,
+                        image_size=img.kaslr_size,
+                        sections=tuple(f"{lo:x}-{hi:x} Kernel {name}" for name, (lo, hi) in
+                                       (("code", img.code), ("rodata", img.rodata), ("data", img.data),
+                                        ("bss", img.bss))))
+    initrd = None
+    if initrd_size:
+        start = q35_initrd_start(mem, initrd_size)
+        initrd = PhysRange(start, start + initrd_size)
+    gib = mem / SZ_1G
+    return Machine(
+        name=f"qemu-q35 {gib:g}G" + (f" numa {'+'.join(f'{s / SZ_1G:g}G' for s in sizes)}" if sizes else ""),
+        arch="x86_64", banks=_banks(mem, sizes), kernel=image, initrd=initrd,
+        reserved=(Reservation("low 1M (real mode, BIOS)", 0, 0x10_0000),),
+        iomem_devices=_devices(kernel, mem),
+        source=f"qemu-system-x86_64 7.2 -M q35, SeaBIOS 1.16.2; kernel {img.package}"
+               + (f"; kernel at {base:#x}" if kernel_at is not None else ""),
+    )
