@@ -80,12 +80,22 @@ def _inputs(case: dict) -> tuple[str, int, tuple[int, ...] | None, str, int]:
     return kernel, mem, numa or None, cmdline, initrd
 
 
+def _shape(case: dict) -> dict:
+    """The machine shape beyond -m/-numa: the DMA window and the size of the -dtb file that carried it."""
+    window = case.get("dma_window")
+    if window is None:
+        return {}
+    return {"dma_window": int(window[:-1]) << {"M": 20, "G": 30}[window[-1]],
+            "dtb_file_size": int(case["provenance"]["dtb_size"])}
+
+
 @pytest.mark.parametrize("case_dir", BOOTS, ids=lambda p: p.name)
 def test_model_matches_real_boot(case_dir: Path):
     case = json.loads((case_dir / "case.json").read_text())
     kernel, mem, numa, cmdline, initrd = _inputs(case)
     real = _facts((case_dir / "serial.log").read_text(errors="replace"))
-    result = model.run(model.Scenario(presets.qemu_virt(mem, numa, initrd, kernel), cmdline, kernel))
+    machine = presets.qemu_virt(mem, numa, initrd, kernel, **_shape(case))
+    result = model.run(model.Scenario(machine, cmdline, kernel))
     assert list(result.outcome.log) == real["log"]
     assert real["iomem"] is not None, "no iomem section in serial.log"
     ours = result.iomem_text.splitlines()

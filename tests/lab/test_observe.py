@@ -25,7 +25,8 @@ def _load(name: str) -> tuple[Observation, str]:
 @pytest.mark.parametrize("case", CASES, ids=[p.name for p in CASES])
 def test_reparse_equals_recording(case: Path) -> None:
     rec = Observation.from_json((case / "case.json").read_text())
-    again = observe((case / "serial.log").read_text(), rec.provenance, rec.mem, rec.numa, rec.user_cmdline)
+    again = observe((case / "serial.log").read_text(), rec.provenance, rec.mem, rec.numa, rec.user_cmdline,
+                    cpu=rec.cpu, dma_window=rec.dma_window)
     assert again == rec
 
 
@@ -33,6 +34,23 @@ def test_reparse_equals_recording(case: Path) -> None:
 def test_json_round_trip(case: Path) -> None:
     rec = Observation.from_json((case / "case.json").read_text())
     assert Observation.from_json(rec.to_json()) == rec
+
+
+def test_recordings_before_the_machine_shape_read_as_the_default_shape() -> None:
+    """A case.json written before cpu/dma_window existed means cortex-a57 and no DMA window."""
+    import json  # noqa: PLC0415
+
+    rec = Observation.from_json((CASES[0] / "case.json").read_text())
+    d = json.loads(rec.to_json())
+    for key in ("cpu", "dma_window"):
+        d.pop(key)
+    d["provenance"].pop("dtb_size")
+    d["provenance"].pop("dtb_sha256")
+    old = Observation.from_json(json.dumps(d))
+    assert (old.cpu, old.dma_window, old.provenance.dtb_size) == ("cortex-a57", None, None)
+    d["surprise"] = 1
+    with pytest.raises(Exception, match="keys differ"):
+        Observation.from_json(json.dumps(d))
 
 
 @pytest.mark.parametrize("kernel", ["5.10", "6.1", "6.12", "7.2"])

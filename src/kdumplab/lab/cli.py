@@ -10,6 +10,7 @@ from pathlib import Path
 import click
 
 from kdumplab.errors import KdumplabError
+from kdumplab.ranges import format_size
 from kdumplab.tools.options import CMDLINE_HELP, MachineArgs, lab_arch, lab_kernel, lab_mem, machine_options
 
 _LAB_CMDLINE = CMDLINE_HELP + (" The lab adds console=ttyAMA0 (x86: ttyS0) panic=-1 when they are absent, and "
@@ -66,7 +67,8 @@ def _spec(margs: MachineArgs, cmdline: str):  # noqa: ANN202
 
     mem, numa = lab_mem(margs)
     arch = lab_arch(margs)
-    spec = BootSpec(lab_kernel(margs.kernel), mem, cmdline, numa, arch, margs.firmware or "")
+    spec = BootSpec(lab_kernel(margs.kernel), mem, cmdline, numa, arch, margs.firmware or "", margs.cpu or "",
+                    None if margs.dma_window is None else format_size(margs.dma_window))
     added = lab_append(cmdline, spec.board.console)[1]
     if added:
         click.echo(f"lab: added {' '.join(added)} to the command line (the lab needs them)", err=True)

@@ -19,6 +19,8 @@ from kdumplab.lab.build import VARIANTS as LAB_BUILT
 __all__ = ["CrashRegion", "Provenance", "Observation", "LabLost", "sections", "observe", "SCHEMA"]
 
 SCHEMA = 1
+#: Observation keys that older recordings may lack (their defaults describe those recordings)
+_SHAPE_KEYS = {"cpu", "dma_window"}
 _MARK = re.compile(r"^=== ([A-Z_ ]+)\r?$")
 
 
@@ -50,6 +52,10 @@ class Provenance:
     initrd_size: int
     initrd_sha256: str
     wall_s: float
+    #: the device tree file passed with -dtb (QEMU's own tree plus dma-ranges): its size moves the
+    #: reservation QEMU's loader makes for it; None when QEMU's built-in tree was used
+    dtb_size: int | None = None
+    dtb_sha256: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +76,8 @@ class Observation:
     memblock_reserved: str | None
     provenance: Provenance
     schema: int = SCHEMA
+    cpu: str = "cortex-a57"  # QEMU -cpu
+    dma_window: str | None = None  # device DMA limited to the first SIZE of RAM (QEMU size text)
 
     @property
     def arch(self) -> str:
@@ -93,7 +101,8 @@ class Observation:
         try:
             d = json.loads(text)
             names = {f.name for f in fields(cls)}
-            if set(d) != names:
+            # recordings made before the machine shape was recorded lack these keys; they mean the defaults
+            if set(d) != names and set(d) | _SHAPE_KEYS != names:
                 raise KdumplabError("case.json", f"keys differ from Observation: {sorted(set(d) ^ names)}",
                                     "re-record with `kdumplab lab boot --save`")
             prov = d["provenance"]
@@ -143,25 +152,28 @@ def crash_regions(iomem: str) -> tuple[CrashRegion, ...]:
     return tuple(out)
 
 
-def _generation(release: str) -> str:
+def _generation(release: str, package: str = "") -> str:
+    """The lab's name for a kernel: its major.minor, with ``-16k`` for Debian's 16K-page flavour."""
     # a lab-built kernel (lab/build.py) is "<Debian source version>+<variant>": the variant names its policy
     _, _, variant = release.partition("+")
     if variant in LAB_BUILT:
         return variant
+    flavour = "-16k" if package.endswith(("-16k-unsigned", "-16k")) else ""
     for g in ("5.10", "6.12", "6.1", "7.2"):
         if release.startswith(g + ".") or release == g:
-            return g
+            return g + flavour
     raise KdumplabError("observe", f"unknown kernel release {release!r}")
 
 
-def observe(log: str, provenance: Provenance, mem: str, numa: tuple[str, ...], user_cmdline: str) -> Observation:
+def observe(log: str, provenance: Provenance, mem: str, numa: tuple[str, ...], user_cmdline: str,
+            cpu: str = "cortex-a57", dma_window: str | None = None) -> Observation:
     """Serial log text + provenance -> Observation; LabLost if the guest did not finish /init."""
     sec = sections(log)
     iomem = sec.get("IOMEM", "")
     size = sec.get("KEXEC_CRASH_SIZE", "").strip()
     mt = re.search(r"MemTotal:\s+(\d+) kB", sec.get("MEMTOTAL", ""))
     return Observation(
-        generation=_generation(provenance.kernel_version),
+        generation=_generation(provenance.kernel_version, provenance.kernel_package),
         mem=mem,
         numa=numa,
         user_cmdline=user_cmdline,
@@ -174,4 +186,6 @@ def observe(log: str, provenance: Provenance, mem: str, numa: tuple[str, ...], u
         memblock_memory=sec.get("MEMBLOCK_MEMORY"),
         memblock_reserved=sec.get("MEMBLOCK_RESERVED"),
         provenance=provenance,
+        cpu=cpu,
+        dma_window=dma_window,
     )

@@ -11,6 +11,7 @@ bounds every run; the QEMU process group is killed on timeout, exception or Ctrl
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import re
 import tempfile
 from dataclasses import dataclass
@@ -24,7 +25,7 @@ from kdumplab.lab.observe import LabLost, Observation, Provenance, observe
 from kdumplab.lab.setup import Lab, load_lab, unknown_kernel_hint
 
 __all__ = ["BOARDS", "Board", "BootSpec", "BootResult", "parse_size", "qemu_argv", "boot", "qemu_version", "QEMU",
-           "lab_append", "LAB_PARAMS"]
+           "lab_append", "LAB_PARAMS", "dumpdtb_argv", "dma_ranges_argv", "CPUS"]
 
 QEMU = "qemu-system-aarch64"
 
@@ -57,6 +58,11 @@ BOARDS: dict[str, Board] = {
                     {"bios": None, "uefi": "ovmf"}),
 }
 _SIZE = re.compile(r"^(\d+)([MG])$")
+#: arm64 CPU models the lab boots: Cortex-A57 is the fastest under TCG; it has no 16K granule, Neoverse-N1 has
+CPUS = ("cortex-a57", "neoverse-n1")
+#: QEMU -M virt puts RAM at 1 GiB and its PCIe host bridge at this DT path
+VIRT_RAM_BASE = 0x4000_0000
+VIRT_PCIE = "/pcie@10000000"
 
 
 def parse_size(text: str) -> int:
@@ -70,7 +76,8 @@ def parse_size(text: str) -> int:
 @dataclass(frozen=True, slots=True)
 class BootSpec:
     """One boot: generation, memory (QEMU size text), optional NUMA node sizes, user command line, guest
-    architecture and firmware ("" = the board's default)."""
+    architecture and firmware ("" = the board's default), the arm64 CPU model ("" = the board's) and an
+    optional DMA window (QEMU size text: device DMA limited to the first SIZE of RAM, arm64 DT only)."""
 
     kernel: str
     mem: str
@@ -78,6 +85,8 @@ class BootSpec:
     numa: tuple[str, ...] = ()
     arch: str = "arm64"
     firmware: str = ""
+    cpu: str = ""
+    dma_window: str | None = None
 
     def __post_init__(self) -> None:
         total = parse_size(self.mem)
@@ -88,6 +97,13 @@ class BootSpec:
         if self.firmware and self.firmware not in BOARDS[self.arch].firmwares:
             raise KdumplabError("--firmware", f"{self.firmware!r} is not a firmware of {self.arch}",
                                 "one of " + ", ".join(BOARDS[self.arch].firmwares))
+        if self.cpu and (self.arch != "arm64" or self.cpu not in CPUS):
+            raise KdumplabError("--cpu", f"unknown CPU model {self.cpu!r} for {self.arch}", "one of " + ", ".join(CPUS))
+        if self.dma_window is not None:
+            if self.arch != "arm64":
+                raise KdumplabError("--dma-window", "is a device-tree property: arm64 only")
+            if not 0 < parse_size(self.dma_window) <= total:
+                raise KdumplabError("--dma-window", f"{self.dma_window} is not within the {self.mem} of RAM")
 
     @property
     def board(self) -> Board:
@@ -116,17 +132,58 @@ def lab_append(cmdline: str, console: str = "ttyAMA0") -> tuple[str, tuple[str, 
     return f"{' '.join(added)} {cmdline}".strip(), added
 
 
-def qemu_argv(spec: BootSpec, kernel_image: str, initrd: str, bios: str | None = None) -> tuple[str, ...]:
-    """The full QEMU command line for ``spec`` (``bios``: the firmware file when the spec names one)."""
+def _machine_argv(spec: BootSpec, dumpdtb: str | None = None) -> list[str]:
+    """QEMU, the board (with the spec's CPU model, and ``dumpdtb=F`` when asked), -smp, -m and the NUMA nodes."""
     board = spec.board
-    argv = [board.qemu, *board.machine, "-smp", "1", "-m", spec.mem]
+    machine = list(board.machine)
+    if spec.cpu:
+        machine[machine.index("-cpu") + 1] = spec.cpu
+    if dumpdtb is not None:
+        machine[machine.index("-M") + 1] += f",dumpdtb={dumpdtb}"
+    argv = [board.qemu, *machine, "-smp", "1", "-m", spec.mem]
     for i, size in enumerate(spec.numa):
         argv += ["-object", f"memory-backend-ram,id=m{i},size={size}", "-numa", f"node,memdev=m{i}"]
+    return argv
+
+
+def qemu_argv(spec: BootSpec, kernel_image: str, initrd: str, bios: str | None = None,
+              dtb: str | None = None) -> tuple[str, ...]:
+    """The full QEMU command line for ``spec`` (``bios``: the firmware file when the spec names one; ``dtb``:
+    a device tree file to pass with ``-dtb``)."""
+    argv = _machine_argv(spec)
     if bios is not None:
         argv += ["-bios", bios]
     argv += ["-nographic", "-no-reboot", "-nic", "none", "-kernel", kernel_image, "-initrd", initrd,
              "-append", spec.append]
+    if dtb is not None:
+        argv += ["-dtb", dtb]
     return tuple(argv)
+
+
+def dumpdtb_argv(spec: BootSpec, out: str) -> tuple[str, ...]:
+    """QEMU writing its own device tree for the same -m, -numa and -cpu (``-M virt,dumpdtb=F``), then exiting."""
+    return (*_machine_argv(spec, dumpdtb=out), "-nographic", "-nic", "none")
+
+
+def dma_ranges_argv(spec: BootSpec, dtb: str) -> tuple[str, ...]:
+    """``fdtput`` adding the one property that limits device DMA to the first ``dma_window`` of RAM: an
+    identity ``dma-ranges`` on QEMU's PCIe host bridge (PCI memory space, 64-bit address and size cells)."""
+    assert spec.dma_window is not None
+    size = parse_size(spec.dma_window) << 20
+    return ("fdtput", "-t", "x", dtb, VIRT_PCIE, "dma-ranges", "02000000",
+            f"{VIRT_RAM_BASE >> 32:x}", f"{VIRT_RAM_BASE & 0xFFFF_FFFF:x}",
+            f"{VIRT_RAM_BASE >> 32:x}", f"{VIRT_RAM_BASE & 0xFFFF_FFFF:x}",
+            f"{size >> 32:x}", f"{size & 0xFFFF_FFFF:x}")
+
+
+def make_dtb(spec: BootSpec, directory: Path, timeout: float = 60.0) -> Path | None:
+    """The device tree file the boot passes with ``-dtb`` (None: QEMU's built-in tree is used)."""
+    if spec.dma_window is None:
+        return None
+    out = directory / "virt.dtb"
+    runmod.run(dumpdtb_argv(spec, str(out)), timeout=timeout)
+    runmod.run(dma_ranges_argv(spec, str(out)), timeout=timeout)
+    return out
 
 
 def _bios_file(spec: BootSpec, lab: Lab) -> str | None:
@@ -184,16 +241,21 @@ def boot(spec: BootSpec, *, lab: Lab | None = None, initrd: Built | None = None,
         (tmp / "initrd.cpio.gz").write_bytes(initrd.data)
         bios = _bios_file(spec, lab)
         check_image(k["vmlinuz"], spec.arch, k.get("image_sha256"))  # a damaged cache fails now, naming it
-        argv = qemu_argv(spec, k["vmlinuz"], str(tmp / "initrd.cpio.gz"), bios)
+        dtb = make_dtb(spec, tmp)
+        argv = qemu_argv(spec, k["vmlinuz"], str(tmp / "initrd.cpio.gz"), bios, str(dtb) if dtb else None)
         serial_path = tmp / "serial.log"
         done = runmod.run(argv, timeout=timeout, check=False, stdout_path=serial_path)
         serial = serial_path.read_bytes().decode("utf-8", errors="replace")
+        dtb_bytes = dtb.read_bytes() if dtb else None
     prov = Provenance(k["package"], k["version"], qemu_version(spec.board.qemu),
-                      qemu_argv(spec, Path(k["vmlinuz"]).name, "initrd.cpio.gz", bios and Path(bios).name),
-                      initrd.size, initrd.sha256,
-                      round(done.wall_s, 2))
+                      qemu_argv(spec, Path(k["vmlinuz"]).name, "initrd.cpio.gz", bios and Path(bios).name,
+                                "virt.dtb" if dtb else None),
+                      initrd.size, initrd.sha256, round(done.wall_s, 2),
+                      dtb_size=len(dtb_bytes) if dtb_bytes is not None else None,
+                      dtb_sha256=hashlib.sha256(dtb_bytes).hexdigest() if dtb_bytes is not None else None)
     try:
-        obs = observe(serial, prov, spec.mem, spec.numa, spec.cmdline)
+        obs = observe(serial, prov, spec.mem, spec.numa, spec.cmdline, cpu=spec.cpu or "cortex-a57",
+                      dma_window=spec.dma_window)
     except LabLost as e:
         reason = e.what + (f" (timed out after {timeout:g} s)" if done.timed_out else "")
         if done.returncode not in (0, None) and not done.timed_out:

@@ -31,12 +31,17 @@ from kdumplab.lab.kimage import check_image, image_sha256
 
 __all__ = ["ARCHES", "ArchParts", "KERNELS", "KEXEC_SUITES", "cache_dir", "setup", "mirror_uris", "Lab", "load_lab"]
 
-KERNEL_SUITES = {"5.10": "bullseye", "6.1": "bookworm", "6.12": "trixie", "7.2": "sid"}
+KERNEL_SUITES = {"5.10": "bullseye", "6.1": "bookworm", "6.12": "trixie", "7.2": "sid", "6.12-16k": "trixie"}
 
 
 def _kernel_patterns(deb: str) -> dict[str, re.Pattern[str]]:
     """Package-name patterns per generation, as Debian names them for one architecture (docs/lab.md)."""
+    flavours = {
+        # Debian's 16K-page build of 6.12 (arm64 only; boots on -cpu neoverse-n1, Cortex-A57 has no 16K granule)
+        "6.12-16k": re.compile(rf"^linux-image-6\.12\.\d+\+deb13-{deb}-16k-unsigned$"),
+    } if deb == "arm64" else {}
     return {
+        **flavours,
         "5.10": re.compile(rf"^linux-image-5\.10\.0-\d+-{deb}(-unsigned)?$"),
         "6.1": re.compile(rf"^linux-image-6\.1\.0-\d+-{deb}-unsigned$"),
         "6.12": re.compile(rf"^linux-image-6\.12\.\d+\+deb13-{deb}-unsigned$"),
@@ -61,7 +66,9 @@ class ArchParts:
 ARCHES: dict[str, ArchParts] = {
     "arm64": ArchParts("arm64", _kernel_patterns("arm64"),
                        ("lib/aarch64-linux-gnu", "usr/lib/aarch64-linux-gnu", "lib", "usr/lib"),
-                       "qemu-system-arm", "qemu-system-aarch64"),
+                       "qemu-system-arm", "qemu-system-aarch64",
+                       # EDK2 for --firmware uefi, passed with -bios (architecture-independent package)
+                       {"qemu-efi-aarch64": "usr/share/qemu-efi-aarch64/QEMU_EFI.fd"}),
     # SeaBIOS is QEMU's own default firmware (the host's seabios package, a dependency of
     # qemu-system-x86); OVMF (UEFI) comes from bookworm's ovmf package, passed to QEMU with -bios.
     "x86_64": ArchParts("amd64", _kernel_patterns("amd64"),
@@ -191,7 +198,8 @@ def _madison(*pkgs: str, arch: str = "arm64") -> list[Candidate]:
     out = []
     for line in done.stdout.decode().splitlines():
         parts = [p.strip() for p in line.split("|")]
-        if len(parts) == 3 and parts[2].endswith(f"{arch} Packages"):
+        # an arch-all package is listed under every architecture's index: take the arm64 lines
+        if len(parts) == 3 and parts[2].endswith(f"{'arm64' if arch == 'all' else arch} Packages"):
             suite = parts[2].split()[1].split("/")[0]
             out.append(Candidate(parts[0].removesuffix(f":{arch}"), parts[1], suite, arch))
     return out
@@ -306,7 +314,8 @@ class Cache:
             want = _apt_sha256(c)
             if not deb.is_file():
                 with tempfile.TemporaryDirectory(dir=self.root / "debs") as tmp:
-                    r = runmod.run([*_apt("apt-get"), "download", f"{c.package}:{c.arch}={c.version}"], timeout=600,
+                    name = c.package if c.arch == "all" else f"{c.package}:{c.arch}"  # arch-all: no qualifier
+                    r = runmod.run([*_apt("apt-get"), "download", f"{name}={c.version}"], timeout=600,
                                    check=False, cwd=Path(tmp))
                     got = list(Path(tmp).glob("*.deb"))
                     if r.returncode != 0 or len(got) != 1:
@@ -334,9 +343,10 @@ class Cache:
 
 def _kernel_candidates(gen: str, arch: ArchParts = ARCHES["arm64"]) -> list[Candidate]:
     suite = KERNEL_SUITES[gen]
-    prefix = "linux-binary-7.2" if gen == "7.2" else f"linux-image-{gen}"
+    release = gen.split("-")[0]  # "6.12-16k" is a flavour of 6.12
+    prefix = "linux-binary-7.2" if gen == "7.2" else f"linux-image-{release}"
     names = set()
-    for p in ("linux-image-" + gen, prefix):
+    for p in ("linux-image-" + release, prefix):
         done = runmod.run([*_apt("apt-cache"), "pkgnames", p], timeout=60, check=False)
         names |= {n for n in done.stdout.decode().split() if arch.kernels[gen].match(n)}
     cands = [c for c in _madison(*sorted(names), arch=arch.deb) if _in_suite(c, suite)]
@@ -468,7 +478,8 @@ def _firmware(cache: Cache, arch: ArchParts) -> dict[str, object]:
             out["seabios"] = {"package": "seabios", "version": ver.stdout.decode().strip(), "path": str(bios),
                               "sha256": hashlib.sha256(bios.read_bytes()).hexdigest()}
     for pkg, inner in arch.firmware.items():
-        f = cache.fetch([c for c in _madison(pkg, arch=arch.deb) if _in_suite(c, "bookworm")], pkg)
+        cands = _madison(pkg, arch=arch.deb) or _madison(pkg, arch="all")  # arch-all on a foreign arch
+        f = cache.fetch([c for c in cands if _in_suite(c, "bookworm")], pkg)
         path = f.root / inner
         if not path.is_file():
             raise KdumplabError(f"{pkg} {f.version}", f"no {inner} in the package")
@@ -481,7 +492,7 @@ def _arch_parts(cache: Cache, arch: ArchParts, kexec: bool) -> dict[str, object]
     """Kernels, busybox, kexec-tools and firmware of one guest architecture (a manifest section)."""
     kernels = {}
     before = _previous(manifest_path(_arch_name(arch)), cache.root, cache.log).get("kernels")
-    for gen in KERNEL_SUITES:
+    for gen in (g for g in KERNEL_SUITES if g in arch.kernels):
         cands = _kernel_candidates(gen, arch)
         f = cache.fetch(cands, f"kernel {gen} {arch.deb}")
         old = before.get(gen) if isinstance(before, dict) else None

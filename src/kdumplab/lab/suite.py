@@ -11,6 +11,8 @@ Suite file::
     arch = "x86_64"          # optional (default arm64)
     firmware = "uefi"        # optional (default: the board's direct boot, dt / bios)
     file_load = true         # optional, cycles only: kexec -s (kexec_file_load)
+    dma_window = "1G"        # optional: QEMU's DT with dma-ranges limiting device DMA to the first 1G
+    cpu = "neoverse-n1"      # optional (default cortex-a57)
 
 A case may list several kernels with ``kernels = ["5.10", "6.1"]`` instead of ``kernel``; it then runs once
 per kernel, named ``<kernel>-<name>``. A case with ``kexec_tools = ["2.0.20", "2.0.32"]`` is a full kdump
@@ -33,7 +35,7 @@ from kdumplab.lab.build import VARIANTS as LAB_BUILT
 from kdumplab.lab.cycle import CycleResult, CycleSpec, run_cycle, save_cycle
 from kdumplab.lab.initramfs import Built
 from kdumplab.lab.qemu import BootResult, BootSpec, boot, default_initrd, save
-from kdumplab.lab.setup import Lab, load_lab
+from kdumplab.lab.setup import KERNEL_SUITES, Lab, load_lab
 
 __all__ = ["SuiteCase", "load_suite", "run_suite"]
 
@@ -59,16 +61,17 @@ def load_suite(path: Path) -> tuple[SuiteCase, ...]:
     for i, c in enumerate(data.get("case", [])):
         where = f"{path}: case {i + 1}"
         unknown = set(c) - {"name", "kernel", "kernels", "mem", "numa", "cmdline", "note", "kexec_tools", "arch",
-                            "firmware", "file_load", "repeat", "ptdump"}
+                            "firmware", "file_load", "repeat", "ptdump", "cpu", "dma_window"}
         if unknown:
             raise KdumplabError(where, f"unknown keys {sorted(unknown)}")
         kernels = c.get("kernels") or [c.get("kernel")]
-        known = ("5.10", "6.1", "6.12", "7.2", *LAB_BUILT)
+        known = (*KERNEL_SUITES, *LAB_BUILT)
         for k in kernels:
             if k not in known:
                 raise KdumplabError(where, f"kernel {k!r}", "one of " + ", ".join(known))
             spec = BootSpec(k, str(c["mem"]), str(c.get("cmdline", "")), tuple(c.get("numa", ())),
-                            str(c.get("arch", "arm64")), str(c.get("firmware", "")))
+                            str(c.get("arch", "arm64")), str(c.get("firmware", "")), str(c.get("cpu", "")),
+                            None if c.get("dma_window") is None else str(c["dma_window"]))
             base = c.get("name", "")
             base = f"{k}-{base}" if "kernels" in c else base
             for kt in c.get("kexec_tools") or [None]:

@@ -16,6 +16,21 @@ QEMU_VIRT_RAM_BASE = 0x4000_0000
 #: QEMU's -M virt DTB is created with a 1 MiB total size (seen as a 1 MiB memblock reservation)
 QEMU_VIRT_DTB_SIZE = 1 << 20
 
+#: Size of QEMU 7.2's own -M virt tree (``dumpdtb``) after ``fdtput`` adds the dma-ranges property (which
+#: packs it), by number of NUMA nodes; measured here, the same for every -m and for both lab CPUs.
+QEMU_VIRT_DMA_DTB_FILE_SIZE = {1: 7553, 2: 7690}
+
+
+def qemu_loaded_dtb_size(file_size: int) -> int:
+    """The total size of a DTB that QEMU loads from a ``-dtb`` file, which is what the kernel reserves.
+
+    QEMU 7.2 softmmu/device_tree.c ``load_device_tree``: the file's size plus 10000 bytes of room for its own
+    /chosen edits, doubled, becomes the tree's total size (``fdt_open_into``); hw/arm/boot.c copies that
+    many bytes into guest RAM. A 7,553-byte file is reserved as 35,106 bytes
+    (tests/data/boots/6.12-dma1G-8G-512M: memblock 0x48200000..0x48208921).
+    """
+    return (file_size + 10000) * 2
+
 #: The Debian arm64 kernels the lab boots, as the boot loader sees them: the Image header's image_size and
 #: the section offsets from _text, read from /proc/iomem (Kernel code / Kernel data) and the memblock
 #: dump of a real boot of each package (tests/data/memblock). QEMU loads the Image at RAM base + 2 MiB.
@@ -84,12 +99,16 @@ def qemu_virt_high_io(mem: int, pa_bits: int = QEMU_VIRT_PA_BITS) -> tuple[tuple
 
 
 def qemu_virt(mem: int = 8 * SZ_1G, numa: tuple[int, ...] | None = None, initrd_size: int = 0xf2000,
-              kernel: str = "6.1") -> Machine:
+              kernel: str = "6.1", dma_window: int | None = None, dtb_file_size: int | None = None) -> Machine:
     """The guest ``qemu-system-aarch64 -M virt -m MEM [-numa ...] -kernel Image -initrd FILE`` builds.
 
     RAM is one block from 1 GiB (one bank per NUMA node, in order). QEMU 7.2 (hw/arm/boot.c) loads the
     Image at RAM base + 2 MiB + text_offset, the initrd at RAM base + min(RAM / 2, 128 MiB), and the DTB
     right after the initrd, aligned up to 2 MiB.
+
+    ``dma_window``: QEMU's own DT with an identity ``dma-ranges`` of that size on the PCIe host bridge,
+    passed with ``-dtb`` (a file of ``dtb_file_size`` bytes): devices reach only the first ``dma_window``
+    bytes of RAM, which is what the kernel's ``of_dma_get_max_cpu_address`` returns (inclusive).
     """
     if mem < SZ_128M or mem % SZ_2M:
         raise KdumplabError("--mem", f"{iec_hex(mem)}: QEMU virt needs at least 128 MiB in 2 MiB steps")
@@ -108,14 +127,21 @@ def qemu_virt(mem: int = 8 * SZ_1G, numa: tuple[int, ...] | None = None, initrd_
     initrd_start = QEMU_VIRT_RAM_BASE + min(mem // 2, SZ_128M)
     initrd_start = max(initrd_start, image.load_address + image.image_size)
     dtb_start = align_up(initrd_start + initrd_size, SZ_2M)
+    if dma_window is not None and not 0 < dma_window <= mem:
+        raise KdumplabError("--dma-window", f"{dma_window:#x} bytes is not within the {mem:#x} bytes of RAM")
+    if dma_window is not None and dtb_file_size is None:
+        dtb_file_size = QEMU_VIRT_DMA_DTB_FILE_SIZE.get(len(sizes), QEMU_VIRT_DMA_DTB_FILE_SIZE[1])
+    dtb_size = QEMU_VIRT_DTB_SIZE if dtb_file_size is None else qemu_loaded_dtb_size(dtb_file_size)
     gib = mem / SZ_1G
     return Machine(
         name=f"qemu-virt {gib:g}G" + (f" numa {'+'.join(f'{s / SZ_1G:g}G' for s in sizes)}" if numa else ""),
         banks=tuple(banks), kernel=image,
         initrd=PhysRange(initrd_start, initrd_start + initrd_size) if initrd_size else None,
-        dtb=PhysRange(dtb_start, dtb_start + QEMU_VIRT_DTB_SIZE),
+        dtb=PhysRange(dtb_start, dtb_start + dtb_size),
+        dma_address_limit=None if dma_window is None else QEMU_VIRT_RAM_BASE + dma_window - 1,
         iomem_devices=QEMU_VIRT_LOW_DEVICES + tuple(f"{s:x}-{s + n - 1:x} : {name}" for s, n, name in high_io),
-        source=f"qemu-system-aarch64 7.2 -M virt; kernel {package}",
+        source=f"qemu-system-aarch64 7.2 -M virt; kernel {package}"
+        + (f"; dma-ranges {dma_window:#x} (-dtb of {dtb_file_size} bytes)" if dma_window is not None else ""),
     )
 
 

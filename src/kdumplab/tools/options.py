@@ -25,7 +25,7 @@ from kdumplab.ranges import SZ_1G, format_size, iec_hex, parse_count, parse_memo
 
 __all__ = ["MachineArgs", "Option", "MACHINE_OPTIONS", "machine_options", "build_machine", "parse_numa",
            "image_for", "lab_arch", "lab_kernel", "lab_mem", "KERNEL_HELP", "CMDLINE_HELP", "LAB_KERNELS",
-           "LAB_MACHINES"]
+           "LAB_MACHINES", "LAB_CPUS"]
 
 KERNEL_HELP = ("Kernel: a generation (5.10, 6.1, 6.12, 7.2), a Debian release string (6.1.0-28-arm64) or a 2019 "
                "proposal (proposal-2019-v5, proposal-2019-review).")
@@ -50,6 +50,8 @@ class MachineArgs:
     arch: str | None = None  # None: implied by the machine (qemu-q35 is x86_64)
     firmware: str | None = None  # None: the board's direct boot (dt on arm64, bios = SeaBIOS on x86)
     kernel_at: int | None = None  # plan --kernel-at: the kernel's physical address (x86: pins KASLR)
+    dma_window: int | None = None  # device DMA limited to the first SIZE of RAM (DT dma-ranges)
+    cpu: str | None = None  # the lab's QEMU CPU model
 
     @property
     def qemu_options(self) -> tuple[str, ...]:
@@ -68,6 +70,10 @@ class Option:
     metavar: str = "SIZE"
     qemu: bool = True  # describes the QEMU guest (refused with a file or another preset)
     lab: bool = True  # the lab commands take it too
+
+
+#: QEMU CPU models the lab boots: Cortex-A57 is the fastest under TCG but has no 16K granule; Neoverse-N1 has
+LAB_CPUS = ("cortex-a57", "neoverse-n1")
 
 
 def parse_numa(text: str, where: str = "--numa") -> tuple[int, ...]:
@@ -106,6 +112,10 @@ MACHINE_OPTIONS: list[Option] = [
            metavar="ARCH", qemu=False),
     Option("--firmware", "firmware", _choice(("dt", "bios", "uefi")), "How the QEMU guest boots: dt (arm64) or "
            "bios (x86 SeaBIOS), the direct kernel boot and the default; uefi (EDK2 / OVMF).", metavar="FW"),
+    Option("--dma-window", "dma_window", parse_memory, "qemu-virt: devices reach only the first SIZE of RAM "
+           "(DT dma-ranges on the PCIe host bridge), e.g. 1G; moves ZONE_DMA and the low crash window."),
+    Option("--cpu", "cpu", _choice(LAB_CPUS), "qemu-virt: the QEMU CPU model the lab boots (cortex-a57, "
+           "neoverse-n1); it does not move the model.", metavar="MODEL"),
 ]
 
 
@@ -182,7 +192,7 @@ def build_machine(args: MachineArgs) -> Machine:
     if name == "qemu-virt":
         return presets.qemu_virt(mem=_mem(args), numa=args.numa,
                                  **({} if args.initrd_size is None else {"initrd_size": args.initrd_size}),
-                                 kernel=image_for(args.kernel))
+                                 kernel=image_for(args.kernel), dma_window=args.dma_window)
     if args.qemu_options:
         raise KdumplabError("/".join(args.qemu_options), f"describes a QEMU guest; {name} is not qemu-virt",
                             "put the size in the machine's TOML, or use --machine qemu-virt")

@@ -63,13 +63,17 @@ def compare(result: Result, log: tuple[str, ...], iomem_text: str, kexec_crash_s
     return tuple(checks)
 
 
-def scenario_for(generation: str, mem: str, numa: tuple[str, ...], append: str, initrd_size: int):
-    """The model scenario that describes a lab boot exactly (qemu-virt with the same -m, NUMA and initrd)."""
+def scenario_for(generation: str, mem: str, numa: tuple[str, ...], append: str, initrd_size: int,
+                 dma_window: str | None = None, dtb_size: int | None = None):
+    """The model scenario that describes a lab boot exactly (qemu-virt with the same -m, NUMA, initrd and
+    DMA window, and the -dtb file's size when one was passed)."""
     from kdumplab import model, presets  # noqa: PLC0415
     from kdumplab.ranges import parse_size  # noqa: PLC0415
 
     machine = presets.qemu_virt(parse_size(mem, "--mem"), tuple(parse_size(n, "--numa") for n in numa) or None,
-                                initrd_size, generation)
+                                initrd_size, generation,
+                                dma_window=None if dma_window is None else parse_size(dma_window, "--dma-window"),
+                                dtb_file_size=dtb_size)
     return model.Scenario(machine, append, generation)
 
 
@@ -102,5 +106,6 @@ def verify_observation(obs) -> tuple[FieldCheck, ...]:
         scenario = scenario_for_x86(obs.generation, obs.mem, tuple(obs.numa), obs.cmdline,
                                     obs.provenance.initrd_size, kernel_code_start(obs.iomem))
         return compare(model.run(scenario), tuple(obs.crash_log), obs.iomem, obs.kexec_crash_size)
-    scenario = scenario_for(obs.generation, obs.mem, tuple(obs.numa), obs.cmdline, obs.provenance.initrd_size)
+    scenario = scenario_for(obs.generation, obs.mem, tuple(obs.numa), obs.cmdline, obs.provenance.initrd_size,
+                            obs.dma_window, obs.provenance.dtb_size)
     return compare(model.run(scenario), tuple(obs.crash_log), obs.iomem, obs.kexec_crash_size)
