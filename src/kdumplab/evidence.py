@@ -13,11 +13,12 @@ kernel's is read as written by the crash kernel); earlier boots and the ``-`` si
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from kdumplab import family as fam
 from kdumplab import iomem_lenient, logscan
 from kdumplab.capture import Capture
+from kdumplab.errors import KdumplabError
 from kdumplab.inputfile import one_line
 from kdumplab.logscan import Kind
 
@@ -119,6 +120,8 @@ class Evidence:
     dma_end: int | None = None
     dma_source: str = ""
     ram: tuple[tuple[int, int], ...] = ()
+    #: lines of kdump's tools saying no region is reserved
+    tools_none: tuple[str, ...] = ()
 
     def events(self, *kinds: Kind) -> tuple[logscan.Event, ...]:
         return self.this_boot.of(*kinds) if self.this_boot else ()
@@ -169,10 +172,38 @@ def _arch(cap: Capture, log: logscan.LogScan | None, release: str | None) -> str
     return None
 
 
-def gather(cap: Capture, vmcore: bool = False, release: str | None = None, arch: str | None = None) -> Evidence:
+#: what kdump's user-space tools print when no crash region exists (kdumpctl, kdump-tools/kexec, xsos)
+_TOOLS_NONE = re.compile(r"No memory reserved for crash kernel|Memory for crashkernel is not reserved|"
+                         r"Memory IS NOT reserved|crashkernel param not present|"
+                         r"Please reserve memory by passing")
+
+
+def _other(text: str | None, where: str) -> tuple[tuple[str, ...], iomem_lenient.IomemText | None]:
+    """Free text of any kind (tool output, notes): the lines where a kdump tool says nothing is reserved, and
+    any /proc/iomem lines in the kernel's own format it quotes."""
+    if not text:
+        return (), None
+    lines = text.splitlines()[:20000]
+    none = tuple(f"{where}:{n}: {one_line(ln.strip())}" for n, ln in enumerate(lines, 1)
+                 if _TOOLS_NONE.search(ln, 0, 400))
+    quoted = "\n".join(ln if iomem_lenient.KERNEL_LINE.match(ln.strip()) else "" for ln in lines)
+    io = None
+    if quoted.strip():
+        try:
+            io = iomem_lenient.read(quoted, where)
+        except KdumplabError:
+            io = None
+    return none, io
+
+
+def gather(cap: Capture, vmcore: bool = False, release: str | None = None, arch: str | None = None,
+           other: str | None = None, other_where: str = "other") -> Evidence:
     """Read every text of the capture leniently and combine them."""
     log = logscan.scan(cap.kernel_log, cap.where("kernel_log")) if cap.kernel_log else None
     io = iomem_lenient.read(cap.iomem, cap.where("iomem")) if cap.iomem is not None else None
+    tools_none, other_io = _other(other, other_where)
+    if io is None and other_io is not None:
+        io = replace(other_io, form="grep")
     boots = log.boots if log else ()
     this_boot = boots[-1] if boots else None
     rel, debian = _release(cap, this_boot)
@@ -217,19 +248,24 @@ def gather(cap: Capture, vmcore: bool = False, release: str | None = None, arch:
     crash_ram = _crash_view_ram(io)
     if not reasons and io is not None and other_log_regions and crash_ram:
         firsts = {(r.start, r.end) for r in other_log_regions}
-        if all(any(s <= a and b <= e for a, b in firsts) for s, e in crash_ram) or \
-                set(crash_ram) <= firsts:
+        if all(any(a <= s and e <= b for a, b in firsts) for s, e in crash_ram):
             reasons.append(f"{io.where}: System RAM is exactly the first kernel's crash region(s)")
+    usable = _usable_layout(io, this_boot, log)
+    if not reasons and usable and not (this_boot and this_boot.of(*logscan.RESERVED, *logscan.FAILURES)) \
+            and not (io is not None and io.crash()):
+        reasons.append(f"{usable[0][2]}: memory is one range of a whole number of MiB at a 2 MiB-aligned base that "
+                       "no DRAM bank starts at, plus small firmware ranges: the layout a crash kernel is given "
+                       "(linux,usable-memory-range / memmap=), inferred")
     view = "crash kernel" if reasons else "first kernel"
 
     regions, conflicts = _merge(io, log, this_boot, boots, view)
-    if view == "crash kernel" and not [r for r in regions if r.boot == "other"] and crash_ram and io is not None:
-        # what the crash kernel's System RAM shows of the first kernel's regions (arm64: one System RAM
-        # entry per usable range, kexec-tools passes the crash regions as linux,usable-memory-range)
-        for s, e in crash_ram:
-            regions.append(Region("Crash kernel", s, e, "iomem", "other",
-                                  (f"{io.where}: System RAM {s:x}-{e - 1:x}",), inferred=True))
-    outcome = _outcome(view, regions, this_boot, request, io)
+    if view == "crash kernel" and not [r for r in regions if r.boot == "other"] and usable:
+        # what the crash kernel's memory shows of the first kernel's regions: kexec-tools passes the crash
+        # regions as the crash kernel's usable memory (arm64 linux,usable-memory-range, x86 memmap/e820)
+        for s, e, where, source in usable:
+            regions.append(Region("Crash kernel", s, e, source, "this", (f"{where}: {s:x}-{e - 1:x}",),
+                                  inferred=True))
+    outcome = _outcome(view, regions, this_boot, request, io, tools_none)
     dma_end, dma_source = _dma_end(this_boot, boots, view, arch, io)
     w = _wording(arch, log, this_boot, dma_end, request)
     guess = fam.decide(rel, arch, w, debian)
@@ -237,7 +273,8 @@ def gather(cap: Capture, vmcore: bool = False, release: str | None = None, arch:
     if io is not None and io.hidden:
         partial.append(f"{io.where}: every address is 0 (read without root)")
     return Evidence(cap.source, arch, rel, view, outcome, tuple(regions), guess, cmdline, cmdline_where, request,
-                    log, io, this_boot, tuple(reasons), tuple(conflicts), tuple(partial), dma_end, dma_source, ram)
+                    log, io, this_boot, tuple(reasons), tuple(conflicts), tuple(partial), dma_end, dma_source, ram,
+                    tools_none)
 
 
 _PROMPT = re.compile(r"^\s*(?:[#$%]|\S+@\S+[:~]\S*\s*[$#])\s")
@@ -292,6 +329,8 @@ def _merge(io: iomem_lenient.IomemText | None, log: logscan.LogScan | None, this
     for i, lr in enumerate(log_this):
         if i in used:
             continue
+        if any(r.boot == "other" and _same(r, lr) for r in io_this):
+            continue  # the log line is the other boot's (the '-' side of a diff shows the same region)
         if io_shows and view == "first kernel":
             conflicts.append(f"{lr.evidence[0]} is not in {io.where if io else 'iomem'}")
             regions.append(Region(lr.name, lr.start, lr.end, "log", "other", lr.evidence))
@@ -308,6 +347,27 @@ def _merge(io: iomem_lenient.IomemText | None, log: logscan.LogScan | None, this
     return regions, conflicts
 
 
+def _usable_layout(io: iomem_lenient.IomemText | None, boot: logscan.Boot | None,
+                   log: logscan.LogScan | None) -> list[tuple[int, int, str, str]]:
+    """Memory ranges laid out as a crash kernel's: the big ones each a whole number of MiB at a 2 MiB-aligned
+    base that is not 256 MiB-aligned (DRAM banks start at 0, 1 GiB, 2 GiB ...; crash regions anywhere 2 MiB
+    aligned), every other range under 64 MiB (firmware NOMAP ranges the crash kernel keeps)."""
+    cands: list[tuple[int, int, str, str]] = []
+    if io is not None and io.named("System RAM"):
+        cands = [(e.start, e.end, f"{io.where}:{e.lineno}", "iomem") for e in io.named("System RAM")
+                 if e.depth in (0, None)]
+    elif boot is not None and boot.of(Kind.NODE_RANGE):
+        cands = [(e.start or 0, e.end or 0, f"{log.where if log else 'log'}:{e.lineno}", "log")
+                 for e in boot.of(Kind.NODE_RANGE)]
+    big = [c for c in cands if c[1] - c[0] >= 64 * SZ_1M]
+    if not big or len(big) > 2:
+        return []
+    for s, e, _, _ in big:
+        if s % (2 * SZ_1M) or not s % (256 * SZ_1M) or (e - s) % SZ_1M:
+            return []
+    return big
+
+
 def _crash_view_ram(io: iomem_lenient.IomemText | None) -> list[tuple[int, int]]:
     if io is None:
         return []
@@ -315,7 +375,7 @@ def _crash_view_ram(io: iomem_lenient.IomemText | None) -> list[tuple[int, int]]
 
 
 def _outcome(view: str, regions: list[Region], boot: logscan.Boot | None, request: object,
-             io: iomem_lenient.IomemText | None) -> str:
+             io: iomem_lenient.IomemText | None, tools_none: tuple[str, ...] = ()) -> str:
     if view == "crash kernel":
         return "reserved"
     if [r for r in regions if r.boot == "this"]:
@@ -325,6 +385,8 @@ def _outcome(view: str, regions: list[Region], boot: logscan.Boot | None, reques
     req = request
     if req is not None and not req.requested:  # type: ignore[attr-defined]
         return "not requested"
+    if tools_none:
+        return "failed" if req is not None and req.requested else "not requested"  # type: ignore[attr-defined]
     if req is None and io is not None and io.form == "full" and boot is None:
         return "failed"  # a whole /proc/iomem with no Crash kernel line: nothing is reserved
     if req is not None and req.requested:  # type: ignore[attr-defined]

@@ -191,12 +191,13 @@ def _vmcore_findings(cap: Capture, arch: str, gen: str, kver: tuple[int, ...]) -
 
 
 
-def analyze(cap: Capture, vmcore: bool = False, release: str | None = None, arch: str | None = None) -> Analysis:
-    """Every finding for one capture, worst first. Any one text (iomem, log) is enough."""
-    if cap.iomem is None and cap.kernel_log is None and cap.cmdline is None:
+def analyze(cap: Capture, vmcore: bool = False, release: str | None = None, arch: str | None = None,
+            other: str | None = None, other_where: str = "other") -> Analysis:
+    """Every finding for one capture, worst first. Any one text (iomem, log, cmdline, other) is enough."""
+    if cap.iomem is None and cap.kernel_log is None and cap.cmdline is None and not other:
         raise KdumplabError(cap.source, "nothing to read: no /proc/iomem, no kernel log, no command line",
                             "give --iomem FILE or --log FILE (or a --root with proc/iomem or dmesg)")
-    ev = evidence.gather(cap, vmcore=vmcore, release=release, arch=arch)
+    ev = evidence.gather(cap, vmcore=vmcore, release=release, arch=arch, other=other, other_where=other_where)
     arch = ev.arch
     this = ev.this() if ev.view == "first kernel" else ()
     crash_size = _int(cap.kexec_crash_size) if ev.view == "first kernel" else None
@@ -336,8 +337,8 @@ def _reservation_findings(ev: Evidence, cap: Capture, cmd: list[str], crash_size
             fix = None if req is not None and req.requested else f"add {size} to the kernel command line"
             out.append(Finding(Severity.ERROR, "NO_REGION", "no crash kernel region is reserved" +
                                (" (none was requested)" if ev.outcome == "not requested" else ""),
-                               tuple(cmd) + fail_lines or ("no 'Crash kernel' line and no reservation in the log",),
-                               fix))
+                               tuple(cmd) + fail_lines + ev.tools_none
+                               or ("no 'Crash kernel' line and no reservation in the log",), fix))
     if ev.outcome == "failed" or (fails and not this):
         out.append(_failed(ev, fails, cmd))
     elif fails and this:
@@ -500,7 +501,7 @@ def _loaded_findings(ev: Evidence, cap: Capture, regions: tuple[Region, ...], lo
 def _cma_findings(ev: Evidence) -> list[Finding]:
     out = []
     failed = ev.events(Kind.CMA_FAILED)
-    if failed:
+    if failed and ev.view == "first kernel":
         out.append(Finding(Severity.WARNING, "CMA_FAILED", "a CMA area could not be reserved",
                            tuple(ev.line(e) for e in failed), "a smaller cma= (or crashkernel=) so both fit"))
     cma = [e for e in ev.events(Kind.CMA_RESERVED, Kind.CMA_POOL) if e.start is not None]

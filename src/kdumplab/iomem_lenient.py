@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 from kdumplab.errors import KdumplabError
 
-__all__ = ["Entry", "IomemText", "read", "CRASH_NAMES"]
+__all__ = ["Entry", "IomemText", "read", "CRASH_NAMES", "KERNEL_LINE"]
 
 #: the names crash regions carry in /proc/iomem in any generation or proposal
 CRASH_NAMES = ("Crash kernel", "Crash kernel (low)", "Crash kernel low")
@@ -80,6 +80,8 @@ class IomemText:
 
 _QUOTE = re.compile(r"[ \t]*(?:>[ \t]?)+")
 _KERNEL = re.compile(r"( *)([0-9a-fA-F]{1,16})-([0-9a-fA-F]{1,16}) : (.{1,200})$")
+#: one line in the kernel's own /proc/iomem format
+KERNEL_LINE = _KERNEL
 _RANGE = (r"[\[(]?\s*(?:0x)?(?P<s>[0-9a-fA-F]{1,16})\s*(?:-|–|\.\.|to|,)\s*(?:0x)?(?P<e>[0-9a-fA-F]{1,16})\s*"
           r"(?P<close>[\])])?")
 #: "0xSTART - 0xEND name" (tried first) and "name: 0xSTART-0xEND"

@@ -358,6 +358,16 @@ def _lines(text: str) -> Iterator[_Line]:
         yield _Line(n, body, stamp, form)
 
 
+def _cmdline_words(text: str) -> bool:
+    """A line that can be the rest of a wrapped command line: parameters (``a=b``) or a few bare flags."""
+    words = text.split()
+    if not words or len(text) > 1000:
+        return False
+    if any("=" in w for w in words):
+        return all(len(w) < 400 and not w.endswith((".", ":", "?")) for w in words)
+    return len(words) <= 3 and all(w.replace("_", "").replace("-", "").isalnum() and w.islower() for w in words)
+
+
 def _swiotlb_kind(text: str) -> bool:
     return "No low mem" in text or "Cannot allocate buffer" in text or "Failed to allocate" in text
 
@@ -439,10 +449,10 @@ def scan(text: str, where: str = "log") -> LogScan:
             seen_booting = True
         if kind is Kind.LINUX_VERSION:
             seen_version = True
-        if kind is Kind.CMDLINE and mostly_stamped:
-            # a command line wrapped by a mail client: untimed lines that follow belong to it
+        if kind is Kind.CMDLINE and (mostly_stamped or ln.stamp is not None):
+            # a command line wrapped by a mail client: untimed lines of cmdline words that follow belong to it
             parts = [m.group(1).strip()]
-            while i < len(lines) and lines[i].stamp is None and lines[i].text.strip() and \
+            while i < len(lines) and lines[i].stamp is None and _cmdline_words(lines[i].text) and \
                     _match(lines[i].text.strip()) is None and len(parts) < 16:
                 parts.append(lines[i].text.strip())
                 repaired.append(lines[i].lineno)
