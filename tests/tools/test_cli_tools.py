@@ -133,3 +133,38 @@ def test_check_json_golden(monkeypatch) -> None:  # noqa: ANN001
     if os.environ.get("KDUMPLAB_REGEN") == "1":
         golden.write_text(r.output)
     assert json.loads(r.output) == json.loads(golden.read_text())
+
+
+def test_check_pasted_log_alone_and_stdin(tmp_path: Path) -> None:
+    # a grep of dmesg is enough (issue 10): arm64 5.10 wording, end exclusive in the log, inclusive in JSON
+    log = tmp_path / "dmesg.txt"
+    log.write_text("$ dmesg | grep -i crash\n[    0.000000] crashkernel reserved: 0x00000000dc000000 - "
+                   "0x00000000fc000000 (512 MB)\n")
+    r = _run("check", "--log", str(log), "--json", "--release", "5.10.0-32-arm64")
+    doc = json.loads(r.output)
+    assert (doc["view"], doc["outcome"]) == ("first kernel", "reserved")
+    assert doc["regions"][0] == {**doc["regions"][0], "start": 0xDC000000, "end": 0xFBFFFFFF, "size": 512 << 20,
+                                 "source": "log", "boot": "this"}
+    assert doc["family"]["name"] == "arm64-dma-fw"
+    r = CliRunner().invoke(main, ["check", "--iomem", "-"], input="  dc000000-fbffffff : Crash kernel\n")
+    assert r.exit_code in (0, 1) and "Crash kernel" in r.output and "512 MiB" in r.output
+
+
+def test_check_other_text_tool_says_not_reserved(tmp_path: Path) -> None:
+    other = tmp_path / "other.txt"
+    other.write_text("Oct 31 03:19:18 host kdumpctl[987]: No memory reserved for crash kernel.\n")
+    r = _run("check", "--other", str(other), "--json")
+    doc = json.loads(r.output)
+    assert r.exit_code == 3 and doc["outcome"] == "not requested"
+    assert "NO_REGION" in [f["code"] for f in doc["findings"]]
+
+
+def test_check_binary_log_exit_2(tmp_path: Path) -> None:
+    junk = tmp_path / "junk.bin"
+    junk.write_bytes(bytes(range(256)) * 64)
+    r = _run("check", "--log", str(junk))
+    assert r.exit_code == 2 and f"{junk}:1" in r.output and "Traceback" not in r.output
+    latin = tmp_path / "latin1.txt"
+    latin.write_bytes("".join(f"[    0.0] caf\xe9 {i}\n" for i in range(40)).encode("latin-1"))
+    r = _run("check", "--log", str(latin))
+    assert r.exit_code == 2 and "not text" in r.output and "iconv" in r.output

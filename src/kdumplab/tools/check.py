@@ -70,14 +70,14 @@ def _decode(data: bytes, name: str, label: str) -> str:
 
 def check(root: str | None = None, sosreport: str | None = None, log: str | None = None,
           iomem: str | None = None, cmdline: str | None = None, release: str | None = None,
-          arch: str | None = None) -> Analysis:
+          arch: str | None = None, other: str | None = None) -> Analysis:
     vmcore = False
     if sosreport:
         cap = capture.from_sosreport(sosreport)
     elif root:
         cap = capture.from_root(root)
         vmcore = (Path(root) / "proc" / "vmcore").exists()
-    elif log or iomem or cmdline:
+    elif log or iomem or cmdline or other:
         cap = capture.from_texts("pasted evidence", {})
     else:
         cap = capture.from_live()
@@ -89,9 +89,13 @@ def check(root: str | None = None, sosreport: str | None = None, log: str | None
         if path:
             texts[field], paths[field] = read_text(path, label)
     if texts:
-        source = cap.source if cap.source != "pasted evidence" else ", ".join(paths[f] for f in texts)
-        cap = replace(cap, source=source, paths=tuple(sorted(paths.items())), **texts)
-    return analyze(cap, vmcore=vmcore, release=release, arch=arch)
+        cap = replace(cap, paths=tuple(sorted(paths.items())), **texts)
+    other_text, other_where = read_text(other, "--other") if other else (None, "other")
+    if texts or other:
+        names = [paths[f] for f in texts] + ([other_where] if other else [])
+        if cap.source == "pasted evidence":
+            cap = replace(cap, source=", ".join(names))
+    return analyze(cap, vmcore=vmcore, release=release, arch=arch, other=other_text, other_where=other_where)
 
 
 def exit_code(analysis: Analysis) -> int:

@@ -31,11 +31,13 @@ def register_tools(main: click.Group) -> None:
     @click.option("--log", "log", help="A kernel log in any form (dmesg, journalctl -k, pasted); - for stdin.")
     @click.option("--iomem", "iomem", help="/proc/iomem, whole or in part (grep, excerpt, diff -u); - for stdin.")
     @click.option("--cmdline", "cmdline_file", help="A file holding /proc/cmdline; - for stdin.")
+    @click.option("--other", "other_file", help="Any other pasted text (kdumpctl/kdump-tools output, xsos, notes).")
     @click.option("--release", help="The kernel release (uname -r) when the evidence does not show it.")
     @click.option("--arch", type=click.Choice(["arm64", "x86_64"]), help="The architecture, when not shown.")
     @click.option("--json", "as_json", is_flag=True)
     def check(root: str | None, sosreport: str | None, log: str | None, iomem: str | None,
-              cmdline_file: str | None, release: str | None, arch: str | None, as_json: bool) -> None:
+              cmdline_file: str | None, other_file: str | None, release: str | None, arch: str | None,
+              as_json: bool) -> None:
         """Is kdump set up right on this system (or a captured or pasted one)?
 
         Any one of --log, --iomem is enough; with --root/--sosreport they add to or replace the archive's files.
@@ -45,9 +47,9 @@ def register_tools(main: click.Group) -> None:
         from kdumplab.tools.check import check as run_check
         from kdumplab.tools.check import exit_code
 
-        if sum(x == "-" for x in (log, iomem, cmdline_file)) > 1:
-            raise click.UsageError("only one of --log/--iomem/--cmdline can read stdin")
-        analysis = run_check(root, sosreport, log, iomem, cmdline_file, release, arch)
+        if sum(x == "-" for x in (log, iomem, cmdline_file, other_file)) > 1:
+            raise click.UsageError("only one of --log/--iomem/--cmdline/--other can read stdin")
+        analysis = run_check(root, sosreport, log, iomem, cmdline_file, release, arch, other_file)
         click.echo(check_json(analysis) if as_json else check_text(analysis), nl=False)
         sys.exit(exit_code(analysis))
 
