@@ -359,11 +359,28 @@ def _reservation_findings(ev: Evidence, cap: Capture, cmd: list[str], crash_size
         low = [r for r in main if r.start < end]
         if not low:
             out.append(_outside(ev, main, end, cmd))
-        elif len(main) >= 2 and req is not None and req.requested and req.low is None:
+        elif len(main) >= 2 and any(r.start >= end for r in main):
             lo = min(main, key=lambda r: r.start)
-            out.append(Finding(Severity.INFO, "LOW_AUTO", f"the kernel added a low region of {lo.size // SZ_1M} MiB "
-                               "by itself (no crashkernel=,low on the command line)", (*cmd, lo.evidence[0])))
+            if req is not None and req.requested and req.low is None:
+                out.append(Finding(Severity.INFO, "LOW_AUTO", f"the kernel added a low region of {lo.size // SZ_1M} "
+                                   "MiB by itself (no crashkernel=,low on the command line)", (*cmd, lo.evidence[0])))
+            elif req is None and lo.size in _default_lows(ev):
+                out.append(Finding(Severity.INFO, "LOW_AUTO", f"a low region of {lo.size // SZ_1M} MiB, the size the "
+                                   "kernel adds by itself when the main region is high (inferred: the command line "
+                                   "is not in the evidence)", (lo.evidence[0],)))
     return out
+
+
+def _default_lows(ev: Evidence) -> set[int]:
+    """Low sizes the kernel picks by itself: x86 max(swiotlb 64 MiB + 8 MiB, 256 MiB) (arch/x86/kernel/setup.c
+    reserve_crashkernel_low, also reused by the 2019 arm64 series); arm64 6.5+ DEFAULT_CRASH_KERNEL_LOW_SIZE
+    128 MiB."""
+    f = ev.family.family
+    if ev.arch == "x86_64" or (f is not None and f.has(Trait.SERIES_2019)):
+        return {256 * SZ_1M}
+    if f is not None:
+        return {128 * SZ_1M} if f.has(Trait.DEFAULT_LOW) else set()
+    return {128 * SZ_1M}
 
 
 def _failed(ev: Evidence, fails: tuple, cmd: list[str]) -> Finding:

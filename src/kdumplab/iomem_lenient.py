@@ -88,7 +88,8 @@ _RANGE = (r"[\[(]?\s*(?:0x)?(?P<s>[0-9a-fA-F]{1,16})\s*(?:-|–|\.\.|to|,)\s*(?:
 _HAND = (re.compile(rf"\s*(?P<pre>){_RANGE}\s*[:=]?\s*(?P<post>.{{0,120}})$"),
          re.compile(rf"\s*(?P<pre>[A-Za-z][\w ()./-]{{0,60}}?)\s*[:=]?\s*{_RANGE}\s*(?P<post>.{{0,120}})$"))
 _ELISION = re.compile(r"\s*(?:\.{3}|…|\[\s*\.{3}\s*\]|<\s*snip\s*>|\[\s*snip\s*\]|-{2,}\s*snip)")
-_PROMPT = re.compile(r"\s*(?:[#$%]|\S+@\S+[:~][^$#]{0,60}[$#])\s+\S")
+_PROMPT = re.compile(r"\s*(?:[#$%]|\S+@\S+[:~][^$#]{0,60}[$#])\s+\S|\s*(?:sudo |cat |grep |egrep |diff |dmesg|"
+                     r"journalctl |xsos |less |head |tail )")
 _DIFF_HEAD = re.compile(r"(?:---|\+\+\+) \S|@@ -\d")
 
 
