@@ -259,6 +259,15 @@ def gather(cap: Capture, vmcore: bool = False, release: str | None = None, arch:
     view = "crash kernel" if reasons else "first kernel"
 
     regions, conflicts = _merge(io, log, this_boot, boots, view)
+    if view == "crash kernel" and this_boot is not None and not [r for r in regions if r.boot == "other"]:
+        # the first two usable-memory-range pairs are crashk_res and crashk_low_res; later ones are not
+        # Crash kernel resources (7.x crash CMA areas)
+        for e in this_boot.of(Kind.USABLE_RANGE):
+            if e.value in ("0", "1") and e.start is not None and e.end is not None:
+                regions.append(Region("Crash kernel", e.start, e.end, "log", "this",
+                                      (f"{log.where if log else 'log'}:{e.lineno}: {one_line(e.text)}",),
+                                      inferred=True))
+                usable = []
     if view == "crash kernel" and not [r for r in regions if r.boot == "other"] and usable:
         # what the crash kernel's memory shows of the first kernel's regions: kexec-tools passes the crash
         # regions as the crash kernel's usable memory (arm64 linux,usable-memory-range, x86 memmap/e820)

@@ -376,11 +376,11 @@ def _default_lows(ev: Evidence) -> set[int]:
     reserve_crashkernel_low, also reused by the 2019 arm64 series); arm64 6.5+ DEFAULT_CRASH_KERNEL_LOW_SIZE
     128 MiB."""
     f = ev.family.family
-    if ev.arch == "x86_64" or (f is not None and f.has(Trait.SERIES_2019)):
+    if ev.family.inferred or f is None:
+        return {128 * SZ_1M, 256 * SZ_1M}
+    if ev.arch == "x86_64" or f.has(Trait.SERIES_2019):
         return {256 * SZ_1M}
-    if f is not None:
-        return {128 * SZ_1M} if f.has(Trait.DEFAULT_LOW) else set()
-    return {128 * SZ_1M}
+    return {128 * SZ_1M} if f.has(Trait.DEFAULT_LOW) else set()
 
 
 def _failed(ev: Evidence, fails: tuple, cmd: list[str]) -> Finding:

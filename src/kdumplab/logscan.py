@@ -93,6 +93,7 @@ class Kind(enum.Enum):
     NO_LOW_MEM = "no memory for swiotlb"
     STARTING_CRASH = "Starting crashdump kernel"
     E820 = "e820"
+    USABLE_RANGE = "linux,usable-memory-range pair"
 
 
 #: the events that say a crash region was reserved / that a reservation failed
@@ -145,7 +146,7 @@ class Boot:
     @property
     def is_crash_kernel(self) -> bool:
         """The kernel that wrote these lines was booted by kexec as a crash kernel."""
-        if self.of(Kind.ELFCOREHDR, Kind.KDUMP_HINT):
+        if self.of(Kind.ELFCOREHDR, Kind.KDUMP_HINT, Kind.USABLE_RANGE):
             return True
         return bool(self.cmdline and _CRASH_CMDLINE.search(self.cmdline))
 
@@ -267,7 +268,12 @@ _RX: tuple[tuple[Kind, re.Pattern[str]], ...] = (
     (Kind.MACHINE_MODEL, re.compile(r"Machine model: (.{1,200})")),
     (Kind.LINUX_VERSION, re.compile(r"Linux version (\S{1,120})")),
     (Kind.BOOTING, re.compile(r"Booting Linux on physical CPU")),
-    (Kind.CMDLINE, re.compile(r"Kernel command line: ?(.{0,2000})")),
+    # init/main.c "Kernel command line: %s"; x86 setup_arch prints "Command line: %s" first
+    (Kind.CMDLINE, re.compile(r"(?:Kernel c|C)ommand line: ?(.{0,2000})")),
+    # what a crash kernel reads from /chosen/linux,usable-memory-range: kexec-tools writes crashk_res, then
+    # crashk_low_res (6.1+), then (7.x crash CMA) further ranges; printed by debug builds as base/size pairs
+    (Kind.USABLE_RANGE, re.compile(r"(?:OF: fdt: )?cap_mem_regions\[(\d+)\]: base=0x([0-9a-fA-F]{1,16}), "
+                                   r"size=0x([0-9a-fA-F]{1,16})")),
     (Kind.STARTING_CRASH, re.compile(r"Starting crashdump kernel")),
     (Kind.E820, re.compile(r"(?:BIOS-e820|user|e820): \[mem 0x([0-9a-fA-F]{1,16})-0x([0-9a-fA-F]{1,16})\] "
                            r"(usable|reserved|ACPI data|ACPI NVS|unusable|persistent.{0,20}|soft reserved)")),
@@ -277,7 +283,7 @@ _RX: tuple[tuple[Kind, re.Pattern[str]], ...] = (
 _HEADS = ("crashkernel reserved:", "crashkernel low memory reserved:", "Reserving ", "cannot allocate crashkernel",
           "kexec_core: Reserving", "crashkernel: Reserving", "cma: Reserved", "Memory: ", "OF: fdt: Reserving",
           "crashkernel reservation failed", "Cannot reserve")
-_KDUMP_HINT = re.compile(r"(?:kdump|crash ?dump) kernel", re.IGNORECASE)
+_KDUMP_HINT = re.compile(r"(?:kdump|crash ?dump) kernel|usable-memory-range", re.IGNORECASE)
 # the first kernel's own farewell: never a sign that the writer is a crash kernel
 _NOT_HINT = ("Starting crashdump kernel", " not ", "Loading crashdump kernel", "kexec_core:")
 
@@ -335,6 +341,9 @@ def _event(kind: Kind, m: re.Match[str], lineno: int, text: str) -> Event:
         return Event(kind, lineno, t, int(g[0], 16), int(g[1], 16) + 1, value=g[2])
     if kind is Kind.PARSE_ERROR:
         return Event(kind, lineno, t, value=t)
+    if kind is Kind.USABLE_RANGE:
+        start, size = int(g[1], 16), int(g[2], 16)
+        return Event(kind, lineno, t, start, start + size, size, value=g[0])
     if kind in (Kind.OF_RESERVED, Kind.MACHINE_MODEL, Kind.LINUX_VERSION, Kind.CMDLINE):
         return Event(kind, lineno, t, value=g[0].strip())
     return Event(kind, lineno, t)
