@@ -268,7 +268,7 @@ def test_recommend_x86_suse_split_reserves_both() -> None:
     m = Machine("x86 8G", (Bank(0x10_0000, 0x7ff0_0000), Bank(1 << 32, 6 * G)), arch="x86_64")
     suse = next(c for c in recommend(m, "6.12").candidates if c.name == "suse-calibrate")
     assert suse.cmdline == "crashkernel=72M,low crashkernel=502M,high" and suse.verdict == "reserved"
-    assert "low:" in suse.placement and "main:" in suse.placement
+    assert suse.placement.startswith("low 0x") and ", main 0x" in suse.placement
 
 
 def test_recommend_altra_suse_needs_the_split_with_minlow() -> None:
@@ -292,7 +292,8 @@ def _cli(*args: str):  # noqa: ANN202
 
 def test_cli_recommend_64g_64k_json() -> None:
     r = _cli("--machine", "qemu-virt", "--mem", "64G", "--page-size", "64K", "--json")
-    assert r.exit_code == 0, r.output
+    # 3: Debian 6.1 with its kexec-tools 2.0.25 writes a wrapped vmcore header whatever the size (recorded cycles)
+    assert r.exit_code == 3, r.output
     doc = json.loads(r.output)
     assert doc["suse_calibrate"]["low"] == 887 and doc["suse_calibrate"]["cmdline"] == "crashkernel=887M"
     names = {c["name"]: c for c in doc["candidates"]}
@@ -303,7 +304,7 @@ def test_cli_recommend_64g_64k_json() -> None:
 def test_cli_recommend_text_prints_kdumptool_lines(tmp_path: Path) -> None:
     conf = tmp_path / "calibrate.conf"
     conf.write_text(_conf_text(ARM_4K))
-    r = _cli("--machine", "qemu-virt", "--calibrate-conf", str(conf), "--kdump-cpus", "1")
+    r = _cli("--machine", "qemu-virt", "--kernel", "6.12", "--calibrate-conf", str(conf), "--kdump-cpus", "1")
     assert r.exit_code == 0, r.output
     # 1 CPU: 247902 - 31 * 2622 = 166620 -> dirty 166620 * 102400 // 80640 = 211580 -> hashes 211955
     #   -> memmap 211955 * 4096 // 4032 = 215319, 3364 // 64 * 64 = 3328 -> 215283

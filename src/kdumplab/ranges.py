@@ -14,7 +14,7 @@ from kdumplab.errors import KdumplabError
 __all__ = [
     "SZ_4K", "SZ_64K", "SZ_1M", "SZ_2M", "SZ_16M", "SZ_128M", "SZ_1G", "SZ_4G",
     "U64_MAX", "PhysRange", "align_up", "align_down", "parse_size", "parse_memory", "parse_count", "format_size",
-    "iec", "iec_hex",
+    "iec", "iec_hex", "with_sizes",
 ]
 
 SZ_4K = 1 << 12
@@ -139,3 +139,17 @@ def iec(value: int) -> str:
 def iec_hex(value: int) -> str:
     """``512 MiB (0x20000000)``: the unit for people, the hex for the kernel's own numbers."""
     return f"{iec(value)} ({value:#x})"
+
+
+_SIZED = re.compile(r"(there: |size:)?\b(0x[0-9a-fA-F]{1,16})( bytes\b)?")
+
+
+def with_sizes(text: str) -> str:
+    """A model's reason with IEC sizes beside the hex numbers that are sizes (``0x24000000 bytes (576 MiB)``,
+    ``size:0x40000000 (1 GiB)``); addresses and the hex itself stay as the kernel prints them."""
+    def one(m: re.Match[str]) -> str:
+        if not (m.group(1) or m.group(3)):
+            return m.group(0)
+        return f"{m.group(0)} ({iec(int(m.group(2), 16))})"
+
+    return _SIZED.sub(one, text)

@@ -11,12 +11,13 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
-from kdumplab import model
+from kdumplab import model, policy
 from kdumplab.errors import KdumplabError
 from kdumplab.inputfile import decimal
 from kdumplab.machine import Machine
 from kdumplab.outcome import Verdict
-from kdumplab.ranges import SZ_1G, SZ_1M
+from kdumplab.ranges import SZ_1G, SZ_1M, format_size, iec
+from kdumplab.verdict import judge, paired_kexec_tools
 
 __all__ = ["Table", "TABLES", "Candidate", "Recommendation", "CalibrateConf", "Calibration", "SUSE_CALIBRATE_DEFAULTS",
            "parse_calibrate_conf", "suse_calibrate", "suse_flavour", "pick", "parse_ranges", "recommend", "usual_need"]
@@ -337,6 +338,9 @@ class Candidate:
     source: str
     verdict: str = "n/a"
     placement: str = ""
+    #: does kdump then work (verdict.judge with the kexec-tools Debian ships beside the kernel)
+    kdump: str = ""
+    status: int = 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -347,13 +351,59 @@ class Recommendation:
     candidates: tuple[Candidate, ...]
     #: the kdumptool calibrate model behind the "suse-calibrate" candidate (None when no calibrate.conf applies)
     calibration: Calibration | None = None
+    #: index of the one value to use (None when no candidate reserves), and why
+    chosen: int | None = None
+    why: str = ""
+    #: one range expression for a fleet of this architecture, and what it does on this machine
+    fleet: str = ""
+    fleet_here: str = ""
+
+    @property
+    def use(self) -> Candidate | None:
+        return None if self.chosen is None else self.candidates[self.chosen]
 
 
 def _place(result: model.Result) -> str:
     regs = result.outcome.regions
     if not regs:
         return result.outcome.reason
-    return ", ".join(f"{r.role}: [{r.start:#x}, {r.end:#x}) {r.size // SZ_1M} MiB" for r in regs)
+    return ", ".join(f"{r.role} {r.start:#x}-{r.end - 1:#x} {iec(r.size)}" for r in regs)
+
+
+def fleet_ranges(arch: str) -> str:
+    """One range expression no table undercuts: at every RAM size the largest value any distribution table
+    gives (range ends from all tables; start inclusive, end exclusive, as the kernel reads them)."""
+    tables = [t.ranges for t in TABLES if t.arch == arch]
+    if not tables:
+        return ""
+    cuts = sorted({lo for t in tables for lo, _, _ in parse_ranges(t)} |
+                  {hi for t in tables for _, hi, _ in parse_ranges(t) if hi is not None})
+    out: list[list] = []
+    for lo, hi in zip(cuts, [*cuts[1:], None], strict=True):
+        size = max(pick(t, lo) for t in tables)
+        if out and out[-1][2] == size and out[-1][1] == lo:
+            out[-1][1] = hi
+        elif size:
+            out.append([lo, hi, size])
+    return ",".join(f"{format_size(lo)}-{format_size(hi) if hi else ''}:{format_size(size)}" for lo, hi, size in out)
+
+
+def _choose(cands: list[Candidate], ram: int, kexec: str | None) -> tuple[int | None, str]:
+    """The one value to use: one that reserves and with which kdump works, ours (the largest any distribution
+    ships) first; else the best that reserves."""
+    order = sorted(range(len(cands)), key=lambda i: (cands[i].verdict != "reserved", cands[i].status,
+                                                      not cands[i].name.startswith("kdumplab"), i))
+    best = order[0] if order and cands[order[0]].verdict == "reserved" else None
+    if best is None:
+        return None, "no candidate reserves on this machine: see kdumplab explain"
+    c = cands[best]
+    what = ("the largest value any distribution ships for this RAM, so none undercuts it" if c.name.startswith(
+        "kdumplab") else f"{c.name}'s value")
+    split = " as a high/low split, because the plain value does not fit below the DMA limit" if ",high" in \
+        c.cmdline else ""
+    works = (f"; kexec-tools {kexec} loads the crash kernel with no problem" if c.status == 0 and kexec
+             else f"; with kexec-tools {kexec}: {c.kdump}" if kexec else "")
+    return best, f"{what}{split}; reserved here ({c.placement}){works}"
 
 
 def _system_ram(machine: Machine) -> tuple[tuple[int, int], ...]:
@@ -420,6 +470,16 @@ def recommend(machine: Machine, kernel: str, page_size: int = 4096, smmu: bool =
     # the model runs the kernel of the page size asked for
     base = model.Scenario(dataclasses.replace(machine, page_size=page_size), "", kernel)
     dma_limit = machine.dma_address_limit
+    pol = policy.for_kernel(kernel, arch)
+    kexec = paired_kexec_tools(pol.name, pol.kexec_generation) if arch == "arm64" else None
+
+    def cand(name: str, cmd: str, size: int, src: str, res: model.Result) -> Candidate:
+        status, kdump = (0 if res.outcome.regions else 1), ""
+        if kexec and res.outcome.regions:
+            j = judge(model.run(dataclasses.replace(res.scenario, kexec_tools=kexec)))
+            status, kdump = j.status, j.short
+        return Candidate(name, cmd, size, src, str(res.outcome.verdict), _place(res), kdump, status)
+
     for name, size, src, cmd, low in cands:
         res = model.run(dataclasses.replace(base, cmdline=cmd))
         if ",high" not in cmd and (res.outcome.verdict is not Verdict.RESERVED or (
@@ -429,10 +489,16 @@ def recommend(machine: Machine, kernel: str, page_size: int = 4096, smmu: bool =
             split = f"crashkernel={size // SZ_1M}M,high crashkernel={low}M,low"
             res2 = model.run(dataclasses.replace(base, cmdline=split))
             if res2.outcome.verdict is Verdict.RESERVED:
-                out.append(Candidate(name, cmd, size, src, str(res.outcome.verdict), _place(res)))
+                out.append(cand(name, cmd, size, src, res))
                 cmd, res, name = split, res2, f"{name} (high/low split)"
-        out.append(Candidate(name, cmd, size, src, str(res.outcome.verdict), _place(res)))
+        out.append(cand(name, cmd, size, src, res))
     if cal is None:
         out.append(Candidate("suse-calibrate", "", 0, f"no SUSE calibrate.conf for {arch} with {page_size // 1024}K "
                              "pages (SUSE builds 4K and arm64 64K kernels); pass one with --calibrate-conf"))
-    return Recommendation(machine.name, kernel, ram, tuple(out), cal)
+    chosen, why = _choose(out, ram, kexec)
+    fleet = fleet_ranges(arch)
+    here = ""
+    if fleet:
+        res = model.run(dataclasses.replace(base, cmdline=f"crashkernel={fleet}"))
+        here = f"{res.outcome.verdict} here ({_place(res)})"
+    return Recommendation(machine.name, kernel, ram, tuple(out), cal, chosen, why, fleet, here)

@@ -8,12 +8,15 @@ below 4 GiB (no swiotlb line in its log).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from kdumplab.errors import EXIT_BROKEN, EXIT_FAILED, EXIT_OK
 from kdumplab.kexec import KERNEL_KEXEC, verdict
 from kdumplab.model import Result
-from kdumplab.ranges import SZ_4G, U64_MAX
+from kdumplab.ranges import SZ_4G, U64_MAX, iec
 
-__all__ = ["WRAPPED", "FATAL", "problems", "kdump_verdict", "exit_status"]
+__all__ = ["WRAPPED", "FATAL", "Judgement", "judge", "problems", "kdump_verdict", "exit_status", "vmcore_text",
+           "paired_kexec_tools"]
 
 WRAPPED = 1 << 60  # no real program header or /proc/vmcore is this big: a size that wrapped below zero
 #: problems after which there is no usable dump (the others are warnings: a dump exists, some tools or devices fail)
@@ -79,3 +82,41 @@ def exit_status(res: Result) -> int:
     if any(label in FATAL for label in found):
         return EXIT_BROKEN
     return EXIT_FAILED if found else EXIT_OK
+
+
+def vmcore_text(size: int) -> str:
+    """/proc/vmcore's size for people: a wrapped size is said to wrap (the kernel's integer stays in JSON)."""
+    if size >= WRAPPED:
+        return f"/proc/vmcore size wraps ({size} bytes, {(1 << 64) - size:#x} below zero): reading it oopses"
+    return f"/proc/vmcore {iec(size)} ({size} bytes)"
+
+
+@dataclass(frozen=True, slots=True)
+class Judgement:
+    """The one verdict every command gives on a model run: exit status, a table cell, a sentence, the problems."""
+
+    status: int
+    short: str
+    sentence: str
+    problems: tuple[tuple[str, str], ...]
+
+
+def judge(res: Result) -> Judgement:
+    """Reserved or not, and with kexec-tools whether kdump then works, in the words every command uses."""
+    o = res.outcome
+    if res.kexec is None:
+        sentence = (f"reserved: {o.reason}" if o.regions else f"{o.verdict}: {o.reason}").rstrip(": ")
+        return Judgement(exit_status(res), str(o.verdict), sentence, ())
+    short, sentence = kdump_verdict(res)
+    return Judgement(exit_status(res), short, sentence, problems(res) if res.kexec.loaded else ())
+
+
+def paired_kexec_tools(policy_name: str, kexec_generation: str) -> str | None:
+    """The kexec-tools Debian ships beside a kernel generation (same suite: bullseye 5.10 + 2.0.20, bookworm 6.1
+    + 2.0.25, trixie 6.12 + 2.0.29, sid 7.2 + 2.0.32; lab/setup.py KERNEL_SUITES and KEXEC_SUITES); the 2019
+    proposals, patches on 5.10, pair with 5.10's."""
+    from kdumplab.lab.setup import KERNEL_SUITES, KEXEC_SUITES  # noqa: PLC0415
+
+    by_suite = {suite: version for version, suite in KEXEC_SUITES.items()}
+    suite = KERNEL_SUITES.get(policy_name) or KERNEL_SUITES.get(kexec_generation)
+    return by_suite.get(suite) if suite else None

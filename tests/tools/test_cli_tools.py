@@ -78,14 +78,29 @@ def test_explain_unknown_kernel_exit_2() -> None:
     assert r.exit_code == 2 and "unknown kernel generation" in r.output
 
 
+def _rows(output: str) -> dict[str, str]:
+    """compare's text: policy -> its block (the row line and its indented lines)."""
+    rows: dict[str, str] = {}
+    name = None
+    for line in output.splitlines()[2:]:
+        if line[:1] in (" ", ">") and line[1:2] != " ":
+            name = line[1:].split()[0]
+            rows[name] = line
+        elif name:
+            rows[name] += "\n" + line
+    return rows
+
+
 def test_recommend_and_compare() -> None:
     r = _run("recommend", "--machine", "graviton", "--kernel", "6.12", "--json")
     assert r.exit_code == 0
     assert any(c["verdict"] == "reserved" for c in json.loads(r.output)["candidates"])
-    c = _run("compare", "--machine", "qemu-virt", "--cmdline", "crashkernel=512M")
-    assert c.exit_code == 0
-    assert [line.split()[0] for line in c.output.splitlines()[1:] if not line.startswith(" ")][:6] == [
-        "5.10", "6.1", "6.12", "7.2", "proposal-2019-v5", "proposal-2019-review"]
+    c = _run("compare", "--machine", "qemu-virt", "--cmdline", "crashkernel=512M", "--kernel", "6.12")
+    assert c.exit_code == 0, c.output
+    assert list(_rows(c.output)) == ["5.10", "6.1", "6.12", "7.2", "proposal-2019-v5", "proposal-2019-review"]
+    assert all(len(line) <= 80 for line in c.output.splitlines())
+    # the default --kernel 6.1 with Debian's kexec-tools 2.0.25: the vmcore size wraps, kdump will not work
+    assert _run("compare", "--machine", "qemu-virt", "--cmdline", "crashkernel=512M").exit_code == 3
 
 
 def test_compare_kexec_verdicts_match_the_recorded_cycles() -> None:
@@ -93,17 +108,35 @@ def test_compare_kexec_verdicts_match_the_recorded_cycles() -> None:
     # 6.1-kt2.0.32-high-1G: loaded high, but the crash kernel had no memory below 4 GiB (no swiotlb line) and
     # its /proc/vmcore was ~1.8e19 bytes (no _text in 6.1's kallsyms)
     c = _run("compare", "--machine", "qemu-virt", "--cmdline", "crashkernel=1G,high")
-    assert c.exit_code == 0
-    block = c.output.split("\n6.12 ")[1].split("\n7.2 ")[0]
-    assert "kexec-tools 2.0.20: NO: kexec_load failed: Cannot assign requested address" in block
-    assert "kexec-tools 2.0.25: yes, high" in block
-    block61 = c.output.split("\n6.1 ")[1].split("\n6.12 ")[0]
-    line = next(x for x in block61.splitlines() if "2.0.32" in x)
+    assert c.exit_code == 3
+    rows = _rows(c.output)
+    block = " ".join(rows["6.12"].split())
+    assert "2.0.20: NO: kexec_load failed: Cannot assign requested address" in block
+    assert "2.0.25: yes, high" in block
+    block61 = " ".join(rows["6.1"].split())
+    line = block61.split("2.0.32:")[1]
     assert "BUT" in line and "vmcore size wraps" in line and "no memory below 4 GiB" in line
     # and only 6.12/7.2 with kexec-tools >= 2.0.25 write the kernel's own page_offset (52-bit VA: 0xfff0...;
     # recorded: "load_crashdump_segments: page_offset:   fff0000000000000")
     assert "vmcore vaddrs wrong" in line
-    assert "BUT" not in next(x for x in block.splitlines() if "2.0.32" in x)
+    assert "BUT" not in block.split("2.0.32:")[1]
+
+
+def test_plan_says_what_compare_says() -> None:
+    """One verdict engine: plan --kexec-tools names the problems compare names, with the same exit status."""
+    p = _run("plan", "--cmdline", "crashkernel=1G,high", "--kexec-tools", "2.0.25", "--json")
+    doc = json.loads(p.output)
+    assert p.exit_code == 3 and doc["exit_status"] == 3 and doc["kdump"]["works"] is False
+    labels = [x["label"] for x in doc["kdump"]["problems"]]
+    assert labels == ["vmcore vaddrs wrong", "vmcore size wraps", "no memory below 4 GiB"]
+    assert doc["crash_kernel"]["vmcore_size_wraps"] is True and doc["crash_kernel"]["vmcore_size"] > 1 << 63
+    c = _run("compare", "--cmdline", "crashkernel=1G,high", "--json")
+    cell = next(x for r in json.loads(c.output)["rows"] if r["policy"] == "6.1" for x in r["cells"]
+                if x["version"] == "2.0.25")
+    assert cell["short"] == doc["kdump"]["short"] and cell["status"] == 3
+    text = " ".join(_run("plan", "--cmdline", "crashkernel=1G,high", "--kexec-tools", "2.0.25").output
+                    .replace("│", " ").split())
+    assert "/proc/vmcore size wraps" in text and "virtual addresses assume page_offset" in text
 
 
 def test_x86_recommend(tmp_path: Path) -> None:

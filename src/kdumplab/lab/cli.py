@@ -226,10 +226,14 @@ def cycle_cmd(margs: MachineArgs, kexec_tools: str, cmdline: str, checks: bool,
     click.echo("  usable-memory-range: " + ", ".join(f"{a:#x}-{b:#x}" for a, b in real_usable_ranges(cyc)))
     hdr = real_elfcorehdr(cyc)
     click.echo(f"  elfcorehdr: {hdr[0]:#x} + {hdr[1]:#x}" if hdr else "  elfcorehdr: none")
-    click.echo(f"  MemTotal: {cap.memtotal_kb} kB   /proc/vmcore: {cap.vmcore_size} bytes")
+    from kdumplab.ranges import iec
+    from kdumplab.verdict import vmcore_text
+
+    vmcore = vmcore_text(cap.vmcore_size) if cap.vmcore_size is not None else "/proc/vmcore: not read"
+    click.echo(f"  MemTotal: {iec(cap.memtotal_kb << 10)} ({cap.memtotal_kb} kB); {vmcore}")
 
 
-@lab.command("build")
+@lab.command("build", epilog="Example: nice kdumplab lab build --variant proposal-2019-v5 --jobs 2")
 @click.option("--variant", "variants", multiple=True,
               type=click.Choice(["5.10-control", "proposal-2019-v5", "proposal-2019-review"]),
               help="Lab kernel(s) to build (default: all three).")

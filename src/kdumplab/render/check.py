@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import textwrap
 
+from kdumplab.bootconfig import METHODS, Method
 from kdumplab.findings import Analysis
-from kdumplab.ranges import SZ_1M
+from kdumplab.ranges import SZ_1M, iec, with_sizes
 from kdumplab.recommend import Recommendation
 from kdumplab.tools.compare import Row
 from kdumplab.tools.explain import Explanation
@@ -63,7 +65,7 @@ def check_text(a: Analysis) -> str:
 
 def explain_text(e: Explanation) -> str:
     o = e.result.outcome
-    out = [f"verdict: {o.verdict}  ({o.reason})"]
+    out = [f"verdict: {o.verdict}  ({with_sizes(o.reason)})"]
     out += [f"  {r.name} [{r.start:#x}, {r.end:#x}) {r.size // SZ_1M} MiB" for r in o.regions]
     out.append(f"low window: [{e.window[0]:#x}, {e.window[1]:#x})")
     out += [f"  occupied by {w}: [{s:#x}, {t:#x}) {(t - s) // SZ_1M} MiB" for w, s, t in e.occupants]
@@ -77,27 +79,71 @@ def explain_text(e: Explanation) -> str:
     return "\n".join(out) + "\n"
 
 
-def recommend_text(r: Recommendation) -> str:
-    out = [f"{r.machine}: {r.ram / (1 << 30):.2f} GiB RAM, kernel {r.kernel}"]
-    for c in r.candidates:
-        out.append(f"  {c.name:28} {c.cmdline:48} {c.verdict:9} {c.placement}")
-        out.append(f"      source: {c.source}")
+def recommend_text(r: Recommendation, methods: tuple[Method, ...] = METHODS, width: int = 80) -> str:
+    """The value to use first (marked ``>``), why, the fleet expression and how to apply it; then every
+    candidate with its verdict; sources last, short."""
+    def wrap(text: str, first: str = "  ", rest: str = "    ") -> list[str]:
+        return textwrap.wrap(text, width, initial_indent=first, subsequent_indent=rest, break_on_hyphens=False)
+
+    out = [f"{r.machine}: {iec(r.ram)} RAM, kernel {r.kernel}"]
+    use = r.use
+    if use is not None:
+        out += ["", f"use: {use.cmdline}"] + wrap(f"why: {r.why}")
+    else:
+        out += ["", f"no value reserves: {r.why}"]
+    if r.fleet:
+        out += ["", f"for a fleet: crashkernel={r.fleet}"] + wrap(
+            f"(the largest any distribution table gives at each RAM size; {r.fleet_here})")
+    if use is not None:
+        out += ["", "apply it:"]
+        for m in methods:
+            out.append(f"  {m.title}:")
+            out += [line for step in m.render(use.cmdline) for line in wrap(f"- {step}", "    ", "      ")]
+            out += wrap(f"! {m.warning}", "    ", "      ")
+    out += ["", "candidates (> the one to use):"]
+    for i, c in enumerate(r.candidates):
+        mark = ">" if i == r.chosen else " "
+        out.append(f"{mark} {c.name}: {c.cmdline or '-'}")
+        out += wrap(f"{c.verdict}: {with_sizes(c.placement)}" if c.placement else c.verdict, "    ", "      ")
+        if c.kdump:
+            out += wrap(f"kdump: {c.kdump}", "    ", "      ")
+    out += ["", "sources:"] + [f"  {c.name}: {c.source.split(';')[0][:width - 6 - len(c.name)]}"
+                               for c in r.candidates if "split" not in c.name]
+    if r.calibration is not None:
+        out += ["", "kdumptool calibrate (modelled, MiB):"]
+        out += [f"  {line}" for line in r.calibration.text().splitlines()]
     return "\n".join(out) + "\n"
 
 
-def recommend_json(r: Recommendation) -> str:
+def recommend_json(r: Recommendation, methods: tuple[Method, ...] = METHODS) -> str:
+    use = r.use
     return json.dumps({"machine": r.machine, "kernel": r.kernel, "ram": r.ram,
+                       "use": None if use is None else {"cmdline": use.cmdline, "name": use.name, "why": r.why},
+                       "fleet": {"cmdline": f"crashkernel={r.fleet}" if r.fleet else None, "here": r.fleet_here},
+                       "apply": [] if use is None else [
+                           {"method": m.key, "title": m.title, "steps": list(m.render(use.cmdline)),
+                            "warning": m.warning, "source": m.source} for m in methods],
                        "candidates": [{"name": c.name, "cmdline": c.cmdline, "size": c.size, "source": c.source,
-                                       "verdict": c.verdict, "placement": c.placement} for c in r.candidates]},
+                                       "verdict": c.verdict, "placement": c.placement, "kdump": c.kdump,
+                                       "exit_status": c.status, "use": i == r.chosen}
+                                      for i, c in enumerate(r.candidates)]},
                       indent=2) + "\n"
 
 
-def compare_text(rows: tuple[Row, ...]) -> str:
-    out = [f"{'policy':22} {'verdict':9} {'kexec_crash_size':>16}  reserved", ]
+def compare_text(rows: tuple[Row, ...], kernel: str | None = None, width: int = 80) -> str:
+    """One block per kernel policy: what it reserves, then one line per kexec-tools version (wrapped to
+    ``width``); ``*`` marks the kexec-tools Debian ships beside that kernel, ``>`` the row of ``kernel``."""
+    out = ["policy                  verdict    kexec_crash_size",
+           "(> the --kernel row; * the kexec-tools Debian ships with that kernel)"]
     for r in rows:
-        out.append(f"{r.policy:22} {r.verdict:9} {r.crash_size:>16}  {r.reserved}")
+        mark = ">" if r.policy == kernel else " "
+        out.append(f"{mark}{r.policy:23} {r.verdict:10} {iec(r.crash_size) if r.crash_size else '-'}")
+        if r.reserved != "-":
+            out += textwrap.wrap(r.reserved, width, initial_indent="  ", subsequent_indent="    ")
         for c in r.cells:
-            out.append(f"    kexec-tools {c.version}: {c.short}")
+            star = "*" if c.version == r.paired else " "
+            out += textwrap.wrap(f"{star}{c.version}: {c.short}", width, initial_indent="  ",
+                                 subsequent_indent="          ")
     if rows and all(c.loaded is None for r in rows for c in r.cells):
         out.append("(kexec-tools is modelled for arm64 only)")
     return "\n".join(out) + "\n"

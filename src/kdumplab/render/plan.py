@@ -12,7 +12,8 @@ from rich.table import Table
 from rich.text import Text
 
 from kdumplab.model import Result
-from kdumplab.ranges import format_size
+from kdumplab.ranges import iec, iec_hex, with_sizes
+from kdumplab.verdict import WRAPPED, judge, vmcore_text
 
 __all__ = ["SCHEMA", "plan_to_dict", "plan_json", "render_plan"]
 
@@ -26,6 +27,7 @@ def _span(start: int, end: int) -> dict[str, int]:
 
 def plan_to_dict(result: Result) -> dict[str, Any]:
     o = result.outcome
+    judgement = judge(result)
     m = result.scenario.machine
     lm = result.linear_map
     doc: dict[str, Any] = {
@@ -63,6 +65,8 @@ def plan_to_dict(result: Result) -> dict[str, Any]:
         },
         "kexec": None,
         "crash_kernel": None,
+        "exit_status": judgement.status,
+        "kdump": None,
     }
     load = result.kexec
     if load is not None:
@@ -82,6 +86,8 @@ def plan_to_dict(result: Result) -> dict[str, Any]:
             "elfcorehdr": list(load.elfcorehdr) if load.elfcorehdr else None,
             "output": list(load.output),
         }
+        doc["kdump"] = {"works": judgement.status == 0, "verdict": judgement.sentence, "short": judgement.short,
+                        "problems": [{"label": label, "text": text} for label, text in judgement.problems]}
     view = result.crash_view
     if view is not None:
         doc["crash_kernel"] = {
@@ -92,6 +98,7 @@ def plan_to_dict(result: Result) -> dict[str, Any]:
             "swiotlb_kib": view.swiotlb_kib,
             "cma_kib": view.cma_kib,
             "vmcore_size": view.vmcore_size,
+            "vmcore_size_wraps": view.vmcore_size >= WRAPPED,
             "elfcorehdr_log": view.elfcorehdr_log,
             "swiotlb_finds_low_memory": view.swiotlb_low_mem,
         }
@@ -111,8 +118,8 @@ def render_plan(result: Result, console: Console) -> None:
     head = Text.assemble(
         (f"{o.verdict.value.upper()}", _VERDICT_STYLE[o.verdict.value]), "  ",
         (f"kernel {result.policy.name}", "bold"), f" ({result.policy.description})\n",
-        f"machine {m.name}: {format_size(m.ram_size)}B RAM in {len(m.banks)} bank(s); ",
-        f"low limit (DMA) {o.low_max:#x}\n", f"cmdline: {result.scenario.cmdline}\n", o.reason)
+        f"machine {m.name}: {iec_hex(m.ram_size)} RAM in {len(m.banks)} bank(s); ",
+        f"low limit (DMA) {iec_hex(o.low_max)}\n", f"cmdline: {result.scenario.cmdline}\n", with_sizes(o.reason))
     parts: list[Any] = [head]
     if o.regions:
         table = Table(title="crash regions (/proc/iomem)", title_justify="left")
@@ -124,7 +131,7 @@ def render_plan(result: Result, console: Console) -> None:
                 where += ", NOMAP"
             if not r.in_iomem:
                 where += ", not listed in /proc/iomem"
-            table.add_row(r.name, r.role.value, f"{r.start:#x}", f"{r.end - 1:#x}", format_size(r.size) + "B", where)
+            table.add_row(r.name, r.role.value, f"{r.start:#x}", f"{r.end - 1:#x}", iec(r.size), where)
         parts.append(table)
     parts.append(Panel("\n".join(o.log) or "(nothing logged)", title="kernel log", title_align="left"))
     if o.early:
@@ -132,7 +139,7 @@ def render_plan(result: Result, console: Console) -> None:
         for col in ("what", "start", "end", "size"):
             early.add_column(col)
         for a in o.early:
-            early.add_row(a.what, f"{a.start:#x}", f"{a.start + a.size - 1:#x}", format_size(a.size) + "B")
+            early.add_row(a.what, f"{a.start:#x}", f"{a.start + a.size - 1:#x}", iec(a.size))
         parts.append(early)
     lm = result.linear_map
     parts.append(Panel("\n".join([f"granularity: {lm.granularity}",
@@ -142,13 +149,15 @@ def render_plan(result: Result, console: Console) -> None:
     parts.append(Panel(result.iomem_text.rstrip("\n"), title="/proc/iomem", title_align="left"))
     parts.append(Text(f"/sys/kernel/kexec_crash_size: {result.kexec_crash_size}"))
     if result.kexec is not None:
-        from kdumplab.kexec import verdict  # noqa: PLC0415
-
         k = result.kexec
-        lines = [verdict(k)] + [f"{s.what:10s} {s.start:#x} + {s.size:#x}" for s in k.segments]
+        j = judge(result)
+        lines = [j.sentence] + [f"{s.what:10s} {s.start:#x} + {s.size:#x} ({iec(s.size)})" for s in k.segments]
         if result.crash_view is not None:
             v = result.crash_view
-            lines.append(f"crash kernel: MemTotal ~{v.memtotal_kb} kB (of {v.memtotal_kb_max} kB usable; swiotlb "
-                         f"{v.swiotlb_kib} kB, CMA {v.cma_kib} kB of it), /proc/vmcore {v.vmcore_size} bytes")
-        parts.append(Panel("\n".join(lines), title=f"kexec -p (kexec-tools {k.tools})", title_align="left"))
+            lines.append(f"crash kernel: MemTotal {iec(v.memtotal_kb << 10)} (of {iec(v.memtotal_kb_max << 10)} "
+                         f"usable; swiotlb {iec(v.swiotlb_kib << 10)}, CMA {iec(v.cma_kib << 10)} of it)")
+            lines.append(vmcore_text(v.vmcore_size))
+        style = "green" if j.status == 0 else "yellow" if j.status == 1 else "red"
+        parts.append(Panel("\n".join(lines), title=f"kexec -p (kexec-tools {k.tools}): {j.short}", title_align="left",
+                           border_style=style))
     console.print(Group(*parts))

@@ -63,13 +63,15 @@ def register_tools(main: click.Group) -> None:
         """
         from kdumplab.render.check import explain_text
         from kdumplab.tools.explain import explain as run_explain
+        from kdumplab.verdict import exit_status
 
         e = run_explain(_scenario(margs, cmdline))
         click.echo(explain_text(e), nl=False)
-        sys.exit(0 if e.result.outcome.regions else 1)
+        sys.exit(exit_status(e.result))
 
-    @main.command(epilog="Example: kdumplab recommend --machine ampere-altra-2p --kernel 6.12")
-    @machine_options()
+    @main.command(epilog="Examples: sudo kdumplab recommend (this system); kdumplab recommend --machine "
+                  "ampere-altra-2p --kernel 6.12")
+    @machine_options(default=None, kernel=None)
     @click.option("--page-size", type=click.Choice(["4K", "16K", "64K"]), default="4K", show_default=True)
     @click.option("--smmu", is_flag=True, help="The machine has an SMMU (adds kdump-utils' 64K queue memory).")
     @click.option("--nic-drivers", default="", help="Comma-separated NIC drivers, e.g. mlx5_core.")
@@ -81,21 +83,38 @@ def register_tools(main: click.Group) -> None:
     @click.option("--json", "as_json", is_flag=True)
     def recommend(margs: MachineArgs, page_size: str, smmu: bool, nic_drivers: str,
                   calibrate_conf: str | None, kdump_cpus: int, network_dump: bool, as_json: bool) -> None:
-        """crashkernel= values from kdump-utils, Ubuntu, SUSE's calibrate and ours, each checked on the model.
+        """The crashkernel= value to use, why, a range expression for a fleet, and how to apply it.
 
-        Exit status: 0 at least one value reserves, 1 none does, 2 bad input.
+        Reads this system (/proc/iomem, as root; uname -r) unless --machine is given. Every candidate (kdump-utils,
+        Ubuntu, SUSE's calibrate, ours) is checked on the model, with the kexec-tools Debian ships beside the kernel.
+        Exit status: 0 the marked value reserves and kdump works, 1 it reserves with warnings or nothing reserves,
+        2 bad input, 3 it reserves but kdump will not work on this kernel whatever the size.
         """
+        import dataclasses
         import json
 
         from kdumplab import policy
+        from kdumplab.bootconfig import METHODS, applicable
         from kdumplab.errors import KdumplabError
         from kdumplab.inputfile import read_text
         from kdumplab.recommend import parse_calibrate_conf, suse_flavour
         from kdumplab.recommend import recommend as run_recommend
         from kdumplab.render.check import recommend_json, recommend_text
-        kernel = margs.kernel
-        machine = build_machine(margs)
-        policy.for_kernel(kernel, machine.arch)  # refuses an unknown generation with exit 2
+        from kdumplab.tools.options import live_machine
+
+        if margs.machine is None and not margs.qemu_options:
+            machine, release = live_machine()
+            kernel = margs.kernel or release
+            live = True
+        else:
+            kernel = margs.kernel or "6.1"
+            machine = build_machine(dataclasses.replace(margs, kernel=kernel))
+            live = False
+        try:
+            policy.for_kernel(kernel, machine.arch)
+        except KdumplabError as err:
+            raise KdumplabError("--kernel" if not live or margs.kernel else f"this kernel ({kernel})",
+                                err.what, (err.hint or "") + "; give --kernel") from None
         ps = {"4K": 4096, "16K": 16384, "64K": 65536}[page_size]
         conf = None
         if calibrate_conf:
@@ -106,8 +125,9 @@ def register_tools(main: click.Group) -> None:
             conf = parse_calibrate_conf(text, calibrate_conf, suse_flavour(machine.arch, ps))
         rec = run_recommend(machine, kernel, ps, smmu, tuple(d for d in nic_drivers.split(",") if d), conf,
                             kdump_cpus, network_dump)
+        methods = applicable("/") if live else METHODS
         if as_json:
-            doc = json.loads(recommend_json(rec))
+            doc = json.loads(recommend_json(rec, methods))
             cal = rec.calibration
             doc["suse_calibrate"] = None if cal is None else {
                 "total": cal.total, "low": cal.low, "high": cal.high, "min_low": cal.min_low, "max_low": cal.max_low,
@@ -115,43 +135,56 @@ def register_tools(main: click.Group) -> None:
                 "calibrate_conf": cal.conf.source, "steps_kib": dict(cal.steps)}
             click.echo(json.dumps(doc, indent=2))
         else:
-            click.echo(recommend_text(rec), nl=False)
-            if rec.calibration is not None:
-                click.echo(f"kdumptool calibrate (modelled, MiB; {rec.calibration.conf.source}):")
-                click.echo("".join(f"  {line}\n" for line in rec.calibration.text().splitlines()), nl=False)
-        sys.exit(0 if any(c.verdict == "reserved" for c in rec.candidates) else 1)
+            click.echo(recommend_text(rec, methods), nl=False)
+        use = rec.use
+        sys.exit(1 if use is None else use.status)
 
     @main.command(epilog="Example: kdumplab compare --machine qemu-virt --mem 16G --cmdline 'crashkernel=1G,high'")
-    @machine_options(kernel_option=False)
+    @machine_options()
     @_CMDLINE
     @click.option("--json", "as_json", is_flag=True, help="Every cell with its full verdict sentence.")
     def compare(margs: MachineArgs, cmdline: str, as_json: bool) -> None:
         """Every kernel policy x kexec-tools version (2.0.20/25/29/32) for one machine and cmdline: reserved
-        where, loaded where, the crash kernel's memory, and a verdict. Exit 0, or 2."""
+        where, loaded where, the crash kernel's memory, and a verdict.
+
+        Exit status: that of --kernel's row with the kexec-tools Debian ships beside it (marked *): 0 kdump
+        works, 1 nothing reserved or warnings, 2 bad input, 3 kdump will not work.
+        """
         import dataclasses
         import json
 
+        from kdumplab import policy
         from kdumplab.render.check import compare_text
         from kdumplab.tools.compare import compare as run_compare
+        from kdumplab.tools.compare import compare_status
 
         machine = build_machine(margs)
+        kernel = policy.for_kernel(margs.kernel, machine.arch).name
         rows = run_compare(machine, cmdline)
+        status = compare_status(rows, kernel)
         if as_json:
-            click.echo(json.dumps({"machine": machine.name, "cmdline": cmdline,
-                                   "rows": [dataclasses.asdict(r) for r in rows]}, indent=1))
-            return
-        click.echo(compare_text(rows), nl=False)
+            click.echo(json.dumps({"machine": machine.name, "cmdline": cmdline, "kernel": kernel,
+                                   "exit_status": status, "rows": [dataclasses.asdict(r) for r in rows]}, indent=1))
+        else:
+            click.echo(compare_text(rows, kernel), nl=False)
+        sys.exit(status)
 
     @main.command(epilog="Example: kdumplab report --html k.html --machine ampere-altra-2p --cmdline crashkernel=1G")
     @click.option("--html", "html_path", required=True, type=click.Path(dir_okay=False))
     @machine_options()
     @_CMDLINE
     def report(html_path: str, margs: MachineArgs, cmdline: str) -> None:
-        """One self-contained HTML page: memory map, findings, policy matrix. Exit 0, or 2."""
+        """One self-contained HTML page: memory map, findings, policy matrix.
+
+        Exit status as compare's: --kernel with the kexec-tools Debian ships beside it, 0 kdump works, 1 nothing
+        reserved or warnings, 2 bad input, 3 kdump will not work.
+        """
         from kdumplab.tools.report import build, write
 
-        write(html_path, build(_scenario(margs, cmdline)))
+        text, status = build(_scenario(margs, cmdline))
+        write(html_path, text)
         click.echo(f"wrote {html_path}")
+        sys.exit(status)
 
     @main.group(epilog="Example: kdumplab machine show --machine rpi4-8g")
     def machine() -> None:

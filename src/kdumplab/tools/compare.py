@@ -14,10 +14,10 @@ from kdumplab import model, policy
 from kdumplab.errors import KdumplabError
 from kdumplab.kexec import KEXEC_TOOLS
 from kdumplab.machine import Machine
-from kdumplab.ranges import SZ_1M
-from kdumplab.verdict import kdump_verdict
+from kdumplab.ranges import iec
+from kdumplab.verdict import judge, paired_kexec_tools
 
-__all__ = ["KEXEC_VERSIONS", "Cell", "Row", "compare"]
+__all__ = ["KEXEC_VERSIONS", "Cell", "Row", "compare", "compare_status"]
 
 KEXEC_VERSIONS = tuple(KEXEC_TOOLS)
 
@@ -32,6 +32,7 @@ class Cell:
     crash_mem_kib: int | None  # the crash kernel's MemTotal (estimate)
     short: str  # for a table cell
     verdict: str  # one plain sentence
+    status: int = 0  # the exit status of this pairing (verdict.exit_status)
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +42,7 @@ class Row:
     reserved: str
     crash_size: int
     cells: tuple[Cell, ...]
+    paired: str | None = None  # the kexec-tools Debian ships with this kernel
 
     @property
     def kexec(self) -> tuple[tuple[str, str], ...]:
@@ -49,10 +51,10 @@ class Row:
 
 
 def _cell(res: model.Result, version: str) -> Cell:
-    short, sentence = kdump_verdict(res)
+    j = judge(res)
     kernel = next((s.start for s in res.kexec.segments if s.what == "kernel"), None)
     mem = res.crash_view.memtotal_kb if res.crash_view is not None else None
-    return Cell(version, res.kexec.loaded, kernel, mem, short, sentence)
+    return Cell(version, res.kexec.loaded, kernel, mem, j.short, j.sentence, j.status)
 
 
 def compare(machine: Machine, cmdline: str) -> tuple[Row, ...]:
@@ -64,12 +66,24 @@ def compare(machine: Machine, cmdline: str) -> tuple[Row, ...]:
             try:
                 run = model.run(dataclasses.replace(base, kernel=name, kexec_tools=kv))
             except KdumplabError as err:  # e.g. kexec-tools is modelled for arm64 only
-                cells.append(Cell(kv, None, None, None, "n/a", err.what))
+                cells.append(Cell(kv, None, None, None, "n/a", err.what, 1))
                 continue
             cells.append(_cell(run, kv))
             res = res or run  # the boot part is the same whatever kexec-tools does afterwards
         res = res or model.run(dataclasses.replace(base, kernel=name))
-        reserved = ", ".join(f"{r.role} [{r.start:#x}, {r.end:#x}) {r.size // SZ_1M}M"
-                             for r in res.outcome.regions) or "-"
-        rows.append(Row(name, str(res.outcome.verdict), reserved, res.kexec_crash_size, tuple(cells)))
+        reserved = ", ".join(f"{r.role} {r.start:#x}-{r.end - 1:#x} {iec(r.size)}" for r in res.outcome.regions) or "-"
+        rows.append(Row(name, str(res.outcome.verdict), reserved, res.kexec_crash_size, tuple(cells),
+                        paired_kexec_tools(name, res.policy.kexec_generation)))
     return tuple(rows)
+
+
+def compare_status(rows: tuple[Row, ...], kernel: str) -> int:
+    """The exit status of compare: that of ``kernel``'s row with the kexec-tools Debian ships beside it (the
+    cell marked in the table), or of the row when no pairing is known; 1 for a kernel not in the table."""
+    row = next((r for r in rows if r.policy == kernel), None)
+    if row is None:
+        return 1
+    cell = next((c for c in row.cells if c.version == row.paired), None)
+    if cell is None:
+        return 0 if row.verdict == "reserved" else 1
+    return cell.status

@@ -25,7 +25,7 @@ from kdumplab.ranges import SZ_1G, format_size, iec_hex, parse_count, parse_memo
 
 __all__ = ["MachineArgs", "Option", "MACHINE_OPTIONS", "machine_options", "build_machine", "parse_numa",
            "image_for", "lab_arch", "lab_kernel", "lab_mem", "KERNEL_HELP", "CMDLINE_HELP", "LAB_KERNELS",
-           "LAB_MACHINES", "LAB_CPUS"]
+           "LAB_MACHINES", "LAB_CPUS", "machine_from_iomem", "live_machine"]
 
 KERNEL_HELP = ("Kernel: a generation (5.10, 6.1, 6.12, 7.2), a Debian release string (6.1.0-28-arm64) or a 2019 "
                "proposal (proposal-2019-v5, proposal-2019-review).")
@@ -237,3 +237,47 @@ def lab_mem(args: MachineArgs) -> tuple[str, tuple[str, ...]]:
     mem = _mem(args)
     build_machine(MachineArgs("qemu-virt", "6.1", mem, args.numa))  # QEMU's own limits, before booting
     return format_size(mem), tuple(format_size(n) for n in args.numa or ())
+
+
+def machine_from_iomem(iomem: str, arch: str, where: str, name: str) -> Machine:
+    """The RAM a /proc/iomem shows as a Machine: top-level "System RAM" lines, and on arm64 the top-level
+    "reserved" lines between them (UEFI/DT no-map memory, which memblock keeps as memory but never maps).
+
+    This is what ``recommend`` needs from a live system; evidence from logs and captures is read by ``--from``.
+    """
+    from kdumplab.iomem import parse  # noqa: PLC0415
+    from kdumplab.machine import Bank, Reservation  # noqa: PLC0415
+
+    top = parse(iomem, where)
+    ram = [(r.start, r.end) for r in top if r.name == "System RAM"]
+    if not ram:
+        raise KdumplabError(where, "no System RAM line")
+    if all(s == 0 for s, _ in ram):
+        raise KdumplabError(where, "every address is 0: /proc/iomem shows addresses only to root",
+                            "run as root, or describe the machine with --machine")
+    nomap = [(r.start, r.end) for r in top if r.name == "reserved" and arch == "arm64"
+             and any(e == r.start or s == r.end for s, e in ram)]
+    spans: list[list[int]] = []
+    for s, e in sorted(ram + nomap):
+        if spans and s <= spans[-1][1]:
+            spans[-1][1] = max(spans[-1][1], e)
+        else:
+            spans.append([s, e])
+    return Machine(name=name, arch=arch, banks=tuple(Bank(s, e - s) for s, e in spans),
+                    reserved=tuple(Reservation("no-map (from /proc/iomem)", s, e - s, nomap=True) for s, e in nomap),
+                    source=f"{where} (System RAM lines)")
+
+
+def live_machine() -> tuple[Machine, str]:
+    """This system's RAM from /proc/iomem, and its kernel release (uname -r)."""
+    import platform  # noqa: PLC0415
+
+    from kdumplab.capture import from_live  # noqa: PLC0415
+
+    cap = from_live()
+    arch = {"aarch64": "arm64", "x86_64": "x86_64"}.get(platform.machine())
+    if arch is None:
+        raise KdumplabError("this system", f"{platform.machine()} is not modelled", "give --machine")
+    if not cap.iomem:
+        raise KdumplabError("/proc/iomem", "cannot be read", "give --machine")
+    return machine_from_iomem(cap.iomem, arch, "/proc/iomem", f"this system ({platform.node()})"), platform.release()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import tempfile
 from pathlib import Path
@@ -11,22 +12,36 @@ from kdumplab.capture import Capture, from_texts
 from kdumplab.errors import KdumplabError
 from kdumplab.findings import analyze
 from kdumplab.render.html import page
-from kdumplab.tools.compare import compare
+from kdumplab.tools.compare import compare, compare_status
 from kdumplab.tools.explain import explain
 
 
-def modelled_capture(res: model.Result) -> Capture:
-    """What ``check`` would read on the modelled machine: its /proc/iomem, cmdline, kexec_crash_size and log."""
+def modelled_capture(res: model.Result, kexec: model.Result | None = None) -> Capture:
+    """What ``check`` would read on the modelled machine: its /proc/iomem, cmdline, kexec_crash_size and log,
+    and with ``kexec`` (the same boot with kexec-tools) that version and whether it loaded."""
     s = res.scenario
     arch = "aarch64" if s.machine.arch == "arm64" else s.machine.arch
-    return from_texts(f"model: {s.machine.name}", {
-        "iomem": res.iomem_text, "cmdline": s.cmdline + "\n", "kexec_crash_size": f"{res.kexec_crash_size}\n",
-        "kernel_log": "\n".join(res.outcome.log) + "\n", "uname": f"Linux model {s.kernel} #1 SMP {arch} GNU/Linux\n"})
+    texts = {"iomem": res.iomem_text, "cmdline": s.cmdline + "\n", "kexec_crash_size": f"{res.kexec_crash_size}\n",
+             "kernel_log": "\n".join(res.outcome.log) + "\n",
+             "uname": f"Linux model {s.kernel} #1 SMP {arch} GNU/Linux\n"}
+    if kexec is not None and kexec.kexec is not None:
+        texts["kexec_version"] = f"kexec-tools {kexec.kexec.tools}\n"
+        texts["kexec_crash_loaded"] = f"{int(kexec.kexec.loaded)}\n"
+    return from_texts(f"model: {s.machine.name}", texts)
 
 
-def build(scn: model.Scenario) -> str:
+def build(scn: model.Scenario) -> tuple[str, int]:
+    """The page and its exit status: the scenario's kernel with the kexec-tools Debian ships beside it (the
+    cell compare marks), so the findings, the matrix and the exit status say the same."""
     expl = explain(scn)
-    return page(expl.result, expl, compare(scn.machine, scn.cmdline), analyze(modelled_capture(expl.result)))
+    rows = compare(scn.machine, scn.cmdline)
+    name = expl.result.policy.name
+    row = next((r for r in rows if r.policy == name), None)
+    paired = None
+    if row is not None and row.paired and any(c.version == row.paired and c.loaded is not None for c in row.cells):
+        paired = model.run(dataclasses.replace(scn, kexec_tools=row.paired))
+    analysis = analyze(modelled_capture(expl.result, paired))
+    return page(expl.result, expl, rows, analysis, name), compare_status(rows, name)
 
 
 def write(path: str, text: str) -> None:
