@@ -52,6 +52,7 @@ class MachineArgs:
     kernel_at: int | None = None  # plan --kernel-at: the kernel's physical address (x86: pins KASLR)
     dma_window: int | None = None  # device DMA limited to the first SIZE of RAM (DT dma-ranges)
     cpu: str | None = None  # the lab's QEMU CPU model
+    from_: str | None = None  # --from DIR|FILE: the machine inferred from evidence (kdumplab.infer)
 
     @property
     def qemu_options(self) -> tuple[str, ...]:
@@ -114,6 +115,9 @@ MACHINE_OPTIONS: list[Option] = [
            "bios (x86 SeaBIOS), the direct kernel boot and the default; uefi (EDK2 / OVMF).", metavar="FW"),
     Option("--dma-window", "dma_window", parse_memory, "qemu-virt: devices reach only the first SIZE of RAM "
            "(DT dma-ranges on the PCIe host bridge), e.g. 1G; moves ZONE_DMA and the low crash window."),
+    Option("--from", "from_", lambda text, where: text, "The machine inferred from evidence: a captured root, a "
+           "sosreport, a dmesg or a /proc/iomem (banks, DMA limit, CMA, kernel image; each marked inferred).",
+           metavar="DIR|FILE", qemu=False, lab=False),
     Option("--cpu", "cpu", _choice(LAB_CPUS), "qemu-virt: the QEMU CPU model the lab boots (cortex-a57, "
            "neoverse-n1); it does not move the model.", metavar="MODEL"),
 ]
@@ -182,6 +186,10 @@ def build_machine(args: MachineArgs) -> Machine:
     """A preset (``qemu-virt`` takes the QEMU options) or a machine TOML file."""
     from kdumplab import presets  # noqa: PLC0415
 
+    if args.from_:
+        from kdumplab.infer import read_from  # noqa: PLC0415
+
+        return read_from(args.from_)
     name = args.machine or ("qemu-q35" if args.arch == "x86_64" else "qemu-virt")
     if name == "qemu-q35":
         from kdumplab.presets.q35 import qemu_q35  # noqa: PLC0415
