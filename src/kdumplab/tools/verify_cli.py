@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 
 from rich.console import Console
@@ -40,18 +41,7 @@ def run_verify(kernel: str | None, mem: str, numa: str | None, cmdline: str, sui
     console = Console(stderr=as_json)
     rows: list[dict] = []
     if recorded:
-        from kdumplab.lab.cycle import load_cycle  # noqa: PLC0415
-        from kdumplab.lab.observe import Observation  # noqa: PLC0415
-        from kdumplab.tools.verify_cycle import verify_cycle  # noqa: PLC0415
-
-        for case in sorted(Path(recorded).glob("*/case.json")):
-            try:
-                obs = Observation.from_json(case.read_text())
-            except KdumplabError as err:
-                raise KdumplabError(str(case), err.what) from None
-            rows.append(_row(case.parent.name, verify_observation(obs), None))
-        for case in sorted(Path(recorded).glob("*/cycle.json")):
-            rows.append(_row(case.parent.name, verify_cycle(load_cycle(case.parent)), None))
+        rows += _recorded(Path(recorded))
     elif suite_file:
         from kdumplab.lab.suite import load_suite, run_suite  # noqa: PLC0415
 
@@ -71,10 +61,12 @@ def run_verify(kernel: str | None, mem: str, numa: str | None, cmdline: str, sui
         if kexec_tools:
             from kdumplab.lab.cycle import CycleSpec, run_cycle  # noqa: PLC0415
 
-            cycled = run_cycle(CycleSpec(spec, kexec_tools))
+            with _spinner(f"kdump cycle of {kernel} with kexec-tools {kexec_tools}", console, as_json):
+                cycled = run_cycle(CycleSpec(spec, kexec_tools))
             rows.append(_row(f"{kernel}-{mem}-kexec-tools-{kexec_tools}", _checks(cycled), cycled.lost))
         else:
-            result = boot(spec)
+            with _spinner(f"booting {kernel} under QEMU", console, as_json):
+                result = boot(spec)
             rows.append(_row(f"{kernel}-{mem}", _checks(result), result.lost))
     else:
         raise KdumplabError("verify", "nothing to verify", "give --kernel, --suite or --recorded")
@@ -82,17 +74,17 @@ def run_verify(kernel: str | None, mem: str, numa: str | None, cmdline: str, sui
     if as_json:
         print(json.dumps({"cases": rows, "agree": sum(r["agree"] for r in rows), "total": len(rows)}, indent=1))
     else:
-        table = Table(title="model vs real boot")
-        table.add_column("case")
-        fields = sorted({f for r in rows for f in r["fields"]})
-        for f in fields:
-            table.add_column(f)
+        table = Table(title="model vs real boot", title_justify="left")
+        table.add_column("case", overflow="fold")
+        table.add_column("fields", justify="right")
+        table.add_column("disagree", overflow="fold")
         for r in rows:
             if r["lost"]:
-                table.add_row(r["case"], f"[red]lost: {r['lost']}[/]", *[""] * (len(fields) - 1))
+                table.add_row(r["case"], "", f"[red]lost: {r['lost']}[/]")
                 continue
-            table.add_row(r["case"], *["" if f not in r["fields"] else "[green]ok[/]" if r["fields"][f]["ok"]
-                                       else "[red]DIFF[/]" for f in fields])
+            bad = [f for f, v in r["fields"].items() if not v["ok"]]
+            table.add_row(r["case"], f"{len(r['fields']) - len(bad)}/{len(r['fields'])}",
+                          f"[red]{', '.join(bad)}[/]" if bad else "[green]none[/]")
         console.print(table)
         for r in rows:
             for f, v in r["fields"].items():
@@ -102,3 +94,73 @@ def run_verify(kernel: str | None, mem: str, numa: str | None, cmdline: str, sui
     if not rows:
         return EXIT_BAD_INPUT
     return EXIT_OK if all(r["agree"] for r in rows) else EXIT_FAILED
+
+
+def _spinner(what: str, console: Console, quiet: bool):  # noqa: ANN202
+    """A spinner with the elapsed time while QEMU runs: only on a terminal, never with --json."""
+    import contextlib  # noqa: PLC0415
+
+    if quiet or not console.is_terminal:
+        return contextlib.nullcontext()
+    from rich.progress import SpinnerColumn, TextColumn, TimeElapsedColumn  # noqa: PLC0415
+
+    progress = Progress(SpinnerColumn(), TextColumn(what), TimeElapsedColumn(), console=console, transient=True)
+    progress.add_task(what, total=None)
+    return progress
+
+
+def _recorded(root: Path) -> list[dict]:
+    """Every recording under ``root``, at any depth: lab boots (case.json), the lead's early boots (case.json with
+    the serial log), full kdump cycles (cycle.json). Errors name the recording; none at all is an error."""
+    from kdumplab.lab.cycle import load_cycle  # noqa: PLC0415
+    from kdumplab.lab.observe import Observation  # noqa: PLC0415
+    from kdumplab.tools.verify_cycle import verify_cycle  # noqa: PLC0415
+
+    rows = []
+    for case in sorted(root.rglob("case.json")):
+        try:
+            text = case.read_text(encoding="utf-8")
+            try:
+                obs = Observation.from_json(text)
+            except KdumplabError:
+                obs = _early_boot(case.parent, text)
+            rows.append(_row(str(case.parent.relative_to(root)), verify_observation(obs), None))
+        except (KdumplabError, OSError, UnicodeDecodeError, ValueError, KeyError, TypeError) as err:
+            what = err.what if isinstance(err, KdumplabError) else f"{type(err).__name__}: {err}"
+            raise KdumplabError(str(case.parent), f"cannot read this recording: {what}") from None
+    for case in sorted(root.rglob("cycle.json")):
+        try:
+            rows.append(_row(str(case.parent.relative_to(root)), verify_cycle(load_cycle(case.parent)), None))
+        except KdumplabError as err:
+            raise KdumplabError(str(case.parent), f"cannot read this recording: {err.what}") from None
+    if not rows:
+        raise KdumplabError(str(root), "no recordings here (no case.json or cycle.json at any depth)",
+                            "give tests/data or a directory written by lab boot --save / lab suite --record")
+    return rows
+
+
+def _early_boot(case_dir: Path, text: str):  # noqa: ANN202
+    """A boot recorded before the lab existed (tests/data/realboots): the inputs in case.json, everything the
+    guest printed in serial.log between ``=== NAME`` markers; its kernel log is the console before the first."""
+    from kdumplab.klog import crash_lines  # noqa: PLC0415
+    from kdumplab.lab.observe import Observation, Provenance, crash_regions  # noqa: PLC0415
+
+    data = json.loads(text)
+    serial = (case_dir / "serial.log").read_text(encoding="utf-8", errors="replace").replace("\r", "")
+    parts = re.split(r"^=== (\w+)\s*$", serial, flags=re.M)
+    sec = dict(zip(parts[1::2], parts[2::2], strict=False))
+    if "END" not in sec or "IOMEM" not in sec:
+        raise KdumplabError(str(case_dir / "serial.log"), "no === IOMEM ... === END sections")
+    prov = Provenance(data["kernel_package"], data["kernel_package"].split()[-1], data["qemu_version"],
+                      tuple(data["qemu_cmdline"]), int(data["initrd_size"]), data["initrd_sha256"],
+                      float(data["wall_time_s"]))
+    size = sec.get("KEXEC_CRASH_SIZE", "").strip()
+    mt = re.search(r"MemTotal:\s+(\d+) kB", sec.get("MEMINFO", ""))
+    numa = data.get("numa") or ()
+    return Observation(generation=data["kernel"], mem=data["mem"],
+                       numa=tuple(numa.split(",") if isinstance(numa, str) else numa),
+                       user_cmdline=data["cmdline"], cmdline=sec.get("CMDLINE", "").strip(),
+                       crash_regions=crash_regions(sec["IOMEM"].lstrip("\n")), crash_log=crash_lines(parts[0]),
+                       iomem=sec["IOMEM"].lstrip("\n"), kexec_crash_size=int(size) if size.isdigit() else None,
+                       memtotal_kb=int(mt.group(1)) if mt else None, memblock_memory=None, memblock_reserved=None,
+                       provenance=prov)
