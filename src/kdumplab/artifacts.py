@@ -132,6 +132,9 @@ def crash_dtb(base: bytes, load: KexecLoad, bootargs: str, where: str = "dtb") -
     for s, e in load.usable_memory_ranges:
         usable += _cells(s, ac) + _cells(e + 1 - s, sc)
     tree.set_property("linux,usable-memory-range", usable, path="/chosen")
+    if load.low_memory_range is not None:  # the v6/v7 companion of the 2019 series (kexec-tools 2.0.25-lowmem)
+        s, e = load.low_memory_range
+        tree.set_property("linux,low-memory-range", _cells(s, ac) + _cells(e + 1 - s, sc), path="/chosen")
     initrd = next((seg for seg in load.segments if seg.what == "initrd"), None)
     chosen = tree.get_node("chosen")
     for name in ("linux,initrd-start", "linux,initrd-end"):

@@ -10,7 +10,7 @@ measured in those recordings.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from kdumplab.errors import KdumplabError
 from kdumplab.kexec import KexecLoad
@@ -35,6 +35,8 @@ class CrashKernelFacts:
     bounce_when_low_only: bool  # 6.5+: a RAM/1024 swiotlb for unaligned kmalloc DMA even with no high memory
     hash_after_reservations: bool  # 7.x sizes the early hashes on pages left after image, swiotlb and CMA
     cma_per_node: bool = False  # 7.x on a NUMA machine: one more CMA area per node it has memory on
+    #: [PATCH v7 3/4] of the 2019 series: /chosen/linux,low-memory-range is memblock_add()ed after the cap
+    reads_low_memory_range: bool = False
 
 
 _OLD = "Reserving {kib}KB of memory at {addr:#x} for elfcorehdr"
@@ -50,6 +52,14 @@ CRASH_KERNELS: dict[str, CrashKernelFacts] = {
     "6.12": CrashKernelFacts("6.12", 2, _NEW, 34492, 1 << 27, 2418, 627, True, False),
     "7.x": CrashKernelFacts("7.x", 2, _NEW, 43934, 1 << 27, 2420, 721, True, True, cma_per_node=True),
 }
+# The lab-built kernels of issue 13 (kdumplab lab build; small config): their own static size ("Memory:" line
+# of the recorded crash kernels in tests/data/designs-cycles); the per-GiB and fixed overheads are 5.10's.
+# v5's [PATCH 3/4] reads two pairs of linux,usable-memory-range; v7's [PATCH v7 3/4] adds the low range.
+CRASH_KERNELS["5.10-lab"] = replace(CRASH_KERNELS["5.10"], generation="5.10-lab")
+CRASH_KERNELS["proposal-2019-v5"] = replace(CRASH_KERNELS["5.10-lab"], generation="proposal-2019-v5",
+                                            usable_pairs=2)
+CRASH_KERNELS["proposal-2019-review"] = replace(CRASH_KERNELS["5.10-lab"], generation="proposal-2019-review",
+                                                reads_low_memory_range=True)
 
 SWIOTLB_KIB = 64 << 10  # the default bounce buffer, taken below the DMA limit when there is memory above it
 CMA_KIB = 64 << 10  # Debian's CONFIG_CMA_SIZE_MBYTES: the crash kernel reserves it from its own ranges too
@@ -122,6 +132,8 @@ def crash_view(kernel: CrashKernelFacts, load: KexecLoad, notes_bytes: int = 0x1
     if not load.loaded or load.elfcorehdr is None:
         raise KdumplabError("crash view", "no crash kernel was loaded", "check the kexec load first")
     pairs = load.usable_memory_ranges[: kernel.usable_pairs]
+    if kernel.reads_low_memory_range and load.low_memory_range is not None:
+        pairs = (*pairs, load.low_memory_range)
     usable = tuple(sorted(pairs))
     lines = tuple(f"{s:08x}-{e:08x} : System RAM" for s, e in usable)
     total = sum(e + 1 - s for s, e in usable) // 1024

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 from bisect import bisect_right
+from dataclasses import replace
 
 from kdumplab.iomem import Resource, insert, parse
 from kdumplab.machine import Machine
@@ -91,7 +92,9 @@ def _insert_inside(tree: tuple[Resource, ...], res: Resource) -> tuple[Resource,
     for i, top in enumerate(tree):
         if top.start <= res.start and res.end <= top.end:
             try:
-                return tree[:i] + (insert((top,), res)[0],) + tree[i + 1:]
+                # request_resource(top, res): a child of top even when both cover the same range (the 2019
+                # review's NOMAP low region is a whole top-level "reserved" entry of its own)
+                return tree[:i] + (replace(top, children=insert(top.children, res)),) + tree[i + 1:]
             except ValueError:
                 return tree
     return tree

@@ -19,13 +19,14 @@ The stages, in the order kexec-tools runs them:
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from kdumplab.errors import KdumplabError
 from kdumplab.ranges import SZ_1G, SZ_1M, SZ_2M, U64_MAX, PhysRange, align_down, align_up
 
 __all__ = [
     "KEXEC_TOOLS",
+    "LAB_KEXEC_TOOLS",
     "KERNEL_KEXEC",
     "IomemLine",
     "KernelKexecFacts",
@@ -86,6 +87,11 @@ class KexecTools:
     purgatory_bufsz: int = 0x3460
     purgatory_memsz: int = 0x4000
     purgatory_entry_offset: int = 0x690
+    # the v6/v7 companion of the 2019 series ("arm64: kdump: add another DT property to crash dump kernel's
+    # dtb", kernel-patches/kexec-tools): a 'Crash kernel (low)' line goes to a one-slot list of its own (a
+    # second one fails the read), is cut out of the RAM that is dumped, and is written as
+    # /chosen/linux,low-memory-range
+    reads_low_region: bool = False
 
 
 _V20 = KexecTools(
@@ -103,6 +109,11 @@ _V25 = KexecTools(
     not_reserved_hint='"crashkernel=Y@X"', debug_option_lines=(178, 180, 182, 185), purgatory_sink_line=741,
     purgatory_bufsz=0x3558, purgatory_memsz=0x4000, purgatory_entry_offset=0x6A0,
 )
+#: Debian's 2.0.25 source cross-built by ``kdumplab lab build`` (static, gcc 12.2.0-14): the control of the
+#: patched build below. Behaviour as 2.0.25; the purgatory of this build as ``kexec -p -d`` printed it in
+#: tests/data/designs-cycles.
+_V25_LAB = replace(_V25, version="2.0.25-lab")
+_V25_LOWMEM = replace(_V25_LAB, version="2.0.25-lowmem", reads_low_region=True)
 KEXEC_TOOLS: dict[str, KexecTools] = {
     "2.0.20": _V20,
     "2.0.25": _V25,
@@ -119,11 +130,13 @@ KEXEC_TOOLS: dict[str, KexecTools] = {
         purgatory_bufsz=0x3510, purgatory_memsz=0x4000, purgatory_entry_offset=0x660,
     ),
 }
+#: the lab's own builds (issue 13, ``kdumplab lab build``), kept apart from the Debian releases above
+LAB_KEXEC_TOOLS: dict[str, KexecTools] = {t.version: t for t in (_V25_LAB, _V25_LOWMEM)}
 
 
 def kexec_tools(version: str) -> KexecTools:
     try:
-        return KEXEC_TOOLS[version]
+        return KEXEC_TOOLS[version] if version in KEXEC_TOOLS else LAB_KEXEC_TOOLS[version]
     except KeyError:
         raise KdumplabError("kexec-tools", f"unknown version {version!r}", f"one of {sorted(KEXEC_TOOLS)}") from None
 
@@ -159,6 +172,9 @@ KERNEL_KEXEC: dict[str, KernelKexecFacts] = {
     "6.12": KernelKexecFacts("6.12", False, 52, 0xFFFF800080000000, True),
     "7.x": KernelKexecFacts("7.x", False, 52, 0xFFFF800080000000, True),
 }
+# the lab-built 5.10 kernels of issue 13: _text at 0xffff800010000000 in each System.map, as Debian's 5.10
+for _gen in ("5.10-lab", "proposal-2019-v5", "proposal-2019-review"):
+    KERNEL_KEXEC[_gen] = replace(KERNEL_KEXEC["5.10"], generation=_gen)
 
 
 @dataclass(frozen=True, slots=True)
@@ -230,6 +246,7 @@ class KexecLoad:
     flags: int = KEXEC_ON_CRASH | KEXEC_ARCH_ARM64
     kern_paddr_start: int | None = None  # the kernel PT_LOAD's start (wraps below 0 on 6.1 with 2.0.24+)
     exit_status: int = 0  # 0 loaded; 1 die(); 255 a failed load (-1); 253 -s fallback refused (EFALLBACK -3)
+    low_memory_range: tuple[int, int] | None = None  # (start, last) written as /chosen/linux,low-memory-range
 
 
 def parse_iomem_lines(text: str) -> tuple[IomemLine, ...]:
@@ -327,6 +344,7 @@ class _CrashPass:
     kcode: IomemLine | None
     kdata: IomemLine | None
     warnings: list[str]
+    low: list[Span] = field(default_factory=list)
 
 
 def _crash_pass(tools: KexecTools, lines: tuple[IomemLine, ...]) -> _CrashPass:
@@ -341,7 +359,11 @@ def _crash_pass(tools: KexecTools, lines: tuple[IomemLine, ...]) -> _CrashPass:
     out = _CrashPass([], [], None, None, [])
     for ln in lines:
         span = (ln.start, ln.last)
-        if ln.name == "Crash kernel":
+        if tools.reads_low_region and ln.name == "Crash kernel (low)":
+            if out.low:  # mem_regions_add into the one-slot list fails: the callback fails, the read stops
+                break
+            out.low.append(span)
+        elif ln.name == "Crash kernel":
             slots = [s for s, _ in out.usable] + [0] * (tools.usable_capacity - len(out.usable))
             if tools.skip_duplicates and ln.start in slots:
                 size = ln.last + 1 - ln.start
@@ -459,6 +481,7 @@ class _Run:
     syscall: str = "kexec_load"
     output: list[str] = field(default_factory=list)
     usable: tuple[tuple[int, int], ...] = ()
+    low: tuple[int, int] | None = None
     crash: tuple[PhysRange, ...] = ()
     ram: tuple[PhysRange, ...] = ()
     memmap: tuple[Span, ...] = ()
@@ -476,7 +499,7 @@ class _Run:
         out = tuple(self.output) + err
         return KexecLoad(self.tools.version, loaded, out if err else None, out, segs, entry, self.usable,
                          elfcorehdr, phdrs, self.crash, self.ram, self.syscall, self.memmap, self.page_offset,
-                         self.phys_offset, kern_paddr_start=kern, exit_status=status)
+                         self.phys_offset, kern_paddr_start=kern, exit_status=status, low_memory_range=self.low)
 
 
 def load_crash_kernel(
@@ -523,6 +546,7 @@ def load_crash_kernel(
     # --- my_load: memory map (before the image is even probed)
     region = cp.usable[-1] if tools.load_region_is_last else cp.usable[0]
     run.usable = tuple(reversed(cp.usable)) if tools.usable_reverse_order else tuple(cp.usable)
+    run.low = cp.low[0] if cp.low else None
     memmap, iomem_starts = _memory_map(tools, lines, region)
     run.memmap = tuple(memmap)
     if not memmap:
@@ -614,7 +638,7 @@ def load_crash_kernel(
         if align_up(initrd_end, SZ_1G) - align_down(image_base, SZ_1G) > IMAGE_INITRD_SPAN_MAX:
             return run.fail("kexec: Error: image + initrd too big.", *cannot_load, segs=ordered(),
                             elfcorehdr=elfcorehdr, phdrs=phdrs)
-    dtb_bytes = _dtb_bytes(inputs, len(run.usable))
+    dtb_bytes = _dtb_bytes(inputs, len(run.usable), run.low is not None)
     if dtb_bytes > DTB_MAX:
         return run.fail("kexec: Error: dtb too big.", *cannot_load, segs=ordered(), elfcorehdr=elfcorehdr,
                         phdrs=phdrs)
@@ -640,11 +664,14 @@ def load_crash_kernel(
     return run.done(inside, err, final, entry, elfcorehdr, phdrs, kern_start, status=0 if inside else 255)
 
 
-def _dtb_bytes(inputs: KexecInputs, usable_ranges: int) -> int:
+def _dtb_bytes(inputs: KexecInputs, usable_ranges: int, low_range: bool = False) -> int:
     """The DTB segment's size: setup_2nd_dtb writes one (address, size) pair per usable range, so every range
     after the first adds 4 * (#address-cells + #size-cells) bytes to the packed tree (recorded: 0x1e46 with
-    one range, 0x1e56 with two, 2/2 cells)."""
-    return inputs.dtb_size + 4 * (inputs.address_cells + inputs.size_cells) * max(usable_ranges - 1, 0)
+    one range, 0x1e56 with two, 2/2 cells). A linux,low-memory-range property adds its 12-byte FDT_PROP
+    header, one pair, and its name with the terminating NUL to the strings block (not 4-byte padded there)."""
+    pair = 4 * (inputs.address_cells + inputs.size_cells)
+    low = 12 + pair + len("linux,low-memory-range") + 1 if low_range else 0
+    return inputs.dtb_size + pair * max(usable_ranges - 1, 0) + low
 
 
 def _elf_headers(tools: KexecTools, cp: _CrashPass, inputs: KexecInputs, text_sym: int | None, text: int,

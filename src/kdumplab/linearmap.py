@@ -15,7 +15,7 @@ from kdumplab.outcome import BootOutcome
 from kdumplab.policy import Feature, PolicyData
 from kdumplab.ranges import PhysRange
 
-__all__ = ["LinearMap", "linear_map"]
+__all__ = ["LinearMap", "linear_map", "protected_after_load"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,3 +71,20 @@ def linear_map(policy: PolicyData, outcome: BootOutcome, firmware_nomap: tuple[P
         reasons.append("no protect/unprotect of the crash region in this generation")
     return LinearMap(tuple(sorted(nomap)), granularity, crash_pages and outcome.main is not None,
                      because_of_crash and outcome.main is not None, protect, tuple(reasons))
+
+
+def protected_after_load(lm: LinearMap, segments: tuple[tuple[int, int], ...], page_size: int = 4096
+                         ) -> tuple[PhysRange, ...]:
+    """The linear-map pages made invalid once a crash kernel is loaded: each segment's [mem, mem + memsz),
+    whole pages (5.10/6.1 ``arch_kexec_protect_crashkres`` walks kexec_crash_image's segments and calls
+    set_memory_valid(.., 0) on them); nothing when the generation has no protect hook or no crash region.
+    ``segments`` are (mem, memsz) as ``kexec -d`` lists them."""
+    if not lm.protect_unprotect:
+        return ()
+    out = []
+    for mem, memsz in segments:
+        start = mem - mem % page_size
+        end = -(-(mem + memsz) // page_size) * page_size
+        if end > start:
+            out.append(PhysRange(start, end))
+    return tuple(sorted(out))

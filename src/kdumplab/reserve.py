@@ -68,14 +68,15 @@ def _reserve_low(policy: PolicyData, mb: Memblock, size: int, low_max: int
     addr, after = mb.alloc_range(size, policy.crash_align, 0, low_max, "crashkernel low")
     if addr is None:
         if policy.has(Feature.LOW_HELPER_2019):
-            return None, f"Cannot reserve {size >> 20}MB crashkernel low memory, please try smaller size.", mb
+            return None, (f"{policy.low_log_prefix}Cannot reserve {size >> 20}MB crashkernel low memory, "
+                          "please try smaller size."), mb
         return None, f"cannot allocate crashkernel low memory (size:0x{size:x}).", mb
     if policy.has(Feature.LOW_REGION_NOMAP):
         after = after.mark_nomap(addr, size)
     region = CrashRegion(Role.LOW, addr, addr + size, policy.low_name,
                          nomap=policy.has(Feature.LOW_REGION_NOMAP), high=False)
     if policy.has(Feature.LOW_HELPER_2019):
-        line = (f"Reserving {size >> 20}MB of low memory at {addr >> 20}MB for crashkernel "
+        line = (f"{policy.low_log_prefix}Reserving {size >> 20}MB of low memory at {addr >> 20}MB for crashkernel "
                 f"(System low RAM: {_low_ram(mb, _LOW_HELPER_2019_MAX) >> 20}MB)")
         return region, line, after
     return region, _low_line(addr, size), after

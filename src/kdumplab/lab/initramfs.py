@@ -54,12 +54,13 @@ $B grep MemTotal /proc/meminfo
 
 
 def ptdump_report(marker: str = "PTDUMP") -> str:
-    """An optional part of the report: the linear-map part of /sys/kernel/debug/kernel_page_tables
+    """An optional part of the report: /sys/kernel/debug/kernel_page_tables up to its "Linear Mapping end"
+    marker (5.10 prints no start marker: the first lines are the user half and the linear map)
     (CONFIG_PTDUMP_DEBUGFS; the lab-built kernels have it, Debian's do not), after ``=== <marker>``."""
     return f"""$B mount -t debugfs debugfs /sys/kernel/debug 2>/dev/null
 if [ -r /sys/kernel/debug/kernel_page_tables ]; then
 echo "=== {marker}"
-$B sed -n '/Linear Mapping start/,/Linear Mapping end/p' /sys/kernel/debug/kernel_page_tables
+$B sed -n '1,/Linear Mapping end/p' /sys/kernel/debug/kernel_page_tables
 fi
 """
 

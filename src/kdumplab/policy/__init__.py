@@ -126,6 +126,9 @@ class PolicyData:
     #: CRASH_ADDR_LOW_MAX when it is a constant (x86: 4 GiB); None: the arm64 DMA limit
     fixed_low_max: int | None = None
     low_name: str = "Crash kernel"
+    #: pr_fmt of the file that prints the low region's lines (v5 moved them to kernel/kexec_core.c, whose
+    #: pr_fmt is KBUILD_MODNAME ": "; seen as "kexec_core: Reserving ..." in every v5 boot)
+    low_log_prefix: str = ""
     main_name: str = "Crash kernel"
     #: CMA alignment: the allocator's minimum (4 MiB in 5.10, one pageblock = 2 MiB from 5.19)
     cma_align: int = 2 << 20

@@ -31,6 +31,7 @@ CONTROL = replace(
     features=(v5_10.ROW.features - {Feature.DEFER_ONLY_WITH_DMA_ZONES}) | {Feature.RESERVE_EARLY},
     early_steps=_EARLY,
     kernel_release="5.10.223-1+5.10-control",
+    kexec_generation="5.10-lab",
     description="lab build: 5.10.223 reserving early (before the linear map), as 5.2-5.5 did",
     citations={"RESERVE_EARLY": "kernel-patches/base/0001 (restores the 5.5 order on 5.10)"},
 )
@@ -42,12 +43,15 @@ V5 = replace(
     features=CONTROL.features | {Feature.PLAIN_FALLS_BACK_HIGH, Feature.HIGH_SEARCH_FROM_ZERO,
                                  Feature.LOW_HELPER_2019},
     default_low_size=256 << 20,
+    low_log_prefix="kexec_core: ",
     kernel_release="5.10.223-1+proposal-2019-v5",
+    kexec_generation="proposal-2019-v5",
     description="2019 v5 series: low first, fall back high, default low, both named 'Crash kernel'",
     citations={
         "PLAIN_FALLS_BACK_HIGH": "[PATCH 2/4] arm64: kdump: support reserving crashkernel above 4G (2019-05-07)",
         "default_low_size": "[PATCH 1/4] reserve_crashkernel_low: max(swiotlb_size_or_default() + 8M, 256M)",
         "LOW_HELPER_2019": "[PATCH 2/4]: if (crash_base >= SZ_4G && reserve_crashkernel_low()) free and return",
+        "low_log_prefix": "kernel/kexec_core.c pr_fmt (KBUILD_MODNAME): real v5 boots print 'kexec_core: Reserving'",
     },
 )
 
@@ -59,6 +63,7 @@ REVIEW = replace(
     default_low_size=None,
     low_name="Crash kernel (low)",
     kernel_release="5.10.223-1+proposal-2019-review",
+    kexec_generation="proposal-2019-review",
     description="2019 review (v7): X only low; Y,low first (nomap, 'Crash kernel (low)'), then X anywhere",
     citations={
         "LOW_FIRST": "[PATCH v7 2/4] arm64: kdump: reserve crashkenel above 4G for crash dump kernel (2019-12-23)",

@@ -6,7 +6,7 @@ from __future__ import annotations
 from importlib import resources
 
 from kdumplab.errors import KdumplabError
-from kdumplab.machine import Bank, KernelImage, Machine, load_machine
+from kdumplab.machine import Bank, KernelBuild, KernelImage, Machine, load_machine
 from kdumplab.ranges import SZ_1G, SZ_2M, SZ_128M, PhysRange, align_up, iec, iec_hex
 
 __all__ = ["qemu_virt", "qemu_virt_high_io", "machine", "preset_names", "DEBIAN_IMAGES", "QEMU_VIRT_RAM_BASE",
@@ -48,9 +48,30 @@ DEBIAN_IMAGES: dict[str, tuple[str, KernelImage]] = {
         load_address=0x4020_0000, stext=0x10000, init_begin=0x251_0000, sdata=0x28e_0000, end=0x2f0_0000,
         image_size=0x2f0_0000)),
 }
-# The 2019 proposals are compared on the 5.10 image.
-DEBIAN_IMAGES["proposal-2019-v5"] = DEBIAN_IMAGES["5.10"]
-DEBIAN_IMAGES["proposal-2019-review"] = DEBIAN_IMAGES["5.10"]
+#: The lab's own kernels (``kdumplab lab build``, issue 13): Debian's linux-source-5.10 5.10.223-1 with
+#: kernel-patches/ and the small config kernel-patches/lab.config, cross-built with gcc 12.2.0-14. Offsets
+#: from each build's System.map and Image header (lab/build.py image_facts; build keys in
+#: tests/data/lab-builds.json). The 2019 proposals are modelled on their own builds.
+LAB_IMAGES: dict[str, tuple[str, KernelImage]] = {
+    "5.10-control": ("linux-source-5.10 5.10.223-1 + base (lab build 96b73c5977e46def)", KernelImage(
+        load_address=0x4020_0000, stext=0x800, init_begin=0x26_0000, sdata=0x2b_0000, end=0x39_0000,
+        image_size=0x39_0000, init_pg_dir=0x37_e000, init_pg_end=0x38_1000)),
+}
+# The two proposals' builds (44532f78687017ef, 2c615082f25050d7) have exactly the control's layout: their
+# patches move no section boundary (all three Images are 3,409,928 bytes).
+LAB_IMAGES["proposal-2019-v5"] = LAB_IMAGES["5.10-control"]
+LAB_IMAGES["proposal-2019-review"] = LAB_IMAGES["5.10-control"]
+DEBIAN_IMAGES.update(LAB_IMAGES)
+#: What the lab config leaves out: no RTC, GPIO or PCI drivers (only the AMBA devices and the PL011 driver's
+#: claim show in /proc/iomem) and rodata=full off (CONFIG_RODATA_FULL_DEFAULT_ENABLED=n); seen in every boot
+#: of tests/data/boots/5.10-control-*.
+LAB_BUILD = KernelBuild(rodata_full=False)
+LAB_LOW_DEVICES = (
+    "09000000-09000fff : pl011@9000000",
+    "  09000000-09000fff : 9000000.pl011 pl011@9000000",
+    "09010000-09010fff : pl031@9010000",
+    "09030000-09030fff : pl061@9030000",
+)
 
 #: The non-RAM lines of /proc/iomem on -M virt with -nic none below the RAM, identical on all four kernels
 #: (tests/data/memblock/*-2G-512M.log.gz).
@@ -139,7 +160,9 @@ def qemu_virt(mem: int = 8 * SZ_1G, numa: tuple[int, ...] | None = None, initrd_
         initrd=PhysRange(initrd_start, initrd_start + initrd_size) if initrd_size else None,
         dtb=PhysRange(dtb_start, dtb_start + dtb_size),
         dma_address_limit=None if dma_window is None else QEMU_VIRT_RAM_BASE + dma_window - 1,
-        iomem_devices=QEMU_VIRT_LOW_DEVICES + tuple(f"{s:x}-{s + n - 1:x} : {name}" for s, n, name in high_io),
+        iomem_devices=LAB_LOW_DEVICES if kernel in LAB_IMAGES else
+        QEMU_VIRT_LOW_DEVICES + tuple(f"{s:x}-{s + n - 1:x} : {name}" for s, n, name in high_io),
+        build=LAB_BUILD if kernel in LAB_IMAGES else KernelBuild(),
         source=f"qemu-system-aarch64 7.2 -M virt; kernel {package}"
         + (f"; dma-ranges {dma_window:#x} (-dtb of {dtb_file_size} bytes)" if dma_window is not None else ""),
     )
