@@ -22,7 +22,12 @@ FIELD = Path(__file__).parent / "data" / "field"
 RECORDS = sorted(p.parent for p in FIELD.glob("*/record.toml"))
 
 #: record -> why check does not read it right yet
-KNOWN: dict[str, str] = {}
+KNOWN: dict[str, str] = {
+    "gh-fcos-798-no-memory-after-dump": (
+        "only kdumpctl's 'No memory reserved' and no command line: the post says crashkernel=512M was set, "
+        "so nothing reserved may be a failure or a missing karg (outcome unknown); check reads 'not requested'"
+    ),
+}
 
 _FIELDS = {"dmesg.txt": "kernel_log", "iomem.txt": "iomem", "cmdline.txt": "cmdline"}
 
