@@ -340,7 +340,7 @@ def _merge(io: iomem_lenient.IomemText | None, log: logscan.LogScan | None, this
             continue
         if any(r.boot == "other" and _same(r, lr) for r in io_this):
             continue  # the log line is the other boot's (the '-' side of a diff shows the same region)
-        if io_shows and view == "first kernel":
+        if io_shows and view == "first kernel" and lr.size > 1:  # 6.12+: a 1-byte region is never inserted
             conflicts.append(f"{lr.evidence[0]} is not in {io.where if io else 'iomem'}")
             regions.append(Region(lr.name, lr.start, lr.end, "log", "other", lr.evidence))
         else:
