@@ -12,6 +12,7 @@ import json
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from kdumplab import fleet as fl
 from kdumplab.errors import KdumplabError
@@ -31,6 +32,7 @@ SCHEMA = (
 )
 
 _BATCH = 256  # records per database transaction
+T = TypeVar("T")
 _EXAMPLES = 3
 
 
@@ -161,9 +163,21 @@ def _insert(con, table: str, columns: tuple[str, ...], rows: list[tuple[object, 
     con.execute(f"INSERT INTO {table} SELECT {', '.join(select)}", params)
 
 
+def _batched(items: Iterator[T], size: int) -> Iterator[tuple[T, ...]]:
+    batch: list[T] = []
+    for item in items:
+        batch.append(item)
+        if len(batch) == size:
+            yield tuple(batch)
+            batch = []
+    if batch:
+        yield tuple(batch)
+
+
 def run_fleet(paths: tuple[str, ...], db_path: str, backend: Backend, emit: Callable[[dict[str, object]], None],
-              progress: Progress | None = None, recheck: bool = False) -> FleetRun:
-    """Check every host of ``paths``; ``emit`` gets each host's record (fresh or stored) as it is known."""
+              progress: Progress | None = None, recheck: bool = False, batch: int = 8) -> FleetRun:
+    """Check every host of ``paths``; ``emit`` gets each host's record (fresh or stored) as it is known.
+    Hosts go to the workers ``batch`` at a time."""
     total = sum(1 for _ in fl.discover(paths))  # a cheap walk first: bad paths fail before any work, ETA
     if total == 0:
         raise KdumplabError(" ".join(paths), "no hosts found")
@@ -195,18 +209,19 @@ def run_fleet(paths: tuple[str, ...], db_path: str, backend: Backend, emit: Call
 
     try:
         with backend:
-            for (path, _kind, _known), rec in backend.map(fl.check_host, tasks(), failed=fl.died):
-                if rec.get("status") == "unchanged":  # same bytes, new mtime: keep the stored analysis
-                    old = stored(path)
-                    if old is not None:
-                        run.reused += 1
-                        rec = dict(json.loads(old[3]), size=rec["size"], mtime_ns=rec["mtime_ns"], cached=True)
-                        writer.add(rec)
-                        report(rec)
-                        continue
-                run.checked += 1
-                writer.add(rec)
-                report(rec)
+            for _batch, recs in backend.map(fl.check_hosts, _batched(tasks(), batch), failed=fl.died_batch):
+                for rec in recs:
+                    if rec.get("status") == "unchanged":  # same bytes, new mtime: keep the stored analysis
+                        old = stored(str(rec["path"]))
+                        if old is not None:
+                            run.reused += 1
+                            rec = dict(json.loads(old[3]), size=rec["size"], mtime_ns=rec["mtime_ns"], cached=True)
+                            writer.add(rec)
+                            report(rec)
+                            continue
+                    run.checked += 1
+                    writer.add(rec)
+                    report(rec)
         writer.flush()
     finally:
         writer.flush()
