@@ -87,21 +87,24 @@ def plan(margs: MachineArgs, cmdline: str, kexec_tools: str | None, emit_dtb: st
     """
     from rich.console import Console
 
-    from kdumplab.render.plan import plan_json, render_plan
+    from kdumplab.render.plan import plan_json, render_kaslr, render_plan
+    from kdumplab.tools.plan import kaslr_for
     from kdumplab.tools.plan import plan as run_plan
     from kdumplab.verdict import exit_status
 
     machine = build_machine(margs)
     size = None if crash_initrd_size is None else parse_count(crash_initrd_size, "--crash-initrd-size")
     result = run_plan(machine, cmdline, margs.kernel, kexec_tools, size)
+    dist = kaslr_for(result.scenario, pinned=margs.kernel_at is not None)
     if emit_dtb or emit_elfcorehdr:
         from kdumplab.tools.plan import emit_artifacts
 
         emit_artifacts(result, emit_dtb, emit_elfcorehdr, base_dtb, crash_append)
     if as_json:
-        click.echo(plan_json(result), nl=False)
+        click.echo(plan_json(result, dist), nl=False)
     else:
         render_plan(result, Console())
+        render_kaslr(dist, Console())
     sys.exit(exit_status(result))
 
 

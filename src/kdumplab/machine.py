@@ -84,6 +84,8 @@ class KernelImage:
     image_size: int = 0  # from the Image header (the kernel's memory footprint)
     init_pg_dir: int = 0  # [init_pg_dir, init_pg_end) - _text: early page tables freed by paging_init
     init_pg_end: int = 0
+    #: x86 bzImage header init_size: the memory the decompressor works in from its output address (KASLR)
+    init_size: int = 0
     #: /proc/iomem's kernel resources, when the architecture shows more than Kernel code/data (x86: code,
     #: rodata, data, bss): "START-END NAME", offsets from _text in hex, END exclusive
     sections: tuple[str, ...] = ()
@@ -243,6 +245,8 @@ KEYS: tuple[Key, ...] = (
     Key("kernel", "image_size", "offset", "image_size from the Image header."),
     Key("kernel", "init_pg_dir", "offset", "init_pg_dir - _text (early page tables freed by paging_init)."),
     Key("kernel", "init_pg_end", "offset", "init_pg_end - _text."),
+    Key("kernel", "init_size", "offset", "x86: init_size from the bzImage header (physical KASLR avoids [load_address, "
+        "load_address + init_size)); image_size is then the decompressor's needed_size."),
     Key("kernel", "sections", "texts", "x86: the kernel's /proc/iomem resources, \"START-END NAME\" (hex offsets "
         "from _text, END exclusive), e.g. \"0-e01d32 Kernel code\"."),
     Key("initrd", "start", "address", "First byte.", required=True),

@@ -178,7 +178,7 @@ def qemu_q35(mem: int = 6 * SZ_1G, numa: tuple[int, ...] | None = None, initrd_s
     if base % SZ_2M:
         raise KdumplabError("--kernel-at", f"{base:#x} is not 2 MiB aligned (CONFIG_PHYSICAL_ALIGN)")
     image = KernelImage(load_address=base, stext=0, init_begin=img.code[1], sdata=img.data[0], end=img.reserve_end,
-                        image_size=img.kaslr_size,
+                        image_size=img.kaslr_size, init_size=img.init_size,
                         sections=tuple(f"{lo:x}-{hi:x} Kernel {name}" for name, (lo, hi) in
                                        (("code", img.code), ("rodata", img.rodata), ("data", img.data),
                                         ("bss", img.bss))))

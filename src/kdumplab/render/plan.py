@@ -15,7 +15,7 @@ from kdumplab.model import Result
 from kdumplab.ranges import iec, iec_hex, with_sizes
 from kdumplab.verdict import WRAPPED, judge, vmcore_text
 
-__all__ = ["SCHEMA", "plan_to_dict", "plan_json", "render_plan"]
+__all__ = ["SCHEMA", "plan_to_dict", "plan_json", "render_plan", "render_kaslr", "kaslr_to_dict"]
 
 SCHEMA = "kdumplab.plan/1"
 
@@ -25,7 +25,21 @@ def _span(start: int, end: int) -> dict[str, int]:
     return {"start": start, "end": end - 1, "size": end - start}
 
 
-def plan_to_dict(result: Result) -> dict[str, Any]:
+def kaslr_to_dict(dist: Any) -> dict[str, Any] | None:
+    """The ``kaslr`` member: null when the kernel's place is fixed, else the outcome over every slot."""
+    if dist is None:
+        return None
+
+    def outcome(o: Any) -> dict[str, Any]:
+        return {"verdict": o.verdict, "share": o.share, "slots": o.slots,
+                "regions": [dict(name=n, **_span(s, e)) for n, s, e in o.regions], "log": list(o.log),
+                "kernel_at": [o.kernel_at[0], o.kernel_at[-1]]}
+
+    return {"random": True, "slots": dist.total_slots, "reserved_share": dist.reserved_share,
+            "outcomes": [outcome(o) for o in dist.outcomes], "worst": outcome(dist.worst)}
+
+
+def plan_to_dict(result: Result, kaslr: Any = None) -> dict[str, Any]:
     o = result.outcome
     judgement = judge(result)
     m = result.scenario.machine
@@ -67,6 +81,7 @@ def plan_to_dict(result: Result) -> dict[str, Any]:
         "crash_kernel": None,
         "exit_status": judgement.status,
         "kdump": None,
+        "kaslr": kaslr_to_dict(kaslr),
     }
     load = result.kexec
     if load is not None:
@@ -105,8 +120,28 @@ def plan_to_dict(result: Result) -> dict[str, Any]:
     return doc
 
 
-def plan_json(result: Result) -> str:
-    return json.dumps(plan_to_dict(result), indent=2) + "\n"
+def plan_json(result: Result, kaslr: Any = None) -> str:
+    return json.dumps(plan_to_dict(result, kaslr), indent=2) + "\n"
+
+
+def render_kaslr(dist: Any, console: Console) -> None:
+    """What physical KASLR does to the answer above (which is the nokaslr placement)."""
+    if dist is None:
+        return
+    table = Table(title=f"the kernel's address is random (KASLR): {dist.total_slots} possible 2 MiB slots; the "
+                  "result above is the nokaslr placement", title_justify="left")
+    for col in ("share of boots", "outcome", "crash regions"):
+        table.add_column(col)
+    shown = dist.outcomes[:8]
+    for o in shown:
+        table.add_row(f"{o.share:.1%}", o.verdict, ", ".join(f"{s:#x}-{e - 1:#x}" for _, s, e in o.regions) or "-")
+    rest = dist.outcomes[8:]
+    if rest:
+        table.add_row(f"{sum(o.share for o in rest):.1%}", f"{len(rest)} more outcomes", "(see --json)")
+    console.print(table)
+    w = dist.worst
+    console.print(f"reserved on {dist.reserved_share:.1%} of boots; worst case: {w.verdict}"
+                  + (f" ({w.log[-1]})" if w.log else ""))
 
 
 _VERDICT_STYLE = {"reserved": "bold green", "failed": "bold red", "none": "bold yellow"}

@@ -111,6 +111,9 @@ MACHINE_OPTIONS: list[Option] = [
            metavar="BYTES", lab=False),
     Option("--arch", "arch", _choice(ARCHES), "arm64 or x86_64; implied by the machine (qemu-q35 is x86_64).",
            metavar="ARCH", qemu=False),
+    Option("--kernel-at", "kernel_at", parse_count, "The kernel's physical address, as /proc/iomem's \"Kernel "
+           "code\" line starts (x86: pins physical KASLR; the answer is then exact).", metavar="ADDR", qemu=False,
+           lab=False),
     Option("--firmware", "firmware", _choice(("dt", "bios", "uefi")), "How the QEMU guest boots: dt (arm64) or "
            "bios (x86 SeaBIOS), the direct kernel boot and the default; uefi (EDK2 / OVMF).", metavar="FW"),
     Option("--dma-window", "dma_window", parse_memory, "qemu-virt: devices reach only the first SIZE of RAM "
@@ -198,16 +201,29 @@ def build_machine(args: MachineArgs) -> Machine:
         return qemu_q35(mem=_mem(args, 6 * SZ_1G), numa=args.numa, kernel=gen, kernel_at=args.kernel_at,
                         **({} if args.initrd_size is None else {"initrd_size": args.initrd_size}))
     if name == "qemu-virt":
-        return presets.qemu_virt(mem=_mem(args), numa=args.numa,
-                                 **({} if args.initrd_size is None else {"initrd_size": args.initrd_size}),
-                                 kernel=image_for(args.kernel), dma_window=args.dma_window)
+        return _pin_kernel(presets.qemu_virt(mem=_mem(args), numa=args.numa,
+                                             **({} if args.initrd_size is None else {"initrd_size": args.initrd_size}),
+                                             kernel=image_for(args.kernel), dma_window=args.dma_window),
+                           args.kernel_at)
     if args.qemu_options:
         raise KdumplabError("/".join(args.qemu_options), f"describes a QEMU guest; {name} is not qemu-virt",
                             "put the size in the machine's TOML, or use --machine qemu-virt")
     path = Path(name)
-    if path.suffix == ".toml" or path.exists() or "/" in name:
-        return read_machine_file(name)
-    return presets.machine(name)
+    machine = read_machine_file(name) if path.suffix == ".toml" or path.exists() or "/" in name \
+        else presets.machine(name)
+    return _pin_kernel(machine, args.kernel_at)
+
+
+def _pin_kernel(machine: Machine, kernel_at: int | None) -> Machine:
+    """--kernel-at on a machine that describes its kernel: the same image at that address."""
+    import dataclasses  # noqa: PLC0415
+
+    if kernel_at is None:
+        return machine
+    if machine.kernel is None:
+        raise KdumplabError("--kernel-at", f"{machine.name} does not describe its kernel image",
+                            "add a [kernel] table to the machine TOML")
+    return dataclasses.replace(machine, kernel=dataclasses.replace(machine.kernel, load_address=kernel_at))
 
 
 def lab_kernel(kernel: str) -> str:

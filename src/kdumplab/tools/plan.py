@@ -11,7 +11,7 @@ from kdumplab.inputfile import read_bytes
 from kdumplab.machine import Machine
 from kdumplab.ranges import parse_memory
 
-__all__ = ["resolve_machine", "plan"]
+__all__ = ["resolve_machine", "plan", "kaslr_for"]
 
 
 def resolve_machine(name: str, kernel: str, mem: str | None = None, numa: str | None = None,
@@ -66,3 +66,13 @@ def emit_artifacts(result: model.Result, dtb_path: str | None, elfcorehdr_path: 
 def plan(machine: Machine, cmdline: str, kernel: str, kexec_tools: str | None = None,
          crash_initrd_size: int | None = None) -> model.Result:
     return model.run(model.Scenario(machine, cmdline, kernel, kexec_tools, crash_initrd_size))
+
+
+def kaslr_for(scenario: model.Scenario, pinned: bool):  # noqa: ANN201 - a kaslr.Distribution or None
+    """The outcome over the kernel's possible places when the place is random (x86 physical KASLR), else None:
+    nokaslr, --kernel-at, or an arm64 direct boot."""
+    from kdumplab import kaslr  # noqa: PLC0415
+
+    if pinned or not kaslr.placement_is_random(scenario.machine, scenario.cmdline):
+        return None
+    return kaslr.distribution(scenario)

@@ -1,0 +1,241 @@
+"""Physical KASLR on x86_64: where the decompressor may put the kernel, how likely each place is, and what
+the crash reservation then does.
+
+The x86 decompressor (arch/x86/boot/compressed/kaslr.c ``choose_random_location``, the same in 5.10 .. 7.2
+for everything used here) picks the kernel's physical address before Linux runs, unless ``nokaslr`` is on the
+command line:
+
+- it walks the firmware's RAM entries (``process_e820_entries``; under UEFI the EFI map, not modelled here),
+  from ``min(output, 512 MiB)`` aligned to CONFIG_PHYSICAL_ALIGN (2 MiB) up to MAXMEM;
+- each entry is cut around the ``mem_avoid`` ranges: the decompressor's own working range [input, output +
+  init_size), the initrd, the command line and boot_params (both below 1 MiB under QEMU), and memmap=
+  ranges; with an ACPI SRAT (NUMA) each entry is also cut at the SRAT ranges (immovable memory);
+- every piece of at least ``image_size`` bytes (the decompressor's needed_size: the larger of the decompressed
+  payload and _end - _text, 2 MiB aligned) holds ``1 + (size - image_size) / 2 MiB`` slots, 2 MiB apart
+  from its 2 MiB-aligned start (``store_slot_info``); at most 100 pieces are kept (MAX_SLOT_AREA);
+- one slot is drawn uniformly (``slots_fetch_random``: a random number modulo the slot count).
+
+``input`` is where the compressed payload sits while it runs: the decompressor moves itself to the end of
+[output, output + init_size), so input - output = init_size - ZO _end + payload offset, which is always
+less than image_size (the payload is smaller than what it inflates to). No slot fits below input, and the
+avoided range is therefore taken as [output, output + init_size): the same slots.
+
+Each slot is then one boot of the model with the kernel pinned there; slots that give the same reservation
+are one outcome, with the share of slots that give it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from dataclasses import dataclass
+
+from kdumplab.machine import Machine
+from kdumplab.ranges import SZ_2M, align_up
+
+__all__ = ["KaslrLayout", "SlotArea", "Outcome", "Distribution", "slot_areas", "slots", "layout_for",
+           "distribution", "placement_is_random"]
+
+CONFIG_PHYSICAL_ALIGN = SZ_2M
+MAX_SLOT_AREA = 100
+#: MAXMEM with 4-level paging (2^46); the Debian builds can use 5-level paging, whose MAXMEM is larger still:
+#: either way far above any RAM modelled here
+MAXMEM = 1 << 46
+_NOKASLR = re.compile(r"(?:^|\s)nokaslr(?:\s|$)")
+
+
+@dataclass(frozen=True, slots=True)
+class KaslrLayout:
+    """What the decompressor looks at. Ranges are half-open."""
+
+    ram: tuple[tuple[int, int], ...]  # the firmware's RAM entries
+    avoid: tuple[tuple[int, int], ...]  # mem_avoid
+    minimum: int
+    image_size: int
+    immovable: tuple[tuple[int, int], ...] = ()  # SRAT ranges (empty: no SRAT)
+    mem_limit: int = MAXMEM
+
+
+@dataclass(frozen=True, slots=True)
+class SlotArea:
+    start: int
+    count: int
+
+
+def _first_overlap(lo: int, hi: int, avoid: tuple[tuple[int, int], ...]) -> tuple[int, int] | None:
+    """mem_avoid_overlap: of the avoided ranges that overlap [lo, hi), the one that starts lowest."""
+    hits = [(s, e) for s, e in avoid if s < hi and lo < e]
+    return min(hits) if hits else None
+
+
+def _process_region(start: int, end: int, layout: KaslrLayout, out: list[SlotArea]) -> None:
+    """__process_mem_region: cut [start, end) around the avoided ranges and keep the pieces that fit."""
+    image = layout.image_size
+    lo = max(start, layout.minimum)
+    hi = min(end, layout.mem_limit)
+    while len(out) < MAX_SLOT_AREA:
+        lo = align_up(lo, CONFIG_PHYSICAL_ALIGN)
+        if lo > hi or hi - lo < image:
+            return
+        hit = _first_overlap(lo, hi, layout.avoid)
+        if hit is None:
+            out.append(SlotArea(lo, 1 + (hi - lo - image) // CONFIG_PHYSICAL_ALIGN))
+            return
+        if hit[0] >= lo + image:
+            out.append(SlotArea(lo, 1 + (hit[0] - lo - image) // CONFIG_PHYSICAL_ALIGN))
+        lo = hit[1]
+
+
+def slot_areas(layout: KaslrLayout) -> tuple[SlotArea, ...]:
+    """process_e820_entries / process_mem_region over every RAM entry, in the firmware's order."""
+    out: list[SlotArea] = []
+    for start, end in layout.ram:
+        if layout.minimum + layout.image_size > layout.mem_limit:
+            break
+        pieces = [(start, end)] if not layout.immovable else [
+            (max(start, s), min(end, e)) for s, e in layout.immovable if s < end and start < e]
+        for s, e in pieces:
+            _process_region(s, e, layout, out)
+            if len(out) >= MAX_SLOT_AREA:
+                return tuple(out)
+    return tuple(out)
+
+
+def slots(layout: KaslrLayout) -> tuple[int, ...]:
+    """Every address the decompressor can choose; each is equally likely."""
+    return tuple(a.start + i * CONFIG_PHYSICAL_ALIGN for a in slot_areas(layout) for i in range(a.count))
+
+
+def placement_is_random(machine: Machine, cmdline: str) -> bool:
+    """x86_64 with the decompressor's facts known (image size and init_size) and no ``nokaslr``."""
+    k = machine.kernel
+    return (machine.arch == "x86_64" and k is not None and k.init_size > 0 and k.image_size > 0
+            and not _NOKASLR.search(cmdline))
+
+
+def layout_for(machine: Machine) -> KaslrLayout:
+    """The decompressor's view of a machine whose kernel sits at its boot-loader address (the nokaslr place:
+    the decompressor's output address). RAM entries are the machine's banks joined where NUMA split them;
+    with more than one node the node spans are the SRAT's immovable ranges."""
+    k = machine.kernel
+    assert k is not None
+    ram: list[tuple[int, int]] = []
+    for b in sorted(machine.banks, key=lambda b: b.start):
+        if ram and ram[-1][1] == b.start:
+            ram[-1] = (ram[-1][0], b.start + b.size)
+        else:
+            ram.append((b.start, b.start + b.size))
+    output = k.load_address
+    avoid = [(output, output + k.init_size)]
+    if machine.initrd is not None:
+        avoid.append((machine.initrd.start, machine.initrd.end))
+    immovable: tuple[tuple[int, int], ...] = ()
+    if len(machine.nodes) > 1:
+        immovable = tuple((b.start, b.start + b.size) for b in sorted(machine.banks, key=lambda b: b.start))
+    minimum = align_up(min(output, 512 << 20), CONFIG_PHYSICAL_ALIGN)
+    return KaslrLayout(tuple(ram), tuple(sorted(avoid)), minimum, k.image_size, immovable)
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """One distinct result of the reservation over the kernel's possible places."""
+
+    verdict: str
+    regions: tuple[tuple[str, int, int], ...]  # (name, start, end exclusive)
+    log: tuple[str, ...]
+    slots: int
+    share: float
+    kernel_at: tuple[int, ...]  # every slot that gives it
+
+
+@dataclass(frozen=True, slots=True)
+class Distribution:
+    """The reservation's outcome over every slot the decompressor can choose."""
+
+    total_slots: int
+    outcomes: tuple[Outcome, ...]  # most likely first
+
+    @property
+    def reserved_share(self) -> float:
+        return sum(o.share for o in self.outcomes if o.verdict == "reserved")
+
+    @property
+    def worst(self) -> Outcome:
+        """A failure if any slot fails, else the outcome with the least crash memory."""
+        return min(self.outcomes, key=lambda o: (o.verdict == "reserved", sum(e - s for _, s, e in o.regions)))
+
+    def outcome_for(self, kernel_at: int) -> Outcome | None:
+        return next((o for o in self.outcomes if kernel_at in o.kernel_at), None)
+
+
+def distribution(scenario) -> Distribution:  # noqa: ANN001 - a model.Scenario
+    """Run the model once per slot (the kernel pinned there) and group the slots by outcome."""
+    from kdumplab import model  # noqa: PLC0415
+
+    machine = scenario.machine
+    k = machine.kernel
+    addrs = slots(layout_for(machine))
+    groups: dict[tuple, list[int]] = {}
+    for at in addrs:
+        pinned = dataclasses.replace(machine, kernel=dataclasses.replace(k, load_address=at))
+        o = model.run(dataclasses.replace(scenario, machine=pinned)).outcome
+        key = (o.verdict.value, tuple((r.name, r.start, r.end) for r in o.regions), o.log)
+        groups.setdefault(key, []).append(at)
+    total = len(addrs)
+    outcomes = [Outcome(v, regions, log, len(at), len(at) / total, tuple(at))
+                for (v, regions, log), at in groups.items()]
+    outcomes.sort(key=lambda o: -o.slots)
+    return Distribution(total, tuple(outcomes))
+
+
+def _gamma_q(a: float, x: float) -> float:
+    """The regularized upper incomplete gamma function Q(a, x): a power series below a + 1, Lentz's
+    continued fraction above (both converge fast there)."""
+    import math  # noqa: PLC0415
+
+    if x <= 0:
+        return 1.0
+    log_front = a * math.log(x) - x - math.lgamma(a)
+    if x < a + 1:
+        term = total = 1.0 / a
+        n = a
+        while abs(term) > abs(total) * 1e-15:
+            n += 1
+            term *= x / n
+            total += term
+        return max(0.0, 1.0 - total * math.exp(log_front))
+    tiny = 1e-300
+    b = x + 1 - a
+    c, d = 1 / tiny, 1 / b
+    h = d
+    for i in range(1, 10_000):
+        an = -i * (i - a)
+        b += 2
+        d = an * d + b
+        d = tiny if abs(d) < tiny else d
+        c = b + an / c
+        c = tiny if abs(c) < tiny else c
+        d = 1 / d
+        step = d * c
+        h *= step
+        if abs(step - 1) < 1e-15:
+            break
+    return math.exp(log_front) * h
+
+
+def chi_squared(observed: list[int], expected: list[float]) -> tuple[float, int, float]:
+    """Pearson's statistic of counts against expected counts, its degrees of freedom and p-value."""
+    stat = sum((o - e) ** 2 / e for o, e in zip(observed, expected, strict=True))
+    dof = len(observed) - 1
+    return stat, dof, _gamma_q(dof / 2, stat / 2)
+
+
+def slot_bins(all_slots: tuple[int, ...], seen: list[int], bins: int) -> tuple[list[int], list[float]]:
+    """Observed and expected counts of ``seen`` kernel addresses in ``bins`` runs of consecutive slots of
+    (nearly) equal size: with thousands of slots and a hundred boots, single slots are too thin to test."""
+    order = sorted(all_slots)
+    edges = [order[len(order) * i // bins] for i in range(bins)] + [order[-1] + 1]
+    width = [sum(1 for s in order if edges[i] <= s < edges[i + 1]) for i in range(bins)]
+    obs = [sum(1 for s in seen if edges[i] <= s < edges[i + 1]) for i in range(bins)]
+    exp = [len(seen) * w / len(order) for w in width]
+    return obs, exp
