@@ -161,3 +161,26 @@ def _cycle_capture(case: str, kexec_version: str) -> capture.Capture:
 def test_vmcore_findings_follow_the_recorded_cycles(case: str, version: str, expected: set[str]) -> None:
     found = {f.code for f in analyze(_cycle_capture(case, version)).findings}
     assert found & {"VMCORE_SIZE_WRAPS", "VMCORE_VADDRS"} == expected
+
+
+def _boot_capture(case: str) -> capture.Capture:
+    from tests.test_infer import sections
+
+    sec = sections((Path(__file__).parent / "data" / "boots" / case / "serial.log").read_text())
+    return capture.from_texts(case, {"kernel_log": sec["DMESG"], "iomem": sec["IOMEM"]})
+
+
+def test_fixes_are_rerun_on_the_inferred_machine_and_never_already_given() -> None:
+    # real 5.10 boot, 1 GiB RAM, crashkernel=1000M: "cannot allocate crashkernel (size:0x3e800000)"
+    fail = next(f for f in analyze(_boot_capture("5.10-mem-1G-1000M")).findings if f.code == "RESERVATION_FAILED")
+    assert fail.fix.startswith("crashkernel=") and "crashkernel=1000M " not in fail.fix
+    assert "on the 5.10 model of the machine inferred from this evidence" in fail.fix
+    # real 6.1 boot, crashkernel=1G,high: no low region; the fix is checked to put one below the DMA limit
+    out = next(f for f in analyze(_boot_capture("6.1-high-1G")).findings if f.code == "OUTSIDE_DMA_ZONE")
+    assert out.fix.startswith("add crashkernel=128M,low (the 6.1 model")
+    # a ,low already on the command line is not offered again
+    cap = _boot_capture("6.1-high-1G")
+    cap = capture.from_texts("t", {"kernel_log": cap.kernel_log, "iomem": cap.iomem,
+                                   "cmdline": "crashkernel=1G,high crashkernel=0,low\n"})
+    out = next(f for f in analyze(cap).findings if f.code == "OUTSIDE_DMA_ZONE")
+    assert out.fix is None or ",low" not in out.fix

@@ -12,6 +12,7 @@ kernel's is read as written by the crash kernel); earlier boots and the ``-`` si
 
 from __future__ import annotations
 
+import contextlib
 import re
 from dataclasses import dataclass, replace
 
@@ -63,6 +64,8 @@ class Request:
     high: bool = False
     low: str | None = None
     base: int | None = None
+    #: the size of a plain ``crashkernel=SIZE[@BASE]`` or ``SIZE,high`` (None for range lists)
+    size: int | None = None
 
     @property
     def requested(self) -> bool:
@@ -79,14 +82,19 @@ def crash_request(cmdline: str | None) -> Request | None:
     words = tuple(_CK.findall(cmdline))
     high = any(w.endswith(",high") for w in words)
     low = next((w for w in words if w.endswith(",low")), None)
-    base = None
+    base = size = None
     for w in words:
-        if "@" in w and not w.endswith((",high", ",low")):
+        if w.endswith(",low"):
+            continue
+        head = w.removesuffix(",high")
+        with contextlib.suppress(ValueError):
+            size = _memparse(head.split("@", 1)[0])
+        if "@" in head:
             try:
-                base = _memparse(w.rsplit("@", 1)[1])
+                base = _memparse(head.rsplit("@", 1)[1])
             except ValueError:
                 base = None
-    return Request(words, high, low, base)
+    return Request(words, high, low, base, size)
 
 
 def _memparse(text: str) -> int:
@@ -275,7 +283,7 @@ def gather(cap: Capture, vmcore: bool = False, release: str | None = None, arch:
             regions.append(Region("Crash kernel", s, e, source, "this", (f"{where}: {s:x}-{e - 1:x}",),
                                   inferred=True))
     outcome = _outcome(view, regions, this_boot, request, io, tools_none)
-    dma_end, dma_source = _dma_end(this_boot, boots, view, arch, io)
+    dma_end, dma_source = _dma_end(this_boot, boots, view, arch, io, log.where if log else "log")
     w = _wording(arch, log, this_boot, dma_end, request)
     guess = fam.decide(rel, arch, w, debian)
     ram = _ram(io, this_boot)
@@ -407,7 +415,7 @@ def _outcome(view: str, regions: list[Region], boot: logscan.Boot | None, reques
 
 
 def _dma_end(this_boot: logscan.Boot | None, boots: tuple[logscan.Boot, ...], view: str, arch: str,
-             io: iomem_lenient.IomemText | None) -> tuple[int | None, str]:
+             io: iomem_lenient.IomemText | None, where: str = "log") -> tuple[int | None, str]:
     """ZONE_DMA's end in the first kernel: its own Zone ranges lines (x86: 4 GiB, where swiotlb must be)."""
     if arch == "x86_64":
         return SZ_4G, "x86: swiotlb and 32-bit DMA need memory below 4 GiB"
@@ -418,7 +426,7 @@ def _dma_end(this_boot: logscan.Boot | None, boots: tuple[logscan.Boot, ...], vi
         zones = {e.value: e for e in b.of(Kind.ZONE)}
         z = zones.get("DMA") if zones.get("DMA") and zones["DMA"].end else zones.get("DMA32")
         if z is not None and z.end:
-            return z.end, f"log:{z.lineno}: {z.text}"
+            return z.end, f"{where}:{z.lineno}: {one_line(z.text)}"
     return None, ""
 
 

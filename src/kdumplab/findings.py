@@ -404,9 +404,91 @@ def _failed(ev: Evidence, fails: tuple, cmd: list[str]) -> Finding:
     if not fails:
         parts.append("the kernel printed no reason (a crashkernel= form this kernel ignores, e.g. ,high before 5.19 "
                      "on arm64)")
-    fix = _failed_fix(ev, size, free)
+    fix = _checked_fix(ev, _failed_candidates(ev, size, free)) or _failed_fix(ev, size, free)
     return Finding(Severity.ERROR, "RESERVATION_FAILED", ": ".join(parts[:1]) + (" (" + "; ".join(parts[1:]) + ")"
                    if parts[1:] else ""), lines + tuple(cmd), fix)
+
+
+def _model_for(ev: Evidence) -> tuple[Machine, str] | None:
+    """The machine the evidence describes (kdumplab.infer) and the modelled policy of its family; None when
+    either cannot be had (then fixes are offered unchecked, and say so)."""
+    from kdumplab.infer import machine_from  # noqa: PLC0415
+
+    f = ev.family.family
+    if f is None or f.policy is None or f.arch != ev.arch or ev.family.inferred:
+        return None
+    try:
+        return machine_from(ev), f.policy
+    except KdumplabError:
+        return None
+
+
+def _replace_crashkernel(cmdline: str, words: str) -> str:
+    kept = [w for w in cmdline.split() if not w.startswith("crashkernel=")]
+    return " ".join([*kept, *words.split()])
+
+
+def _checked_fix(ev: Evidence, candidates: list[str]) -> str | None:
+    """The first candidate the model reserves with on the machine inferred from this evidence; never one that is
+    already on the command line."""
+    from kdumplab import model  # noqa: PLC0415
+
+    have = set(ev.request.words) if ev.request else set()
+    got = _model_for(ev)
+    if got is None:
+        return None
+    machine, pol = got
+    for cand in candidates:
+        if {w.removeprefix("crashkernel=") for w in cand.split() if w.startswith("crashkernel=")} <= have:
+            continue
+        try:
+            res = model.run(model.Scenario(machine, _replace_crashkernel(ev.cmdline or "", cand), pol))
+        except (KdumplabError, ValueError):
+            continue
+        if res.outcome.regions:
+            where = ", ".join(f"[{r.start:#x}, {r.end:#x})" for r in res.outcome.regions)
+            return (f"{cand} (reserves {where} on the {pol} model of the machine inferred from this evidence; "
+                    "check it with `kdumplab explain --from`)")
+    return None
+
+
+def _checked_low(ev: Evidence, end: int) -> str | None:
+    """``crashkernel=128M,low`` added, if the model of the inferred machine then puts a region below ``end``."""
+    from kdumplab import model  # noqa: PLC0415
+
+    got = _model_for(ev)
+    if got is None or not ev.cmdline:
+        return None
+    machine, pol = got
+    try:
+        res = model.run(model.Scenario(machine, f"{ev.cmdline} crashkernel=128M,low", pol))
+    except (KdumplabError, ValueError):
+        return None
+    low = [r for r in res.outcome.regions if r.start < end]
+    if not low:
+        return None
+    return (f"add crashkernel=128M,low (the {pol} model of the machine inferred from this evidence then reserves "
+            f"[{low[0].start:#x}, {low[0].end:#x}) below {end:#x})")
+
+
+def _failed_candidates(ev: Evidence, size: int | None, free: tuple[int, int] | None) -> list[str]:
+    """Changes to try, smallest change first: the same size without @offset, ,high with a low region, half
+    and a quarter of the size, the largest free block."""
+    out = []
+    f = ev.family.family
+    req = ev.request
+    size = size or (req.size if req is not None else None)
+    mib = (size or 0) // SZ_1M
+    if mib and req is not None and req.base is not None:
+        out.append(f"crashkernel={mib}M")
+    if mib and f is not None and f.has(Trait.HIGH_LOW):
+        out.append(f"crashkernel={mib}M,high crashkernel=128M,low")
+    if free is not None and free[1] - free[0] >= 128 * SZ_1M and (not mib or free[1] - free[0] < size):
+        out.append(f"crashkernel={(free[1] - free[0]) // SZ_1M // 2 * 2}M")
+    for part in (2, 4):
+        if mib // part >= 128:
+            out.append(f"crashkernel={mib // part}M")
+    return out
 
 
 def _failed_fix(ev: Evidence, size: int | None, free: tuple[int, int] | None) -> str | None:
@@ -480,7 +562,7 @@ def _outside(ev: Evidence, main: list[Region], end: int, cmd: list[str]) -> Find
     elif f is not None and not f.has(Trait.HIGH_LOW):
         fix = "a smaller crashkernel= that fits below the DMA limit (,low needs 5.19 or later on arm64)"
     else:
-        fix = "add crashkernel=128M,low"
+        fix = _checked_low(ev, end) or "add crashkernel=128M,low (not rerun on a model of this machine)"
     return Finding(Severity.WARNING, "OUTSIDE_DMA_ZONE", why, (*(r.evidence[0] for r in main), *cmd,
                                                                *((ev.dma_source,) if ev.dma_source else ())), fix)
 
