@@ -76,6 +76,11 @@ def _log_truth(rec: dict) -> list[tuple[int, int]]:
         if "reserved: 0x" in line:
             a, b = line.split("reserved: ", 1)[1].split(" (")[0].split(" - ")
             out.append((int(a, 16), int(b, 16)))
+        elif "Reserving " in line and "for crashkernel" in line:  # x86 / 2019 series: "Reserving NMB ... at NMB"
+            words = line.split("Reserving ", 1)[1].split()
+            size = int(words[0].removesuffix("MB")) << 20
+            at = int(words[words.index("at") + 1].removesuffix("MB")) << 20
+            out.append((at, at + size))
     return sorted(out)
 
 
