@@ -19,7 +19,7 @@ from kdumplab.ranges import SZ_1G
 DATA = Path(__file__).parent / "data" / "memblock"
 LOGS = sorted(DATA.glob("*.log.gz"))
 INITRD_SIZE = 987889  # the initrd these boots used (README)
-PAGE = 4096
+INITRD_SIZE_16K = 987623  # the 6.12-16k boots used the lab's default initramfs (README)
 
 
 def _lines(path: Path) -> list[str]:
@@ -39,21 +39,22 @@ def _memblock_dump(lines: list[str]) -> list[tuple[int, int]]:
     return out
 
 
-def _pages(ranges: list[tuple[int, int]]) -> set[int]:
-    return {p for lo, hi in ranges for p in range(lo // PAGE, (hi + PAGE - 1) // PAGE)}
+def _pages(ranges: list[tuple[int, int]], page: int) -> set[int]:
+    return {p for lo, hi in ranges for p in range(lo // page, (hi + page - 1) // page)}
 
 
 def _scenario(path: Path, lines: list[str]) -> model.Scenario:
-    m = re.match(r"([\d.]+)-(\d+)G(n?)-", path.name)
+    m = re.match(r"([\d.]+(?:-16k)?)-(\d+)G(n?)-", path.name)
     assert m, path.name
     gen, mem, numa = m.group(1), int(m.group(2)) * SZ_1G, bool(m.group(3))
     cmdline = next(line for line in lines if line.startswith("Kernel command line:")).split(":", 1)[1].strip()
-    machine = presets.qemu_virt(mem, (mem // 2, mem // 2) if numa else None, INITRD_SIZE, gen)
+    initrd = INITRD_SIZE_16K if gen.endswith("-16k") else INITRD_SIZE
+    machine = presets.qemu_virt(mem, (mem // 2, mem // 2) if numa else None, initrd, gen)
     return model.Scenario(machine, cmdline, gen)
 
 
 def test_calibration_logs_present():
-    assert len(LOGS) == 32, "4 kernels x (1, 2, 3, 4, 8, 16 GiB, 8 GiB NUMA, 8 GiB ,high)"
+    assert len(LOGS) == 40, "4 kernels x (1, 2, 3, 4, 8, 16 GiB, 8 GiB NUMA, 8 GiB ,high) + 8 of 6.12-16k"
 
 
 @pytest.mark.parametrize("path", LOGS, ids=lambda p: p.name.removesuffix(".log.gz"))
@@ -73,6 +74,7 @@ def test_memblock_at_reservation_matches_real_boot(path: Path):
     """
     lines = _lines(path)
     result = model.run(_scenario(path, lines))
-    real = _pages(_memblock_dump(lines))
-    ours = _pages([(r.base, r.end) for r in result.memblock.reserved])
-    assert len(real ^ ours) <= 3, sorted(hex(p * PAGE) for p in real ^ ours)[:10]
+    page = result.policy.page_size
+    real = _pages(_memblock_dump(lines), page)
+    ours = _pages([(r.base, r.end) for r in result.memblock.reserved], page)
+    assert len(real ^ ours) <= 3, sorted(hex(p * page) for p in real ^ ours)[:10]

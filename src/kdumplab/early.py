@@ -25,7 +25,7 @@ from kdumplab.machine import Machine
 from kdumplab.memblock import NUMA_NO_NODE, Flag, Memblock, Region
 from kdumplab.outcome import EarlyAlloc
 from kdumplab.policy import EarlyStep, Feature, PolicyData
-from kdumplab.ranges import SZ_1G, SZ_2M, SZ_4G, align_down, align_up
+from kdumplab.ranges import SZ_4G, SZ_4K, align_down, align_up
 
 __all__ = ["BootFacts", "boot_memblock", "dma_phys_limit", "run_step", "STRUCT_PAGE_SIZE"]
 
@@ -115,17 +115,27 @@ def _pages_top_down(mb: Memblock, count: int, page: int, what: str) -> tuple[Mem
     return mb, lowest
 
 
-def page_table_pages(policy: PolicyData, mb: Memblock, pages_everywhere: bool) -> int:
-    """paging_init(): one PTE page per 2 MiB and one PMD page per 1 GiB of mapped RAM, plus the kernel
-    mapping and idmap (a per-generation constant). Measured: 4106 pages for 8 GiB on 6.1."""
+def table_spans(page_size: int) -> tuple[int, int]:
+    """What one page-table page maps at the last two levels: (PTE page, PMD page). A table page holds
+    page_size / 8 entries: 4K pages give 2 MiB and 1 GiB, 16K pages 32 MiB and 64 GiB (PMD_SIZE is the
+    first: the block size of the linear map, the vmemmap's section alignment and the pageblock)."""
+    entries = page_size // 8
+    return entries * page_size, entries * entries * page_size
+
+
+def page_table_pages(policy: PolicyData, mb: Memblock, pages_everywhere: bool, page_size: int = SZ_4K) -> int:
+    """paging_init(): one PTE page per PMD_SIZE (2 MiB with 4K pages) and one PMD page per PUD span (1 GiB)
+    of mapped RAM, plus the kernel mapping and idmap (a per-generation constant). Measured: 4106 pages for
+    8 GiB on 6.1; 257 16K pages for 8 GiB on 6.12-16k."""
     assert policy.early is not None
+    pte_span, pmd_span = table_spans(page_size)
     pages = policy.early.pt_extra_pages
     for r in mb.memory:
         if Flag.NOMAP in r.flags:
             continue
-        pages += len(range(align_down(r.base, SZ_1G), r.end, SZ_1G))
+        pages += len(range(align_down(r.base, pmd_span), r.end, pmd_span))
         if pages_everywhere:
-            pages += len(range(align_down(r.base, SZ_2M), r.end, SZ_2M))
+            pages += len(range(align_down(r.base, pte_span), r.end, pte_span))
     return max(pages, 1)
 
 
@@ -144,7 +154,7 @@ def _early_setup(policy: PolicyData, mb: Memblock, page_size: int, facts: BootFa
     p = policy.early
     assert p is not None
     allocs: list[EarlyAlloc] = []
-    pages = page_table_pages(policy, mb, facts.pages_everywhere)
+    pages = page_table_pages(policy, mb, facts.pages_everywhere, page_size)
     mb, first = _pages_top_down(mb, pages, page_size, "page tables")
     if first is not None:
         allocs.append(EarlyAlloc("page tables", first, pages * page_size))
@@ -175,12 +185,24 @@ def _count_indices(spans: list[tuple[int, int]], unit: int) -> int:
 
 
 def _sparse(policy: PolicyData, mb: Memblock, page_size: int) -> tuple[Memblock, list[EarlyAlloc]]:
-    """sparse_init(): section roots, then per node the section index, usemap, memmap buffer (2 MiB per
-    128 MiB section, aligned to that; 16 MiB per 1 GiB section in 5.10) and vmemmap page tables."""
+    """sparse_init(): section roots, then per node the section index, usemap, memmap buffer and vmemmap
+    page tables.
+
+    The buffer (mm/sparse.c sparse_buffer_init) holds section_map_size() per present section: the memmap
+    of one section rounded up to PMD_SIZE, and is aligned to that. With 4K pages that is 2 MiB per 128 MiB
+    section (16 MiB per 1 GiB section in 5.10), all of it mapped with PMD blocks. With 16K pages the
+    memmap of a section is 512 KiB but PMD_SIZE is 32 MiB: the buffer is 32 MiB per section, the vmemmap is
+    mapped with base pages (arm64 vmemmap_populate) taken from the buffer's start, and sparse_buffer_fini
+    frees the unused rest, so the memmap stays at the bottom of a buffer placed 32 MiB x sections below
+    the top of RAM.
+    """
     p = policy.early
     assert p is not None
     section = 1 << p.section_bits
-    per_section = align_up((section // page_size) * STRUCT_PAGE_SIZE, SZ_2M)
+    pmd_size = table_spans(page_size)[0]
+    memmap = align_up((section // page_size) * STRUCT_PAGE_SIZE, page_size)
+    per_section = align_up(memmap, pmd_size)
+    basepages = page_size != SZ_4K  # arm64 vmemmap_populate: PMD blocks only with 4K pages
     roots_per = page_size // 16 * section  # one index page covers this much memory
     allocs: list[EarlyAlloc] = []
     mb, a = _top(mb, p.section_roots, 64, "section roots")
@@ -202,10 +224,14 @@ def _sparse(policy: PolicyData, mb: Memblock, page_size: int) -> tuple[Memblock,
                      start=goal, end=goal + section)
         size = sections * per_section
         mb, a = _top(mb, size, per_section, f"memmap node {nid}", nid=nid)
-        allocs.append(a) if a else None
         if nid == 0 or not allocs:
             for _ in range(p.vmemmap_pt_pages):
                 mb, _a = _top(mb, page_size, page_size, "vmemmap page tables", nid=nid)
+        if a is not None and basepages:  # sparse_buffer_fini: the unused rest of the buffer is freed
+            used = sections * memmap
+            mb = mb.free(a.start + used, size - used)
+            a = EarlyAlloc(a.what, a.start, used)
+        allocs.append(a) if a else None
     return mb, allocs
 
 

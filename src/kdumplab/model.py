@@ -6,6 +6,7 @@ generation, optionally a kexec-tools version), and each stage is a function of t
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import re
 from dataclasses import dataclass
@@ -88,15 +89,16 @@ def _late_allocations(policy: PolicyData, mb: Memblock, machine: Machine, low_ma
     """What memblock still hands out after the reservation, up to mm_init (for iomem's reserved lines).
 
     In start_kernel order: the first percpu chunk (one CPU), the dentry and inode hash tables (one
-    pointer per two free pages, and per four, rounded up to a power of two: 8 and 4 MiB on 8 GiB), and in
+    pointer per 8 KiB and per 16 KiB of free memory, rounded up to a power of two: 8 and 4 MiB on 8 GiB;
+    alloc_large_system_hash scales by bytes, so 16K pages give the same sizes), and in
     mem_init swiotlb: 64 MiB below the DMA limit when RAM reaches above it, plus 768 KiB of slot
     metadata. Smaller allocations are left out; reserved lines are compared with a tolerance.
     """
     page = machine.page_size
     _, mb = mb.alloc_range(0x1F000, page, 0, U64_MAX, "percpu")
-    free_pages = (mb.phys_mem_size() - sum(r.size for r in mb.reserved)) // page
-    for what, shift in (("dentry hash", 1), ("inode hash", 2)):
-        entries = 1 << max((free_pages >> shift) - 1, 1).bit_length()
+    free_bytes = mb.phys_mem_size() - sum(r.size for r in mb.reserved)
+    for what, scale in (("dentry hash", 13), ("inode hash", 14)):  # fs/dcache.c, fs/inode.c: scale 13, 14
+        entries = 1 << max(((free_bytes >> 12) >> (scale - 12)) - 1, 1).bit_length()
         _, mb = mb.alloc_range(entries * 8, 64, 0, U64_MAX, what)
     if mb.end_of_dram() > low_max:
         _, mb = mb.alloc_range(64 << 20, page, 0, low_max, "swiotlb")
@@ -167,6 +169,8 @@ def run(scenario: Scenario, reuse: bool = True) -> Result:
 
     machine = scenario.machine
     policy = for_kernel(scenario.kernel, machine.arch)
+    if machine.page_size != policy.page_size:  # the page size is the kernel's (CONFIG_ARM64_*K_PAGES)
+        machine = dataclasses.replace(machine, page_size=policy.page_size)
     facts = (_boot_facts_reused if reuse else _boot_facts)(policy.grammar, machine.build.rodata_full,
                                                            scenario.cmdline)
     grammar = cmdline_mod.GRAMMARS[policy.grammar]

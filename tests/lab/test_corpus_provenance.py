@@ -37,8 +37,10 @@ def _extract(serial: str) -> list[str]:
 def test_corpus_is_big_enough() -> None:
     assert len(CASES) >= 64, f"only {len(CASES)} recorded boots"
     kernels = {json.loads((c / "case.json").read_text())["generation"] for c in CASES}
-    # the four Debian generations, and the lab-built kernels of issue 13 (tests/data/suites/designs.toml)
-    assert kernels == {"5.10", "6.1", "6.12", "7.2", "5.10-control", "proposal-2019-v5", "proposal-2019-review"}
+    # the four Debian generations, Debian's 16K 6.12, and the lab-built kernels of issue 13
+    # (tests/data/suites/designs.toml)
+    assert kernels == {"5.10", "6.1", "6.12", "7.2", "6.12-16k", "5.10-control", "proposal-2019-v5",
+                       "proposal-2019-review"}
 
 
 @pytest.mark.parametrize("case", CASES, ids=[p.name for p in CASES])

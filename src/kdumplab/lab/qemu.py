@@ -99,11 +99,21 @@ class BootSpec:
                                 "one of " + ", ".join(BOARDS[self.arch].firmwares))
         if self.cpu and (self.arch != "arm64" or self.cpu not in CPUS):
             raise KdumplabError("--cpu", f"unknown CPU model {self.cpu!r} for {self.arch}", "one of " + ", ".join(CPUS))
+        if self.kernel.endswith("-16k") and self.cpu == "cortex-a57":
+            raise KdumplabError("--cpu", "cortex-a57 has no 16K translation granule: a 16K kernel does not boot on it",
+                                "use --cpu neoverse-n1 (the default for 16K kernels)")
         if self.dma_window is not None:
             if self.arch != "arm64":
                 raise KdumplabError("--dma-window", "is a device-tree property: arm64 only")
             if not 0 < parse_size(self.dma_window) <= total:
                 raise KdumplabError("--dma-window", f"{self.dma_window} is not within the {self.mem} of RAM")
+
+    @property
+    def cpu_model(self) -> str:
+        """The -cpu the boot uses: the spec's, else neoverse-n1 for a 16K kernel, else the board's."""
+        if self.cpu:
+            return self.cpu
+        return "neoverse-n1" if self.kernel.endswith("-16k") else ""
 
     @property
     def board(self) -> Board:
@@ -136,8 +146,8 @@ def _machine_argv(spec: BootSpec, dumpdtb: str | None = None) -> list[str]:
     """QEMU, the board (with the spec's CPU model, and ``dumpdtb=F`` when asked), -smp, -m and the NUMA nodes."""
     board = spec.board
     machine = list(board.machine)
-    if spec.cpu:
-        machine[machine.index("-cpu") + 1] = spec.cpu
+    if spec.cpu_model:
+        machine[machine.index("-cpu") + 1] = spec.cpu_model
     if dumpdtb is not None:
         machine[machine.index("-M") + 1] += f",dumpdtb={dumpdtb}"
     argv = [board.qemu, *machine, "-smp", "1", "-m", spec.mem]
@@ -254,7 +264,7 @@ def boot(spec: BootSpec, *, lab: Lab | None = None, initrd: Built | None = None,
                       dtb_size=len(dtb_bytes) if dtb_bytes is not None else None,
                       dtb_sha256=hashlib.sha256(dtb_bytes).hexdigest() if dtb_bytes is not None else None)
     try:
-        obs = observe(serial, prov, spec.mem, spec.numa, spec.cmdline, cpu=spec.cpu or "cortex-a57",
+        obs = observe(serial, prov, spec.mem, spec.numa, spec.cmdline, cpu=spec.cpu_model or "cortex-a57",
                       dma_window=spec.dma_window)
     except LabLost as e:
         reason = e.what + (f" (timed out after {timeout:g} s)" if done.timed_out else "")

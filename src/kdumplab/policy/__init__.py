@@ -136,6 +136,8 @@ class PolicyData:
     early_steps: tuple[EarlyStep, ...] = ()
     early: EarlyProfile | None = None
     kernel_release: str = ""  # the Debian release the row was read from
+    #: the kernel's page size (CONFIG_ARM64_*K_PAGES): Debian's arm64 kernels use 4K, its -16k flavour 16K
+    page_size: int = 4096
     #: the key of this generation in kdumplab.kexec.KERNEL_KEXEC / crashview.CRASH_KERNELS ("" = not modelled)
     kexec_generation: str = "5.10"
     description: str = ""
@@ -147,9 +149,9 @@ class PolicyData:
 
 
 def _rows(arch: str = "arm64") -> dict[str, PolicyData]:
-    from kdumplab.policy import proposals, v5_10, v6_1, v6_12, v7_2, x86_64
+    from kdumplab.policy import proposals, v5_10, v6_1, v6_12, v6_12_16k, v7_2, x86_64
 
-    rows = [v5_10.ROW, v6_1.ROW, v6_12.ROW, v7_2.ROW, proposals.V5, proposals.REVIEW, proposals.CONTROL,
+    rows = [v5_10.ROW, v6_1.ROW, v6_12.ROW, v7_2.ROW, v6_12_16k.ROW, proposals.V5, proposals.REVIEW, proposals.CONTROL,
             *x86_64.ROWS]
     return {row.name: row for row in rows if row.arch == arch}
 
@@ -180,7 +182,11 @@ def for_kernel(release: str, arch: str = "arm64") -> PolicyData:
     if name not in rows:
         m = re.match(r"^(\d+)\.(\d+)", name)
         if m:
+            # Debian's page-size flavours are their own rows: 6.12.117+deb13-arm64-16k is 6.12-16k
+            flavour = re.search(r"-(16k|64k)\b", name)
             name = f"{m.group(1)}.{m.group(2)}"
+            if flavour and f"{name}-{flavour.group(1)}" in rows:
+                name = f"{name}-{flavour.group(1)}"
     row = rows.get(name)
     if row is None:
         raise KdumplabError("--kernel", f"unknown kernel generation {release!r} for {arch}",

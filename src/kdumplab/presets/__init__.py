@@ -7,6 +7,7 @@ from importlib import resources
 
 from kdumplab.errors import KdumplabError
 from kdumplab.machine import Bank, KernelBuild, KernelImage, Machine, load_machine
+from kdumplab.policy import for_kernel
 from kdumplab.ranges import SZ_1G, SZ_2M, SZ_128M, PhysRange, align_up, iec, iec_hex
 
 __all__ = ["qemu_virt", "qemu_virt_high_io", "machine", "preset_names", "DEBIAN_IMAGES", "QEMU_VIRT_RAM_BASE",
@@ -44,6 +45,11 @@ DEBIAN_IMAGES: dict[str, tuple[str, KernelImage]] = {
     "6.12": ("linux-image-6.12.117+deb13-arm64-unsigned 6.12.117-1", KernelImage(
         load_address=0x4020_0000, stext=0x10000, init_begin=0x1d3_0000, sdata=0x204_0000, end=0x250_0000,
         image_size=0x250_0000)),
+    # 16K pages: Image header flags page size 16K, image_size 0x25b0000; /proc/iomem Kernel code
+    # 40200000-41f6ffff, Kernel data 422c0000-427affff (tests/data/boots/6.12-16k-*)
+    "6.12-16k": ("linux-image-6.12.117+deb13-arm64-16k-unsigned 6.12.117-1", KernelImage(
+        load_address=0x4020_0000, stext=0x10000, init_begin=0x1d7_0000, sdata=0x20c_0000, end=0x25b_0000,
+        image_size=0x25b_0000)),
     "7.2": ("linux-binary-7.2.13+deb14-arm64 7.2.13-1", KernelImage(
         load_address=0x4020_0000, stext=0x10000, init_begin=0x251_0000, sdata=0x28e_0000, end=0x2f0_0000,
         image_size=0x2f0_0000)),
@@ -159,6 +165,7 @@ def qemu_virt(mem: int = 8 * SZ_1G, numa: tuple[int, ...] | None = None, initrd_
         banks=tuple(banks), kernel=image,
         initrd=PhysRange(initrd_start, initrd_start + initrd_size) if initrd_size else None,
         dtb=PhysRange(dtb_start, dtb_start + dtb_size),
+        page_size=for_kernel(kernel).page_size,
         dma_address_limit=None if dma_window is None else QEMU_VIRT_RAM_BASE + dma_window - 1,
         iomem_devices=LAB_LOW_DEVICES if kernel in LAB_IMAGES else
         QEMU_VIRT_LOW_DEVICES + tuple(f"{s:x}-{s + n - 1:x} : {name}" for s, n, name in high_io),

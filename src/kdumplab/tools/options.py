@@ -27,15 +27,15 @@ __all__ = ["MachineArgs", "Option", "MACHINE_OPTIONS", "machine_options", "build
            "image_for", "lab_arch", "lab_kernel", "lab_mem", "KERNEL_HELP", "CMDLINE_HELP", "LAB_KERNELS",
            "LAB_MACHINES", "LAB_CPUS", "machine_from_iomem", "live_machine"]
 
-KERNEL_HELP = ("Kernel: a generation (5.10, 6.1, 6.12, 7.2), a Debian release string (6.1.0-28-arm64) or a 2019 "
-               "proposal (proposal-2019-v5, proposal-2019-review).")
-LAB_KERNEL_HELP = ("Boot this kernel: a generation (5.10, 6.1, 6.12, 7.2), a Debian release string that maps to "
-                   "one (6.1.0-28-arm64), or a kernel `kdumplab lab build` made (5.10-control, proposal-2019-v5, "
-                   "proposal-2019-review).")
+KERNEL_HELP = ("Kernel: a generation (5.10, 6.1, 6.12, 7.2, 6.12-16k for 16K pages), a Debian release string "
+               "(6.1.0-28-arm64) or a 2019 proposal (proposal-2019-v5, proposal-2019-review).")
+LAB_KERNEL_HELP = ("Boot this kernel: a generation (5.10, 6.1, 6.12, 7.2, 6.12-16k), a Debian release string that "
+                   "maps to one (6.1.0-28-arm64), or a kernel `kdumplab lab build` made (5.10-control, "
+                   "proposal-2019-v5, proposal-2019-review).")
 CMDLINE_HELP = "The whole kernel command line, as /proc/cmdline shows it."
 #: The generations the lab boots (lab/setup.py KERNEL_SUITES; the last three are built by lab/build.py);
 #: a release string maps to its generation.
-LAB_KERNELS = ("5.10", "6.1", "6.12", "7.2", "5.10-control", "proposal-2019-v5", "proposal-2019-review")
+LAB_KERNELS = ("5.10", "6.1", "6.12", "7.2", "6.12-16k", "5.10-control", "proposal-2019-v5", "proposal-2019-review")
 
 
 @dataclass(frozen=True, slots=True)
