@@ -202,3 +202,21 @@ def test_check_binary_log_exit_2(tmp_path: Path) -> None:
     latin.write_bytes("".join(f"[    0.0] caf\xe9 {i}\n" for i in range(40)).encode("latin-1"))
     r = _run("check", "--log", str(latin))
     assert r.exit_code == 2 and "not text" in r.output and "iconv" in r.output
+
+
+def test_check_huge_and_nul_logs_exit_2_bounded(tmp_path: Path) -> None:
+    # a 1 GB (sparse) log is refused by its size before it is read; NUL-filled text is not text
+    huge = tmp_path / "huge.log"
+    with huge.open("wb") as fh:
+        fh.truncate(1 << 30)
+    r = _run("check", "--log", str(huge))
+    assert r.exit_code == 2 and str(huge) in r.output and len(r.output.splitlines()) == 1
+    nul = tmp_path / "nul.log"
+    nul.write_bytes(b"\x00" * 4096 + b"\n[    0.000000] crashkernel reserved: 0x0 - 0x1 (0 MB)\n")
+    r = _run("check", "--log", str(nul))
+    assert r.exit_code in (0, 1, 3) and "Traceback" not in r.output  # one NUL line among text: skipped
+    r = _run("check", "--log", str(tmp_path / "nul2.log"))
+    assert r.exit_code == 2 and "no such file" in r.output
+    (tmp_path / "nul3.log").write_bytes(b"\x00\x01\x02" * 5000)
+    r = _run("check", "--log", str(tmp_path / "nul3.log"))
+    assert r.exit_code == 2 and "not text" in r.output

@@ -59,7 +59,8 @@ def _decode(data: bytes, name: str, label: str) -> str:
     if not bad:
         return "\n".join(out)
     text_lines = sum(1 for ln in lines if ln.strip())
-    if len(bad) > max(2, MAX_JUNK * text_lines):
+    good = sum(1 for ln in out if ln.strip())
+    if len(bad) > max(2, MAX_JUNK * text_lines) or not good:
         first = bad[0]
         what = "NUL bytes" if b"\x00" in lines[first - 1] else "bytes that are not UTF-8"
         raise KdumplabError(f"{name}:{first}", f"{label} is not text ({what}; {len(bad)} of {len(lines)} lines)",
