@@ -9,31 +9,35 @@ commit and the first release with it, and the stable release that took a backpor
 Families and their boundaries (upstream commit, first release; stable backports where known):
 
 - ``arm64-low-4g`` (4.12-5.4): "arm64: kdump: reserve memory for crash dump kernel" (v4.12). One low DMA zone
-  (renamed ZONE_DMA32 by ad67f5a6545f "arm64: replace ZONE_DMA with ZONE_DMA32", v5.0) covers the low 4 GiB;
+  (renamed ZONE_DMA32 by "arm64: replace ZONE_DMA with ZONE_DMA32", v5.0) covers the low 4 GiB;
   the crash region is searched only below it.
 - ``arm64-dma-1g`` (5.5-5.10.21): 1a8e1cef7603 "arm64: use both ZONE_DMA and ZONE_DMA32" (v5.5). ZONE_DMA is
   30 bits (1 GiB) on every machine while ``reserve_crashkernel`` still searches below 4 GiB, so the crash
   kernel gets no ZONE_DMA memory ("arm64: mm: fix kdump broken with ZONE_DMA reintroduced", Chen Zhou,
   linux-kernel 2020-12-26).
 - ``arm64-dma-fw`` (5.11-5.18, and 5.10.22+): 8424ecdde7df "arm64: mm: Set ZONE_DMA size based on
-  devicetree's dma-ranges", 2b8652936f0c "... based on early IORT scan", 0a30c53573b0 "arm64: mm: Move
+  devicetree's dma-ranges", "... based on early IORT scan", 0a30c53573b0 "arm64: mm: Move
   reserve_crashkernel() into mem_init()" (v5.11). Stable took them in 5.10.22 (debian/changelog of
   linux 5.10.24-1 lists them under ChangeLog-5.10.22; Debian ABI 5.10.0-5).
 - ``arm64-high-low`` (5.19-6.4): 944a45abfabc "arm64: kdump: Reimplement crashkernel=X" (v5.19): ``,high`` and
   ``,low``; no default low region and no fallback (recorded Debian 6.1 boots, tests/data/realboots).
-- ``arm64-default-low`` (6.5-6.6): "arm64: kdump: simplify the reservation behaviour of crashkernel=,high"
-  (v6.5): plain ``X`` falls back high with a default 128 MiB low region; ``,high`` falls back low.
-- ``arm64-generic`` (6.7-6.11): "arm64: kdump: use generic interface to simplify crashkernel reservation"
-  (v6.7): ``reserve_crashkernel_generic``; resources inserted at ``early_initcall``.
-- ``arm64-dma-limit`` (6.12-): "dma-mapping: replace zone_dma_bits by zone_dma_limit" (v6.12): the DMA limit
-  is an exact address (recorded Debian 6.12 and 7.2 boots).
+- ``arm64-default-low`` (6.5-6.6): 6c4dcaddbd36 "arm64: kdump: simplify the reservation behaviour of
+  crashkernel=,high" (v6.5): plain ``X`` falls back high with a default 128 MiB low region; ``,high`` falls
+  back low.
+- ``arm64-generic`` (6.7-6.11): fdc268232dbb "arm64: kdump: use generic interface to simplify crashkernel
+  reservation" (v6.7): ``reserve_crashkernel_generic``; resources inserted at ``early_initcall``.
+- ``arm64-dma-limit`` (6.12-): ba0fb44aed47 "dma-mapping: replace zone_dma_bits by zone_dma_limit" (v6.12): the
+  DMA limit is an exact address (recorded Debian 6.12 and 7.2 boots).
 - ``arm64-series-2019`` (out of tree): "support reserving crashkernel above 4G on arm64 kdump" v5-v14
   (2019-21, Chen Zhou), carried by vendor kernels: x86's "Reserving ..MB of low memory" wording on arm64.
 - ``x86-legacy`` (-6.6): arch/x86/kernel/setup.c ``reserve_crashkernel``: low first then high, a default low
   region of max(swiotlb + 8 MiB, 256 MiB) when the main one is above 4 GiB, "Reserving ..MB" wording.
-- ``x86-generic`` (6.7-): "x86: kdump: use generic interface to simplify crashkernel reservation code" (v6.7).
+- ``x86-generic`` (6.7-): 9c08a2a139fe "x86: kdump: use generic interface to simplify crashkernel
+  reservation code" (v6.7).
 
-Commit ids that the session could not confirm are given by subject only. Distribution kernels map by their
+The ids were confirmed in commit lists, Fixes: tags and pull requests quoted in public list archives (the
+search tool's code corpus); the 5.10.22 backport in Debian's linux 5.10 changelog. Commit ids that could not
+be confirmed here are given by subject only. Distribution kernels map by their
 upstream base; Debian 5.10 by its ABI number (changelog); RHEL (``4.18.0-*.el8``, ``5.14.0-*.el9``), SUSE
 (``*-150xxx``) and Ubuntu HWE/raspi kernels carry backports whose changelog is out of reach here: their family
 is decided from the log's wording and zones, and marked inferred.
@@ -97,21 +101,21 @@ FAMILIES: tuple[Family, ...] = (
            "1a8e1cef7603 arm64: use both ZONE_DMA and ZONE_DMA32 (v5.5)"),
     Family("arm64-dma-fw", "arm64", (5, 11, 0), frozenset({T.LOW_ONLY, T.DMA_FROM_FIRMWARE}),
            "arm64 5.11-5.18 and 5.10.22+: ZONE_DMA sized from DT/ACPI, the crash region inside it; no ,high",
-           "5.10", "8424ecdde7df/2b8652936f0c/0a30c53573b0 (v5.11); stable 5.10.22"),
+           "5.10", "8424ecdde7df, 0a30c53573b0 (v5.11); stable 5.10.22"),
     Family("arm64-high-low", "arm64", (5, 19, 0), frozenset({T.DMA_FROM_FIRMWARE, T.HIGH_LOW}),
            "arm64 5.19-6.4: crashkernel=X,high and Y,low; no default low region, no fallback", "6.1",
            "944a45abfabc arm64: kdump: Reimplement crashkernel=X (v5.19)"),
     Family("arm64-default-low", "arm64", (6, 5, 0), frozenset({T.DMA_FROM_FIRMWARE, T.HIGH_LOW, T.DEFAULT_LOW}),
            "arm64 6.5-6.6: plain X falls back high with a default 128 MiB low region", "6.12",
-           "arm64: kdump: simplify the reservation behaviour of crashkernel=,high (v6.5)"),
+           "6c4dcaddbd36 arm64: kdump: simplify the reservation behaviour of crashkernel=,high (v6.5)"),
     Family("arm64-generic", "arm64", (6, 7, 0),
            frozenset({T.DMA_FROM_FIRMWARE, T.HIGH_LOW, T.DEFAULT_LOW, T.GENERIC}),
            "arm64 6.7-6.11: the generic reservation code", "6.12",
-           "arm64: kdump: use generic interface to simplify crashkernel reservation (v6.7)"),
+           "fdc268232dbb arm64: kdump: use generic interface to simplify crashkernel reservation (v6.7)"),
     Family("arm64-dma-limit", "arm64", (6, 12, 0),
            frozenset({T.DMA_FROM_FIRMWARE, T.HIGH_LOW, T.DEFAULT_LOW, T.GENERIC, T.DMA_LIMIT_ADDRESS}),
            "arm64 6.12+: the generic code with an exact DMA limit address", "6.12",
-           "dma-mapping: replace zone_dma_bits by zone_dma_limit (v6.12)"),
+           "ba0fb44aed47 dma-mapping: replace zone_dma_bits by zone_dma_limit (v6.12)"),
     Family("arm64-series-2019", "arm64", None, frozenset({T.SERIES_2019, T.HIGH_LOW, T.DEFAULT_LOW}),
            "arm64 vendor kernel with the 2019-21 'crashkernel above 4G' series: x86 wording, low region by default",
            "proposal-2019-v5", "out of tree: support reserving crashkernel above 4G on arm64 kdump (v5-v14)"),
@@ -120,7 +124,7 @@ FAMILIES: tuple[Family, ...] = (
            "arch/x86/kernel/setup.c reserve_crashkernel"),
     Family("x86-generic", "x86_64", (6, 7, 0), frozenset({T.GENERIC, T.HIGH_LOW, T.DEFAULT_LOW}),
            "x86 6.7+: the generic reservation code", "6.12",
-           "x86: kdump: use generic interface to simplify crashkernel reservation code (v6.7)"),
+           "9c08a2a139fe x86: kdump: use generic interface to simplify crashkernel reservation code (v6.7)"),
 )
 _BY_NAME = {f.name: f for f in FAMILIES}
 
