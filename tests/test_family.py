@@ -63,3 +63,35 @@ def test_table_invariants() -> None:
     arm = sorted((f for f in family.FAMILIES if f.arch == "arm64" and f.first), key=lambda f: f.first)
     has = [f.has(Trait.HIGH_LOW) for f in arm]
     assert has == sorted(has)
+
+
+@pytest.mark.parametrize(("zones", "extra", "expect"), [
+    # mm/page_alloc.c prints every configured zone under "Zone ranges:" (empty ones as "empty")
+    (frozenset({"DMA", "Normal"}), {}, ("arm64-low-4g",)),                       # 4.x: one 32-bit ZONE_DMA
+    (frozenset({"DMA32", "Normal"}), {}, ("arm64-low-4g",)),                     # 5.0-5.4
+    (frozenset({"DMA", "DMA32", "Normal"}), {"dma_start": 0x40000000, "dma_end": 0x100000000},
+     ("arm64-dma-fw", "arm64-high-low", "arm64-default-low", "arm64-generic", "arm64-dma-limit")),
+    (frozenset({"DMA", "DMA32", "Normal"}), {"dma_start": 0x40000000, "dma_end": 0x100000000, "low_region": True},
+     ("arm64-high-low", "arm64-default-low", "arm64-generic", "arm64-dma-limit")),
+    (frozenset({"DMA", "DMA32", "Normal"}), {"dma_start": 0x40000000, "dma_end": 0x100000000, "in_use": True},
+     ("arm64-generic", "arm64-dma-limit")),
+    (frozenset({"DMA", "DMA32", "Normal"}), {"dma_start": 0x40000000, "dma_end": 0x100000000, "old_checks": True},
+     ("arm64-dma-fw",)),
+])
+def test_backwards_from_zones_and_wording(zones: frozenset[str], extra: dict, expect: tuple[str, ...]) -> None:
+    g = family.from_wording(Wording("arm64", mainline_wording=True, zones=zones, **extra))
+    assert (g.alternatives or (g.name,)) == expect
+    assert g.inferred == (len(expect) > 1)
+
+
+def test_recorded_debian_510_boot_read_backwards() -> None:
+    # a real Debian 5.10.223 boot (tests/data/boots/5.10-cma-suffix) with its release string removed: the zones
+    # (DMA to 4 GiB, DMA32 empty) leave 5.11+ layouts; its parse error alone does not narrow further
+    from kdumplab import capture
+    from kdumplab.findings import analyze
+    from tests.test_infer import BOOTS, sections
+
+    log = sections((BOOTS / "5.10-cma-suffix" / "serial.log").read_text())["DMESG"]
+    log = "\n".join(ln for ln in log.splitlines() if "Linux version" not in ln)
+    g = analyze(capture.from_texts("t", {"kernel_log": log})).family
+    assert g.inferred and g.alternatives[0] == "arm64-dma-fw"

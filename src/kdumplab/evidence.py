@@ -441,9 +441,11 @@ def _wording(arch: str, log: logscan.LogScan | None, boot: logscan.Boot | None, 
     dma = zones.get("DMA")
     dma32 = zones.get("DMA32")
     nodes = boot.of(Kind.NODE_RANGE) if boot else ()
+    kinds = {e.kind for e in (boot.events if boot else ())}
     return fam.Wording(arch, x86, main, low, dma.start if dma else None, dma.end if dma else None,
                        bool(dma32 and dma32.end), max((e.end or 0 for e in nodes), default=None),
-                       bool(request and (request.high or request.low)))
+                       bool(request and (request.high or request.low)), frozenset(zones),
+                       Kind.IN_USE in kinds, bool(kinds & {Kind.NOT_MEMORY, Kind.OVERLAPS, Kind.NOT_ALIGNED}))
 
 
 def _ram(io: iomem_lenient.IomemText | None, boot: logscan.Boot | None) -> tuple[tuple[int, int], ...]:

@@ -220,6 +220,12 @@ class Wording:
     dma32_nonempty: bool = False
     ram_end: int | None = None
     high_low_in_cmdline: bool = False
+    #: the zone names the log's Zone ranges block lists (empty zones included)
+    zones: frozenset[str] = frozenset()
+    #: "crashkernel reservation failed - memory is in use." (the generic code's only fixed-base message)
+    in_use: bool = False
+    #: "cannot reserve crashkernel: ..." (arm64's own step-by-step fixed-base checks)
+    old_checks: bool = False
 
     @property
     def thirty_bit_dma(self) -> bool:
@@ -242,18 +248,52 @@ def from_wording(w: Wording) -> FamilyGuess:
             return FamilyGuess(_BY_NAME["x86-generic"], "wording", "'crashkernel reserved: 0x..' on x86 is the "
                                "generic code (6.7+)")
         return FamilyGuess(None, "wording", "no reservation wording in the log")
-    if w.low_region and w.mainline_wording:
-        return FamilyGuess(_BY_NAME["arm64-high-low"], "wording", "'crashkernel low memory reserved' exists from "
-                           "5.19 on", inferred=True,
-                           alternatives=("arm64-high-low", "arm64-default-low", "arm64-generic", "arm64-dma-limit"))
-    if w.thirty_bit_dma:
-        return FamilyGuess(_BY_NAME["arm64-dma-1g"], "wording", f"Zone ranges: ZONE_DMA ends at {w.dma_end:#x} "
-                           "with a separate DMA32 zone: the fixed 30-bit ZONE_DMA of 5.5+ (or a 30-bit "
-                           "dma-ranges machine)", inferred=True, alternatives=("arm64-dma-1g", "arm64-dma-fw"))
-    if w.mainline_wording:
-        return FamilyGuess(None, "wording", "'crashkernel reserved: 0x..' is printed by every arm64 kernel from "
-                           "4.12 on: it does not settle the family", inferred=True)
-    return FamilyGuess(None, "wording", "no release string and no wording that settles the family")
+    return _arm64_backwards(w)
+
+
+#: arm64 mainline families in release order
+_ARM64 = ("arm64-low-4g", "arm64-dma-1g", "arm64-dma-fw", "arm64-high-low", "arm64-default-low", "arm64-generic",
+          "arm64-dma-limit")
+
+
+def _arm64_backwards(w: Wording) -> FamilyGuess:
+    """Each thing the log shows keeps the families that print or lay out memory that way (the table run
+    backwards); one family left settles it."""
+    keep = list(_ARM64)
+    why: list[str] = []
+
+    def only(names: tuple[str, ...], reason: str) -> None:
+        nonlocal keep
+        narrowed = [n for n in keep if n in names]
+        if narrowed:
+            keep = narrowed
+            why.append(reason)
+
+    z = w.zones
+    if "Normal" in z and "DMA32" not in z and "DMA" in z:
+        only(("arm64-low-4g",), "Zone ranges list DMA and no DMA32 zone: arm64 before 5.0 (one 32-bit ZONE_DMA)")
+    elif "Normal" in z and "DMA" not in z and "DMA32" in z:
+        only(("arm64-low-4g",), "Zone ranges list DMA32 and no DMA zone: arm64 5.0-5.4")
+    elif "DMA" in z and "DMA32" in z and not w.dma32_nonempty:
+        only(_ARM64[2:], "ZONE_DMA reaches the 4 GiB limit and DMA32 is empty: ZONE_DMA sized from firmware (5.11+)")
+    elif w.thirty_bit_dma:
+        only(_ARM64[1:], "a 1 GiB ZONE_DMA below a DMA32 zone: 5.5+ (fixed 30 bits up to 5.10.21, or a 30-bit "
+             "dma-ranges machine later)")
+    if w.low_region:
+        only(_ARM64[3:], "'crashkernel low memory reserved' is printed from 5.19 on")
+    if w.in_use:
+        only(_ARM64[5:], "'crashkernel reservation failed - memory is in use.' is the generic code's (6.7+)")
+    if w.old_checks:
+        only(_ARM64[:3], "'cannot reserve crashkernel: ...' are arm64's own fixed-base checks (up to 5.18)")
+    if not why:
+        if w.mainline_wording:
+            return FamilyGuess(None, "wording", "'crashkernel reserved: 0x..' is printed by every arm64 kernel from "
+                               "4.12 on: it does not settle the family", inferred=True)
+        return FamilyGuess(None, "wording", "no release string and no wording that settles the family")
+    text = "; ".join(why)
+    if len(keep) == 1:
+        return FamilyGuess(_BY_NAME[keep[0]], "wording", text)
+    return FamilyGuess(_BY_NAME[keep[0]], "wording", text, inferred=True, alternatives=tuple(keep))
 
 
 def decide(release: str | None, arch: str, w: Wording, debian_version: str | None = None) -> FamilyGuess:
