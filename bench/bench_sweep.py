@@ -32,7 +32,12 @@ def per_scenario() -> None:
             vary_cmd = median_seconds(lambda: model.run(model.Scenario(  # noqa: B023
                 box, f"crashkernel={next(size)}M", "6.12", kexec), reuse=reuse), 400, 5)  # noqa: B023
             print(f"model.run, kexec-tools {kexec or 'no':6}, reuse {reuse!s:5}: RAM changes {vary_ram * 1e6:6.0f} us,"
-                  f" command line changes {vary_cmd * 1e6:6.0f} us (median)")
+                  f" command line changes {vary_cmd * 1e6:6.0f} us (median)", flush=True)
+
+
+def cpu_seconds() -> float:
+    me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
 
 
 def main() -> None:
@@ -44,12 +49,12 @@ def main() -> None:
     per_scenario()
     sizes = args.scenarios // len(KERNELS)
     end = G + (sizes - 1) * 2 * M
-    t0 = time.perf_counter()
+    t0, cpu0 = time.perf_counter(), cpu_seconds()
     s = run_sweep(LINE, f"{G >> 20}M..{end >> 20}M", "2M", KERNELS, args.kexec_tools, Backend(args.jobs))
-    secs = time.perf_counter() - t0
+    secs, cpu = time.perf_counter() - t0, cpu_seconds() - cpu0
     print(f"sweep of {s.points:,} scenarios (6 generations, 1G..{end / G:.0f}G in 2M steps, kexec-tools "
           f"{args.kexec_tools or 'not checked'}) on {args.jobs} processes: {secs:.1f} s = {s.points / secs:,.0f}/s, "
-          f"{len(s.runs)} runs")
+          f"{len(s.runs)} runs; {cpu:.0f} CPU-s = {cpu / s.points * 1e6:.0f} CPU-us per scenario", flush=True)
     me, kids = (resource.getrusage(who).ru_maxrss / 1024 for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN))
     print(f"peak RSS: parent {me:.0f} MiB, worker {kids:.0f} MiB")
 
