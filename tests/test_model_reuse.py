@@ -13,10 +13,11 @@ from hypothesis import strategies as st
 from kdumplab import model
 from kdumplab.iomem import Resource
 from kdumplab.iomem_build import _reserve_all_with_split
-from kdumplab.presets import qemu_virt
+from kdumplab.policy import POLICY_NAMES
+from kdumplab.presets import DEBIAN_IMAGES, qemu_virt
 
 G, M = 1 << 30, 1 << 20
-KERNELS = ("5.10", "6.1", "6.12", "7.2", "proposal-2019-v5", "proposal-2019-review")
+KERNELS = POLICY_NAMES("arm64")  # every row, so a new generation is covered when it lands
 TOKENS = ("crashkernel=512M", "crashkernel=1G-4G:192M,4G-64G:256M,64G-:512M", "crashkernel=3G",
           "crashkernel=1G,high", "crashkernel=128M,low", "crashkernel=256M@0x80000000", "cma=64M", "cma=0",
           "rodata=full", "debug_pagealloc=on", "crashkernel=64M,cma", "crashkernel=x", "quiet",
@@ -25,7 +26,7 @@ TOKENS = ("crashkernel=512M", "crashkernel=1G-4G:192M,4G-64G:256M,64G-:512M", "c
 machines = st.builds(
     lambda mem_mib, halves, initrd, kernel: qemu_virt(
         mem_mib * M, numa=(mem_mib * M // 2, mem_mib * M // 2) if halves else None, initrd_size=initrd,
-        kernel=kernel if kernel[0].isdigit() else "5.10"),
+        kernel=kernel if kernel in DEBIAN_IMAGES else "5.10"),
     st.integers(512, 40 * 1024).map(lambda n: n - n % 4),
     st.booleans(), st.sampled_from((0, 0xF2000, 30 << 20)), st.sampled_from(KERNELS))
 scenarios = st.builds(model.Scenario, machines, st.lists(st.sampled_from(TOKENS), max_size=4).map(" ".join),
