@@ -41,11 +41,13 @@ def _section(text: str, name: str) -> str | None:
 
 
 def _ptdump(text: str) -> list[tuple[int, int, str]]:
-    """(phys start, phys end, level) of every *mapped* linear-map line (lines without attributes are holes)."""
+    """(phys start, phys end, level) of every *mapped* linear-map line. Lines without attributes are holes;
+    a leading "F" marks entries whose valid bit is clear (arch/arm64/mm/ptdump.c pte_bits: PTE_VALID clear
+    prints "F"), which is what arch_kexec_protect_crashkres leaves behind."""
     out = []
     for raw in text.replace("\r", "").splitlines():
         m = _LINE.match(raw.strip())
-        if not m or not m.group(4).strip():
+        if not m or not m.group(4).strip() or m.group(4).split()[0] == "F":
             continue
         va0, va1 = int(m.group(1), 16), int(m.group(2), 16)
         if va0 < LINEAR_VA:
@@ -66,9 +68,9 @@ def _boots():
 
 
 def _cycles():
-    for d in sorted((DATA / "cycles").glob("*")):
+    for d in sorted(p for sub in ("cycles", "designs-cycles") for p in (DATA / sub).glob("*")):
         log = d / "serial.log.gz"
-        if log.is_file() and b"=== PTDUMP_BEFORE" in gzip.decompress(log.read_bytes()):
+        if (d / "cycle.json").is_file() and b"=== PTDUMP_BEFORE" in gzip.decompress(log.read_bytes()):
             yield d
 
 

@@ -144,6 +144,8 @@ def compare_text(rows: tuple[Row, ...], kernel: str | None = None, width: int = 
             star = "*" if c.version == r.paired else " "
             out += textwrap.wrap(f"{star}{c.version}: {c.short}", width, initial_indent="  ",
                                  subsequent_indent="          ")
+        if r.measured:  # the 2019 designs: what their real kernels did (issue 13)
+            out += textwrap.wrap(f"measured: {r.measured}", width, initial_indent="  ", subsequent_indent="    ")
     if rows and all(c.loaded is None for r in rows for c in r.cells):
         out.append("(kexec-tools is modelled for arm64 only)")
     return "\n".join(out) + "\n"

@@ -14,6 +14,7 @@ from kdumplab import model, policy
 from kdumplab.errors import KdumplabError
 from kdumplab.kexec import KEXEC_TOOLS
 from kdumplab.machine import Machine
+from kdumplab.policy.proposals import MEASURED
 from kdumplab.ranges import iec
 from kdumplab.verdict import judge, paired_kexec_tools
 
@@ -43,6 +44,7 @@ class Row:
     crash_size: int
     cells: tuple[Cell, ...]
     paired: str | None = None  # the kexec-tools Debian ships with this kernel
+    measured: str = ""  # what real boots of this policy's own kernel showed (the 2019 designs, issue 13)
 
     @property
     def kexec(self) -> tuple[tuple[str, str], ...]:
@@ -73,7 +75,7 @@ def compare(machine: Machine, cmdline: str) -> tuple[Row, ...]:
         res = res or model.run(dataclasses.replace(base, kernel=name))
         reserved = ", ".join(f"{r.role} {r.start:#x}-{r.end - 1:#x} {iec(r.size)}" for r in res.outcome.regions) or "-"
         rows.append(Row(name, str(res.outcome.verdict), reserved, res.kexec_crash_size, tuple(cells),
-                        paired_kexec_tools(name, res.policy.kexec_generation)))
+                        paired_kexec_tools(name, res.policy.kexec_generation), MEASURED.get(name, "")))
     return tuple(rows)
 
 
