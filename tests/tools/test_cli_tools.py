@@ -220,3 +220,29 @@ def test_check_huge_and_nul_logs_exit_2_bounded(tmp_path: Path) -> None:
     (tmp_path / "nul3.log").write_bytes(b"\x00\x01\x02" * 5000)
     r = _run("check", "--log", str(tmp_path / "nul3.log"))
     assert r.exit_code == 2 and "not text" in r.output
+
+
+def test_check_root_inside_the_crash_kernel_with_vmcore(tmp_path: Path) -> None:
+    # a --root captured inside a recorded crash kernel: /proc/vmcore exists, its iomem is the crash regions
+    import gzip
+
+    from tests.test_degraded_recordings import sections
+
+    cyc = Path(__file__).parents[1] / "data" / "cycles" / "6.1-kt2.0.25-high-1G-low-128M"
+    sec = sections(gzip.decompress((cyc / "serial.log.gz").read_bytes()).decode())
+    (tmp_path / "proc").mkdir()
+    (tmp_path / "proc" / "iomem").write_text(sec["CAPTURE_IOMEM"])
+    (tmp_path / "proc" / "vmcore").write_bytes(b"")
+    doc = json.loads(_run("check", "--root", str(tmp_path), "--json").output)
+    assert doc["view"] == "crash kernel" and "CAPTURE_KERNEL" in [f["code"] for f in doc["findings"]]
+    assert [(r["start"], r["end"]) for r in doc["regions"]] == [(0xF4000000, 0xFBFFFFFF), (0x1F6E00000, 0x236DFFFFF)]
+
+
+def test_check_root_with_a_diffed_iomem_and_two_kernels_in_dmesg(tmp_path: Path) -> None:
+    # the lenient readers apply inside --root too
+    (tmp_path / "proc").mkdir()
+    (tmp_path / "proc" / "iomem").write_text(
+        "--- a\n+++ b\n@@ -1,2 +1,2 @@\n 40000000-23fffffff : System RAM\n-  dc000000-fbffffff : Crash kernel\n"
+        "+  ec000000-fbffffff : Crash kernel\n")
+    doc = json.loads(_run("check", "--root", str(tmp_path), "--json").output)
+    assert {(r["start"], r["boot"]) for r in doc["regions"]} == {(0xEC000000, "this"), (0xDC000000, "other")}
