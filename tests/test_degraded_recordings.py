@@ -16,22 +16,11 @@ import pytest
 
 from kdumplab import capture
 from kdumplab.findings import analyze
+from tests.serial_sections import sections
 
 DATA = Path(__file__).parent / "data"
 BOOTS = sorted(p for p in (DATA / "boots").iterdir() if (p / "case.json").exists())
 CYCLES = sorted(p for p in (DATA / "cycles").iterdir() if (p / "cycle.json").exists())
-
-
-def sections(text: str) -> dict[str, str]:
-    out: dict[str, list[str]] = {}
-    cur = None
-    for line in text.splitlines():
-        if line.startswith("=== "):
-            cur = line[4:].strip()
-            out[cur] = []
-        elif cur is not None:
-            out[cur].append(line)
-    return {k: "\n".join(v) + "\n" for k, v in out.items()}
 
 
 def _stamp_off(line: str) -> str:

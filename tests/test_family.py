@@ -89,7 +89,8 @@ def test_recorded_debian_510_boot_read_backwards() -> None:
     # (DMA to 4 GiB, DMA32 empty) leave 5.11+ layouts; its parse error alone does not narrow further
     from kdumplab import capture
     from kdumplab.findings import analyze
-    from tests.test_infer import BOOTS, sections
+    from tests.serial_sections import sections
+    from tests.test_infer import BOOTS
 
     log = sections((BOOTS / "5.10-cma-suffix" / "serial.log").read_text())["DMESG"]
     log = "\n".join(ln for ln in log.splitlines() if "Linux version" not in ln)

@@ -164,7 +164,7 @@ def test_vmcore_findings_follow_the_recorded_cycles(case: str, version: str, exp
 
 
 def _boot_capture(case: str) -> capture.Capture:
-    from tests.test_infer import sections
+    from tests.serial_sections import sections
 
     sec = sections((Path(__file__).parent / "data" / "boots" / case / "serial.log").read_text())
     return capture.from_texts(case, {"kernel_log": sec["DMESG"], "iomem": sec["IOMEM"]})

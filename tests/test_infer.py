@@ -15,6 +15,7 @@ from kdumplab.cli import main
 from kdumplab.errors import KdumplabError
 from kdumplab.evidence import gather
 from kdumplab.infer import machine_from
+from tests.serial_sections import sections
 
 BOOTS = Path(__file__).parent / "data" / "boots"
 CASES = sorted(p for p in BOOTS.iterdir() if (p / "case.json").exists())
@@ -29,18 +30,6 @@ KNOWN = {
     **{c: "7.2 per-node CMA areas are not inferred from the log" for c in
        ("7.2-dma1G-numa-512M", "7.2-numa-512M", "7.2-numa-high-1G")},
 }
-
-
-def sections(text: str) -> dict[str, str]:
-    out: dict[str, list[str]] = {}
-    cur = None
-    for line in text.splitlines():
-        if line.startswith("=== "):
-            cur = line[4:].strip()
-            out[cur] = []
-        elif cur is not None:
-            out[cur].append(line)
-    return {k: "\n".join(v) + "\n" for k, v in out.items()}
 
 
 def _param(p: Path) -> object:

@@ -226,7 +226,7 @@ def test_check_root_inside_the_crash_kernel_with_vmcore(tmp_path: Path) -> None:
     # a --root captured inside a recorded crash kernel: /proc/vmcore exists, its iomem is the crash regions
     import gzip
 
-    from tests.test_degraded_recordings import sections
+    from tests.serial_sections import sections
 
     cyc = Path(__file__).parents[1] / "data" / "cycles" / "6.1-kt2.0.25-high-1G-low-128M"
     sec = sections(gzip.decompress((cyc / "serial.log.gz").read_bytes()).decode())
