@@ -170,8 +170,8 @@ def check_host(task: tuple[str, str, str | None]) -> dict[str, object]:
     host = Host(path, kind)
     started = time.perf_counter()
     size, mtime = fingerprint(host)
-    rec: dict[str, object] = {"host": host.name, "path": path, "kind": kind, "size": size, "mtime_ns": mtime,
-                              "status": "ok", "error": None, "sha256": None}
+    rec = _blank(path, kind)
+    rec.update(size=size, mtime_ns=mtime, status="ok")
     try:
         rec["sha256"] = content_hash(host)
         if known is not None and rec["sha256"] == known:
@@ -205,12 +205,20 @@ def died_batch(batch: tuple[tuple[str, str, str | None], ...], err: BaseExceptio
     return [died(task, err) for task in batch]
 
 
+def _blank(path: str, kind: str) -> dict[str, object]:
+    """Every field of a host's record (docs/fleet.md), so each JSON line has the same keys."""
+    return {"host": host_name(path), "path": path, "kind": kind, "status": "error", "error": None, "sha256": None,
+            "size": -1, "mtime_ns": -1, "arch": None, "release": None, "family": None, "ram": None,
+            "generations": [], "kexec_tools": [], "view": None, "outcome": None, "regions": [], "findings": [],
+            "worst": None, "exit": 2, "seconds": 0.0, "cached": False}
+
+
 def died(task: tuple[str, str, str | None], err: BaseException) -> dict[str, object]:
     """The record of a host whose worker died (killed for memory, crashed) or failed outside check_host."""
     path, kind, _ = task
-    return {"host": host_name(path), "path": path, "kind": kind, "status": "error", "sha256": None,
-            "size": -1, "mtime_ns": -1, "exit": 2, "error": f"{path}: the worker checking it died "
-            f"({type(err).__name__}: {err})"[:500]}
+    rec = _blank(path, kind)
+    rec["error"] = f"{path}: the worker checking it died ({type(err).__name__}: {err})"[:500]
+    return rec
 
 
 _SEVERITY = {"info": 0, "warning": 1, "error": 2}

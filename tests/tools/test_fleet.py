@@ -46,6 +46,7 @@ def test_json_lines_db_and_resume(hosts: Path, tmp_path: Path) -> None:
     r = _cli(str(hosts), "--db", db, "--json", "--jobs", "1")
     lines = [json.loads(x) for x in r.output.splitlines()]
     assert len(lines) == 8 and {x["host"] for x in lines} >= {"root-0", "sosreport-h2", "sosreport-cut", "notes.txt"}
+    assert len({tuple(sorted(x)) for x in lines}) == 1  # every line has the same fields, broken ones too
     broken = {x["host"]: x for x in lines if x["status"] == "error"}
     assert set(broken) == {"sosreport-cut", "notes.txt"}
     assert "truncated" in broken["sosreport-cut"]["error"] or "corrupt" in broken["sosreport-cut"]["error"]
@@ -69,6 +70,7 @@ def test_json_lines_db_and_resume(hosts: Path, tmp_path: Path) -> None:
     os.utime(hosts / "root-1" / "proc" / "iomem", None)
     r3 = _cli(str(hosts), "--db", db, "--json", "--jobs", "1")
     third = {x["host"]: x for x in (json.loads(y) for y in r3.output.splitlines())}
+    assert len({tuple(sorted(x)) for x in third.values()}) == 1
     assert not third["root-2"].get("cached") and third["root-1"].get("cached")
     assert sum(not x.get("cached") for x in third.values()) == 1
 
