@@ -20,7 +20,8 @@ from kdumplab import model
 from kdumplab.presets.q35 import qemu_q35
 
 BOOTS = sorted(p for p in (Path(__file__).parent.parent / "data" / "boots-x86").glob("*") if (p / "case.json").exists())
-_CRASH = re.compile(r"^(crashkernel|Reserving .*crashkernel|kexec: Reserving the low 1M|Cannot reserve .*crashkernel)")
+_CRASH = re.compile(r"^(crashkernel|Reserving .*crashkernel|kexec: Reserving the low 1M|Cannot reserve .*crashkernel|"
+                    r"cannot allocate crashkernel)")
 
 
 def _section(text: str, name: str) -> str:
