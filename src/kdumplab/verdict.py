@@ -20,7 +20,7 @@ __all__ = ["WRAPPED", "FATAL", "Judgement", "judge", "problems", "kdump_verdict"
 
 WRAPPED = 1 << 60  # no real program header or /proc/vmcore is this big: a size that wrapped below zero
 #: problems after which there is no usable dump (the others are warnings: a dump exists, some tools or devices fail)
-FATAL = frozenset({"vmcore size wraps"})
+FATAL = frozenset({"vmcore size wraps", "elfcorehdr not in its memory"})
 
 
 def problems(res: Result) -> tuple[tuple[str, str], ...]:
@@ -37,6 +37,16 @@ def problems(res: Result) -> tuple[tuple[str, str], ...]:
     if loads and loads[0].size >= WRAPPED:
         found.append(("vmcore size wraps", "its elfcorehdr has a wrapped kernel-text header (no _text in "
                          "/proc/kallsyms): /proc/vmcore claims ~1.8e19 bytes and reading it oopses"))
+    if view is not None and load.elfcorehdr is not None and not any(
+            s <= load.elfcorehdr[0] <= e for s, e in view.usable):
+        # the 2019 v5 crash kernel with two usable ranges keeps only the second (tests/data/designs-lost)
+        found.append(("elfcorehdr not in its memory", "the crash kernel does not keep the range that holds the "
+                         f"elfcorehdr ({load.elfcorehdr[0]:#x}): vmcore_init faults and the crash kernel panics"))
+    crash = [(r.start, r.end - 1) for r in res.outcome.regions]
+    if view is not None and crash and any(not any(cs <= s and e <= ce for cs, ce in crash) for s, e in view.usable):
+        # the 2019 v5 crash kernel with one usable range caps nothing (tests/data/designs-cycles)
+        found.append(("crash kernel not confined", "the crash kernel uses memory outside the crash regions as its "
+                         "own RAM: it can overwrite the memory it is meant to dump"))
     if view is not None and view.swiotlb_kib == 0 and all(s >= SZ_4G for s, _ in view.usable):
         found.append(("no memory below 4 GiB", "the crash kernel has no memory below 4 GiB: no swiotlb, "
                          f"devices limited to 32-bit DMA fail ({_why_no_low(res)})"))

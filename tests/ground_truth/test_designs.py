@@ -129,3 +129,20 @@ def test_review_new_kexec_tools_describe_the_low_region_and_the_crash_kernel_use
     assert chosen["linux,low-memory-range"] == "00000000f8000000" + "0000000008000000"
     ram = [ln for ln in _section(text, "CAPTURE_IOMEM").splitlines() if ln.endswith(": System RAM")]
     assert ram == ["f8000000-ffffffff : System RAM", "220000000-23fffffff : System RAM"]
+
+
+def test_the_verdict_names_what_the_v5_crash_kernel_does():
+    """compare/plan/report say it: with two ranges the v5 crash kernel loses its elfcorehdr (fatal), with one
+    it is not confined to the crash region (tests/data/designs-lost, designs-cycles)."""
+    from kdumplab import presets
+    from kdumplab.verdict import FATAL, problems
+
+    def labels(kernel: str, cmdline: str) -> set[str]:
+        res = model.run(model.Scenario(presets.qemu_virt(8 << 30, kernel=kernel),
+                                       f"console=ttyAMA0 panic=-1 {cmdline}", kernel, kexec_tools="2.0.32"))
+        return {label for label, _ in problems(res)}
+
+    assert "elfcorehdr not in its memory" in labels("proposal-2019-v5", "crashkernel=512M,high") & FATAL
+    assert "crash kernel not confined" in labels("proposal-2019-v5", "crashkernel=512M")
+    for kernel in ("5.10-control", "proposal-2019-review"):
+        assert not labels(kernel, "crashkernel=512M") & {"crash kernel not confined", "elfcorehdr not in its memory"}
