@@ -138,7 +138,8 @@ def kexec_tools(version: str) -> KexecTools:
     try:
         return KEXEC_TOOLS[version] if version in KEXEC_TOOLS else LAB_KEXEC_TOOLS[version]
     except KeyError:
-        raise KdumplabError("kexec-tools", f"unknown version {version!r}", f"one of {sorted(KEXEC_TOOLS)}") from None
+        raise KdumplabError("--kexec-tools", f"{version!r} is not modelled",
+                            f"modelled: {', '.join(sorted(KEXEC_TOOLS))}") from None
 
 
 @dataclass(frozen=True, slots=True)

@@ -69,7 +69,7 @@ def test_explain_rpi4_1g_suggests_verified_changes() -> None:
     # RPi4: 1 GiB DMA limit; the low window [0, 1 GiB) holds the kernel, CMA and firmware, so 1G cannot fit
     r = _run("explain", "--machine", "rpi4-8g", "--cmdline", "crashkernel=1G", "--kernel", "6.1")
     assert r.exit_code == 1
-    assert "low window: [0x0, 0x40000000)" in r.output
+    assert "low window: 0x0-0x3fffffff (1 GiB)" in r.output
     assert "crashkernel=1024M,high crashkernel=128M,low" in r.output
 
 
@@ -246,3 +246,22 @@ def test_check_root_with_a_diffed_iomem_and_two_kernels_in_dmesg(tmp_path: Path)
         "+  ec000000-fbffffff : Crash kernel\n")
     doc = json.loads(_run("check", "--root", str(tmp_path), "--json").output)
     assert {(r["start"], r["boot"]) for r in doc["regions"]} == {(0xEC000000, "this"), (0xDC000000, "other")}
+
+
+def test_explain_offers_only_true_fixes() -> None:
+    """No suggestion is the command line already given (in any order) or changes nothing the kernel does, every
+    one reserves, and each says whether kdump then works with the kernel's own Debian kexec-tools."""
+    from kdumplab import model, presets
+    from kdumplab.tools.explain import explain
+
+    scn = model.Scenario(presets.machine("rpi4-8g"), "crashkernel=1G", "6.12")
+    e = explain(scn)
+    cur = e.result.outcome.regions
+    assert e.suggestions and len(e.kdump) == len(e.suggestions) and e.kexec_tools == "2.0.29"
+    for cmd, _ in e.suggestions:
+        r = model.run(model.Scenario(scn.machine, cmd, "6.12"))
+        assert r.outcome.verdict == "reserved" and r.outcome.regions != cur
+        assert set(cmd.split()) != {"crashkernel=1G"}
+    failing = explain(model.Scenario(presets.machine("ampere-altra-2p"), "crashkernel=1G", "6.1"))
+    assert all(model.run(model.Scenario(failing.result.scenario.machine, c, "6.1")).outcome.regions
+               for c, _ in failing.suggestions)

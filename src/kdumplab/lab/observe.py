@@ -103,7 +103,7 @@ class Observation:
             names = {f.name for f in fields(cls)}
             # recordings made before the machine shape was recorded lack these keys; they mean the defaults
             if set(d) != names and set(d) | _SHAPE_KEYS != names:
-                raise KdumplabError("case.json", f"keys differ from Observation: {sorted(set(d) ^ names)}",
+                raise KdumplabError("case.json", f"keys differ from Observation: {', '.join(sorted(set(d) ^ names))}",
                                     "re-record with `kdumplab lab boot --save`")
             prov = d["provenance"]
             prov["qemu_cmdline"] = tuple(prov["qemu_cmdline"])

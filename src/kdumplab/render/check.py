@@ -66,16 +66,22 @@ def check_text(a: Analysis) -> str:
 def explain_text(e: Explanation) -> str:
     o = e.result.outcome
     out = [f"verdict: {o.verdict}  ({with_sizes(o.reason)})"]
-    out += [f"  {r.name} [{r.start:#x}, {r.end:#x}) {r.size // SZ_1M} MiB" for r in o.regions]
-    out.append(f"low window: [{e.window[0]:#x}, {e.window[1]:#x})")
-    out += [f"  occupied by {w}: [{s:#x}, {t:#x}) {(t - s) // SZ_1M} MiB" for w, s, t in e.occupants]
+    out += [f"  {r.name} {r.start:#x}-{r.end - 1:#x} {iec(r.size)}" for r in o.regions]
+    if e.current:
+        out.append(f"kdump with kexec-tools {e.kexec_tools} (Debian's with this kernel): {e.current}")
+    out.append(f"low window: {e.window[0]:#x}-{e.window[1] - 1:#x} ({iec(e.window[1] - e.window[0])})")
+    out += [f"  occupied by {w}: {s:#x}-{t - 1:#x} {iec(t - s)}" for w, s, t in e.occupants]
     if e.largest_free:
         s, t = e.largest_free
-        out.append(f"  largest free block in the window: [{s:#x}, {t:#x}) {(t - s) // SZ_1M} MiB")
+        out.append(f"  largest free block in the window: {s:#x}-{t - 1:#x} {iec(t - s)}")
     out.append("log:")
     out += [f"  {line}" for line in o.log]
     out.append("changes that reserve (each rerun on the model):" if e.suggestions else "no tried change reserves")
-    out += [f"  {c}\n      -> {p}" for c, p in e.suggestions]
+    for i, (c, p) in enumerate(e.suggestions):
+        out.append(f"  {c}")
+        out.append(f"      -> {p}")
+        if i < len(e.kdump) and e.kdump[i]:
+            out.append(f"      kdump with kexec-tools {e.kexec_tools}: {e.kdump[i]}")
     return "\n".join(out) + "\n"
 
 
