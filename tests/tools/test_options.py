@@ -102,3 +102,13 @@ def test_lab_adds_its_parameters_only_when_absent():
     assert lab_append("crashkernel=512M") == ("console=ttyAMA0 panic=-1 crashkernel=512M",
                                              ("console=ttyAMA0", "panic=-1"))
     assert lab_append("console=ttyAMA0,115200 crashkernel=1G panic=10")[1] == ()
+
+
+def test_readme_lists_every_preset_and_one_exit_table():
+    from pathlib import Path
+
+    from kdumplab.presets import preset_names
+
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    assert all(f"`{n}`" in readme for n in preset_names())
+    assert "| 3 | a region is reserved but kdump will not work" in readme and "../shared" not in readme
