@@ -127,6 +127,16 @@ def test_toml_errors_name_the_file_and_key(text, fragment):
     assert line.startswith("m.toml") and fragment in line and "\n" not in line and len(line) < 300
 
 
+def test_key_errors_name_the_line():
+    text = "name = 'x'\n[[bank]]\nstart = 0\nsize = '1G'\n[[bank]]\nstart = 0x80000000\nsize = '4096'\n[kernel]\n"
+    with pytest.raises(KdumplabError) as err:
+        load_machine(text, "m.toml")
+    assert err.value.where == "m.toml:7" and err.value.what.startswith("bank[1].size: ")
+    with pytest.raises(KdumplabError) as err:
+        load_machine(text.replace("'4096'", "'4G'"), "m.toml")
+    assert err.value.where == "m.toml:8" and err.value.what.startswith("kernel: needs load_address")
+
+
 def test_toml_syntax_error_names_the_line():
     with pytest.raises(KdumplabError) as err:
         load_machine("name = 'x'\n\n[[bank\n", "m.toml")

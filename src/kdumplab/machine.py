@@ -383,7 +383,45 @@ def load_machine(text: str, where: str = "machine.toml") -> Machine:
         raise KdumplabError(where, "not valid TOML: nested too deeply") from None
     except ValueError as err:  # tomllib's int() of a number longer than Python's 4300-digit limit
         raise KdumplabError(where, f"not valid TOML: {str(err)[:60]}") from None
-    return machine_from_dict(data, where)
+    try:
+        return machine_from_dict(data, where)
+    except KdumplabError as err:
+        path = err.where[len(where):].lstrip(":. ") if err.where.startswith(where) else ""
+        if not path:
+            raise
+        line = _line_of(text, path)
+        raise KdumplabError(f"{where}:{line}" if line else where, f"{path}: {err.what}", err.hint) from None
+
+
+def _line_of(text: str, path: str) -> int | None:
+    """The line of ``bank[1].size`` (or ``kernel``, ``arch``) in the TOML text: the key's line inside the
+    path's table, else the table's header."""
+    m = re.fullmatch(r"(?:(\w+)(?:\[(\d+)\])?\.)?(\w+)|(\w+)(?:\[(\d+)\])?", path)
+    if not m:
+        return None
+    if m.group(3) and not m.group(1) and any(t.name == m.group(3) for t in TABLES):
+        table, index, key = m.group(3), 0, None
+    elif m.group(4):
+        table, index, key = m.group(4), int(m.group(5) or 0), None
+    elif m.group(1):
+        table, index, key = m.group(1), int(m.group(2) or 0), m.group(3)
+    else:
+        table, index, key = "", 0, m.group(3)
+    section, seen, header = "", {}, None
+    for n, raw in enumerate(text.splitlines(), 1):
+        line = raw.strip()
+        h = re.fullmatch(r"\[\[?\s*(\w+)\s*\]\]?", line)
+        if h:
+            section = h.group(1)
+            seen[section] = seen.get(section, -1) + 1
+            if section == table and seen[section] == index:
+                header = n
+                if key is None:
+                    return n
+            continue
+        if key and section == table and seen.get(table, 0) == index and re.match(rf"{key}\s*=", line):
+            return n
+    return header
 
 
 def read_machine_file(path: str) -> Machine:
