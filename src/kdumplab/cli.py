@@ -9,7 +9,15 @@ import click
 from kdumplab import __version__
 from kdumplab.errors import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK, KdumplabError
 from kdumplab.ranges import format_size, parse_count
-from kdumplab.tools.options import CMDLINE_HELP, MachineArgs, build_machine, lab_kernel, lab_mem, machine_options
+from kdumplab.tools.options import (
+    CMDLINE_HELP,
+    MachineArgs,
+    build_machine,
+    lab_arch,
+    lab_kernel,
+    lab_mem,
+    machine_options,
+)
 
 
 class _Group(click.Group):
@@ -133,8 +141,9 @@ def verify(margs: MachineArgs, cmdline: str, suite_file: str | None, recorded: s
     kernel = lab_kernel(margs.kernel) if margs.kernel else None
     mem, numa = lab_mem(margs) if kernel else ("8G", ())
     sys.exit(run_verify(kernel, mem, ",".join(numa) or None, cmdline, suite_file, recorded, jobs, as_json,
-                        kexec_tools, cpu=margs.cpu or "cortex-a57",
-                        dma_window=None if margs.dma_window is None else format_size(margs.dma_window)))
+                        kexec_tools, cpu=margs.cpu or ("cortex-a57" if lab_arch(margs) == "arm64" else ""),
+                        dma_window=None if margs.dma_window is None else format_size(margs.dma_window),
+                        arch=lab_arch(margs), firmware=margs.firmware or ""))
 
 
 def _register() -> None:

@@ -37,7 +37,8 @@ def _checks(result) -> tuple[FieldCheck, ...] | None:  # noqa: ANN001
 
 def run_verify(kernel: str | None, mem: str, numa: str | None, cmdline: str, suite_file: str | None,
                recorded: str | None, jobs: int | None, as_json: bool, kexec_tools: str | None = None,
-               cpu: str = "cortex-a57", dma_window: str | None = None) -> int:
+               cpu: str = "cortex-a57", dma_window: str | None = None, arch: str = "arm64",
+               firmware: str = "") -> int:
     console = Console(stderr=as_json)
     rows: list[dict] = []
     if recorded:
@@ -57,7 +58,8 @@ def run_verify(kernel: str | None, mem: str, numa: str | None, cmdline: str, sui
     elif kernel:
         from kdumplab.lab.qemu import BootSpec, boot  # noqa: PLC0415
 
-        spec = BootSpec(kernel, mem, cmdline, tuple(numa.split(",")) if numa else (), cpu, dma_window)
+        spec = BootSpec(kernel, mem, cmdline, tuple(numa.split(",")) if numa else (), arch=arch, firmware=firmware,
+                        cpu=cpu, dma_window=dma_window)
         if kexec_tools:
             from kdumplab.lab.cycle import CycleSpec, run_cycle  # noqa: PLC0415
 
