@@ -56,3 +56,19 @@ def test_plan_without_cpu():
                                   "--json"])
     assert r.exit_code == 0, r.output
     assert "0xda000000" in r.output or "3657433088" in r.output
+
+
+def test_crash_kernel_swiotlb_slab_count_is_a_power_of_two():
+    """kernel/dma/swiotlb.c (6.12) swiotlb_adjust_size then round_up_default_nslabs with one area: RAM/1024
+    in 2 KiB slabs, segments of 128, rounded up to a power of two (768 MiB -> 384 slabs -> 512 = 1 MiB;
+    recorded 6.12-16k-kt2.0.32-holdout-4G-768M "roundup to 1MB")."""
+    from kdumplab.crashview import _adjusted_swiotlb_kib
+
+    assert [_adjusted_swiotlb_kib(k) for k in (1, 256, 512, 768, 1024, 1536)] == [256, 256, 512, 1024, 1024, 2048]
+
+
+def test_16k_crash_kernel_vmcore_rounds_header_and_notes_to_16k():
+    from kdumplab.crashview import CRASH_KERNELS
+
+    assert CRASH_KERNELS["6.12-16k"].page_size == 16384
+    assert CRASH_KERNELS["6.12-16k"].per_gib_kib == CRASH_KERNELS["6.12"].per_gib_kib - 2048 + 512

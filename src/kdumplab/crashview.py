@@ -42,6 +42,7 @@ class CrashKernelFacts:
     #: ONE usable range nothing is capped (the crash kernel keeps all RAM), and with two the second
     #: overwrites the first and is the only one kept. Seen in every v5 cycle (tests/data/designs-cycles).
     cap_quirk_2019_v5: bool = False
+    page_size: int = PAGE  # the memmap is 64 bytes per page; /proc/vmcore's header and notes are page-rounded
 
 
 _OLD = "Reserving {kib}KB of memory at {addr:#x} for elfcorehdr"
@@ -57,6 +58,13 @@ CRASH_KERNELS: dict[str, CrashKernelFacts] = {
     "6.12": CrashKernelFacts("6.12", 2, _NEW, 34492, 1 << 27, 2418, 627, True, False),
     "7.x": CrashKernelFacts("7.x", 2, _NEW, 43934, 1 << 27, 2420, 721, True, True, cma_per_node=True),
 }
+# Debian's 16K-page 6.12 as the kdump kernel: its own static size (the "Memory:" line of the recorded
+# 6.12-16k crash kernels: 15808K code + 3844K rwdata + 14096K rodata + 1038K bss); a quarter of the memmap
+# (64 bytes per 16K page); and 6.12's per-GiB overhead with its linear-map page tables (2 MiB per GiB with 4K
+# pages, one 4K PTE page per 2 MiB) replaced by the 16K ones (512 KiB per GiB, one 16K PTE page per 32 MiB).
+# /proc/vmcore's ELF header and notes are rounded to 16K (recorded: 24 KiB more than with 4K rounding).
+CRASH_KERNELS["6.12-16k"] = replace(CRASH_KERNELS["6.12"], generation="6.12-16k", page_size=16 << 10,
+                                    static_kib=34786, per_gib_kib=2418 - 2048 + 512)
 # The lab-built kernels of issue 13 (kdumplab lab build; small config): their own static size, 1982K code +
 # 578K rwdata + 396K rodata + 245K bss in the "Memory:" line of every recorded crash kernel
 # (tests/data/designs-cycles); 40 KiB per GiB of further boot-time allocations, not Debian's 2052 (no
@@ -89,9 +97,9 @@ class CrashView:
     swiotlb_low_mem: bool
 
 
-def _memmap_kib(usable: tuple[tuple[int, int], ...], section: int) -> int:
+def _memmap_kib(usable: tuple[tuple[int, int], ...], section: int, page: int = PAGE) -> int:
     sections = {n for s, e in usable for n in range(s // section, e // section + 1)}
-    return len(sections) * (section // PAGE) * STRUCT_PAGE // 1024
+    return len(sections) * (section // page) * STRUCT_PAGE // 1024
 
 
 _HASHES = ((13, 8), (14, 8))  # dentry cache and inode cache: (scale, bytes per bucket), sized from free pages
@@ -115,7 +123,15 @@ def _swiotlb_kib(kernel: CrashKernelFacts, usable: tuple[tuple[int, int], ...], 
     below the limit only, 6.12+ still takes RAM/1024 ("SWIOTLB bounce buffer size adjusted to 0MB")."""
     if any(e >= dma_limit for _, e in usable):
         return SWIOTLB_KIB if any(s < dma_limit for s, _ in usable) else 0
-    return -(-total_kib // 1024) if kernel.bounce_when_low_only else 0
+    return _adjusted_swiotlb_kib(-(-total_kib // 1024)) if kernel.bounce_when_low_only else 0
+
+
+def _adjusted_swiotlb_kib(kib: int) -> int:
+    """kernel/dma/swiotlb.c swiotlb_adjust_size, then swiotlb_adjust_nareas(1 CPU) in swiotlb_init_remap:
+    2 KiB slabs in segments of 128, then round_up_default_nslabs takes the slab count to a power of two
+    (recorded 6.12-16k-kt2.0.32-holdout-4G-768M: "adjusted to 0MB", "roundup to 1MB" for 768 MiB of RAM)."""
+    slabs = -(-kib // 2) + 127 & ~127
+    return (1 << (slabs - 1).bit_length()) * 2
 
 
 def _cma_kib(kernel: CrashKernelFacts, usable: tuple[tuple[int, int], ...], total_kib: int,
@@ -150,17 +166,18 @@ def crash_view(kernel: CrashKernelFacts, load: KexecLoad, notes_bytes: int = 0x1
     lines = tuple(f"{s:08x}-{e:08x} : System RAM" for s, e in usable)
     total = sum(e + 1 - s for s, e in usable) // 1024
     loads = [p for p in load.phdrs if p.type == "PT_LOAD"]
-    header = align_up(64 + 56 * (1 + len(loads)), PAGE)
-    body = sum(align_up(p.paddr + p.size, PAGE) - align_down(p.paddr, PAGE) for p in loads)
+    page = kernel.page_size
+    header = align_up(64 + 56 * (1 + len(loads)), page)
+    body = sum(align_up(p.paddr + p.size, page) - align_down(p.paddr, page) for p in loads)
     addr, size = load.elfcorehdr
     log = kernel.elfcorehdr_log.format(kib=size // 1024, addr=addr)
     low = any(s < dma_limit for s, _ in usable)
     swiotlb = _swiotlb_kib(kernel, usable, total, dma_limit)
-    memmap = _memmap_kib(usable, kernel.section_bytes)
+    memmap = _memmap_kib(usable, kernel.section_bytes, page)
     cma = _cma_kib(kernel, usable, total, nodes)
     free = total - memmap - (kernel.static_kib + swiotlb + cma if kernel.hash_after_reservations else 0)
     hashes = _early_hashes_kib(free // 4)
     estimate = (total - kernel.static_kib - memmap - swiotlb - hashes
                 - kernel.per_gib_kib * total // (1 << 20) - kernel.fixed_kib)
     return CrashView(usable, lines, total, max(estimate, 0), swiotlb, hashes, cma,
-                     header + align_up(notes_bytes, PAGE) + body, log, low)
+                     header + align_up(notes_bytes, page) + body, log, low)

@@ -173,6 +173,8 @@ KERNEL_KEXEC: dict[str, KernelKexecFacts] = {
     "6.12": KernelKexecFacts("6.12", False, 52, 0xFFFF800080000000, True),
     "7.x": KernelKexecFacts("7.x", False, 52, 0xFFFF800080000000, True),
 }
+# Debian's 16K-page 6.12: the same layout (recorded 6.12-16k cycles: va_bits 52, page_offset 0xfff0000000000000)
+KERNEL_KEXEC["6.12-16k"] = replace(KERNEL_KEXEC["6.12"], generation="6.12-16k")
 # the lab-built 5.10 kernels of issue 13: _text at 0xffff800010000000 in each System.map, as Debian's 5.10
 for _gen in ("5.10-lab", "proposal-2019-v5", "proposal-2019-review"):
     KERNEL_KEXEC[_gen] = replace(KERNEL_KEXEC["5.10"], generation=_gen)
@@ -201,6 +203,7 @@ class KexecInputs:
     kernel_file_size: int | None = None  # decompressed Image bytes (segment bufsz); None = image_size
     kernel_path: str = "Image"
     mode: str = "default"  # "default", "-s" (file only) or "-c" (kexec_load only)
+    page_size: int = PAGE  # getpagesize() in the running kernel: segment sizes and holes are aligned to it
 
 
 @dataclass(frozen=True, slots=True)
@@ -296,9 +299,11 @@ def _exclude(ranges: list[Span], cut: Span) -> bool:
     return False
 
 
-def _locate_hole(ram: list[Span], segs: list[Segment], size: int, lo: int, hi: int, top_down: bool) -> int | None:
-    """kexec.c locate_hole with page alignment: the RAM ranges minus the segments placed so far, clipped to
-    [lo, hi] (hi inclusive); bottom-up takes the first fit, top-down the last (highest) one."""
+def _locate_hole(ram: list[Span], segs: list[Segment], size: int, lo: int, hi: int, top_down: bool,
+                 page: int = PAGE) -> int | None:
+    """kexec.c locate_hole with page alignment (getpagesize() of the running kernel): the RAM ranges minus the
+    segments placed so far, clipped to [lo, hi] (hi inclusive); bottom-up takes the first fit, top-down the
+    last (highest) one."""
     free: list[Span] = []
     ordered = sorted(segs, key=lambda s: s.start)
     j = 0
@@ -313,13 +318,13 @@ def _locate_hole(ram: list[Span], segs: list[Segment], size: int, lo: int, hi: i
             free.append((mstart, mend))
     base = None
     for start, end in free:
-        start = align_up(max(start, lo), PAGE)
+        start = align_up(max(start, lo), page)
         end = min(end, hi)
         if start >= end or end - start < size - 1:
             continue
         if not top_down:
             return start
-        base = align_down(end - size + 1, PAGE)
+        base = align_down(end - size + 1, page)
     return base
 
 
@@ -590,15 +595,16 @@ def load_crash_kernel(
     )
     nslots = inputs.possible_cpus + inputs.has_vmcoreinfo + len(system) + (kern_start is not None)
     bufsz = align_up(EHDR_SIZE + PHDR_SIZE * nslots, ELF_CORE_HEADER_ALIGN)
-    ehdr = _locate_hole(memmap, [], align_up(bufsz, PAGE), region[0], region[1], top_down=True)
+    page = inputs.page_size
+    ehdr = _locate_hole(memmap, [], align_up(bufsz, page), region[0], region[1], top_down=True, page=page)
     if ehdr is None:
-        return run.fail(f"Could not find a free area of memory of {align_up(bufsz, PAGE):#x} bytes...",
+        return run.fail(f"Could not find a free area of memory of {align_up(bufsz, page):#x} bytes...",
                         "locate_hole failed", status=1, phdrs=phdrs)
-    segs: list[Segment] = [Segment(ehdr, align_up(bufsz, PAGE), "elfcorehdr", bufsz)]
+    segs: list[Segment] = [Segment(ehdr, align_up(bufsz, page), "elfcorehdr", bufsz)]
     elfcorehdr = (ehdr, bufsz)
 
     # --- image_arm64_load: the kernel segment (add_segment checks it against the memory map and dies)
-    kmem = align_up(image_size, PAGE)
+    kmem = align_up(image_size, page)
     if not _valid(memmap, image_base, image_base + kmem - 1):
         return run.fail(f"Invalid memory segment {_ptr(image_base)} - {_ptr(image_base + kmem - 1)}",
                         status=1, segs=tuple(segs), elfcorehdr=elfcorehdr, phdrs=phdrs)
@@ -623,10 +629,10 @@ def load_crash_kernel(
     hole_min, hole_max = image_base + image_size, region[1]
 
     def place(what: str, memsz: int, bufsz_: int) -> str | None:
-        base = _locate_hole(memmap, segs, align_up(memsz, PAGE), hole_min, hole_max, top_down=False)
+        base = _locate_hole(memmap, segs, align_up(memsz, page), hole_min, hole_max, top_down=False, page=page)
         if base is None:
-            return f"Could not find a free area of memory of {align_up(memsz, PAGE):#x} bytes..."
-        segs.append(Segment(base, align_up(memsz, PAGE), what, bufsz_))
+            return f"Could not find a free area of memory of {align_up(memsz, page):#x} bytes..."
+        segs.append(Segment(base, align_up(memsz, page), what, bufsz_))
         return None
 
     def ordered() -> tuple[Segment, ...]:

@@ -246,6 +246,7 @@ def _kexec(policy: PolicyData, machine: Machine, iomem_text: str, outcome: BootO
     inputs = kexec.KexecInputs(
         initrd_size=crash_initrd_size if crash_initrd_size is not None else
         (machine.initrd.size if machine.initrd else None),
+        page_size=machine.page_size,
         **({} if k is None else {
             "image_size": k.image_size or k.end, "text_offset": k.text_offset,
             "stext_minus_text": k.stext if policy.has(Feature.KERNEL_FROM_STEXT) else 0,

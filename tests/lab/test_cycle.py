@@ -39,8 +39,8 @@ def _serial(case: Path) -> str:
 
 
 def _spec(cyc: Cycle) -> CycleSpec:
-    return CycleSpec(BootSpec(cyc.first.generation, cyc.first.mem, cyc.first.user_cmdline, cyc.first.numa),
-                     cyc.kexec.version)
+    return CycleSpec(BootSpec(cyc.first.generation, cyc.first.mem, cyc.first.user_cmdline, cyc.first.numa,
+                              cpu=cyc.first.cpu, dma_window=cyc.first.dma_window), cyc.kexec.version)
 
 
 def test_corpus_is_there() -> None:
@@ -53,7 +53,8 @@ def test_corpus_is_there() -> None:
 def test_reparse_equals_recording(case: Path) -> None:
     rec = load_cycle(case)
     serial = _serial(case)
-    first = observe(serial, rec.first.provenance, rec.first.mem, rec.first.numa, rec.first.user_cmdline)
+    first = observe(serial, rec.first.provenance, rec.first.mem, rec.first.numa, rec.first.user_cmdline,
+                    cpu=rec.first.cpu, dma_window=rec.first.dma_window)
     again = parse_cycle(serial, first, _spec(rec), rec.kexec.package_version,
                         (rec.kexec.crash_initrd_size, rec.kexec.crash_initrd_sha256))
     assert again == rec

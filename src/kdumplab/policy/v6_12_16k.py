@@ -24,6 +24,7 @@ ROW = replace(
                        node_data=0x3740, cpumask=0x40, cpumask_per_extra_node=0x40, section_bits=27,
                        section_roots=0x8000, usemap_per_section=32, vmemmap_pt_pages=2),
     kernel_release="6.12.117-1",
+    kexec_generation="6.12-16k",
     description="Debian 13 trixie, 16K pages: as 6.12; 32 MiB pageblocks, CMA alignment and memmap buffer",
     citations={**v6_12.ROW.citations,
                "cma_align": "mm/cma.c: CMA_MIN_ALIGNMENT_BYTES = PAGE_SIZE * pageblock_nr_pages (32 MiB with 16K)",

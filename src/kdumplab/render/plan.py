@@ -153,7 +153,9 @@ def render_plan(result: Result, console: Console) -> None:
     head = Text.assemble(
         (f"{o.verdict.value.upper()}", _VERDICT_STYLE[o.verdict.value]), "  ",
         (f"kernel {result.policy.name}", "bold"), f" ({result.policy.description})\n",
-        f"machine {m.name}: {iec_hex(m.ram_size)} RAM in {len(m.banks)} bank(s); ",
+        f"machine {m.name}: {iec_hex(m.ram_size)} RAM in {len(m.banks)} bank(s), "
+        f"{result.policy.page_size >> 10}K pages; ",
+        *([f"device DMA up to {iec_hex(m.dma_address_limit + 1)}; "] if m.dma_address_limit is not None else []),
         f"low limit (DMA) {iec_hex(o.low_max)}\n", f"cmdline: {result.scenario.cmdline}\n", with_sizes(o.reason))
     parts: list[Any] = [head]
     if o.regions:

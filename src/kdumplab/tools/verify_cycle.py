@@ -34,7 +34,8 @@ def cycle_scenario(cyc: Cycle) -> model.Scenario:
     """The model's inputs for a recorded cycle: the first boot's scenario (same QEMU machine, initrd and
     command line) plus the kexec-tools version and the size of the crash kernel's initramfs."""
     first = cyc.first
-    sc = scenario_for(first.generation, first.mem, tuple(first.numa), first.cmdline, first.provenance.initrd_size)
+    sc = scenario_for(first.generation, first.mem, tuple(first.numa), first.cmdline, first.provenance.initrd_size,
+                      first.dma_window, first.provenance.dtb_size)
     return replace(sc, kexec_tools=cyc.kexec.version, crash_initrd_size=cyc.kexec.crash_initrd_size)
 
 
