@@ -16,17 +16,6 @@ from kdumplab.outcome import BootOutcome
 __all__ = ["build_iomem_x86"]
 
 
-def _ram_ranges(machine: Machine) -> list[tuple[int, int]]:
-    """The e820 RAM entries: the banks merged back where NUMA split one entry into nodes."""
-    out: list[tuple[int, int]] = []
-    for b in sorted(machine.banks, key=lambda b: b.start):
-        if out and out[-1][1] == b.start:
-            out[-1] = (out[-1][0], b.start + b.size)
-        else:
-            out.append((b.start, b.start + b.size))
-    return out
-
-
 def _inside(tree: tuple[Resource, ...], res: Resource) -> tuple[Resource, ...]:
     for i, top in enumerate(tree):
         if top.start <= res.start and res.end <= top.end:
@@ -41,7 +30,7 @@ def build_iomem_x86(machine: Machine, outcome: BootOutcome) -> tuple[Resource, .
     """The predicted /proc/iomem tree of an x86 machine after the crash reservation."""
     tree: tuple[Resource, ...] = parse("\n".join(machine.iomem_devices), "machine iomem_devices") \
         if machine.iomem_devices else ()
-    for start, end in _ram_ranges(machine):
+    for start, end in machine.ram_ranges():
         tree = insert(tree, Resource(start, end, "System RAM"))
     k = machine.kernel
     if k is not None:

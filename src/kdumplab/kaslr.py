@@ -119,12 +119,7 @@ def layout_for(machine: Machine) -> KaslrLayout:
     with more than one node the node spans are the SRAT's immovable ranges."""
     k = machine.kernel
     assert k is not None
-    ram: list[tuple[int, int]] = []
-    for b in sorted(machine.banks, key=lambda b: b.start):
-        if ram and ram[-1][1] == b.start:
-            ram[-1] = (ram[-1][0], b.start + b.size)
-        else:
-            ram.append((b.start, b.start + b.size))
+    ram = machine.ram_ranges()
     output = k.load_address
     avoid = [(output, output + k.init_size)]
     if machine.initrd is not None:
@@ -133,7 +128,7 @@ def layout_for(machine: Machine) -> KaslrLayout:
     if len(machine.nodes) > 1:
         immovable = tuple((b.start, b.start + b.size) for b in sorted(machine.banks, key=lambda b: b.start))
     minimum = align_up(min(output, 512 << 20), CONFIG_PHYSICAL_ALIGN)
-    return KaslrLayout(tuple(ram), tuple(sorted(avoid)), minimum, k.image_size, immovable)
+    return KaslrLayout(ram, tuple(sorted(avoid)), minimum, k.image_size, immovable)
 
 
 @dataclass(frozen=True, slots=True)

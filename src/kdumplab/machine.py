@@ -164,6 +164,17 @@ class Machine:
     def ram_end(self) -> int:
         return max(b.start + b.size for b in self.banks)
 
+    def ram_ranges(self) -> tuple[tuple[int, int], ...]:
+        """The banks joined where they touch, as [start, end): the firmware's RAM entries before NUMA split
+        them into nodes (x86: the e820 entries /proc/iomem and the KASLR decompressor see)."""
+        out: list[tuple[int, int]] = []
+        for b in sorted(self.banks, key=lambda b: b.start):
+            if out and out[-1][1] == b.start:
+                out[-1] = (out[-1][0], b.start + b.size)
+            else:
+                out.append((b.start, b.start + b.size))
+        return tuple(out)
+
     @property
     def nodes(self) -> tuple[int, ...]:
         return tuple(sorted({b.node for b in self.banks}))
