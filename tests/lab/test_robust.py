@@ -210,3 +210,79 @@ def test_sigterm_and_sighup_kill_qemu_and_remove_the_scratch_dir(tmp_path: Path,
     time.sleep(0.2)
     assert not sleeper.exists() or sleeper.read_text().split(") ")[1][0] in "ZX"
     assert list(scratch.iterdir()) == [], "the scratch directory was left behind"
+
+
+@pytest.mark.parametrize(("text", "says"), [
+    ('[[case]]\nname = "a"\nkernel = "6.1"\n', "case 1 (a): no mem"),                        # missing mem
+    ("case = 1\n", "case = 1 is not a list"),
+    ('[[case]]\nname = "a"\nkernel = "6.1"\nmem = "8G"\nnuma = 5\n', "numa = 5 must be a list of strings"),
+    ('[[case]]\nname = "a"\nkernel = "6.1"\nmem = "8G"\ncmdline = "\xe9"\n', "not UTF-8"),   # latin-1
+    ('[[case]]\nname = "a"\nkernel = "6.1"\nmem = "8Q"\n', "case 1 (a): mem: "),             # a bad value
+    ('[[case]]\nname = "a"\nkernel = "6.1"\nmem = 8\n', "mem = 8 must be a string"),
+    ('[[case]]\nname = "a"\nkernel = "6.1"\nmem = "8G"\nrepeat = true\n', "repeat = True must be an integer"),
+    ("case = [1]\n", "case 1: is int 1, not a table"),
+    ('[[case]]\nkernel = "6.1"\nmem = "8G"\nbogus = 1\n', "unknown keys bogus"),
+])
+def test_bad_suite_names_the_file_and_the_case(tmp_path: Path, text: str, says: str) -> None:
+    # found on 11-30: suite cases with a missing mem, case = 1, numa = 5 or latin-1 gave tracebacks, and a bad
+    # mem did not name the suite or the case
+    from click.testing import CliRunner
+
+    from kdumplab.cli import main
+
+    suite = tmp_path / "s.toml"
+    suite.write_bytes(text.encode("latin-1"))
+    r = CliRunner().invoke(main, ["verify", "--suite", str(suite)])
+    assert r.exit_code == 2 and len(r.stderr.splitlines()) == 1, r.stderr
+    assert str(suite) in r.stderr and says in r.stderr
+
+
+def _recorded(tmp_path: Path, kind: str) -> Path:
+    src = sorted(Path(__file__).parents[1].joinpath("data", kind).iterdir())[0]
+    dst = tmp_path / "rec" / src.name
+    shutil.copytree(src, dst)
+    return dst
+
+
+@pytest.mark.parametrize(("field", "value", "says"), [
+    ("mem", 5, "field mem = 5 is not str"),
+    ("crash_log", [1, 2], "field crash_log = (1, 2) is not"),
+    ("kexec_crash_size", "512M", "field kexec_crash_size"),
+    ("numa", 5, "not an Observation"),
+    ("crash_regions", [{"name": "Crash kernel"}], "not an Observation"),
+    ("provenance", None, "not an Observation"),
+    ("mem", "8Q", "not a size"),
+])
+def test_recording_with_a_wrong_type_names_the_recording(tmp_path: Path, field: str, value: object,
+                                                          says: str) -> None:
+    # found on 11-30: a recording JSON with a field of the wrong type gave a traceback, and verify --recorded
+    # errors named case.json or an option, never the recording
+    from click.testing import CliRunner
+
+    from kdumplab.cli import main
+
+    rec = _recorded(tmp_path, "boots")
+    d = json.loads((rec / "case.json").read_text())
+    d[field] = value
+    (rec / "case.json").write_text(json.dumps(d))
+    r = CliRunner().invoke(main, ["verify", "--recorded", str(rec.parent)])
+    assert r.exit_code == 2 and len(r.stderr.splitlines()) == 1, r.stderr
+    assert f"kdumplab: {rec}: cannot read this recording" in r.stderr and says in r.stderr
+
+
+@pytest.mark.parametrize(("path", "value"), [(("panicked",), "yes"), (("kexec", "rc"), "0"),
+                                             (("kexec", "segments"), [{"mem": "0x1", "memsz": 1, "bufsz": 1}]),
+                                             (("first", "mem"), 8)])
+def test_cycle_with_a_wrong_type_is_one_line(tmp_path: Path, path: tuple[str, ...], value: object) -> None:
+    from kdumplab.lab.cycle import load_cycle
+
+    rec = _recorded(tmp_path, "cycles")
+    d = json.loads((rec / "cycle.json").read_text())
+    node = d
+    for key in path[:-1]:
+        node = node[key]
+    node[path[-1]] = value
+    (rec / "cycle.json").write_text(json.dumps(d))
+    with pytest.raises(KdumplabError) as e:
+        load_cycle(rec)
+    assert e.value.where == str(rec / "cycle.json") and path[-1] in e.value.what

@@ -24,7 +24,7 @@ from pathlib import Path
 
 from kdumplab.errors import KdumplabError
 from kdumplab.lab.initramfs import INIT_HEADER, INIT_REPORT, Built, base_initramfs, ptdump_report
-from kdumplab.lab.observe import LabLost, Observation, sections
+from kdumplab.lab.observe import LabLost, Observation, check_types, sections
 from kdumplab.lab.qemu import BootSpec, boot
 from kdumplab.lab.setup import Lab, load_lab, unknown_kernel_hint
 
@@ -203,9 +203,13 @@ class Cycle:
                 cap["vmcore_head"] = base64.b64decode(cap["vmcore_head"])
                 cap = Capture(**cap)
             first_fdt = _unpack(d["first_fdt"])
-            return cls(first, first_fdt, KexecRun(**k), cap, d["panicked"], d["schema"])
-        except (ValueError, TypeError, KeyError, OSError, EOFError) as e:
+            cyc = cls(first, first_fdt, KexecRun(**k), cap, d["panicked"], d["schema"])
+        except KdumplabError as e:  # the first kernel's Observation: name this file
+            raise KdumplabError(where, f"first: {e.what}", e.hint) from None
+        except (ValueError, TypeError, KeyError, OSError, EOFError, AttributeError) as e:
             raise KdumplabError(where, f"not a recorded cycle: {e}") from e
+        check_types(cyc, where)
+        return cyc
 
 
 def capture_initrd(lab: Lab) -> Built:
@@ -359,4 +363,6 @@ def load_cycle(directory: Path) -> Cycle:
     path = directory / "cycle.json"
     if not path.is_file():
         raise KdumplabError(str(path), "no recorded cycle here")
-    return Cycle.from_json(path.read_text(), str(path))
+    from kdumplab.inputfile import read_text  # noqa: PLC0415
+
+    return Cycle.from_json(read_text(path, strict=True), str(path))

@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import asdict, dataclass, fields
+import types
+import typing
+from dataclasses import asdict, dataclass, fields, is_dataclass
 
 from kdumplab.errors import KdumplabError
 from kdumplab.klog import crash_lines
 from kdumplab.lab.build import VARIANTS as LAB_BUILT
 
-__all__ = ["CrashRegion", "Provenance", "Observation", "LabLost", "sections", "observe", "SCHEMA"]
+__all__ = ["check_types", "CrashRegion", "Provenance", "Observation", "LabLost", "sections", "observe", "SCHEMA"]
 
 SCHEMA = 1
 #: Observation keys that older recordings may lack (their defaults describe those recordings)
@@ -29,6 +31,54 @@ class LabLost(KdumplabError):
 
     def __init__(self, what: str, hint: str | None = None) -> None:
         super().__init__("lab", what, hint)
+
+
+def _type_ok(value: object, hint: object) -> bool:
+    """Is ``value`` of the (resolved) type ``hint``? Covers what recordings hold: str, int (not bool),
+    float (an int will do), bool, bytes, None, ``X | None``, ``tuple[X, ...]``, ``dict[str, X]`` and
+    nested dataclasses."""
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin in (typing.Union, types.UnionType):
+        return any(_type_ok(value, a) for a in args)
+    if origin is tuple:
+        return isinstance(value, tuple) and all(_type_ok(v, args[0]) for v in value)
+    if origin is dict:
+        return isinstance(value, dict) and all(_type_ok(k, args[0]) and _type_ok(v, args[1])
+                                               for k, v in value.items())
+    if hint is type(None):
+        return value is None
+    if hint is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if hint is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if is_dataclass(hint):
+        return isinstance(value, hint) and all(_type_ok(getattr(value, f.name), h)  # type: ignore[arg-type]
+                                               for f, h in zip(fields(hint), _hints(hint).values(), strict=True))
+    return isinstance(value, hint)  # type: ignore[arg-type]
+
+
+def _hints(cls: type) -> dict[str, object]:
+    return {f.name: typing.get_type_hints(cls)[f.name] for f in fields(cls)}
+
+
+def check_types(obj: object, where: str, prefix: str = "") -> None:
+    """Refuse (naming the file and the field) a recording whose fields have the wrong JSON types: a
+    ``mem`` of 5 or a ``crash_log`` of numbers would otherwise pass and fail far away with a traceback."""
+    for f, hint in zip(fields(obj), _hints(type(obj)).values(), strict=True):  # type: ignore[arg-type]
+        value = getattr(obj, f.name)
+        nested = [h for h in (hint, *typing.get_args(hint)) if is_dataclass(h) and isinstance(value, h)]
+        if nested:
+            check_types(value, where, f"{prefix}{f.name}.")
+            continue
+        if typing.get_origin(hint) is tuple and isinstance(value, tuple) and is_dataclass(typing.get_args(hint)[0]):
+            for i, item in enumerate(value):
+                if isinstance(item, typing.get_args(hint)[0]):
+                    check_types(item, where, f"{prefix}{f.name}[{i}].")
+        if not _type_ok(value, hint):
+            shown = repr(value)
+            shown = shown if len(shown) <= 40 else shown[:40] + "..."
+            want = getattr(hint, "__name__", None) or str(hint).replace("kdumplab.lab.", "")
+            raise KdumplabError(where, f"field {prefix}{f.name} = {shown} is not {want}", "re-record it")
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,9 +161,11 @@ class Observation:
             d["crash_regions"] = tuple(CrashRegion(**r) for r in d["crash_regions"])
             d["crash_log"] = tuple(d["crash_log"])
             d["numa"] = tuple(d["numa"])
-            return cls(**d)
-        except (ValueError, TypeError, KeyError) as e:
+            obs = cls(**d)
+        except (ValueError, TypeError, KeyError, AttributeError) as e:
             raise KdumplabError("case.json", f"not an Observation: {e}") from e
+        check_types(obs, "case.json")
+        return obs
 
 
 def sections(log: str) -> dict[str, str]:

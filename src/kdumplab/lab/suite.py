@@ -51,36 +51,81 @@ class SuiteCase:
     ptdump: bool = False  # the report also holds the linear map (lab-built kernels have PTDUMP_DEBUGFS)
 
 
+#: Each key a case may have, and the type its value must have (TOML gives str, int, bool, list).
+_CASE_KEYS: dict[str, type | tuple[type, ...]] = {"name": str, "kernel": str, "kernels": list, "mem": str, "numa": list,
+                               "cmdline": str, "note": str, "kexec_tools": list, "arch": str, "firmware": str,
+                               "file_load": bool, "ptdump": bool, "repeat": int, "cpu": str,
+                               "dma_window": (str, int)}
+_LIST_OF_STR = ("kernels", "numa", "kexec_tools")
+_MAX_REPEAT = 10_000  # a bound, so `repeat = 1000000000` is an error, not a billion cases
+
+
+def _check_case(c: object, where: str) -> dict:
+    """The case table with every value of the type it must have; anything else names the key."""
+    if not isinstance(c, dict):
+        raise KdumplabError(where, f"is {type(c).__name__} {c!r:.40}, not a table", "write [[case]] tables")
+    unknown = set(c) - set(_CASE_KEYS)
+    if unknown:
+        raise KdumplabError(where, f"unknown keys {', '.join(sorted(unknown))}",
+                            "known: " + ", ".join(_CASE_KEYS))
+    for key, want in _CASE_KEYS.items():
+        if key not in c:
+            continue
+        v = c[key]
+        ok = isinstance(v, want) and not isinstance(v, bool) or want is bool and isinstance(v, bool)
+        if ok and key in _LIST_OF_STR:
+            ok = all(isinstance(x, str) for x in v)
+        if not ok:
+            kind = "a list of strings" if key in _LIST_OF_STR else {str: "a string", int: "an integer",
+                                                                       bool: "true or false"}.get(want, "a size")
+            raise KdumplabError(where, f"{key} = {v!r:.40} must be {kind}")
+    if "mem" not in c:
+        raise KdumplabError(where, "no mem", 'e.g. mem = "8G"')
+    if "kernel" not in c and "kernels" not in c:
+        raise KdumplabError(where, "no kernel", 'e.g. kernel = "6.1"')
+    if not 1 <= c.get("repeat", 1) <= _MAX_REPEAT:
+        raise KdumplabError(where, f"repeat = {c['repeat']} must be 1 to {_MAX_REPEAT}")
+    return c
+
+
 def load_suite(path: Path) -> tuple[SuiteCase, ...]:
-    """Parse a suite file; a bad key or value is a KdumplabError naming the case."""
+    """Parse a suite file; a bad key, type or value is one line naming the suite file and the case."""
+    from kdumplab.inputfile import read_text  # noqa: PLC0415
+
     try:
-        data = tomllib.loads(path.read_text())
-    except (OSError, tomllib.TOMLDecodeError) as e:
-        raise KdumplabError(str(path), f"cannot read suite: {e}") from e
+        data = tomllib.loads(read_text(path, strict=True))
+    except FileNotFoundError:
+        raise KdumplabError(str(path), "cannot read suite: no such file") from None
+    except tomllib.TOMLDecodeError as e:
+        raise KdumplabError(str(path), f"not a TOML suite: {e}") from None
+    cases = data.get("case", [])
+    if not isinstance(cases, list):
+        raise KdumplabError(str(path), f"case = {cases!r:.40} is not a list of [[case]] tables")
     out = []
-    for i, c in enumerate(data.get("case", [])):
-        where = f"{path}: case {i + 1}"
-        unknown = set(c) - {"name", "kernel", "kernels", "mem", "numa", "cmdline", "note", "kexec_tools", "arch",
-                            "firmware", "file_load", "repeat", "ptdump", "cpu", "dma_window"}
-        if unknown:
-            raise KdumplabError(where, f"unknown keys {sorted(unknown)}")
+    for i, raw in enumerate(cases):
+        name = raw.get("name") if isinstance(raw, dict) else None
+        where = f"{path}: case {i + 1}" + (f" ({name})" if isinstance(name, str) and name else "")
+        c = _check_case(raw, where)
         kernels = c.get("kernels") or [c.get("kernel")]
         known = (*KERNEL_SUITES, *LAB_BUILT)
         for k in kernels:
             if k not in known:
                 raise KdumplabError(where, f"kernel {k!r}", "one of " + ", ".join(known))
-            spec = BootSpec(k, str(c["mem"]), str(c.get("cmdline", "")), tuple(c.get("numa", ())),
-                            str(c.get("arch", "arm64")), str(c.get("firmware", "")), str(c.get("cpu", "")),
-                            None if c.get("dma_window") is None else str(c["dma_window"]))
+            try:
+                spec = BootSpec(k, c["mem"], c.get("cmdline", ""), tuple(c.get("numa", ())), c.get("arch", "arm64"),
+                                c.get("firmware", ""), c.get("cpu", ""),
+                                None if c.get("dma_window") is None else str(c["dma_window"]))
+            except KdumplabError as err:  # BootSpec names the option (--mem); say which suite and case
+                raise KdumplabError(where, f"{err.where.lstrip('-')}: {err.what}", err.hint) from None
             base = c.get("name", "")
             base = f"{k}-{base}" if "kernels" in c else base
             for kt in c.get("kexec_tools") or [None]:
                 name = base if kt is None else f"{k}-kt{kt}-{c.get('name', '')}"
                 if not _NAME.match(name):
                     raise KdumplabError(where, f"bad case name {name!r}")
-                for r in range(int(c.get("repeat", 1))):
-                    out.append(SuiteCase(name if r == 0 else f"{name}-r{r}", spec, None if kt is None else str(kt),
-                                         bool(c.get("file_load", False)), bool(c.get("ptdump", False))))
+                for r in range(c.get("repeat", 1)):
+                    out.append(SuiteCase(name if r == 0 else f"{name}-r{r}", spec, kt, c.get("file_load", False),
+                                         c.get("ptdump", False)))
     names = [c.name for c in out]
     dup = {n for n in names if names.count(n) > 1}
     if dup:

@@ -114,6 +114,7 @@ def _spinner(what: str, console: Console, quiet: bool):  # noqa: ANN202
 def _recorded(root: Path) -> list[dict]:
     """Every recording under ``root``, at any depth: lab boots (case.json), the lead's early boots (case.json with
     the serial log), full kdump cycles (cycle.json). Errors name the recording; none at all is an error."""
+    from kdumplab.inputfile import read_text  # noqa: PLC0415
     from kdumplab.lab.cycle import load_cycle  # noqa: PLC0415
     from kdumplab.lab.observe import Observation  # noqa: PLC0415
     from kdumplab.tools.verify_cycle import verify_cycle  # noqa: PLC0415
@@ -121,13 +122,18 @@ def _recorded(root: Path) -> list[dict]:
     rows = []
     for case in sorted(root.rglob("case.json")):
         try:
-            text = case.read_text(encoding="utf-8")
+            text = read_text(case, strict=True)  # bounded: a FIFO or a huge file is refused, not read
             try:
                 obs = Observation.from_json(text)
-            except KdumplabError:
-                obs = _early_boot(case.parent, text)
+            except KdumplabError as first:
+                try:
+                    obs = _early_boot(case.parent, text)
+                except (KdumplabError, OSError, ValueError, KeyError, TypeError, AttributeError):
+                    if '"provenance"' in text:  # a lab recording: its own error says what is wrong
+                        raise first from None
+                    raise
             rows.append(_row(str(case.parent.relative_to(root)), verify_observation(obs), None))
-        except (KdumplabError, OSError, UnicodeDecodeError, ValueError, KeyError, TypeError) as err:
+        except (KdumplabError, OSError, UnicodeDecodeError, ValueError, KeyError, TypeError, AttributeError) as err:
             what = err.what if isinstance(err, KdumplabError) else f"{type(err).__name__}: {err}"
             raise KdumplabError(str(case.parent), f"cannot read this recording: {what}") from None
     for case in sorted(root.rglob("cycle.json")):
