@@ -39,6 +39,29 @@ class Terminated(KeyboardInterrupt):
         self.signum = signum
 
 
+# Main-thread state of the SIGTERM/SIGHUP handler: while "defer" > 0 a signal is only noted in "pending",
+# and raised by _raise_deferred() once the child it would have orphaned is in a try block.
+_SIGNALS: dict[str, int] = {"defer": 0, "pending": 0}
+
+
+@contextlib.contextmanager
+def _signals_deferred() -> Iterator[None]:
+    main = threading.current_thread() is threading.main_thread()
+    if main:
+        _SIGNALS["defer"] += 1
+    try:
+        yield
+    finally:
+        if main:
+            _SIGNALS["defer"] -= 1
+
+
+def _raise_deferred() -> None:
+    signum, _SIGNALS["pending"] = _SIGNALS["pending"], 0
+    if signum and threading.current_thread() is threading.main_thread():
+        raise Terminated(signum)
+
+
 @contextlib.contextmanager
 def signals_interrupt() -> Iterator[None]:
     """While inside, SIGTERM and SIGHUP raise ``Terminated`` in the main thread (Python's defaults would end
@@ -50,6 +73,9 @@ def signals_interrupt() -> Iterator[None]:
         return
 
     def raise_terminated(signum: int, _frame: object) -> None:
+        if _SIGNALS["defer"]:
+            _SIGNALS["pending"] = signum
+            return
         raise Terminated(signum)
 
     old = {sig: signal.signal(sig, raise_terminated) for sig in (signal.SIGTERM, signal.SIGHUP)}
@@ -140,24 +166,26 @@ def run(
     out_file = open(stdout_path, "wb") if stdout_path is not None else None  # noqa: SIM115
     t0 = time.monotonic()
     try:
-        proc = subprocess.Popen(
-            args,
-            stdin=subprocess.DEVNULL,
-            stdout=out_file if out_file is not None else subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            cwd=cwd,
-            env=_env(env),
-            start_new_session=True,
-        )
+        with _signals_deferred():  # a SIGTERM between fork and the try below would orphan the child
+            proc = subprocess.Popen(
+                args,
+                stdin=subprocess.DEVNULL,
+                stdout=out_file if out_file is not None else subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                cwd=cwd,
+                env=_env(env),
+                start_new_session=True,
+            )
+            with _LOCK:
+                _LIVE.add(proc)
     except OSError as e:
         if out_file is not None:
             out_file.close()
         raise RunFailed("not-found", args, str(e)) from e
-    with _LOCK:
-        _LIVE.add(proc)
     timed_out = False
     try:
         try:
+            _raise_deferred()
             out, err = proc.communicate(timeout=timeout)
         except subprocess.TimeoutExpired:
             timed_out = True
