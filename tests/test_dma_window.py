@@ -77,3 +77,17 @@ def test_lab_builds_the_tree_with_one_property():
 def test_bootspec_refuses(field: str, value: str, where: str):
     with pytest.raises(Exception, match=where):
         BootSpec("6.12", "8G", **{field: value})
+
+
+def test_uefi_is_booted_but_not_predicted():
+    """The lab boots arm64 under EDK2; the model does not know its memory map yet, so a prediction is
+    refused with one line (exit 2) rather than given as the DT boot's."""
+    from click.testing import CliRunner
+
+    from kdumplab.cli import main
+
+    r = CliRunner().invoke(main, ["plan", "--kernel", "6.12", "--firmware", "uefi", "--cmdline", "crashkernel=512M"])
+    assert r.exit_code == 2 and "not modelled yet" in r.output
+    assert BootSpec("6.12", "8G", firmware="uefi").firmware_name == "uefi"
+    with pytest.raises(Exception, match="acpi=off"):
+        BootSpec("6.12", "8G", firmware="uefi", dma_window="1G")

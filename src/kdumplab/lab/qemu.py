@@ -51,7 +51,10 @@ class Board:
 
 BOARDS: dict[str, Board] = {
     # cortex-a57 with one vCPU is the fastest TCG setting for arm64 (docs/lab.md).
-    "arm64": Board(QEMU, ("-M", "virt", "-accel", "tcg", "-cpu", "cortex-a57"), "ttyAMA0", {"dt": None}),
+    # uefi: EDK2 (bookworm's qemu-efi-aarch64, QEMU_EFI.fd) as -bios; QEMU hands -kernel/-initrd/-append to it
+    # through fw_cfg and the kernel starts from its EFI stub, with QEMU's ACPI tables
+    "arm64": Board(QEMU, ("-M", "virt", "-accel", "tcg", "-cpu", "cortex-a57"), "ttyAMA0",
+                   {"dt": None, "uefi": "qemu-efi-aarch64"}),
     # x86: -cpu max, because RDRAND (the decompressor's KASLR entropy, and OVMF's RNG protocol) needs it;
     # QEMU's default SeaBIOS does the direct kernel boot (linuxboot_dma.bin option ROM); OVMF (UEFI) boots
     # the kernel's EFI stub.
@@ -104,6 +107,8 @@ class BootSpec:
             raise KdumplabError("--cpu", "cortex-a57 has no 16K translation granule: a 16K kernel does not boot on it",
                                 "use --cpu neoverse-n1 (the default for 16K kernels)")
         if self.dma_window is not None:
+            if self.firmware == "uefi":  # under ACPI the DT's dma-ranges are ignored: needs -M virt,acpi=off
+                raise KdumplabError("--dma-window", "with --firmware uefi needs -M virt,acpi=off, not done yet")
             if self.arch != "arm64":
                 raise KdumplabError("--dma-window", "is a device-tree property: arm64 only")
             if not 0 < parse_size(self.dma_window) <= total:
