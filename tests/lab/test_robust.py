@@ -3,6 +3,7 @@ SIGTERM/SIGHUP during a boot, and a lost run's log in $TMPDIR. Fake QEMU (a shel
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -186,7 +187,7 @@ def test_sigterm_and_sighup_kill_qemu_and_remove_the_scratch_dir(tmp_path: Path,
     fake = bindir / "qemu-system-aarch64"
     fake.write_text("#!/bin/sh\n"
                     'if [ "$1" = --version ]; then echo "QEMU emulator version 7.2.99 (fake)"; exit 0; fi\n'
-                    f"sleep 300 & echo $! > {pidfile}\necho '=== KDUMPLAB BEGIN'\nwait\n")
+                    f"sleep 60 & echo $! > {pidfile}\necho '=== KDUMPLAB BEGIN'\nwait\n")
     fake.chmod(0o755)
     (tmp_path / "vmlinuz").write_bytes(IMAGE)
     (tmp_path / "busybox").write_bytes(b"bb")
@@ -202,14 +203,17 @@ def test_sigterm_and_sighup_kill_qemu_and_remove_the_scratch_dir(tmp_path: Path,
         assert [p.name for p in scratch.iterdir()][0].startswith("kdumplab-boot-")
         proc.send_signal(sig)
         out, _ = proc.communicate(timeout=30)
-    finally:
+        assert proc.returncode == 130 and "interrupted Terminated" in out
+        sleeper = Path(f"/proc/{int(pidfile.read_text())}/stat")
+        time.sleep(0.2)
+        assert not sleeper.exists() or sleeper.read_text().split(") ")[1][0] in "ZX"
+        assert list(scratch.iterdir()) == [], "the scratch directory was left behind"
+    finally:  # whatever failed, leave no driver and no fake QEMU behind
         if proc.poll() is None:
             proc.kill()
-    assert proc.returncode == 130 and "interrupted Terminated" in out
-    sleeper = Path(f"/proc/{int(pidfile.read_text())}/stat")
-    time.sleep(0.2)
-    assert not sleeper.exists() or sleeper.read_text().split(") ")[1][0] in "ZX"
-    assert list(scratch.iterdir()) == [], "the scratch directory was left behind"
+        if pidfile.exists() and pidfile.read_text().strip():
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(os.getpgid(int(pidfile.read_text())), signal.SIGKILL)
 
 
 @pytest.mark.parametrize(("text", "says"), [
