@@ -72,3 +72,10 @@ def test_16k_crash_kernel_vmcore_rounds_header_and_notes_to_16k():
 
     assert CRASH_KERNELS["6.12-16k"].page_size == 16384
     assert CRASH_KERNELS["6.12-16k"].per_gib_kib == CRASH_KERNELS["6.12"].per_gib_kib - 2048 + 512
+
+
+def test_recommend_takes_the_kernels_page_size():
+    ok = CliRunner().invoke(main, ["recommend", "--machine", "qemu-virt", "--kernel", "6.12-16k", "--json"])
+    assert ok.exit_code == 0, ok.output
+    bad = CliRunner().invoke(main, ["recommend", "--machine", "qemu-virt", "--kernel", "6.12-16k", "--page-size", "4K"])
+    assert bad.exit_code == 2 and "uses 16K pages" in bad.output

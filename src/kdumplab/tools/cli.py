@@ -72,7 +72,8 @@ def register_tools(main: click.Group) -> None:
     @main.command(epilog="Examples: sudo kdumplab recommend (this system); kdumplab recommend --machine "
                   "ampere-altra-2p --kernel 6.12")
     @machine_options(default=None, kernel=None)
-    @click.option("--page-size", type=click.Choice(["4K", "16K", "64K"]), default="4K", show_default=True)
+    @click.option("--page-size", type=click.Choice(["4K", "16K", "64K"]), default=None,
+                  help="The kernel's page size (default: the kernel's own, e.g. 16K for 6.12-16k).")
     @click.option("--smmu", is_flag=True, help="The machine has an SMMU (adds kdump-utils' 64K queue memory).")
     @click.option("--nic-drivers", default="", help="Comma-separated NIC drivers, e.g. mlx5_core.")
     @click.option("--calibrate-conf", type=click.Path(dir_okay=False),
@@ -111,11 +112,15 @@ def register_tools(main: click.Group) -> None:
             machine = build_machine(dataclasses.replace(margs, kernel=kernel))
             live = False
         try:
-            policy.for_kernel(kernel, machine.arch)
+            row = policy.for_kernel(kernel, machine.arch)
         except KdumplabError as err:
             raise KdumplabError("--kernel" if not live or margs.kernel else f"this kernel ({kernel})",
                                 err.what, (err.hint or "") + "; give --kernel") from None
-        ps = {"4K": 4096, "16K": 16384, "64K": 65536}[page_size]
+        # the kernel's page size, unless told (a page size the modelled kernel does not have is a mistake)
+        ps = row.page_size if page_size is None else {"4K": 4096, "16K": 16384, "64K": 65536}[page_size]
+        if page_size is not None and row.page_size != 4096 and ps != row.page_size:
+            raise KdumplabError("--page-size", f"{page_size}, but kernel {row.name} uses {row.page_size >> 10}K pages",
+                                "leave out --page-size")
         conf = None
         if calibrate_conf:
             try:
