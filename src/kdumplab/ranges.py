@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from decimal import Decimal
 
 from kdumplab.errors import KdumplabError
 
@@ -132,7 +133,8 @@ def iec(value: int) -> str:
             if not rest:
                 return f"{whole} {unit}"
             text = f"{value / (1 << shift):.2f}".rstrip("0").rstrip(".")
-            return f"{'~' if value != round(float(text) * (1 << shift)) else ''}{text} {unit}"
+            exact = Decimal(text) * (1 << shift) == value
+            return f"{'' if exact else '~'}{text} {unit}"
     return f"{value} bytes"
 
 

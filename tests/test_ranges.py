@@ -1,0 +1,62 @@
+"""User-typed sizes and the IEC text: units required for memory, plain integers for byte counts, one error type."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from kdumplab.errors import KdumplabError
+from kdumplab.ranges import iec, iec_hex, parse_count, parse_memory, with_sizes
+from kdumplab.tools.options import parse_numa
+
+
+@pytest.mark.parametrize("text,value", [("8G", 8 << 30), ("512M", 512 << 20), ("8GiB", 8 << 30), ("1_024M", 1 << 30),
+                                        ("0x10G", 16 << 30), ("15E", 15 << 60)])
+def test_memory_sizes_with_units(text, value):
+    assert parse_memory(text, "--mem") == value
+
+
+@pytest.mark.parametrize("text,fragment", [("8", "no unit"), ("0xFFFFFFFFFFE00000", "no unit"), ("-1G", "not a size"),
+                                           ("9" * 5000, "not a size"), ("16E", r"larger than 2\^64"), ("", "not a size")])
+def test_memory_sizes_refused(text, fragment):
+    with pytest.raises(KdumplabError, match=fragment):
+        parse_memory(text, "--mem")
+
+
+def test_byte_counts_are_plain_integers():
+    assert parse_count("987889", "--initrd-size") == 987889 and parse_count("0x1000", "x") == 4096
+    for bad in ("-1", "1M", "1.5", "9" * 40):
+        with pytest.raises(KdumplabError):
+            parse_count(bad, "--initrd-size")
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=60))
+def test_parsers_refuse_only_with_one_line(text):
+    for parse in (lambda t: parse_memory(t, "--mem"), lambda t: parse_count(t, "--initrd-size"),
+                  lambda t: parse_numa(t)):
+        try:
+            value = parse(text)
+        except KdumplabError as err:
+            assert "\n" not in err.one_line()
+        else:
+            assert all(0 <= v < 1 << 64 for v in (value if isinstance(value, tuple) else (value,)))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.integers(min_value=0, max_value=(1 << 64) - 1))
+def test_iec_is_close_and_marked_when_rounded(n):
+    text = iec(n)
+    number, unit = text.lstrip("~").split(" ")
+    scale = {"bytes": 1, "KiB": 1 << 10, "MiB": 1 << 20, "GiB": 1 << 30, "TiB": 1 << 40, "PiB": 1 << 50,
+             "EiB": 1 << 60}[unit]
+    assert abs(float(number) * scale - n) <= scale / 199 and (text.startswith("~") or float(number) * scale == n)
+    assert iec_hex(n).endswith(f"({n:#x})")
+
+
+def test_reasons_get_sizes_beside_sizes_only():
+    assert with_sizes("no free block of 0x24000000 bytes in [0x0, 0x100000000)") == \
+        "no free block of 0x24000000 bytes (576 MiB) in [0x0, 0x100000000)"
+    assert with_sizes("cannot allocate crashkernel (size:0x40000000)") == \
+        "cannot allocate crashkernel (size:0x40000000 (1 GiB))"
