@@ -18,7 +18,8 @@ def test_memory_sizes_with_units(text, value):
 
 
 @pytest.mark.parametrize("text,fragment", [("8", "no unit"), ("0xFFFFFFFFFFE00000", "no unit"),
-                                           ("-1G", "not a size"), ("9" * 5000, "not a size"), ("16E", r"larger than 2\^64"), ("", "not a size")])
+                                           ("-1G", "not a size"), ("9" * 5000, "not a size"),
+                                           ("16E", r"larger than 2\^64"), ("", "not a size")])
 def test_memory_sizes_refused(text, fragment):
     with pytest.raises(KdumplabError, match=fragment):
         parse_memory(text, "--mem")
