@@ -7,6 +7,7 @@ and the modules `kdumplab --version` imports (python -X importtime). Not a test.
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import statistics
 import subprocess
@@ -14,13 +15,16 @@ import sys
 import time
 
 
-def median_ms(argv: list[str], runs: int) -> float:
-    samples = []
+def medians_ms(cases: dict[str, list[str]], runs: int) -> dict[str, float]:
+    """Round-robin over the cases (one run of each per round), so a burst of load on this shared machine
+    falls on all of them alike and the ratios within one run hold."""
+    samples: dict[str, list[float]] = {name: [] for name in cases}
     for _ in range(runs):
-        t0 = time.perf_counter()
-        subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
-        samples.append(time.perf_counter() - t0)
-    return statistics.median(samples) * 1e3
+        for name, argv in cases.items():
+            t0 = time.perf_counter()
+            subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
+            samples[name].append(time.perf_counter() - t0)
+    return {name: statistics.median(s) * 1e3 for name, s in samples.items()}
 
 
 def main() -> None:
@@ -32,11 +36,14 @@ def main() -> None:
         "python -c pass": [sys.executable, "-c", "pass"],
         "python -c 'import click'": [sys.executable, "-c", "import click"],
         "kdumplab --version": [exe, "--version"],
+        "kdumplab check --help": [exe, "check", "--help"],
+        "kdumplab plan --help": [exe, "plan", "--help"],
         "kdumplab sweep --help": [exe, "sweep", "--help"],
         "kdumplab fleet --help": [exe, "fleet", "--help"],
     }
-    for name, argv in cases.items():
-        print(f"{name:28} median {median_ms(argv, args.runs):6.1f} ms over {args.runs} runs")
+    print(f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())} (1, 5, 15 min)")
+    for name, ms in medians_ms(cases, args.runs).items():
+        print(f"{name:28} median {ms:6.1f} ms over {args.runs} runs")
     out = subprocess.run([sys.executable, "-X", "importtime", "-c", "import kdumplab.cli"], capture_output=True,
                          text=True, check=False).stderr.splitlines()
     rows = []
