@@ -12,7 +12,9 @@ from kdumplab.tools.options import parse_numa
 
 
 @pytest.mark.parametrize("text,value", [("8G", 8 << 30), ("512M", 512 << 20), ("8GiB", 8 << 30), ("1_024M", 1 << 30),
-                                        ("0x10G", 16 << 30), ("15E", 15 << 60)])
+                                        ("0x10G", 16 << 30), ("15E", 15 << 60),
+                                        # leading zeros are decimal, as typed (found by the property test below)
+                                        ("08G", 8 << 30), ("0_1G", 1 << 30), ("0X10M", 16 << 20)])
 def test_memory_sizes_with_units(text, value):
     assert parse_memory(text, "--mem") == value
 
@@ -27,6 +29,7 @@ def test_memory_sizes_refused(text, fragment):
 
 def test_byte_counts_are_plain_integers():
     assert parse_count("987889", "--initrd-size") == 987889 and parse_count("0x1000", "x") == 4096
+    assert parse_count("01", "x") == 1 and parse_count("0987", "x") == 987
     for bad in ("-1", "1M", "1.5", "9" * 40):
         with pytest.raises(KdumplabError):
             parse_count(bad, "--initrd-size")

@@ -111,7 +111,7 @@ def from_texts(source: str, texts: dict[str, str], paths: dict[str, str] | None 
     """A Capture from field -> text (tests build captures this way)."""
     unknown = set(texts) - set(FIELDS)
     if unknown:
-        raise KdumplabError(source, f"unknown capture fields {sorted(unknown)}")
+        raise KdumplabError(source, f"unknown capture fields {', '.join(sorted(unknown))}")
     return Capture(source=source, paths=tuple(sorted((paths or {}).items())), **texts)
 
 

@@ -76,14 +76,20 @@ _SHIFT = {"": 0, "K": 10, "M": 20, "G": 30, "T": 40, "P": 50, "E": 60}
 _UNIT_HINT = "write it with a unit, e.g. 8G, 512M or 8GiB"
 
 
+def _number(digits: str) -> int:
+    """Hex after ``0x``, else decimal: ``08`` is eight, as a person means it (``int(x, 0)`` refuses it)."""
+    d = digits.replace("_", "").lower()
+    return int(d[2:], 16) if d.startswith("0x") else int(d, 10)
+
+
 def parse_size(text: str, where: str = "size") -> int:
     """A size typed by a user (``8G``, ``512M``, ``0x1000``, ``4096``). Not the kernel's memparse.
 
     At most 20 hex or 24 decimal digits are read, so a pasted 5000-digit number is one clear error."""
     m = _SIZE_RE.match(text)
-    if not m or not m.group(1).replace("_", "").removeprefix("0x"):
+    if not m or not m.group(1).replace("_", "").lower().removeprefix("0x"):
         raise KdumplabError(where, f"not a size: {_short(text)!r}", "use a number with an optional K/M/G/T suffix")
-    value = int(m.group(1).replace("_", ""), 0) << _SHIFT[m.group(2).upper()]
+    value = _number(m.group(1)) << _SHIFT[m.group(2).upper()]
     if value > U64_MAX:
         raise KdumplabError(where, f"size {_short(text)!r} is larger than 2^64")
     return value
@@ -104,7 +110,7 @@ def parse_count(text: str, where: str) -> int:
     t = text.strip().replace("_", "")
     if not re.fullmatch(r"0x[0-9a-fA-F]{1,16}|[0-9]{1,20}", t):
         raise KdumplabError(where, f"not a byte count: {_short(text)!r}", "a non-negative integer, e.g. 987889")
-    value = int(t, 0)
+    value = _number(t)
     if value > U64_MAX:
         raise KdumplabError(where, f"{_short(text)!r} is larger than 2^64")
     return value

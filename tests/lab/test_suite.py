@@ -43,3 +43,9 @@ def test_shipped_suites_load(name: str) -> None:
     cases = load_suite(SUITES / name)
     assert len(cases) >= 35
     assert {c.spec.kernel for c in cases} == {"5.10", "6.1", "6.12", "7.2"}
+
+
+def test_duplicate_names_are_listed_as_words(tmp_path: Path) -> None:
+    case = '[[case]]\nname = "x"\nkernel = "6.1"\nmem = "8G"\n'
+    with pytest.raises(KdumplabError, match=r"duplicate case names 6\.1-x$|duplicate case names x$"):
+        load_suite(_write(tmp_path, case + case))

@@ -129,7 +129,7 @@ def load_suite(path: Path) -> tuple[SuiteCase, ...]:
     names = [c.name for c in out]
     dup = {n for n in names if names.count(n) > 1}
     if dup:
-        raise KdumplabError(str(path), f"duplicate case names {sorted(dup)}")
+        raise KdumplabError(str(path), f"duplicate case names {', '.join(sorted(dup))}")
     return tuple(out)
 
 
