@@ -437,23 +437,12 @@ def _line_of(text: str, path: str) -> int | None:
 
 def read_machine_file(path: str) -> Machine:
     """A machine TOML file: a regular file of at most 1 MiB, UTF-8; errors name the file (and line)."""
-    import os  # noqa: PLC0415
-    import stat  # noqa: PLC0415
+    from kdumplab.inputfile import read_bytes  # noqa: PLC0415
 
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
-    except OSError as err:
-        raise KdumplabError(path, f"cannot read: {err.strerror}") from None
-    try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise KdumplabError(path, "not a regular file", "give a machine TOML file or a preset name")
-        data = os.read(fd, _MAX_FILE + 1)
-    except OSError as err:
-        raise KdumplabError(path, f"cannot read: {err.strerror}") from None
-    finally:
-        os.close(fd)
-    if len(data) > _MAX_FILE:
-        raise KdumplabError(path, "larger than 1 MiB: not a machine description")
+        data = read_bytes(path, _MAX_FILE)
+    except FileNotFoundError:
+        raise KdumplabError(path, "cannot read: No such file or directory") from None
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as err:
