@@ -14,16 +14,16 @@ from typing import Any
 
 from kdumplab import cmdline as cmdline_mod
 from kdumplab import early
-from kdumplab.early import BootFacts
+from kdumplab.early import STRUCT_PAGE_SIZE, BootFacts
 from kdumplab.errors import KdumplabError
 from kdumplab.iomem import Resource
 from kdumplab.linearmap import LinearMap, linear_map
 from kdumplab.machine import Machine
 from kdumplab.memblock import Memblock
 from kdumplab.memparse import memparse
-from kdumplab.outcome import BootOutcome, EarlyAlloc, Verdict
+from kdumplab.outcome import BootOutcome, EarlyAlloc, Role, Verdict
 from kdumplab.policy import EarlyStep, Feature, PolicyData, for_kernel
-from kdumplab.ranges import U64_MAX
+from kdumplab.ranges import U64_MAX, align_up
 from kdumplab.reserve import Placement, reserve_crashkernel
 
 __all__ = ["Scenario", "Result", "run", "boot_facts"]
@@ -54,6 +54,9 @@ class Result:
     deferred: bool
     kexec: Any = None
     crash_view: Any = None
+    #: when the early steps are done (what memblock=debug's dump at the end of bootmem_init shows); the same
+    #: as ``memblock`` where the reservation is the last step, later where it comes first (the lab kernels)
+    early_memblock: Memblock | None = None
 
 
 _CMA = re.compile(r"(?:^|\s)cma=(\S+)")
@@ -89,16 +92,24 @@ def _late_allocations(policy: PolicyData, mb: Memblock, machine: Machine, low_ma
     """What memblock still hands out after the reservation, up to mm_init (for iomem's reserved lines).
 
     In start_kernel order: the first percpu chunk (one CPU), the dentry and inode hash tables (one
-    pointer per 8 KiB and per 16 KiB of free memory, rounded up to a power of two: 8 and 4 MiB on 8 GiB;
-    alloc_large_system_hash scales by bytes, so 16K pages give the same sizes), and in
+    pointer per 8 KiB and per 16 KiB of nr_kernel_pages, rounded up to 1 MiB and then to a power of two: 8
+    and 4 MiB on 8 GiB; alloc_large_system_hash scales by bytes, so 16K pages give the same sizes), and in
     mem_init swiotlb: 64 MiB below the DMA limit when RAM reaches above it, plus 768 KiB of slot
     metadata. Smaller allocations are left out; reserved lines are compared with a tolerance.
     """
     page = machine.page_size
     _, mb = mb.alloc_range(0x1F000, page, 0, U64_MAX, "percpu")
-    free_bytes = mb.phys_mem_size() - sum(r.size for r in mb.reserved)
-    for what, scale in (("dentry hash", 13), ("inode hash", 14)):  # fs/dcache.c, fs/inode.c: scale 13, 14
-        entries = 1 << max(((free_bytes >> 12) >> (scale - 12)) - 1, 1).bit_length()
+    # nr_kernel_pages (mm/page_alloc.c free_area_init_core): the zones' present pages less their memmap,
+    # not less memblock.reserved, so a large crash region does not shrink the hashes (lab boots with 4 and
+    # 6 GiB reserved on 8 GiB: "Dentry cache hash table entries: 1048576", tests/data/memblock/proposal-*)
+    present = mb.phys_mem_size() // page
+    kernel_bytes = (present - -(-present * STRUCT_PAGE_SIZE // page)) * page
+    kernel_bytes = align_up(kernel_bytes, 1 << 20)
+    # hashdist: with more than one NUMA node the hashes are spread over the nodes with vmalloc after mm_init
+    # ("Dentry cache hash table entries: ... vmalloc" in every two-node boot), not taken from memblock
+    hashes = (("dentry hash", 13), ("inode hash", 14)) if len({r.nid for r in mb.memory}) < 2 else ()
+    for what, scale in hashes:  # fs/dcache.c, fs/inode.c: scale 13, 14
+        entries = 1 << max((kernel_bytes >> scale) - 1, 1).bit_length()
         _, mb = mb.alloc_range(entries * 8, 64, 0, U64_MAX, what)
     if mb.end_of_dram() > low_max:
         _, mb = mb.alloc_range(64 << 20, page, 0, low_max, "swiotlb")
@@ -194,10 +205,14 @@ def run(scenario: Scenario, reuse: bool = True) -> Result:
                                                 low_max, machine.page_size)
                 mb = placement.memblock
             at_reservation = mb
+            main = next((r for r in placement.regions if r.role is Role.MAIN), None)
+            if main is not None and policy.has(Feature.RESERVE_EARLY) and not deferred:
+                facts = dataclasses.replace(facts, crash_mapped_alone=(main.start, main.end))
             continue
         mb, new = early.run_step(step, policy, mb, machine, facts, low_max)
         allocs.extend(new)
     assert placement is not None and parsed is not None
+    early_done = mb
     final = _late_allocations(policy, mb, machine, low_max)
 
     parse_log = tuple(line.text for line in parsed.log)
@@ -227,6 +242,7 @@ def run(scenario: Scenario, reuse: bool = True) -> Result:
     if scenario.kexec_tools:
         load, view = _kexec(policy, machine, iomem_text, outcome, scenario.kexec_tools, scenario.crash_initrd_size)
     return Result(scenario=scenario, policy=policy, outcome=outcome, memblock=at_reservation, final_memblock=final,
+                  early_memblock=early_done,
                   iomem=tree, iomem_text=iomem_text, linear_map=lm, kexec_crash_size=crash_size,
                   deferred=deferred, kexec=load, crash_view=view)
 

@@ -93,16 +93,9 @@ def _shape(case: dict) -> dict:
             "dtb_file_size": int(case["provenance"]["dtb_size"])}
 
 
-# Known disagreements, each a strict xfail (fixing it turns the test red until the entry is removed).
-KNOWN = {
-    # issue 13: the lab-built kernels' early allocations (memmap and page tables of their small config) use
-    # Debian 5.10's EarlyProfile, not calibrated with memblock=debug boots of their own; with 3-4 GiB of the
-    # 8 GiB taken by crash regions, memmap and page tables stack 8-12 MiB apart and the "reserved" lines
-    # differ by more than the 16 MiB tolerance. Every crash line, log line and other iomem line agrees.
-    "proposal-2019-v5-d-8G-4G-2900M-low": "issue 13: lab kernel early allocations not calibrated (reserved only)",
-    "proposal-2019-v5-d-8G-6G-256M-low": "issue 13: lab kernel early allocations not calibrated (reserved only)",
-    "proposal-2019-review-d-8G-4G-2900M-low": "issue 13: lab kernel early allocations not calibrated (reserved only)",
-}
+# Known disagreements, each a strict xfail (fixing it turns the test red until the entry is removed). The three
+# lab-kernel entries of issue 13 went when the lab kernels got their own memblock=debug calibration.
+KNOWN: dict[str, str] = {}
 BOOT_CASES = [pytest.param(p, marks=pytest.mark.xfail(strict=True, reason=KNOWN[p.name])) if p.name in KNOWN else p
               for p in BOOTS]
 

@@ -20,7 +20,7 @@ memory). When it fails, X is still tried below the DMA limit; when X then fails,
 
 from dataclasses import replace
 
-from kdumplab.policy import EarlyStep, Feature, v5_10
+from kdumplab.policy import EarlyProfile, EarlyStep, Feature, v5_10
 
 _EARLY = (EarlyStep.CRASHKERNEL, EarlyStep.PAGE_TABLES, EarlyStep.SPARSE, EarlyStep.CMA)
 
@@ -30,6 +30,15 @@ CONTROL = replace(
     name="5.10-control",
     features=(v5_10.ROW.features - {Feature.DEFER_ONLY_WITH_DMA_ZONES}) | {Feature.RESERVE_EARLY},
     early_steps=_EARLY,
+    # The lab build's own early allocations (allnoconfig + lab.config, not Debian's config), read from its
+    # memblock=debug boots (tests/data/memblock/{5.10-control,proposal-2019-*}-*.log.gz): the unflattened DT
+    # 35516 bytes, node data 0x24c0, section roots 8 KiB, usemap 1152 bytes for 8 sections, no vmemmap
+    # page-table pages logged; page tables as early.page_table_pages counts them with blocks, plus 5 (one
+    # PUD page of the linear map and 4 more in every lab boot). The per-extra-node DT size is Debian 5.10's
+    # (the two-node lab boots are within the test's tolerance with it).
+    early=EarlyProfile(pt_extra_pages=5, dt_unflatten=0x8abc, dt_per_extra_node=0x2d8, numa_distance=True,
+                       node_data=0x24c0, cpumask=0, cpumask_per_extra_node=0, section_bits=30,
+                       section_roots=0x2000, usemap_per_section=144, vmemmap_pt_pages=0),
     kernel_release="5.10.223-1+5.10-control",
     kexec_generation="5.10-lab",
     description="lab build: 5.10.223 reserving early (before the linear map), as 5.2-5.5 did",
