@@ -145,13 +145,8 @@ def test_plan_with_a_garbage_base_dtb_exits_2_and_writes_nothing(tmp_path):
     assert not (tmp_path / "crash.dtb").exists()
 
 
-@pytest.mark.parametrize("cells", [None, [1, 2], [3], "x"])
-def test_base_dtb_with_bad_root_address_cells_is_one_line(tmp_path, cells):
-    # found on 11-30: a 143-byte DTB whose root #address-cells is empty raised AttributeError
-    from click.testing import CliRunner
-
-    from kdumplab.cli import main
-
+def root_cells_dtb(cells: object = 2) -> bytes:
+    """A tiny base DTB whose root ``#address-cells`` is ``cells`` (None: the property with no value)."""
     tree = fdt.FDT()
     if cells is None:
         tree.add_item(fdt.Property("#address-cells"))
@@ -159,7 +154,17 @@ def test_base_dtb_with_bad_root_address_cells_is_one_line(tmp_path, cells):
         tree.set_property("#address-cells", cells)
     tree.set_property("#size-cells", 2)
     tree.add_item(fdt.Node("chosen"))
-    (tmp_path / "base.dtb").write_bytes(tree.to_dtb(version=17))
+    return tree.to_dtb(version=17)
+
+
+@pytest.mark.parametrize("cells", [None, [1, 2], [3], "x"])
+def test_base_dtb_with_bad_root_address_cells_is_one_line(tmp_path, cells):
+    # found on 11-30: a 143-byte DTB whose root #address-cells is empty raised AttributeError
+    from click.testing import CliRunner
+
+    from kdumplab.cli import main
+
+    (tmp_path / "base.dtb").write_bytes(root_cells_dtb(cells))
     r = CliRunner().invoke(main, ["plan", "--kexec-tools", "2.0.25", "--base-dtb", str(tmp_path / "base.dtb"),
                                   "--emit-dtb", str(tmp_path / "crash.dtb")])
     assert r.exit_code == 2 and len(r.stderr.splitlines()) == 1

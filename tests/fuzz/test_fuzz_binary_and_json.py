@@ -14,23 +14,12 @@ from kdumplab.artifacts import crash_dtb
 from kdumplab.lab.cycle import Cycle
 from kdumplab.lab.observe import Observation
 from tests.fuzz.util import cli_ok_or_exit_2, result_or_one_line
-from tests.test_artifacts import LOAD
+from tests.test_artifacts import LOAD, root_cells_dtb
 
 DATA = Path(__file__).parents[1] / "data"
 
 
-def _base(cells: object = 2) -> bytes:
-    tree = fdt.FDT()
-    if cells is None:
-        tree.add_item(fdt.Property("#address-cells"))
-    else:
-        tree.set_property("#address-cells", cells)
-    tree.set_property("#size-cells", 2)
-    tree.add_item(fdt.Node("chosen"))
-    return tree.to_dtb(version=17)
-
-
-_SEEDS = [_base(2), _base(1), _base(None), _base([1, 2]), _base("x"), _base(0)]
+_SEEDS = [root_cells_dtb(c) for c in (2, 1, None, [1, 2], "x", 0)]
 
 
 @st.composite
