@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from kdumplab.memblock import Flag, Memblock, Region
+from kdumplab.memblock import NUMA_NO_NODE, Flag, Memblock, Region
 
 M = 1 << 20
 G = 1 << 30
@@ -115,3 +115,40 @@ def test_allocation_properties(banks, holes, size_mb, align_shift, lo_mb, span_m
     assert got == (min(options) if bottom_up else max(options))
     after = m.reserve(got, size)
     assert sum(r.size for r in after.reserved) == sum(r.size for r in m.reserved) + size
+
+
+def _plain_top_down(m: Memblock, size: int, align: int, start: int, end: int, nid: int, flags: Flag) -> int | None:
+    """The top-down search said plainly: every usable region from the highest down, every free part of it
+    (``_gaps``) from the highest down, clipped to the window; the first aligned fit wins."""
+    start = max(start, 4096)
+    end = max(start, end)
+    for r in reversed(m.memory):
+        if r.end <= start or r.base >= end or not m._usable(r, nid, flags):
+            continue
+        for lo, hi in reversed(m._gaps(r)):
+            lo, hi = max(lo, start), min(hi, end)
+            if lo < hi and hi >= size and (hi - size) // align * align >= lo:
+                return (hi - size) // align * align
+    return None
+
+
+flag_sets = st.sampled_from((Flag.NONE, Flag.NOMAP, Flag.HOTPLUG, Flag.MIRROR, Flag.DRIVER_MANAGED))
+
+
+@settings(max_examples=400, deadline=None)
+@given(banks=st.lists(st.tuples(st.integers(0, 63), st.integers(1, 4), st.integers(0, 1), flag_sets), min_size=1,
+                      max_size=6),
+       holes=st.lists(st.tuples(st.integers(0, 4095), st.integers(1, 300)), max_size=10),
+       size_kb=st.integers(1, 300_000), align_shift=st.integers(0, 22), lo_mb=st.integers(0, 4096),
+       span_mb=st.integers(0, 8192), nid=st.sampled_from((NUMA_NO_NODE, 0, 1)),
+       flags=st.sampled_from((Flag.NONE, Flag.NOMAP, Flag.MIRROR)), movable=st.booleans())
+def test_written_out_top_down_search_equals_plain_search(banks, holes, size_kb, align_shift, lo_mb, span_mb, nid,
+                                                          flags, movable):
+    """find_in_range's top-down loop (one pass, free parts found lazily) picks what the plain search picks, over
+    nodes, flags, movable_node, windows of any size and unaligned reservations."""
+    m = Memblock.from_memory([Region((s + 16) * 64 * M, n * 64 * M, node, f) for s, n, node, f in banks])
+    for at_kb, n_kb in holes:
+        m = m.reserve(G + at_kb * 1024 * 1024 // 3, n_kb * 1024)
+    m = Memblock(m.memory, m.reserved, movable_node=movable)
+    args = (size_kb * 1024, 1 << align_shift, lo_mb * M, (lo_mb + span_mb) * M, nid, flags)
+    assert m.find_in_range(*args) == _plain_top_down(m, *args)

@@ -19,9 +19,11 @@ The stages, in the order kexec-tools runs them:
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 
 from kdumplab.errors import KdumplabError
+from kdumplab.iomem import MAX_IORES_LEVEL, Resource, walk
 from kdumplab.ranges import SZ_1G, SZ_1M, SZ_2M, U64_MAX, PhysRange, align_down, align_up
 
 __all__ = [
@@ -269,6 +271,13 @@ def parse_iomem_lines(text: str) -> tuple[IomemLine, ...]:
     return tuple(out)
 
 
+def iomem_lines(tree: Iterable[Resource]) -> tuple[IomemLine, ...]:
+    """What :func:`parse_iomem_lines` reads from ``iomem.render(tree)``, taken from the tree itself (depth capped
+    as the kernel prints it): ``model.run`` hands these to kexec-tools without printing and parsing the text."""
+    cap = MAX_IORES_LEVEL
+    return tuple(IomemLine(r.start, r.end - 1, r.name, depth if depth < cap else cap) for depth, r in walk(tree))
+
+
 # --------------------------------------------------------------------------------------------------------
 # small kexec-tools primitives (ranges are (start, last) with an inclusive last, as kexec-tools keeps them)
 
@@ -511,7 +520,7 @@ class _Run:
 def load_crash_kernel(
     tools: KexecTools,
     kernel: KernelKexecFacts,
-    iomem_text: str,
+    iomem_text: str | tuple[IomemLine, ...],
     crashk_res: PhysRange | None,
     inputs: KexecInputs,
 ) -> KexecLoad:
@@ -519,9 +528,10 @@ def load_crash_kernel(
 
     ``output`` holds what kexec-tools prints without ``-d`` (warnings, errors); ``error`` the same when the
     load fails. A ``die()`` in kexec-tools ends the output at its message (no "Cannot load" after it).
+    ``iomem_text`` is /proc/iomem's text, or the lines kexec-tools reads from it (:func:`iomem_lines`).
     """
     run = _Run(tools)
-    lines = parse_iomem_lines(iomem_text)
+    lines = parse_iomem_lines(iomem_text) if isinstance(iomem_text, str) else iomem_text
     cannot_load = ("kexec: load failed.", f"Cannot load {inputs.kernel_path}")
 
     # --- main: the reservation check runs before anything else for -p (also with -s)

@@ -50,6 +50,25 @@ class Region:
         object.__setattr__(self, "end", self.base + self.size)
 
 
+# Hot-path constructors: the allocator makes a new Region and a new Memblock on every reserve, and the
+# dataclasses' own __init__ (frozen: one object.__setattr__ per field, then __post_init__) costs about twice
+# as much as setting the slots directly. Only values that __post_init__ would accept reach these.
+_new = object.__new__
+_SET_BASE, _SET_SIZE, _SET_NID, _SET_FLAGS, _SET_END = (Region.__dict__[k].__set__  # type: ignore[attr-defined]
+                                                        for k in ("base", "size", "nid", "flags", "end"))
+
+
+def _region(base: int, size: int, nid: int, flags: Flag) -> Region:
+    """``Region(base, size, nid, flags)`` for a base and size already known to be non-negative."""
+    r = _new(Region)
+    _SET_BASE(r, base)
+    _SET_SIZE(r, size)
+    _SET_NID(r, nid)
+    _SET_FLAGS(r, flags)
+    _SET_END(r, base + size)
+    return r
+
+
 def _base(r: Region) -> int:
     return r.base
 
@@ -108,7 +127,7 @@ def _insert_free(regions: tuple[Region, ...], i: int, base: int, end: int, flags
         right = regions[i]
         if right.base == end and right.flags == flags and right.nid == nid:
             b, end = i + 1, right.end
-    return regions[:a] + (Region(base, end - base, nid, flags),) + regions[b:]
+    return regions[:a] + (_region(base, end - base, nid, flags),) + regions[b:]
 
 
 def _remove(regions: tuple[Region, ...], base: int, size: int) -> tuple[Region, ...]:
@@ -141,7 +160,9 @@ class Memblock:
     def from_memory(cls, regions: tuple[Region, ...] | list[Region]) -> Memblock:
         """memblock_add() of each region: sorted, overlaps dropped, touching same-node regions merged."""
         merged: list[Region] = []
-        for r in sorted(regions):
+        # sorted as Region orders itself, but with the flags compared by value (Flag has no order: two banks
+        # over the same range with other flags were a TypeError, found by tests/test_memblock.py)
+        for r in sorted(regions, key=lambda r: (r.base, r.size, r.nid, r.flags.value)):
             if merged and r.base < merged[-1].end:  # overlap: keep what is already there
                 if r.end <= merged[-1].end:
                     continue
@@ -200,20 +221,6 @@ class Memblock:
             out.append((cursor, m.end))
         return out
 
-    def _gaps_down(self, m: Region, start: int, end: int) -> Iterator[tuple[int, int]]:
-        """The free parts of ``m`` inside ``[start, end)``, high to low, found lazily from the top (a
-        top-down allocation usually fits in the first one)."""
-        lo_lim, cursor = max(m.base, start), min(m.end, end)
-        i = bisect_left(self.reserved, cursor, key=_base) - 1  # the last reserved range starting below cursor
-        while cursor > lo_lim and i >= 0 and self.reserved[i].end > lo_lim:
-            r = self.reserved[i]
-            if r.end < cursor:
-                yield r.end, cursor
-            cursor = min(cursor, r.base)
-            i -= 1
-        if cursor > lo_lim:
-            yield lo_lim, cursor
-
     def free_ranges(self, nid: int = NUMA_NO_NODE, flags: Flag = Flag.NONE) -> Iterator[tuple[int, int, int]]:
         """Free ``(start, end, nid)`` ranges, low to high (for_each_free_mem_range).
 
@@ -238,13 +245,13 @@ class Memblock:
             return None
         start = max(start, SZ_4K)
         end = max(start, end)
-        regions = self.memory if self.bottom_up else reversed(self.memory)
-        for m in regions:
+        if not self.bottom_up:
+            return self._find_top_down(size, align, start, end, nid, flags)
+        for m in self.memory:
             if m.end <= start or m.base >= end or (nid != NUMA_NO_NODE and m.nid != nid) \
                     or not self._usable(m, nid, flags):
                 continue
-            gaps = self._gaps(m) if self.bottom_up else self._gaps_down(m, start, end)
-            for lo, hi in gaps:
+            for lo, hi in self._gaps(m):
                 lo, hi = max(lo, start), min(hi, end)
                 if lo >= hi:
                     continue
@@ -258,16 +265,50 @@ class Memblock:
                         return cand
         return None
 
+    def _find_top_down(self, size: int, align: int, start: int, end: int, nid: int, flags: Flag) -> int | None:
+        """find_in_range's top-down search: from the highest memory region down, and in each from its highest
+        free part down, found lazily (a top-down allocation usually fits in the first one; tests/test_memblock.py
+        checks it against the plain search over :meth:`_gaps`)."""
+        reserved = self.reserved
+        plain = flags is Flag.NONE
+        for m in reversed(self.memory):
+            m_base, m_end = m.base, m.end
+            if m_end <= start or m_base >= end or (nid != NUMA_NO_NODE and m.nid != nid):
+                continue
+            if not (plain and m.flags is Flag.NONE) and not self._usable(m, nid, flags):
+                continue
+            lo_lim = m_base if m_base > start else start
+            cursor = m_end if m_end < end else end
+            i = bisect_left(reserved, cursor, key=_base) - 1  # the last reserved range starting below cursor
+            while cursor > lo_lim:
+                if i >= 0 and reserved[i].end > lo_lim:
+                    r = reserved[i]
+                    lo = r.end
+                    if lo < cursor and cursor >= size:  # the free part [r.end, cursor)
+                        cand = (cursor - size) // align * align
+                        if cand >= lo:
+                            return cand
+                    if r.base < cursor:
+                        cursor = r.base
+                    i -= 1
+                    continue
+                if cursor >= size:  # the lowest free part [lo_lim, cursor)
+                    cand = (cursor - size) // align * align
+                    if cand >= lo_lim:
+                        return cand
+                break
+        return None
+
     # -- updates ---------------------------------------------------------------------------------
 
     def reserve(self, base: int, size: int, what: str = "", flags: Flag = Flag.NONE) -> Memblock:
         """memblock_reserve()."""
-        return Memblock(self.memory, _insert(self.reserved, base, size, flags, 0), self.bottom_up,
-                        self.movable_node, self.log + ((what, base, size),))
+        return _memblock(self.memory, _insert(self.reserved, base, size, flags, 0), self.bottom_up,
+                         self.movable_node, self.log + ((what, base, size),))
 
     def free(self, base: int, size: int) -> Memblock:
         """memblock_free() / memblock_phys_free(): give a reserved range back."""
-        return Memblock(self.memory, _remove(self.reserved, base, size), self.bottom_up, self.movable_node, self.log)
+        return _memblock(self.memory, _remove(self.reserved, base, size), self.bottom_up, self.movable_node, self.log)
 
     def mark_nomap(self, base: int, size: int) -> Memblock:
         """memblock_mark_nomap(): flag memory as never to be mapped (splits regions as needed)."""
@@ -299,3 +340,19 @@ class Memblock:
         if addr is None:
             return None, self
         return addr, self.reserve(addr, size, what)
+
+
+_SET_MEMORY, _SET_RESERVED, _SET_BOTTOM_UP, _SET_MOVABLE, _SET_LOG = (
+    Memblock.__dict__[k].__set__ for k in ("memory", "reserved", "bottom_up", "movable_node", "log"))  # type: ignore[attr-defined]
+
+
+def _memblock(memory: tuple[Region, ...], reserved: tuple[Region, ...], bottom_up: bool, movable_node: bool,
+              log: tuple[tuple[str, int, int], ...]) -> Memblock:
+    """``Memblock(...)`` on the hot path (see :func:`_region`)."""
+    mb = _new(Memblock)
+    _SET_MEMORY(mb, memory)
+    _SET_RESERVED(mb, reserved)
+    _SET_BOTTOM_UP(mb, bottom_up)
+    _SET_MOVABLE(mb, movable_node)
+    _SET_LOG(mb, log)
+    return mb

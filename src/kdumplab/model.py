@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from kdumplab import cmdline as cmdline_mod
@@ -48,15 +48,33 @@ class Result:
     memblock: Memblock  # right after the crash reservation
     final_memblock: Memblock  # when /proc/iomem's reserved children are made (arch_initcall)
     iomem: tuple[Resource, ...]
-    iomem_text: str
     linear_map: LinearMap
     kexec_crash_size: int
     deferred: bool
     kexec: Any = None
-    crash_view: Any = None
     #: when the early steps are done (what memblock=debug's dump at the end of bootmem_init shows); the same
     #: as ``memblock`` where the reservation is the last step, later where it comes first (the lab kernels)
     early_memblock: Memblock | None = None
+    # Made on first use (a sweep reads neither): both are functions of the fields above, so they take no
+    # part in ``==``; tests/test_model_reuse.py compares them explicitly.
+    _iomem_text: str | None = field(default=None, compare=False, repr=False)
+    _crash_view: Any = field(default=..., compare=False, repr=False)
+
+    @property
+    def iomem_text(self) -> str:
+        """/proc/iomem as the kernel prints it (rendered from ``iomem`` on first use)."""
+        if self._iomem_text is None:
+            from kdumplab.iomem import render  # noqa: PLC0415
+
+            object.__setattr__(self, "_iomem_text", render(self.iomem))
+        return self._iomem_text  # type: ignore[return-value]
+
+    @property
+    def crash_view(self) -> Any:
+        """What the crash kernel sees after a successful load (None without one); made on first use."""
+        if self._crash_view is ...:
+            object.__setattr__(self, "_crash_view", _crash_view(self.policy, self.kexec, self.scenario.machine))
+        return self._crash_view
 
 
 _CMA = re.compile(r"(?:^|\s)cma=(\S+)")
@@ -235,23 +253,40 @@ def run(scenario: Scenario, reuse: bool = True) -> Result:
     lm = linear_map(policy, outcome, firmware_nomap, facts.pages_everywhere, False, parsed.early_param, deferred)
     crash_size = sum(r.size for r in outcome.regions if policy.has(Feature.CRASH_SIZE_INCLUDES_LOW)
                      or r.role.value == "main")
-    from kdumplab.iomem import render  # noqa: PLC0415
-
-    iomem_text = render(tree)
-    load = view = None
+    load = iomem_text = None
     if scenario.kexec_tools:
-        load, view = _kexec(policy, machine, iomem_text, outcome, scenario.kexec_tools, scenario.crash_initrd_size)
-    return Result(scenario=scenario, policy=policy, outcome=outcome, memblock=at_reservation, final_memblock=final,
-                  early_memblock=early_done,
-                  iomem=tree, iomem_text=iomem_text, linear_map=lm, kexec_crash_size=crash_size,
-                  deferred=deferred, kexec=load, crash_view=view)
+        if reuse:  # the lines kexec-tools reads, taken from the tree: the text need not be printed and parsed
+            from kdumplab.kexec import iomem_lines  # noqa: PLC0415
+
+            iomem_in: Any = iomem_lines(tree)
+        else:  # the reference path: print /proc/iomem and let kexec-tools read the text
+            from kdumplab.iomem import render  # noqa: PLC0415
+
+            iomem_in = iomem_text = render(tree)
+        load = _kexec(policy, machine, iomem_in, outcome, scenario.kexec_tools, scenario.crash_initrd_size)
+    res = Result(scenario=scenario, policy=policy, outcome=outcome, memblock=at_reservation, final_memblock=final,
+                 early_memblock=early_done, iomem=tree, linear_map=lm, kexec_crash_size=crash_size,
+                 deferred=deferred, kexec=load, _iomem_text=iomem_text)
+    if not reuse:  # computed at once, as before
+        res.crash_view  # noqa: B018
+    return res
 
 
-def _kexec(policy: PolicyData, machine: Machine, iomem_text: str, outcome: BootOutcome, version: str,
+def _crash_view(policy: PolicyData, load: Any, machine: Machine) -> Any:
+    """The crash kernel's view of a successful load (None when kexec-tools was not asked or refused)."""
+    if load is None or not load.loaded:
+        return None
+    from kdumplab import crashview  # noqa: PLC0415
+
+    nodes = tuple((b.start, b.start + b.size, b.node) for b in machine.banks)
+    return crashview.crash_view(crashview.CRASH_KERNELS[policy.kexec_generation], load, nodes=nodes)
+
+
+def _kexec(policy: PolicyData, machine: Machine, iomem: Any, outcome: BootOutcome, version: str,
            crash_initrd_size: int | None):
     """``kexec -p`` of the same kernel (with the given kdump initrd, else the machine's own) against the
-    predicted /proc/iomem."""
-    from kdumplab import crashview, kexec  # noqa: PLC0415
+    predicted /proc/iomem (its text, or the lines kexec-tools reads from it)."""
+    from kdumplab import kexec  # noqa: PLC0415
 
     if not policy.kexec_generation:
         raise KdumplabError("--kexec-tools", f"kexec-tools is modelled for arm64 only, not {policy.arch}")
@@ -269,10 +304,5 @@ def _kexec(policy: PolicyData, machine: Machine, iomem_text: str, outcome: BootO
             "init_begin_minus_stext": k.init_begin - k.stext}),
     )
     main = outcome.main
-    load = kexec.load_crash_kernel(tools, kexec.KERNEL_KEXEC[policy.kexec_generation], iomem_text,
+    return kexec.load_crash_kernel(tools, kexec.KERNEL_KEXEC[policy.kexec_generation], iomem,
                                    main.range if main else None, inputs)
-    view = None
-    if load.loaded:
-        nodes = tuple((b.start, b.start + b.size, b.node) for b in machine.banks)
-        view = crashview.crash_view(crashview.CRASH_KERNELS[policy.kexec_generation], load, nodes=nodes)
-    return load, view
