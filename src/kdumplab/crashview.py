@@ -10,10 +10,12 @@ measured in those recordings.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from collections.abc import Mapping
+from dataclasses import dataclass
 
 from kdumplab.errors import KdumplabError
 from kdumplab.kexec import KexecLoad
+from kdumplab.profiles import ProfileTable
 from kdumplab.ranges import SZ_4G, align_down, align_up
 
 __all__ = ["CRASH_KERNELS", "CrashKernelFacts", "CrashView", "crash_view"]
@@ -45,38 +47,10 @@ class CrashKernelFacts:
     page_size: int = PAGE  # the memmap is 64 bytes per page; /proc/vmcore's header and notes are page-rounded
 
 
-_OLD = "Reserving {kib}KB of memory at {addr:#x} for elfcorehdr"
-_NEW = "OF: fdt: Reserving {kib} KiB of memory at {addr:#x} for elfcorehdr"
-# static_kib from each crash kernel's "Memory: ...K available (...K kernel code, ...K rwdata, ...K rodata,
-# ...K init, ...K bss, ...)" line. The dentry and inode hashes are sized as alloc_large_system_hash does
-# (checked against every "hash table entries" line of the recorded crash kernels). per_gib_kib and fixed_kib
-# are a least-squares fit of the rest of MemTotal over the 43 loaded cycles of tests/data/cycles/*-kt*
-# (not the holdout-* ones, recorded afterwards to test it).
-CRASH_KERNELS: dict[str, CrashKernelFacts] = {
-    "5.10": CrashKernelFacts("5.10", 1, _OLD, 21853, 1 << 30, 2052, 362, False, False),
-    "6.1": CrashKernelFacts("6.1", 2, _NEW, 26205, 1 << 27, 2711, 91, False, False),
-    "6.12": CrashKernelFacts("6.12", 2, _NEW, 34492, 1 << 27, 2418, 627, True, False),
-    "7.x": CrashKernelFacts("7.x", 2, _NEW, 43934, 1 << 27, 2420, 721, True, True, cma_per_node=True),
-}
-# Debian's 16K-page 6.12 as the kdump kernel: its own static size (the "Memory:" line of the recorded
-# 6.12-16k crash kernels: 15808K code + 3844K rwdata + 14096K rodata + 1038K bss); a quarter of the memmap
-# (64 bytes per 16K page); and 6.12's per-GiB overhead with its linear-map page tables (2 MiB per GiB with 4K
-# pages, one 4K PTE page per 2 MiB) replaced by the 16K ones (512 KiB per GiB, one 16K PTE page per 32 MiB).
-# /proc/vmcore's ELF header and notes are rounded to 16K (recorded: 24 KiB more than with 4K rounding).
-CRASH_KERNELS["6.12-16k"] = replace(CRASH_KERNELS["6.12"], generation="6.12-16k", page_size=16 << 10,
-                                    static_kib=34786, per_gib_kib=2418 - 2048 + 512)
-# The lab-built kernels of issue 13 (kdumplab lab build; small config): their own static size, 1982K code +
-# 578K rwdata + 396K rodata + 245K bss in the "Memory:" line of every recorded crash kernel
-# (tests/data/designs-cycles); 40 KiB per GiB of further boot-time allocations, not Debian's 2052 (no
-# page_ext, no modules: fitted on the 8 GiB v5 crash kernels, which keep all RAM, and held by the eleven
-# 512-640 MiB ones); the fixed overhead is 5.10's.
-# v5's [PATCH 3/4] reads two pairs of linux,usable-memory-range (with the quirk above); v7's [PATCH v7 3/4]
-# adds the low range.
-CRASH_KERNELS["5.10-lab"] = replace(CRASH_KERNELS["5.10"], generation="5.10-lab", static_kib=3201, per_gib_kib=40)
-CRASH_KERNELS["proposal-2019-v5"] = replace(CRASH_KERNELS["5.10-lab"], generation="proposal-2019-v5",
-                                            usable_pairs=2, cap_quirk_2019_v5=True)
-CRASH_KERNELS["proposal-2019-review"] = replace(CRASH_KERNELS["5.10-lab"], generation="proposal-2019-review",
-                                                reads_low_memory_range=True)
+#: Every kernel's facts as the crash kernel, by generation key (policy ``kexec_generation``): a view of the
+#: kernel profiles (kdumplab.profiles), where each kernel's numbers and their sources are written.
+CRASH_KERNELS: Mapping[str, CrashKernelFacts] = ProfileTable(lambda p: None if p.crash is None else
+                                                             (p.crash.generation, p.crash))
 
 SWIOTLB_KIB = 64 << 10  # the default bounce buffer, taken below the DMA limit when there is memory above it
 CMA_KIB = 64 << 10  # Debian's CONFIG_CMA_SIZE_MBYTES: the crash kernel reserves it from its own ranges too

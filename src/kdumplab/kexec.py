@@ -19,11 +19,12 @@ The stages, in the order kexec-tools runs them:
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 
 from kdumplab.errors import KdumplabError
 from kdumplab.iomem import MAX_IORES_LEVEL, Resource, walk
+from kdumplab.profiles import ProfileTable
 from kdumplab.ranges import SZ_1G, SZ_1M, SZ_2M, U64_MAX, PhysRange, align_down, align_up
 
 __all__ = [
@@ -169,17 +170,10 @@ class KernelKexecFacts:
     text_in_kallsyms: bool = True
 
 
-KERNEL_KEXEC: dict[str, KernelKexecFacts] = {
-    "5.10": KernelKexecFacts("5.10", False, 48, 0xFFFF800010000000, False),
-    "6.1": KernelKexecFacts("6.1", False, 48, 0xFFFF800008000000, False),
-    "6.12": KernelKexecFacts("6.12", False, 52, 0xFFFF800080000000, True),
-    "7.x": KernelKexecFacts("7.x", False, 52, 0xFFFF800080000000, True),
-}
-# Debian's 16K-page 6.12: the same layout (recorded 6.12-16k cycles: va_bits 52, page_offset 0xfff0000000000000)
-KERNEL_KEXEC["6.12-16k"] = replace(KERNEL_KEXEC["6.12"], generation="6.12-16k")
-# the lab-built 5.10 kernels of issue 13: _text at 0xffff800010000000 in each System.map, as Debian's 5.10
-for _gen in ("5.10-lab", "proposal-2019-v5", "proposal-2019-review"):
-    KERNEL_KEXEC[_gen] = replace(KERNEL_KEXEC["5.10"], generation=_gen)
+#: Every kernel's facts by generation key (policy ``kexec_generation``): a view of the kernel profiles
+#: (kdumplab.profiles), where each kernel's row is written.
+KERNEL_KEXEC: Mapping[str, KernelKexecFacts] = ProfileTable(lambda p: None if p.kexec is None else
+                                                            (p.kexec.generation, p.kexec))
 
 
 @dataclass(frozen=True, slots=True)

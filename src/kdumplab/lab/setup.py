@@ -21,17 +21,19 @@ import re
 import shutil
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from kdumplab.errors import KdumplabError
 from kdumplab.lab import run as runmod
 from kdumplab.lab.kimage import check_image, image_sha256
+from kdumplab.profiles import ProfileTable
 
 __all__ = ["ARCHES", "ArchParts", "KERNELS", "KEXEC_SUITES", "cache_dir", "setup", "mirror_uris", "Lab", "load_lab"]
 
-KERNEL_SUITES = {"5.10": "bullseye", "6.1": "bookworm", "6.12": "trixie", "7.2": "sid", "6.12-16k": "trixie"}
+#: The Debian suite of every kernel lab setup fetches: a view of the kernel profiles (kdumplab.profiles)
+KERNEL_SUITES: Mapping[str, str] = ProfileTable(lambda p: (p.name, p.suite) if p.suite else None)
 
 
 def _kernel_patterns(deb: str) -> dict[str, re.Pattern[str]]:

@@ -4,7 +4,9 @@ One frozen ``PolicyData`` row per policy holds its constants and the set of ``Fe
 ``policy.has(Feature.X)``; nothing outside this package compares version numbers. ``for_kernel`` is the only
 place that turns a release string into a policy.
 
-Rows live in one module per policy (``v5_10``, ``v6_1``, ``v6_12``, ``v7_2``, ``proposals``); the two 2019
+The rows the stages see are kernel profiles (``kdumplab.profiles``: one per built kernel, with its image,
+early allocations and crash-side facts) over the reservation row their kernel follows. Reservation rows live
+in one module per policy (``v5_10``, ``v6_1``, ``v6_12``, ``v7_2``, ``proposals``); the two 2019
 proposals are written as ``replace()`` over the generation they are compared with, so each proposal's
 whole idea is the visible difference.
 """
@@ -17,7 +19,8 @@ from dataclasses import dataclass, field
 
 from kdumplab.errors import KdumplabError
 
-__all__ = ["Feature", "EarlyStep", "EarlyProfile", "PolicyData", "for_kernel", "POLICY_NAMES", "all_policies"]
+__all__ = ["Feature", "EarlyStep", "EarlyProfile", "PolicyData", "for_kernel", "POLICY_NAMES", "all_policies",
+           "reservation_rows"]
 
 
 class Feature(enum.Enum):
@@ -134,12 +137,14 @@ class PolicyData:
     cma_align: int = 2 << 20
     #: what the kernel allocates before the crash reservation, in order
     early_steps: tuple[EarlyStep, ...] = ()
+    #: the fields from here to kexec_generation are the kernel build's, filled from its profile
+    #: (kdumplab.profiles); a bare reservation row (``reservation_rows``) leaves them at their defaults
     early: EarlyProfile | None = None
     kernel_release: str = ""  # the Debian release the row was read from
     #: the kernel's page size (CONFIG_ARM64_*K_PAGES): Debian's arm64 kernels use 4K, its -16k flavour 16K
     page_size: int = 4096
     #: the key of this generation in kdumplab.kexec.KERNEL_KEXEC / crashview.CRASH_KERNELS ("" = not modelled)
-    kexec_generation: str = "5.10"
+    kexec_generation: str = ""
     description: str = ""
     #: per-field citations: feature or constant -> "commit subject (release)"
     citations: dict[str, str] = field(default_factory=dict, compare=False, hash=False)
@@ -148,12 +153,27 @@ class PolicyData:
         return feature in self.features
 
 
-def _rows(arch: str = "arm64") -> dict[str, PolicyData]:
-    from kdumplab.policy import proposals, v5_10, v6_1, v6_12, v6_12_16k, v7_2, x86_64
+def reservation_rows(arch: str = "arm64") -> dict[str, PolicyData]:
+    """The reservation policies themselves, by name, without any kernel's build facts (``early`` is None)."""
+    from kdumplab.policy import proposals, v5_10, v6_1, v6_12, v7_2, x86_64
 
-    rows = [v5_10.ROW, v6_1.ROW, v6_12.ROW, v7_2.ROW, v6_12_16k.ROW, proposals.V5, proposals.REVIEW, proposals.CONTROL,
-            *x86_64.ROWS]
+    rows = [v5_10.ROW, v6_1.ROW, v6_12.ROW, v7_2.ROW, proposals.V5, proposals.REVIEW, proposals.CONTROL, *x86_64.ROWS]
     return {row.name: row for row in rows if row.arch == arch}
+
+
+_CACHE: dict[tuple[str, int], dict[str, PolicyData]] = {}
+
+
+def _rows(arch: str = "arm64") -> dict[str, PolicyData]:
+    """One row per kernel profile (``kdumplab.profiles``): its policy with the kernel's build facts filled in."""
+    from kdumplab import profiles
+
+    key = (arch, profiles._STAMP[0])
+    rows = _CACHE.get(key)
+    if rows is None:
+        base = reservation_rows(arch)
+        rows = _CACHE[key] = {p.name: p.policy_row(base[p.policy]) for p in profiles.all_profiles(arch)}
+    return rows
 
 
 _ALIASES = {"7": "7.2", "7.x": "7.2", "v5": "proposal-2019-v5", "review": "proposal-2019-review"}
@@ -169,11 +189,19 @@ def all_policies(arch: str | None = None) -> tuple[PolicyData, ...]:
 
 
 def for_kernel(release: str, arch: str = "arm64") -> PolicyData:
-    """The policy for a release string: ``6.1``, ``6.1.0-27-arm64``, ``6.12.107``, ``proposal-2019-v5``.
+    """The policy for a release string: ``6.1``, ``6.1.0-27-arm64``, ``6.12.107``, ``proposal-2019-v5``, or a
+    kernel profile file (``lab calibrate``: a path, or a name ending in ``.toml``).
 
     A full release picks its generation by major.minor; a release between known generations is refused
     rather than guessed.
     """
+    from kdumplab import profiles
+
+    if profiles.is_profile_file(release.strip()):
+        prof = profiles.load_file(release.strip())
+        if prof.arch != arch:
+            raise KdumplabError(f"--kernel {release}", f"is an {prof.arch} kernel, not {arch}")
+        return _rows(arch)[prof.name]
     rows = _rows(arch)
     name = _ALIASES.get(release.strip(), release.strip())
     # a lab-built kernel's release is "<Debian source version>+<policy>" (kdumplab.lab.build)

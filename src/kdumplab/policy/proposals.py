@@ -20,27 +20,17 @@ memory). When it fails, X is still tried below the DMA limit; when X then fails,
 
 from dataclasses import replace
 
-from kdumplab.policy import EarlyProfile, EarlyStep, Feature, v5_10
+from kdumplab.policy import EarlyStep, Feature, v5_10
 
 _EARLY = (EarlyStep.CRASHKERNEL, EarlyStep.PAGE_TABLES, EarlyStep.SPARSE, EarlyStep.CMA)
 
-#: the lab's control kernel: Debian 5.10.223 + kernel-patches/base (reservation in arm64_memblock_init)
+#: the lab's control kernel: Debian 5.10.223 + kernel-patches/base (reservation in arm64_memblock_init);
+#: its build facts (image, early allocations, crash side) are the profile of the same name (profiles.lab_built)
 CONTROL = replace(
     v5_10.ROW,
     name="5.10-control",
     features=(v5_10.ROW.features - {Feature.DEFER_ONLY_WITH_DMA_ZONES}) | {Feature.RESERVE_EARLY},
     early_steps=_EARLY,
-    # The lab build's own early allocations (allnoconfig + lab.config, not Debian's config), read from its
-    # memblock=debug boots (tests/data/memblock/{5.10-control,proposal-2019-*}-*.log.gz): the unflattened DT
-    # 35516 bytes, node data 0x24c0, section roots 8 KiB, usemap 1152 bytes for 8 sections, no vmemmap
-    # page-table pages logged; page tables as early.page_table_pages counts them with blocks, plus 5 (one
-    # PUD page of the linear map and 4 more in every lab boot). The per-extra-node DT size is Debian 5.10's
-    # (the two-node lab boots are within the test's tolerance with it).
-    early=EarlyProfile(pt_extra_pages=5, dt_unflatten=0x8abc, dt_per_extra_node=0x2d8, numa_distance=True,
-                       node_data=0x24c0, cpumask=0, cpumask_per_extra_node=0, section_bits=30,
-                       section_roots=0x2000, usemap_per_section=144, vmemmap_pt_pages=0),
-    kernel_release="5.10.223-1+5.10-control",
-    kexec_generation="5.10-lab",
     description="lab build: 5.10.223 reserving early (before the linear map), as 5.2-5.5 did",
     citations={"RESERVE_EARLY": "kernel-patches/base/0001 (restores the 5.5 order on 5.10)"},
 )
@@ -53,8 +43,6 @@ V5 = replace(
                                  Feature.LOW_HELPER_2019},
     default_low_size=256 << 20,
     low_log_prefix="kexec_core: ",
-    kernel_release="5.10.223-1+proposal-2019-v5",
-    kexec_generation="proposal-2019-v5",
     description="2019 v5 series: low first, fall back high, default low, both named 'Crash kernel'",
     citations={
         "PLAIN_FALLS_BACK_HIGH": "[PATCH 2/4] arm64: kdump: support reserving crashkernel above 4G (2019-05-07)",
@@ -71,8 +59,6 @@ REVIEW = replace(
     features=CONTROL.features | {Feature.LOW_FIRST, Feature.LOW_REGION_NOMAP, Feature.LOW_HELPER_2019},
     default_low_size=None,
     low_name="Crash kernel (low)",
-    kernel_release="5.10.223-1+proposal-2019-review",
-    kexec_generation="proposal-2019-review",
     description="2019 review (v7): X only low; Y,low first (nomap, 'Crash kernel (low)'), then X anywhere",
     citations={
         "LOW_FIRST": "[PATCH v7 2/4] arm64: kdump: reserve crashkenel above 4G for crash dump kernel (2019-12-23)",

@@ -6,7 +6,7 @@ the memmap and CMA (Debian backported "arm64: mm: Move reserve_crashkernel() int
 follow-ups into 5.10.24).
 """
 
-from kdumplab.policy import EarlyProfile, EarlyStep, Feature, PolicyData
+from kdumplab.policy import EarlyStep, Feature, PolicyData
 
 ROW = PolicyData(
     name="5.10",
@@ -25,10 +25,6 @@ ROW = PolicyData(
     cma_align=4 << 20,  # PAGE_SIZE << max(MAX_ORDER - 1, pageblock_order) in mm/cma.c
     early_steps=(EarlyStep.PAGE_TABLES, EarlyStep.SPARSE, EarlyStep.CMA,
                  EarlyStep.CRASHKERNEL),
-    early=EarlyProfile(pt_extra_pages=-2, dt_unflatten=0x8b14, dt_per_extra_node=0x2d8, numa_distance=True,
-                       node_data=0x2500, cpumask=0, cpumask_per_extra_node=0, section_bits=30,
-                       section_roots=0x4000, usemap_per_section=336, vmemmap_pt_pages=2),
-    kernel_release="5.10.223-1",
     description="Debian 11 bullseye: crashkernel=X[@Y] below 4 GiB only",
     citations={
         "DEFER_ONLY_WITH_DMA_ZONES": "arm64: mm: Move reserve_crashkernel() into mem_init() (5.11; Debian 5.10.24)",

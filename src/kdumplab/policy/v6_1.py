@@ -7,7 +7,7 @@ read "cannot allocate crashkernel". Size still page-rounded; kexec_crash_size co
 
 from dataclasses import replace
 
-from kdumplab.policy import EarlyProfile, Feature, v5_10
+from kdumplab.policy import Feature, v5_10
 
 ROW = replace(
     v5_10.ROW,
@@ -15,12 +15,7 @@ ROW = replace(
     grammar=("arm64", "6.1"),
     features=(v5_10.ROW.features - {Feature.FIXED_BASE_CHECKS})
     | {Feature.HIGH_SEARCH_FROM_ZERO, Feature.CMA_BOTTOM_UP_ABOVE_4G, Feature.KERNEL_FROM_STEXT},
-    early=EarlyProfile(pt_extra_pages=2, dt_unflatten=0x9c7c, dt_per_extra_node=0x330, numa_distance=True,
-                       node_data=0x2c80, cpumask=0, cpumask_per_extra_node=0, section_bits=27,
-                       section_roots=0x20000, usemap_per_section=56, vmemmap_pt_pages=2),
     cma_align=2 << 20,  # one pageblock: CMA_MIN_ALIGNMENT_BYTES (5.19)
-    kexec_generation="6.1",
-    kernel_release="6.1.176-1",
     description="Debian 12 bookworm: crashkernel=X,high (no default low), ,low only when given",
     citations={
         "HIGH_SEARCH_FROM_ZERO": "arm64: kdump: Reimplement crashkernel=X (5.19)",

@@ -8,7 +8,7 @@ linear mapping and no protect/unprotect any more (removed in 6.4/6.5).
 
 from dataclasses import replace
 
-from kdumplab.policy import EarlyProfile, Feature, v6_1
+from kdumplab.policy import Feature, v6_1
 
 ROW = replace(
     v6_1.ROW,
@@ -26,12 +26,7 @@ ROW = replace(
     # PHYS_MASK_SHIFT is 48 even with Debian's VA_BITS 52 / PA_BITS 52 config: a real boot logs the high
     # window as max_addr=0x0001000000000000 (tests/data/memblock/6.12-8G-1Gh.log.gz)
     high_max=1 << 48,
-    early=EarlyProfile(pt_extra_pages=-13, dt_unflatten=0xa524, dt_per_extra_node=0x360, numa_distance=False,
-                       node_data=0x3740, cpumask=0x40, cpumask_per_extra_node=0x40, section_bits=27,
-                       section_roots=0x20000, usemap_per_section=56, vmemmap_pt_pages=2),
     default_low_size=128 << 20,  # DEFAULT_CRASH_KERNEL_LOW_SIZE on arm64
-    kexec_generation="6.12",
-    kernel_release="6.12.107-1",
     description="Debian 13 trixie: generic reservation, fallback high/low, default 128 MiB low",
     citations={
         "PLAIN_FALLS_BACK_HIGH": "arm64: kdump: simplify the reservation behaviour of crashkernel=,high (6.5)",

@@ -7,7 +7,7 @@ later by the generic mm init, so it is not yet at the top of RAM when the crash 
 
 from dataclasses import replace
 
-from kdumplab.policy import EarlyProfile, EarlyStep, Feature, v6_12
+from kdumplab.policy import EarlyStep, Feature, v6_12
 
 ROW = replace(
     v6_12.ROW,
@@ -16,11 +16,6 @@ ROW = replace(
     early_steps=(EarlyStep.PAGE_TABLES, EarlyStep.CMA, EarlyStep.CRASHKERNEL,
                  EarlyStep.SPARSE),
     features=v6_12.ROW.features | {Feature.PERNODE_CMA},
-    early=EarlyProfile(pt_extra_pages=1, dt_unflatten=0xadcc, dt_per_extra_node=0x390, numa_distance=False,
-                       node_data=0x3800, cpumask=0x40, cpumask_per_extra_node=0x40, section_bits=27,
-                       section_roots=0x20000, usemap_per_section=56, vmemmap_pt_pages=2),
-    kexec_generation="7.x",
-    kernel_release="7.2.8-1",
     description="Debian sid: as 6.12; memmap allocated after the crash region",
     citations={**v6_12.ROW.citations,
                "early_steps": "arm64 bootmem_init no longer calls sparse_init (7.x)"},

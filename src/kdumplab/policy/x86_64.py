@@ -14,14 +14,7 @@ The sparse memmap comes after the reservation on x86 (paging_init), so it never 
 
 from dataclasses import replace
 
-from kdumplab.policy import EarlyProfile, EarlyStep, Feature, PolicyData
-
-
-def _early(node_data: int) -> EarlyProfile:
-    """x86 needs two numbers: page-table pages (pt_extra_pages) and sizeof(pg_data_t) (node_data)."""
-    return EarlyProfile(pt_extra_pages=2, dt_unflatten=0, dt_per_extra_node=0, numa_distance=False,
-                        node_data=node_data, cpumask=0, cpumask_per_extra_node=0, section_bits=27,
-                        section_roots=0, usemap_per_section=0, vmemmap_pt_pages=0)
+from kdumplab.policy import EarlyStep, Feature, PolicyData
 
 _LEGACY = PolicyData(
     name="5.10",
@@ -34,25 +27,22 @@ _LEGACY = PolicyData(
     default_low_size=256 << 20,  # max(64 MiB swiotlb + 8 MiB, 256 MiB)
     fixed_low_max=1 << 32,
     early_steps=(EarlyStep.X86_SETUP, EarlyStep.CRASHKERNEL),
-    early=_early(0x2_A000),  # NODE_DATA(0) allocated [mem 0x1fffd4000-0x1ffffdfff]
-    kernel_release="5.10.223-1",
-    kexec_generation="",  # kexec-tools is modelled for arm64 only
     description="x86_64 Debian 11: low first then high, 16 MiB aligned, 256 MiB default low",
 )
 
 ROWS = (
     _LEGACY,
-    replace(_LEGACY, name="6.1", grammar=("x86_64", "6.1"), kernel_release="6.1.176-1", early=_early(0x2_B000),
+    replace(_LEGACY, name="6.1", grammar=("x86_64", "6.1"),
             features=frozenset({Feature.X86_LEGACY, Feature.IOMEM_EARLY, Feature.FIXED_BASE_IN_USE_MESSAGE}),
             citations={"X86_RESERVE_LOW_1M": "x86/setup: Always reserve the first 1M of RAM (5.13)"},
             description="x86_64 Debian 12: as 5.10"),
-    replace(_LEGACY, name="6.12", grammar=("x86_64", "6.12"), kernel_release="6.12.107-1", early=_early(0x2_A980),
+    replace(_LEGACY, name="6.12", grammar=("x86_64", "6.12"),
             features=frozenset({Feature.IOMEM_EARLY, Feature.FIXED_BASE_IN_USE_MESSAGE, Feature.PLAIN_FALLS_BACK_HIGH,
                                 Feature.HIGH_FALLS_BACK_LOW, Feature.CRASH_SIZE_INCLUDES_LOW}),
             description="x86_64 Debian 13: generic reservation, 16 MiB aligned, 256 MiB default low",
             citations={"PLAIN_FALLS_BACK_HIGH": "x86: kdump: use generic interface to simplify crashkernel "
                                                 "reservation code (6.7)"}),
-    replace(_LEGACY, name="7.2", grammar=("x86_64", "7.2"), kernel_release="7.2.8-1", early=_early(0x2_B080),
+    replace(_LEGACY, name="7.2", grammar=("x86_64", "7.2"),
             features=frozenset({Feature.IOMEM_EARLY, Feature.FIXED_BASE_IN_USE_MESSAGE, Feature.PLAIN_FALLS_BACK_HIGH,
                                 Feature.HIGH_FALLS_BACK_LOW, Feature.CRASH_SIZE_INCLUDES_LOW}),
             description="x86_64 Debian sid: as 6.12 (crashkernel=,cma understood on x86)"),

@@ -3,11 +3,14 @@ described in ``data/*.toml`` (each citing the public dump it came from)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from importlib import resources
 
+from kdumplab import profiles
 from kdumplab.errors import KdumplabError
 from kdumplab.machine import Bank, KernelBuild, KernelImage, Machine, load_machine
 from kdumplab.policy import for_kernel
+from kdumplab.profiles import ProfileTable
 from kdumplab.ranges import SZ_1G, SZ_2M, SZ_128M, PhysRange, align_up, iec, iec_hex
 
 __all__ = ["qemu_virt", "qemu_virt_high_io", "machine", "preset_names", "DEBIAN_IMAGES", "QEMU_VIRT_RAM_BASE",
@@ -32,52 +35,13 @@ def qemu_loaded_dtb_size(file_size: int) -> int:
     """
     return (file_size + 10000) * 2
 
-#: The Debian arm64 kernels the lab boots, as the boot loader sees them: the Image header's image_size and
-#: the section offsets from _text, read from /proc/iomem (Kernel code / Kernel data) and the memblock
-#: dump of a real boot of each package (tests/data/memblock). QEMU loads the Image at RAM base + 2 MiB.
-DEBIAN_IMAGES: dict[str, tuple[str, KernelImage]] = {
-    "5.10": ("linux-image-5.10.0-32-arm64-unsigned 5.10.223-1", KernelImage(
-        load_address=0x4020_0000, stext=0x10000, init_begin=0x128_0000, sdata=0x17d_0000, end=0x1ad_0000,
-        image_size=0x1ad_0000, init_pg_dir=0x1ac_8000, init_pg_end=0x1ac_d000)),
-    "6.1": ("linux-image-6.1.0-56-arm64-unsigned 6.1.192-2", KernelImage(
-        load_address=0x4020_0000, stext=0x10000, init_begin=0x166_0000, sdata=0x1cb_0000, end=0x201_0000,
-        image_size=0x201_0000, init_pg_dir=0x200_b000, init_pg_end=0x201_0000)),
-    "6.12": ("linux-image-6.12.117+deb13-arm64-unsigned 6.12.117-1", KernelImage(
-        load_address=0x4020_0000, stext=0x10000, init_begin=0x1d3_0000, sdata=0x204_0000, end=0x250_0000,
-        image_size=0x250_0000)),
-    # 16K pages: Image header flags page size 16K, image_size 0x25b0000; /proc/iomem Kernel code
-    # 40200000-41f6ffff, Kernel data 422c0000-427affff (tests/data/boots/6.12-16k-*)
-    "6.12-16k": ("linux-image-6.12.117+deb13-arm64-16k-unsigned 6.12.117-1", KernelImage(
-        load_address=0x4020_0000, stext=0x10000, init_begin=0x1d7_0000, sdata=0x20c_0000, end=0x25b_0000,
-        image_size=0x25b_0000)),
-    "7.2": ("linux-binary-7.2.13+deb14-arm64 7.2.13-1", KernelImage(
-        load_address=0x4020_0000, stext=0x10000, init_begin=0x251_0000, sdata=0x28e_0000, end=0x2f0_0000,
-        image_size=0x2f0_0000)),
-}
-#: The lab's own kernels (``kdumplab lab build``, issue 13): Debian's linux-source-5.10 5.10.223-1 with
-#: kernel-patches/ and the small config kernel-patches/lab.config, cross-built with gcc 12.2.0-14. Offsets
-#: from each build's System.map and Image header (lab/build.py image_facts; build keys in
-#: tests/data/lab-builds.json). The 2019 proposals are modelled on their own builds.
-LAB_IMAGES: dict[str, tuple[str, KernelImage]] = {
-    "5.10-control": ("linux-source-5.10 5.10.223-1 + base (lab build 96b73c5977e46def)", KernelImage(
-        load_address=0x4020_0000, stext=0x800, init_begin=0x26_0000, sdata=0x2b_0000, end=0x39_0000,
-        image_size=0x39_0000, init_pg_dir=0x37_e000, init_pg_end=0x38_1000)),
-}
-# The two proposals' builds (44532f78687017ef, 2c615082f25050d7) have exactly the control's layout: their
-# patches move no section boundary (all three Images are 3,409,928 bytes).
-LAB_IMAGES["proposal-2019-v5"] = LAB_IMAGES["5.10-control"]
-LAB_IMAGES["proposal-2019-review"] = LAB_IMAGES["5.10-control"]
-DEBIAN_IMAGES.update(LAB_IMAGES)
-#: What the lab config leaves out: no RTC, GPIO or PCI drivers (only the AMBA devices and the PL011 driver's
-#: claim show in /proc/iomem) and rodata=full off (CONFIG_RODATA_FULL_DEFAULT_ENABLED=n); seen in every boot
-#: of tests/data/boots/5.10-control-*.
-LAB_BUILD = KernelBuild(rodata_full=False)
-LAB_LOW_DEVICES = (
-    "09000000-09000fff : pl011@9000000",
-    "  09000000-09000fff : 9000000.pl011 pl011@9000000",
-    "09010000-09010fff : pl031@9010000",
-    "09030000-09030fff : pl061@9030000",
-)
+#: The arm64 kernels the lab boots, as the boot loader sees them: (package, image) by kernel name. A view of
+#: the kernel profiles (kdumplab.profiles: Debian's in debian_arm64, the lab's own builds in lab_built, and
+#: any profile file given as --kernel), where each image's numbers and their sources are written.
+DEBIAN_IMAGES: Mapping[str, tuple[str, KernelImage]] = ProfileTable(lambda p: (p.name, (p.package, p.image)))
+#: the lab's own kernels (``kdumplab lab build``, issue 13)
+LAB_IMAGES: Mapping[str, tuple[str, KernelImage]] = ProfileTable(
+    lambda p: (p.name, (p.package, p.image)) if p.lab_built and not p.source else None)
 
 #: The non-RAM lines of /proc/iomem on -M virt with -nic none below the RAM, identical on all four kernels
 #: (tests/data/memblock/*-2G-512M.log.gz).
@@ -151,6 +115,8 @@ def qemu_virt(mem: int = 8 * SZ_1G, numa: tuple[int, ...] | None = None, initrd_
     if kernel not in DEBIAN_IMAGES:
         raise KdumplabError("--kernel", f"no Debian image known for {kernel!r}", ", ".join(DEBIAN_IMAGES))
     package, image = DEBIAN_IMAGES[kernel]
+    prof = profiles.get(kernel)
+    assert prof is not None
     initrd_start = QEMU_VIRT_RAM_BASE + min(mem // 2, SZ_128M)
     initrd_start = max(initrd_start, image.load_address + image.image_size)
     dtb_start = align_up(initrd_start + initrd_size, SZ_2M)
@@ -167,9 +133,9 @@ def qemu_virt(mem: int = 8 * SZ_1G, numa: tuple[int, ...] | None = None, initrd_
         dtb=PhysRange(dtb_start, dtb_start + dtb_size),
         page_size=for_kernel(kernel).page_size,
         dma_address_limit=None if dma_window is None else QEMU_VIRT_RAM_BASE + dma_window - 1,
-        iomem_devices=LAB_LOW_DEVICES if kernel in LAB_IMAGES else
+        iomem_devices=prof.virt_devices if prof.virt_devices is not None else
         QEMU_VIRT_LOW_DEVICES + tuple(f"{s:x}-{s + n - 1:x} : {name}" for s, n, name in high_io),
-        build=LAB_BUILD if kernel in LAB_IMAGES else KernelBuild(),
+        build=prof.build or KernelBuild(),
         source=f"qemu-system-aarch64 7.2 -M virt; kernel {package}"
         + (f"; dma-ranges {dma_window:#x} (-dtb of {dtb_file_size} bytes)" if dma_window is not None else ""),
     )

@@ -25,10 +25,12 @@ Where each number comes from:
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from kdumplab.errors import KdumplabError
 from kdumplab.machine import Bank, KernelImage, Machine, Reservation
+from kdumplab.profiles import ProfileTable
 from kdumplab.ranges import SZ_1G, SZ_2M, SZ_4G, SZ_4K, SZ_128M, PhysRange, align_down, align_up
 
 __all__ = ["X86Image", "X86_IMAGES", "q35_e820", "qemu_q35", "q35_lowmem", "Q35_KERNEL_BASE", "q35_initrd_start"]
@@ -62,16 +64,8 @@ class X86Image:
     kaslr_size: int
 
 
-X86_IMAGES: dict[str, X86Image] = {
-    "5.10": X86Image("linux-image-5.10.0-32-amd64-unsigned 5.10.223-1", (0, 0xC0_1F42), (0xE0_0000, 0x157_4000),
-                     (0x160_0000, 0x187_AA80), (0x1EB_7000, 0x300_0000), 0x300_D000, 0x3B7_A000, 0x3C0_0000),
-    "6.1": X86Image("linux-image-6.1.0-57-amd64-unsigned 6.1.192-3", (0, 0xE0_1D32), (0x100_0000, 0x18E_B000),
-                    (0x1A0_0000, 0x1C4_8980), (0x231_0000, 0x340_0000), 0x341_1000, 0x3F9_8000, 0x400_0000),
-    "6.12": X86Image("linux-image-6.12.117+deb13-amd64-unsigned 6.12.117-1", (0, 0x100_0000), (0x100_0000, 0x1B8_E000),
-                     (0x1C0_0000, 0x1E7_0D40), (0x273_C000, 0x2C0_0000), 0x2C1_1000, 0x37E_F000, 0x380_0000),
-    "7.2": X86Image("linux-binary-7.2.13+deb14-amd64 7.2.13-1", (0, 0x12C_A8E0), (0x140_0000, 0x216_3000),
-                    (0x220_0000, 0x255_B900), (0x2E5_0000, 0x320_0000), 0x321_1000, 0x3C4_E000, 0x3C0_0000),
-}
+#: The Debian amd64 kernels by name: a view of the x86_64 kernel profiles (kdumplab.profiles.debian_x86)
+X86_IMAGES: Mapping[str, X86Image] = ProfileTable(lambda p: (p.name, p.image), arch="x86_64")
 
 #: Device lines of /proc/iomem that name things differently per generation (old: 5.10 and 6.1)
 _ECAM = {"5.10": "PCI MMCONFIG 0000 [bus 00-ff]", "6.1": "PCI MMCONFIG 0000 [bus 00-ff]"}

@@ -12,7 +12,7 @@ to ``MACHINE_OPTIONS`` naming it, and use the field in ``build_machine``. Every 
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,6 +21,7 @@ import click
 
 from kdumplab.errors import KdumplabError
 from kdumplab.machine import MAX_NUMNODES, Machine, read_machine_file
+from kdumplab.profiles import ProfileTable
 from kdumplab.ranges import SZ_1G, format_size, iec_hex, parse_count, parse_memory
 
 __all__ = ["MachineArgs", "Option", "MACHINE_OPTIONS", "machine_options", "build_machine", "parse_numa",
@@ -33,9 +34,9 @@ LAB_KERNEL_HELP = ("Boot this kernel: a generation (5.10, 6.1, 6.12, 7.2, 6.12-1
                    "maps to one (6.1.0-28-arm64), or a kernel `kdumplab lab build` made (5.10-control, "
                    "proposal-2019-v5, proposal-2019-review).")
 CMDLINE_HELP = "The whole kernel command line, as /proc/cmdline shows it."
-#: The generations the lab boots (lab/setup.py KERNEL_SUITES; the last three are built by lab/build.py);
-#: a release string maps to its generation.
-LAB_KERNELS = ("5.10", "6.1", "6.12", "7.2", "6.12-16k", "5.10-control", "proposal-2019-v5", "proposal-2019-review")
+#: The kernels the lab boots: every built-in arm64 kernel profile (Debian's from lab setup, the lab's own from
+#: lab build; kdumplab.profiles); a release string maps to its generation.
+LAB_KERNELS: Mapping[str, object] = ProfileTable(lambda p: None if p.source else (p.name, p))
 
 
 @dataclass(frozen=True, slots=True)

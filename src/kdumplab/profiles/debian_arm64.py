@@ -1,0 +1,118 @@
+"""Debian's arm64 kernels the lab boots: bullseye 5.10, bookworm 6.1, trixie 6.12 (4K and its 16K flavour), sid 7.2.
+
+Each profile holds what was read from that package: the Image as QEMU -M virt loads it (the header's
+image_size, section offsets from ``_text`` as /proc/iomem's "Kernel code" / "Kernel data" and the memblock
+dump show them, tests/data/memblock), the early allocations of its ``memblock=debug`` boots, and what it
+does on both sides of ``kexec -p`` (tests/data/cycles). QEMU loads the Image at RAM base + 2 MiB.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from kdumplab.crashview import CrashKernelFacts
+from kdumplab.kexec import KernelKexecFacts
+from kdumplab.machine import KernelImage
+from kdumplab.policy import EarlyProfile
+from kdumplab.profiles import KernelProfile
+
+__all__ = ["PROFILES", "CRASH_OLD_LOG", "CRASH_NEW_LOG"]
+
+CRASH_OLD_LOG = "Reserving {kib}KB of memory at {addr:#x} for elfcorehdr"
+CRASH_NEW_LOG = "OF: fdt: Reserving {kib} KiB of memory at {addr:#x} for elfcorehdr"
+
+# The crash kernel (crashview.CrashKernelFacts): static_kib from each crash kernel's "Memory: ...K available
+# (...K kernel code, ...K rwdata, ...K rodata, ...K init, ...K bss, ...)" line. The dentry and inode hashes
+# are sized as alloc_large_system_hash does (checked against every "hash table entries" line of the recorded
+# crash kernels). per_gib_kib and fixed_kib are a least-squares fit of the rest of MemTotal over the 43 loaded
+# cycles of tests/data/cycles/*-kt* (not the holdout-* ones, recorded afterwards to test it).
+# The running kernel (kexec.KernelKexecFacts): see that class for where each field was read.
+
+V5_10 = KernelProfile(
+    name="5.10", arch="arm64", policy="5.10", release="5.10.223-1", suite="bullseye",
+    package="linux-image-5.10.0-32-arm64-unsigned 5.10.223-1", page_size=4096,
+    image=KernelImage(
+        load_address=0x4020_0000, stext=0x10000, init_begin=0x128_0000, sdata=0x17d_0000, end=0x1ad_0000,
+        image_size=0x1ad_0000, init_pg_dir=0x1ac_8000, init_pg_end=0x1ac_d000),
+    early=EarlyProfile(pt_extra_pages=-2, dt_unflatten=0x8b14, dt_per_extra_node=0x2d8, numa_distance=True,
+                       node_data=0x2500, cpumask=0, cpumask_per_extra_node=0, section_bits=30,
+                       section_roots=0x4000, usemap_per_section=336, vmemmap_pt_pages=2),
+    kexec=KernelKexecFacts("5.10", False, 48, 0xFFFF800010000000, False),
+    crash=CrashKernelFacts("5.10", 1, CRASH_OLD_LOG, 21853, 1 << 30, 2052, 362, False, False),
+)
+
+V6_1 = KernelProfile(
+    name="6.1", arch="arm64", policy="6.1", release="6.1.176-1", suite="bookworm",
+    package="linux-image-6.1.0-56-arm64-unsigned 6.1.192-2", page_size=4096,
+    image=KernelImage(
+        load_address=0x4020_0000, stext=0x10000, init_begin=0x166_0000, sdata=0x1cb_0000, end=0x201_0000,
+        image_size=0x201_0000, init_pg_dir=0x200_b000, init_pg_end=0x201_0000),
+    early=EarlyProfile(pt_extra_pages=2, dt_unflatten=0x9c7c, dt_per_extra_node=0x330, numa_distance=True,
+                       node_data=0x2c80, cpumask=0, cpumask_per_extra_node=0, section_bits=27,
+                       section_roots=0x20000, usemap_per_section=56, vmemmap_pt_pages=2),
+    kexec=KernelKexecFacts("6.1", False, 48, 0xFFFF800008000000, False),
+    crash=CrashKernelFacts("6.1", 2, CRASH_NEW_LOG, 26205, 1 << 27, 2711, 91, False, False),
+)
+
+V6_12 = KernelProfile(
+    name="6.12", arch="arm64", policy="6.12", release="6.12.107-1", suite="trixie",
+    package="linux-image-6.12.117+deb13-arm64-unsigned 6.12.117-1", page_size=4096,
+    image=KernelImage(
+        load_address=0x4020_0000, stext=0x10000, init_begin=0x1d3_0000, sdata=0x204_0000, end=0x250_0000,
+        image_size=0x250_0000),
+    early=EarlyProfile(pt_extra_pages=-13, dt_unflatten=0xa524, dt_per_extra_node=0x360, numa_distance=False,
+                       node_data=0x3740, cpumask=0x40, cpumask_per_extra_node=0x40, section_bits=27,
+                       section_roots=0x20000, usemap_per_section=56, vmemmap_pt_pages=2),
+    kexec=KernelKexecFacts("6.12", False, 52, 0xFFFF800080000000, True),
+    crash=CrashKernelFacts("6.12", 2, CRASH_NEW_LOG, 34492, 1 << 27, 2418, 627, True, False),
+)
+
+V7_2 = KernelProfile(
+    name="7.2", arch="arm64", policy="7.2", release="7.2.8-1", suite="sid",
+    package="linux-binary-7.2.13+deb14-arm64 7.2.13-1", page_size=4096,
+    image=KernelImage(
+        load_address=0x4020_0000, stext=0x10000, init_begin=0x251_0000, sdata=0x28e_0000, end=0x2f0_0000,
+        image_size=0x2f0_0000),
+    early=EarlyProfile(pt_extra_pages=1, dt_unflatten=0xadcc, dt_per_extra_node=0x390, numa_distance=False,
+                       node_data=0x3800, cpumask=0x40, cpumask_per_extra_node=0x40, section_bits=27,
+                       section_roots=0x20000, usemap_per_section=56, vmemmap_pt_pages=2),
+    kexec=KernelKexecFacts("7.x", False, 52, 0xFFFF800080000000, True),
+    crash=CrashKernelFacts("7.x", 2, CRASH_NEW_LOG, 43934, 1 << 27, 2420, 721, True, True, cma_per_node=True),
+)
+
+# Debian's linux-image-6.12.N+deb13-arm64-16k (read in 6.12.117): 6.12's reservation code; what moves the
+# result is the page size. With 16K pages a page-table page holds 2048 entries, so PMD_SIZE is 32 MiB: the
+# linear map needs one PTE page per 32 MiB and one PMD page per 64 GiB, the pageblock is 32 MiB
+# (pageblock_order = min(PMD order 11, MAX_PAGE_ORDER 11)) and so is CMA's alignment
+# (CMA_MIN_ALIGNMENT_BYTES), and sparse_init's memmap buffer reserves 32 MiB per 128 MiB section before
+# freeing all but 512 KiB of each (kdumplab.early._sparse). The section stays 128 MiB
+# (arch/arm64/include/asm/sparsemem.h: SECTION_SIZE_BITS 27 for 4K and 16K pages). Sizes of the small early
+# allocations read from memblock=debug boots on -cpu neoverse-n1 (tests/data/memblock/6.12-16k-*.log.gz).
+# Image: header flags page size 16K, image_size 0x25b0000; /proc/iomem Kernel code 40200000-41f6ffff,
+# Kernel data 422c0000-427affff (tests/data/boots/6.12-16k-*).
+# As the crash kernel: its own static size (the "Memory:" line of the recorded 6.12-16k crash kernels: 15808K
+# code + 3844K rwdata + 14096K rodata + 1038K bss); a quarter of the memmap (64 bytes per 16K page); and 6.12's
+# per-GiB overhead with its linear-map page tables (2 MiB per GiB with 4K pages, one 4K PTE page per 2 MiB)
+# replaced by the 16K ones (512 KiB per GiB, one 16K PTE page per 32 MiB). /proc/vmcore's ELF header and notes
+# are rounded to 16K (recorded: 24 KiB more than with 4K rounding). The running kernel: the same layout as 6.12
+# (recorded 6.12-16k cycles: va_bits 52, page_offset 0xfff0000000000000).
+V6_12_16K = replace(
+    V6_12,
+    name="6.12-16k", release="6.12.117-1", page_size=16 << 10,
+    package="linux-image-6.12.117+deb13-arm64-16k-unsigned 6.12.117-1",
+    image=KernelImage(
+        load_address=0x4020_0000, stext=0x10000, init_begin=0x1d7_0000, sdata=0x20c_0000, end=0x25b_0000,
+        image_size=0x25b_0000),
+    early=EarlyProfile(pt_extra_pages=0, dt_unflatten=0xa524, dt_per_extra_node=0x360, numa_distance=False,
+                       node_data=0x3740, cpumask=0x40, cpumask_per_extra_node=0x40, section_bits=27,
+                       section_roots=0x8000, usemap_per_section=32, vmemmap_pt_pages=2),
+    kexec=replace(V6_12.kexec, generation="6.12-16k"),
+    crash=replace(V6_12.crash, generation="6.12-16k", page_size=16 << 10, static_kib=34786,
+                  per_gib_kib=2418 - 2048 + 512),
+    cma_align=32 << 20,  # PAGE_SIZE << pageblock_order (mm/cma.c CMA_MIN_ALIGNMENT_BYTES)
+    description="Debian 13 trixie, 16K pages: as 6.12; 32 MiB pageblocks, CMA alignment and memmap buffer",
+    citations={"cma_align": "mm/cma.c: CMA_MIN_ALIGNMENT_BYTES = PAGE_SIZE * pageblock_nr_pages (32 MiB with 16K)",
+               "page_size": "Debian config arm64-16k: CONFIG_ARM64_16K_PAGES"},
+)
+
+PROFILES = (V5_10, V6_1, V6_12, V7_2, V6_12_16K)

@@ -1,0 +1,74 @@
+"""The lab's own kernels (``kdumplab lab build``, issue 13): Debian's linux-source-5.10 5.10.223-1 with
+kernel-patches/ and the small config kernel-patches/lab.config, cross-built with gcc 12.2.0-14.
+
+``5.10-control`` is the base patch alone (the reservation back in arm64_memblock_init); the two 2019
+proposals are the same source with the posted series on top. Each is a profile of its own (its boots name
+it), following the policy of the same name.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from kdumplab.machine import KernelBuild, KernelImage
+from kdumplab.policy import EarlyProfile
+from kdumplab.profiles import KernelProfile, debian_arm64
+
+__all__ = ["PROFILES", "LAB_VIRT_DEVICES"]
+
+#: What the lab config leaves out: no RTC, GPIO or PCI drivers (only the AMBA devices and the PL011 driver's
+#: claim show in /proc/iomem) and rodata=full off (CONFIG_RODATA_FULL_DEFAULT_ENABLED=n); seen in every boot
+#: of tests/data/boots/5.10-control-*.
+LAB_BUILD = KernelBuild(rodata_full=False)
+LAB_VIRT_DEVICES = (
+    "09000000-09000fff : pl011@9000000",
+    "  09000000-09000fff : 9000000.pl011 pl011@9000000",
+    "09010000-09010fff : pl031@9010000",
+    "09030000-09030fff : pl061@9030000",
+)
+
+CONTROL = KernelProfile(
+    name="5.10-control", arch="arm64", policy="5.10-control", release="5.10.223-1+5.10-control",
+    package="linux-source-5.10 5.10.223-1 + base (lab build 96b73c5977e46def)", page_size=4096,
+    # offsets from the build's System.map and Image header (lab/build.py image_facts; build keys in
+    # tests/data/lab-builds.json)
+    image=KernelImage(
+        load_address=0x4020_0000, stext=0x800, init_begin=0x26_0000, sdata=0x2b_0000, end=0x39_0000,
+        image_size=0x39_0000, init_pg_dir=0x37_e000, init_pg_end=0x38_1000),
+    # The lab build's own early allocations (allnoconfig + lab.config, not Debian's config), read from its
+    # memblock=debug boots (tests/data/memblock/{5.10-control,proposal-2019-*}-*.log.gz): the unflattened DT
+    # 35516 bytes, node data 0x24c0, section roots 8 KiB, usemap 1152 bytes for 8 sections, no vmemmap
+    # page-table pages logged; page tables as early.page_table_pages counts them with blocks, plus 5 (one
+    # PUD page of the linear map and 4 more in every lab boot). The per-extra-node DT size is Debian 5.10's
+    # (the two-node lab boots are within the test's tolerance with it).
+    early=EarlyProfile(pt_extra_pages=5, dt_unflatten=0x8abc, dt_per_extra_node=0x2d8, numa_distance=True,
+                       node_data=0x24c0, cpumask=0, cpumask_per_extra_node=0, section_bits=30,
+                       section_roots=0x2000, usemap_per_section=144, vmemmap_pt_pages=0),
+    # _text at 0xffff800010000000 in each System.map, as Debian's 5.10
+    kexec=replace(debian_arm64.V5_10.kexec, generation="5.10-lab"),
+    # As the crash kernel: its own static size, 1982K code + 578K rwdata + 396K rodata + 245K bss in the
+    # "Memory:" line of every recorded crash kernel (tests/data/designs-cycles); 40 KiB per GiB of further
+    # boot-time allocations, not Debian's 2052 (no page_ext, no modules: fitted on the 8 GiB v5 crash kernels,
+    # which keep all RAM, and held by the eleven 512-640 MiB ones); the fixed overhead is 5.10's.
+    crash=replace(debian_arm64.V5_10.crash, generation="5.10-lab", static_kib=3201, per_gib_kib=40),
+    build=LAB_BUILD,
+    virt_devices=LAB_VIRT_DEVICES,
+)
+
+# The two proposals' builds (44532f78687017ef, 2c615082f25050d7) have exactly the control's layout: their
+# patches move no section boundary (all three Images are 3,409,928 bytes).
+# v5's [PATCH 3/4] reads two pairs of linux,usable-memory-range (with the quirk, crashview.CrashKernelFacts
+# cap_quirk_2019_v5); v7's [PATCH v7 3/4] adds the low range.
+V5 = replace(
+    CONTROL, name="proposal-2019-v5", policy="proposal-2019-v5", release="5.10.223-1+proposal-2019-v5",
+    kexec=replace(CONTROL.kexec, generation="proposal-2019-v5"),
+    crash=replace(CONTROL.crash, generation="proposal-2019-v5", usable_pairs=2, cap_quirk_2019_v5=True),
+)
+REVIEW = replace(
+    CONTROL, name="proposal-2019-review", policy="proposal-2019-review", release="5.10.223-1+proposal-2019-review",
+    kexec=replace(CONTROL.kexec, generation="proposal-2019-review"),
+    crash=replace(CONTROL.crash, generation="proposal-2019-review", reads_low_memory_range=True),
+)
+
+# in the order the policy table has always listed them
+PROFILES = (V5, REVIEW, CONTROL)
