@@ -14,11 +14,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from kdumplab.errors import KdumplabError
-from kdumplab.kexec import KexecLoad
+from kdumplab.kexec import KexecLoad, parse_iomem_lines
 from kdumplab.profiles import ProfileTable
 from kdumplab.ranges import SZ_4G, align_down, align_up
 
-__all__ = ["CRASH_KERNELS", "CrashKernelFacts", "CrashView", "crash_view"]
+__all__ = ["CRASH_KERNELS", "CrashKernelFacts", "CrashView", "crash_view", "efi_nomap_ranges", "numa_nodes_seen"]
 
 PAGE = 0x1000
 
@@ -45,6 +45,11 @@ class CrashKernelFacts:
     #: overwrites the first and is the only one kept. Seen in every v5 cycle (tests/data/designs-cycles).
     cap_quirk_2019_v5: bool = False
     page_size: int = PAGE  # the memmap is 64 bytes per page; /proc/vmcore's header and notes are page-rounded
+    #: the boot-time hashes are sized on nr_kernel_pages; up to 6.8 free_area_init_core counts a zone's present
+    #: pages less its memmap, and EFI no-map memory is present; 6.9+ (mm_init.c calc_nr_kernel_pages) counts
+    #: the free memblock ranges, which skip no-map ones (read in Debian's 5.10.223 page_alloc.c and 6.12.117
+    #: mm_init.c). Matters only under UEFI, where the crash kernel keeps no-map regions (see ``crash_view``).
+    hashes_count_nomap: bool = False
 
 
 #: Every kernel's facts as the crash kernel, by generation key (policy ``kexec_generation``): a view of the
@@ -91,13 +96,19 @@ def _early_hashes_kib(pages: int) -> int:
 
 
 def _swiotlb_kib(kernel: CrashKernelFacts, usable: tuple[tuple[int, int], ...], total_kib: int,
-                 dma_limit: int) -> int:
+                 dma_limit: int, nomap: tuple[tuple[int, int], ...] = ()) -> int:
     """With memory above the DMA limit the full buffer is taken below it, or none at all when there is no
     memory below it (6.1 with ``X,high`` and no ``,low``: nothing printed, no bounce buffer). With memory
-    below the limit only, 6.12+ still takes RAM/1024 ("SWIOTLB bounce buffer size adjusted to 0MB")."""
-    if any(e >= dma_limit for _, e in usable):
+    below the limit only, 6.12+ still takes RAM/1024 ("SWIOTLB bounce buffer size adjusted to 0MB").
+
+    arm64 mem_init decides on max_pfn, the end of memblock.memory, and sizes the small buffer on
+    memblock_phys_mem_size(): both count no-map regions (``nomap``, kept under UEFI), which are never a place
+    for the buffer itself (recorded 6.12-kt2.0.32-uefi-plain-512M: the full 64 MiB, because EFI runtime
+    memory near the top of RAM stays in memblock)."""
+    if any(e >= dma_limit for _, e in (*usable, *nomap)):
         return SWIOTLB_KIB if any(s < dma_limit for s, _ in usable) else 0
-    return _adjusted_swiotlb_kib(-(-total_kib // 1024)) if kernel.bounce_when_low_only else 0
+    memory_kib = total_kib + sum(e + 1 - s for s, e in nomap) // 1024
+    return _adjusted_swiotlb_kib(-(-memory_kib // 1024)) if kernel.bounce_when_low_only else 0
 
 
 def _adjusted_swiotlb_kib(kib: int) -> int:
@@ -120,13 +131,43 @@ def _cma_kib(kernel: CrashKernelFacts, usable: tuple[tuple[int, int], ...], tota
     return areas * CMA_KIB
 
 
+def _cma_has_room(usable: tuple[tuple[int, int], ...], nomap: tuple[tuple[int, int], ...], dma_limit: int) -> bool:
+    """The default CMA area is placed below arm64_dma_phys_limit (dma_contiguous_reserve), which is the whole
+    address space when memory starts above 4 GiB (max_zone_phys) but 4 GiB when it starts below. Under UEFI
+    the kept no-map memory (EDK2's 0x04000000) starts below it, so a crash kernel with only a high range has
+    no room: "cma: Failed to reserve 64 MiB" (recorded 6.1-kt2.0.32-uefi-high-1G; on the DT boot the same
+    crash kernel reserves it above 4 GiB)."""
+    if min(s for s, _ in (*usable, *nomap)) >= dma_limit:
+        return True
+    return any(s < dma_limit for s, _ in usable)
+
+
+def numa_nodes_seen(nodes: tuple[tuple[int, int, int], ...],
+                    nomap: tuple[tuple[int, int], ...]) -> tuple[tuple[int, int, int], ...]:
+    """The nodes a kernel keeps after numa_init: the firmware's nodes (SRAT under ACPI) must cover all of
+    memblock's memory but less than 1 MiB, or NUMA is turned off and one node is faked ("NUMA: no nodes
+    coverage for 64MB of 8256MB RAM", "NUMA: Faking a node at ..."). QEMU's SRAT names only its RAM, while
+    EDK2's memory map also holds 64 MiB of memory at 0x04000000 (no-map, kept by both kernels), so under UEFI
+    every NUMA shape of this lab runs with one node (recorded 7.2-kt2.0.25-uefi-numa-512M: one crash-kernel
+    CMA area, where the DT boot has one per node)."""
+    uncovered = sum(max(0, e + 1 - s - sum(max(0, min(e + 1, hi) - max(s, lo)) for lo, hi, _ in nodes))
+                    for s, e in nomap)
+    if uncovered >= 1 << 20 and len({nid for _, _, nid in nodes}) > 1:
+        return tuple((lo, hi, 0) for lo, hi, _ in nodes)
+    return nodes
+
+
 def crash_view(kernel: CrashKernelFacts, load: KexecLoad, notes_bytes: int = 0x1000,
-               dma_limit: int = SZ_4G, nodes: tuple[tuple[int, int, int], ...] = ()) -> CrashView:
+               dma_limit: int = SZ_4G, nodes: tuple[tuple[int, int, int], ...] = (),
+               nomap: tuple[tuple[int, int], ...] = ()) -> CrashView:
     """First pair caps memblock, second (6.1+) is added; vmcore = page-rounded header + notes + PT_LOADs.
 
     ``dma_limit``: where the crash kernel's own ZONE_DMA32 ends (4 GiB when its memory starts below that;
     with memory only above 4 GiB the zone covers everything and no bounce buffer is needed either way).
     ``nodes``: the machine's memory as (start, end, nid), for per-node CMA areas.
+    ``nomap``: (start, last) memory the crash kernel keeps besides its usable ranges: under UEFI the EFI
+    memory map's no-map regions (``efi_nomap_ranges``). They are not System RAM and not in MemTotal, but their
+    sections get a memmap and they count for the swiotlb decision and (up to 6.8) the hashes.
     """
     if not load.loaded or load.elfcorehdr is None:
         raise KdumplabError("crash view", "no crash kernel was loaded", "check the kexec load first")
@@ -146,12 +187,30 @@ def crash_view(kernel: CrashKernelFacts, load: KexecLoad, notes_bytes: int = 0x1
     addr, size = load.elfcorehdr
     log = kernel.elfcorehdr_log.format(kib=size // 1024, addr=addr)
     low = any(s < dma_limit for s, _ in usable)
-    swiotlb = _swiotlb_kib(kernel, usable, total, dma_limit)
-    memmap = _memmap_kib(usable, kernel.section_bytes, page)
-    cma = _cma_kib(kernel, usable, total, nodes)
-    free = total - memmap - (kernel.static_kib + swiotlb + cma if kernel.hash_after_reservations else 0)
+    swiotlb = _swiotlb_kib(kernel, usable, total, dma_limit, nomap)
+    memmap = _memmap_kib((*usable, *nomap), kernel.section_bytes, page)
+    cma = _cma_kib(kernel, usable, total, nodes) if _cma_has_room(usable, nomap, dma_limit) else 0
+    present = total + (sum(e + 1 - s for s, e in nomap) // 1024 if kernel.hashes_count_nomap else 0)
+    free = present - memmap - (kernel.static_kib + swiotlb + cma if kernel.hash_after_reservations else 0)
     hashes = _early_hashes_kib(free // 4)
     estimate = (total - kernel.static_kib - memmap - swiotlb - hashes
                 - kernel.per_gib_kib * total // (1 << 20) - kernel.fixed_kib)
     return CrashView(usable, lines, total, max(estimate, 0), swiotlb, hashes, cma,
                      header + align_up(notes_bytes, page) + body, log, low)
+
+
+def efi_nomap_ranges(first_iomem: str) -> tuple[tuple[int, int], ...]:
+    """The memory a crash kernel started from an EFI-booted first kernel keeps outside its usable ranges, as
+    (start, last), read from the first kernel's /proc/iomem.
+
+    The first kernel's device tree (the EFI stub's) carries linux,uefi-system-table and linux,uefi-mmap-*,
+    and kexec-tools copies them into the crash kernel's tree, so the crash kernel reads the same EFI memory
+    map: efi_init -> reserve_regions adds every memory descriptor to memblock and marks the ones that are not
+    usable RAM (runtime services code/data, reserved, MMIO with memory attributes) no-map; only then does
+    early_init_dt_check_for_usable_mem_range cap memory to linux,usable-memory-range, and
+    memblock_cap_memory_range removes only regions without the no-map flag (drivers/firmware/efi/efi-init.c,
+    mm/memblock.c, Debian 6.12.117; on 5.10 arm64's own fdt_enforce_memory_region caps after efi_init, the
+    same). The first kernel printed exactly those regions as top-level "reserved" lines (arm64
+    request_standard_resources names a no-map memblock region "reserved", rounded out to pages), and the
+    crash kernel prints them again (recorded: tests/data/cycles-uefi)."""
+    return tuple((x.start, x.last) for x in parse_iomem_lines(first_iomem) if x.depth == 0 and x.name == "reserved")

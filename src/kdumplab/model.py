@@ -26,7 +26,7 @@ from kdumplab.policy import EarlyStep, Feature, PolicyData, for_kernel
 from kdumplab.ranges import U64_MAX, align_up
 from kdumplab.reserve import Placement, reserve_crashkernel
 
-__all__ = ["Scenario", "Result", "run", "boot_facts"]
+__all__ = ["Scenario", "Result", "run", "boot_facts", "crash_side"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -272,37 +272,66 @@ def run(scenario: Scenario, reuse: bool = True) -> Result:
     return res
 
 
-def _crash_view(policy: PolicyData, load: Any, machine: Machine) -> Any:
-    """The crash kernel's view of a successful load (None when kexec-tools was not asked or refused)."""
+def _crash_view(policy: PolicyData, load: Any, machine: Machine, nomap: tuple[tuple[int, int], ...] = ()) -> Any:
+    """The crash kernel's view of a successful load (None when kexec-tools was not asked or refused);
+    ``nomap``: the EFI no-map regions it keeps under UEFI (``crashview.efi_nomap_ranges``)."""
     if load is None or not load.loaded:
         return None
     from kdumplab import crashview  # noqa: PLC0415
 
-    nodes = tuple((b.start, b.start + b.size, b.node) for b in machine.banks)
-    return crashview.crash_view(crashview.CRASH_KERNELS[policy.kexec_generation], load, nodes=nodes)
+    nodes = crashview.numa_nodes_seen(tuple((b.start, b.start + b.size, b.node) for b in machine.banks), nomap)
+    return crashview.crash_view(crashview.CRASH_KERNELS[policy.kexec_generation], load, nodes=nodes, nomap=nomap)
 
 
 def _kexec(policy: PolicyData, machine: Machine, iomem: Any, outcome: BootOutcome, version: str,
            crash_initrd_size: int | None):
     """``kexec -p`` of the same kernel (with the given kdump initrd, else the machine's own) against the
     predicted /proc/iomem (its text, or the lines kexec-tools reads from it)."""
-    from kdumplab import kexec  # noqa: PLC0415
+    main = outcome.main
+    return _load(policy, machine, iomem, main.range if main else None, version, crash_initrd_size)
+
+
+def _load(policy: PolicyData, machine: Machine, iomem: Any, crashk_res: Any, version: str,
+          crash_initrd_size: int | None, base_fdt: bytes | None = None, bootargs: str = ""):
+    from kdumplab import artifacts, kexec  # noqa: PLC0415
 
     if not policy.kexec_generation:
         raise KdumplabError("--kexec-tools", f"kexec-tools is modelled for arm64 only, not {policy.arch}")
     tools = kexec.kexec_tools(version)
     k = machine.kernel
+    initrd = crash_initrd_size if crash_initrd_size is not None else (machine.initrd.size if machine.initrd else None)
     # The DTB segment is the running kernel's flattened tree as kexec-tools rewrites it, not the firmware's
-    # placement of it (QEMU reserves 1 MiB): 7,750 bytes in the recorded cycles, KexecInputs' default size.
+    # placement of it (QEMU reserves 1 MiB): 7,750 bytes in the recorded cycles, KexecInputs' default size,
+    # or counted from the running kernel's own tree when it is known.
+    dtb = {} if base_fdt is None else {
+        "dtb_size": artifacts.crash_dtb_size(base_fdt, 1, bool(initrd), bootargs, where="first kernel fdt")}
     inputs = kexec.KexecInputs(
-        initrd_size=crash_initrd_size if crash_initrd_size is not None else
-        (machine.initrd.size if machine.initrd else None),
+        initrd_size=initrd,
         page_size=machine.page_size,
+        **dtb,
         **({} if k is None else {
             "image_size": k.image_size or k.end, "text_offset": k.text_offset,
             "stext_minus_text": k.stext if policy.has(Feature.KERNEL_FROM_STEXT) else 0,
             "init_begin_minus_stext": k.init_begin - k.stext}),
     )
-    main = outcome.main
-    return kexec.load_crash_kernel(tools, kexec.KERNEL_KEXEC[policy.kexec_generation], iomem,
-                                   main.range if main else None, inputs)
+    return kexec.load_crash_kernel(tools, kexec.KERNEL_KEXEC[policy.kexec_generation], iomem, crashk_res, inputs)
+
+
+def crash_side(policy: PolicyData, machine: Machine, iomem_text: str, crashk_res: Any, version: str,
+               crash_initrd_size: int | None, *, base_fdt: bytes | None = None, bootargs: str = "",
+               efi: bool = False):
+    """``kexec -p`` of the same kernel against a first kernel's state, and the crash kernel it boots:
+    (KexecLoad, CrashView or None).
+
+    The first kernel is its /proc/iomem (``iomem_text``), its main crash region (``crashk_res``, the kernel's
+    crashk_res) and, when known, its /sys/firmware/fdt (``base_fdt``: the DTB segment is then that tree as
+    kexec-tools rewrites it, ``artifacts.crash_dtb_size`` with ``bootargs``, the crash kernel's command line;
+    else 7,750 bytes, QEMU's tree as the recorded DT cycles had it). ``efi``: the first kernel was started by
+    the EFI stub, so the crash kernel also reads the EFI memory map and keeps its no-map regions
+    (``crashview.efi_nomap_ranges``). A recorded first kernel (lab cycle.json) or a predicted one both fit.
+    """
+    from kdumplab import crashview  # noqa: PLC0415
+
+    load = _load(policy, machine, iomem_text, crashk_res, version, crash_initrd_size, base_fdt, bootargs)
+    nomap = crashview.efi_nomap_ranges(iomem_text) if efi else ()
+    return load, _crash_view(policy, load, machine, nomap)

@@ -32,6 +32,7 @@ from kdumplab.lab.setup import Lab
 
 CYCLES = Path(__file__).resolve().parents[1] / "data" / "cycles"
 CASES = sorted(p for p in CYCLES.glob("*") if (p / "cycle.json").is_file())
+UEFI = sorted(p for p in (CYCLES.parent / "cycles-uefi").glob("*") if (p / "cycle.json").is_file())
 
 
 def _serial(case: Path) -> str:
@@ -40,7 +41,8 @@ def _serial(case: Path) -> str:
 
 def _spec(cyc: Cycle) -> CycleSpec:
     return CycleSpec(BootSpec(cyc.first.generation, cyc.first.mem, cyc.first.user_cmdline, cyc.first.numa,
-                              cpu=cyc.first.cpu, dma_window=cyc.first.dma_window), cyc.kexec.version)
+                              cpu=cyc.first.cpu, dma_window=cyc.first.dma_window,
+                              firmware="" if cyc.first.firmware == "dt" else cyc.first.firmware), cyc.kexec.version)
 
 
 def test_corpus_is_there() -> None:
@@ -49,7 +51,7 @@ def test_corpus_is_there() -> None:
     assert (CYCLES / "6.12-kt2.0.20-high-1G" / "cycle.json").is_file()
 
 
-@pytest.mark.parametrize("case", CASES, ids=[p.name for p in CASES])
+@pytest.mark.parametrize("case", CASES + UEFI, ids=[p.name for p in CASES + UEFI])
 def test_reparse_equals_recording(case: Path) -> None:
     rec = load_cycle(case)
     serial = _serial(case)
@@ -236,3 +238,10 @@ def test_no_device_tree_is_empty_bytes_not_a_lost_run() -> None:
     assert _fdt("gzip: /sys/firmware/fdt: No such file or directory\n", "FIRST_FDT") == b""
     with pytest.raises(LabLost):
         _fdt("H4sIAAAA!!!\n", "FIRST_FDT")
+
+
+def test_crash_kernel_under_acpi_has_no_proc_device_tree() -> None:
+    # booted through ACPI the crash kernel unflattens no tree: /chosen is read from the fdt it was given
+    cyc = load_cycle(UEFI[0])
+    assert cyc.first.firmware == "uefi" and cyc.capture is not None and cyc.capture.chosen == {}
+    assert "/proc/device-tree/chosen/*: No such file" in _serial(UEFI[0])

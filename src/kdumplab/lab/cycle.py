@@ -275,6 +275,10 @@ def _fdt(text: str, where: str) -> bytes:
 
 
 def _chosen(text: str) -> dict[str, str]:
+    """``name hex`` lines; a crash kernel booted through ACPI has no /proc/device-tree (it unflattens no tree):
+    nothing, and its /chosen is read from the ``fdt`` it was booted with."""
+    if "/proc/device-tree/chosen/*: No such file" in text:
+        return {}
     out = {}
     for line in text.splitlines():
         name, _, value = line.strip().partition(" ")

@@ -38,7 +38,8 @@ V5_10 = KernelProfile(
                        node_data=0x2500, cpumask=0, cpumask_per_extra_node=0, section_bits=30,
                        section_roots=0x4000, usemap_per_section=336, vmemmap_pt_pages=2),
     kexec=KernelKexecFacts("5.10", False, 48, 0xFFFF800010000000, False),
-    crash=CrashKernelFacts("5.10", 1, CRASH_OLD_LOG, 21853, 1 << 30, 2052, 362, False, False),
+    crash=CrashKernelFacts("5.10", 1, CRASH_OLD_LOG, 21853, 1 << 30, 2052, 362, False, False,
+                           hashes_count_nomap=True),
 )
 
 V6_1 = KernelProfile(
@@ -51,7 +52,8 @@ V6_1 = KernelProfile(
                        node_data=0x2c80, cpumask=0, cpumask_per_extra_node=0, section_bits=27,
                        section_roots=0x20000, usemap_per_section=56, vmemmap_pt_pages=2),
     kexec=KernelKexecFacts("6.1", False, 48, 0xFFFF800008000000, False),
-    crash=CrashKernelFacts("6.1", 2, CRASH_NEW_LOG, 26205, 1 << 27, 2711, 91, False, False),
+    crash=CrashKernelFacts("6.1", 2, CRASH_NEW_LOG, 26205, 1 << 27, 2711, 91, False, False,
+                           hashes_count_nomap=True),
 )
 
 V6_12 = KernelProfile(

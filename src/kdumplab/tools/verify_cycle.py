@@ -27,7 +27,8 @@ from kdumplab.tools.verify import FieldCheck, compare, scenario_for
 from kdumplab.verdict import WRAPPED
 
 __all__ = ["MEMTOTAL_TOLERANCE_KIB", "cycle_scenario", "compare_cycle", "verify_cycle", "real_usable_ranges",
-           "real_elfcorehdr", "real_program_headers"]
+           "real_elfcorehdr", "real_program_headers", "real_chosen",
+           "uefi_crash_side", "compare_crash_side"]
 
 
 def cycle_scenario(cyc: Cycle) -> model.Scenario:
@@ -81,9 +82,35 @@ def verify_cycle(cyc: Cycle) -> tuple[FieldCheck, ...]:
     first = cyc.first
     if first.arch == "x86_64":
         return verify_x86_cycle(cyc)
+    if first.firmware == "uefi":
+        return verify_uefi_crash_side(cyc)
     result = model.run(cycle_scenario(cyc))
     return (compare(result, tuple(first.crash_log), first.iomem, first.kexec_crash_size)
             + compare_cycle(result, cyc))
+
+
+def uefi_crash_side(cyc: Cycle):  # noqa: ANN201
+    """The model's ``kexec -p`` and crash kernel driven from the recorded first kernel of a UEFI cycle: its
+    /proc/iomem, main crash region and /sys/firmware/fdt (the EFI stub's tree), the kernel image facts of
+    its generation, and the EFI memory map's no-map regions kept by the crash kernel. Returns (load, view)."""
+    from kdumplab.policy import for_kernel  # noqa: PLC0415
+    from kdumplab.ranges import PhysRange  # noqa: PLC0415
+
+    sc = cycle_scenario(cyc)
+    policy = for_kernel(sc.kernel, sc.machine.arch)
+    machine = replace(sc.machine, page_size=policy.page_size)
+    regions = cyc.first.crash_regions
+    main = max(regions, key=lambda r: r.start) if regions else None
+    return model.crash_side(policy, machine, cyc.first.iomem, None if main is None else PhysRange(main.start, main.end),
+                            cyc.kexec.version, cyc.kexec.crash_initrd_size, base_fdt=cyc.first_fdt,
+                            bootargs=cyc.kexec.append, efi=True)
+
+
+def verify_uefi_crash_side(cyc: Cycle) -> tuple[FieldCheck, ...]:
+    """A cycle under UEFI: the kexec and crash-kernel fields against the model driven from the recorded first
+    kernel (``uefi_crash_side``); the first boot itself is checked where the UEFI boot model is."""
+    load, view = uefi_crash_side(cyc)
+    return compare_crash_side(load, view, cyc)
 
 
 def _cells(hexbytes: str, where: str) -> list[int]:
@@ -93,18 +120,50 @@ def _cells(hexbytes: str, where: str) -> list[int]:
     return [int.from_bytes(raw[i:i + 8], "big") for i in range(0, len(raw), 8)]
 
 
+_PROP_NAME = re.compile(r"[0-9a-zA-Z,._+?#-]+")
+
+
+def real_chosen(cyc: Cycle) -> dict[str, str]:
+    """The crash kernel's /chosen properties as hex bytes: as its /proc/device-tree showed them, or, for a
+    crash kernel booted through ACPI (UEFI), which unflattens no device tree and so has no /proc/device-tree,
+    the /chosen node of the tree it was booted with (its /sys/firmware/fdt)."""
+    if cyc.capture is None:
+        return {}
+    # a guest without /proc/device-tree left only od's complaint and the unexpanded glob ("od:", "*"): names
+    # no device-tree property can have (the devicetree spec allows [0-9a-zA-Z,._+?#-])
+    listed = {k: v for k, v in cyc.capture.chosen.items() if _PROP_NAME.fullmatch(k)}
+    if listed or not cyc.capture.fdt:
+        return listed
+    tree = fdt.parse_dtb(without_nops(cyc.capture.fdt, "capture fdt"))
+    if not tree.exist_node("chosen"):
+        return {}
+    out = {}
+    for prop in tree.get_node("chosen").props:
+        if isinstance(prop, fdt.PropWords):
+            out[prop.name] = b"".join(w.to_bytes(4, "big") for w in prop.data).hex()
+        elif isinstance(prop, fdt.PropBytes):
+            out[prop.name] = bytes(prop.data).hex()
+        elif isinstance(prop, fdt.PropStrings):
+            out[prop.name] = b"".join(x.encode() + b"\0" for x in prop.data).hex()
+        else:
+            out[prop.name] = ""
+    return out
+
+
 def real_usable_ranges(cyc: Cycle) -> tuple[tuple[int, int], ...]:
     """``linux,usable-memory-range`` as (start, last) pairs in DT order (2 address + 2 size cells on virt)."""
-    if cyc.capture is None or "linux,usable-memory-range" not in cyc.capture.chosen:
+    chosen = real_chosen(cyc)
+    if "linux,usable-memory-range" not in chosen:
         return ()
-    c = _cells(cyc.capture.chosen["linux,usable-memory-range"], "linux,usable-memory-range")
+    c = _cells(chosen["linux,usable-memory-range"], "linux,usable-memory-range")
     return tuple((c[i], c[i] + c[i + 1] - 1) for i in range(0, len(c), 2))
 
 
 def real_elfcorehdr(cyc: Cycle) -> tuple[int, int] | None:
-    if cyc.capture is None or "linux,elfcorehdr" not in cyc.capture.chosen:
+    chosen = real_chosen(cyc)
+    if "linux,elfcorehdr" not in chosen:
         return None
-    addr, size = _cells(cyc.capture.chosen["linux,elfcorehdr"], "linux,elfcorehdr")
+    addr, size = _cells(chosen["linux,elfcorehdr"], "linux,elfcorehdr")
     return addr, size
 
 
@@ -137,7 +196,11 @@ def _crash_system_ram(iomem_text: str) -> tuple[str, ...]:
 
 def compare_cycle(result: model.Result, cyc: Cycle) -> tuple[FieldCheck, ...]:
     """Every kexec and crash-kernel field the model predicts, against what the recorded cycle showed."""
-    load = result.kexec
+    return compare_crash_side(result.kexec, result.crash_view, cyc)
+
+
+def compare_crash_side(load, view, cyc: Cycle) -> tuple[FieldCheck, ...]:  # noqa: ANN001
+    """``compare_cycle`` for a model load (kexec.KexecLoad) and crash view (crashview.CrashView or None)."""
     real = cyc.kexec
     checks = [FieldCheck("kexec loaded", load.loaded == real.loaded, str(load.loaded), str(real.loaded))]
     out_lines = [x.strip() for x in real.output.splitlines()]
@@ -151,7 +214,6 @@ def compare_cycle(result: model.Result, cyc: Cycle) -> tuple[FieldCheck, ...]:
         checks.append(FieldCheck("segments", ours == theirs, _fmt(ours), _fmt(theirs)))
     if cyc.capture is None:
         return tuple(checks)
-    view = result.crash_view
     checks.append(FieldCheck("usable-memory-range", tuple(load.usable_memory_ranges) == real_usable_ranges(cyc),
                              _fmt(load.usable_memory_ranges), _fmt(real_usable_ranges(cyc))))
     checks.append(FieldCheck("elfcorehdr", load.elfcorehdr == real_elfcorehdr(cyc), _fmt([load.elfcorehdr]),

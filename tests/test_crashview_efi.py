@@ -1,0 +1,97 @@
+"""The crash kernel under UEFI (crashview: efi_nomap_ranges, numa_nodes_seen, the no-map regions in
+crash_view) and the DTB segment's size (artifacts.crash_dtb_size), by hand and against every recorded cycle."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from kdumplab.artifacts import crash_dtb_size
+from kdumplab.crashview import CRASH_KERNELS, SWIOTLB_KIB, crash_view, efi_nomap_ranges, numa_nodes_seen
+from kdumplab.kexec import KexecLoad
+from kdumplab.lab.cycle import load_cycle
+from kdumplab.tools.verify_cycle import real_chosen
+
+DATA = Path(__file__).parent / "data"
+
+# the first kernel's /proc/iomem of tests/data/cycles-uefi/6.12-kt2.0.32-uefi-plain-512M (System RAM children
+# and devices cut): top-level "reserved" lines are no-map memblock regions
+IOMEM = """\
+04000000-07ffffff : reserved
+09000000-09000fff : ARMH0011:00
+40000000-13c43ffff : System RAM
+  dc000000-fbffffff : Crash kernel
+  139ab0000-139abffff : reserved
+13c440000-13c72ffff : reserved
+13c730000-13fbfffff : System RAM
+13fc00000-13ffdffff : reserved
+13ffe0000-13fffffff : System RAM
+  13ffe0000-13fffffff : reserved
+"""
+NOMAP = ((0x4000000, 0x7FFFFFF), (0x13C440000, 0x13C72FFFF), (0x13FC00000, 0x13FFDFFFF))
+
+
+def test_nomap_ranges_are_the_top_level_reserved_lines() -> None:
+    assert efi_nomap_ranges(IOMEM) == NOMAP
+    assert efi_nomap_ranges("40000000-23fffffff : System RAM\n  dc000000-fbffffff : Crash kernel\n") == ()
+
+
+def test_numa_is_faked_when_the_nodes_miss_memory() -> None:
+    nodes = ((0x40000000, 0x140000000, 0), (0x140000000, 0x240000000, 1))
+    # 64 MiB at 0x04000000 in no node: NUMA off, one node
+    assert {nid for _, _, nid in numa_nodes_seen(nodes, NOMAP)} == {0}
+    # no-map memory inside the nodes (or none): the firmware's nodes stand
+    assert numa_nodes_seen(nodes, ((0x13C440000, 0x13C72FFFF),)) == nodes
+    assert numa_nodes_seen(nodes, ()) == nodes
+    # less than 1 MiB uncovered is tolerated (numa_meminfo_cover_memory)
+    assert numa_nodes_seen(nodes, ((0x3F000000, 0x3F0FEFFF),)) == nodes
+
+
+def _load(usable: tuple[tuple[int, int], ...]) -> KexecLoad:
+    return KexecLoad("2.0.32", True, None, (), (), 0, usable, (usable[0][1] - 0xFFF, 0x400), (), (), (), "kexec_load")
+
+
+def test_nomap_memory_changes_swiotlb_memmap_and_cma_not_system_ram() -> None:
+    k = CRASH_KERNELS["6.12"]
+    low = _load(((0xDC000000, 0xFBFFFFFF),))
+    dt, efi = crash_view(k, low), crash_view(k, low, nomap=NOMAP)
+    # DT: low memory only, 6.12's RAM/1024 buffer; UEFI: memblock ends at 0x13ffdffff > 4 GiB: the full buffer
+    assert dt.swiotlb_kib == 512 and efi.swiotlb_kib == SWIOTLB_KIB
+    assert efi.iomem_lines == dt.iomem_lines == ("dc000000-fbffffff : System RAM",)
+    assert efi.memtotal_kb_max == dt.memtotal_kb_max == 512 << 10
+    # two more 128 MiB sections get a memmap (0x0 and 0x138000000): 2 x 2 MiB
+    assert dt.memtotal_kb - efi.memtotal_kb == (SWIOTLB_KIB - 512) + 2 * 2048
+    # 6.1 with only a high range: DT places CMA above 4 GiB; under UEFI the DMA limit is 4 GiB (memory starts
+    # at 0x04000000) and nothing usable lies below it
+    high = _load(((0x1EB800000, 0x22B7FFFFF),))
+    assert crash_view(CRASH_KERNELS["6.1"], high).cma_kib == 64 << 10
+    assert crash_view(CRASH_KERNELS["6.1"], high, nomap=NOMAP).cma_kib == 0
+
+
+def test_hashes_count_nomap_up_to_6_8() -> None:
+    # free_area_init_core's present pages (5.10, 6.1) hold no-map memory; calc_nr_kernel_pages (6.9+) does not
+    big = ((0x40000000, 0x7FFFFFFF),)  # 1 GiB of no-map memory
+    usable = _load(((0xDC000000, 0xFBFFFFFF),))
+    assert crash_view(CRASH_KERNELS["5.10"], usable, nomap=big).hashes_kib > crash_view(
+        CRASH_KERNELS["5.10"], usable).hashes_kib
+    assert crash_view(CRASH_KERNELS["6.12"], usable, nomap=big).hashes_kib == crash_view(
+        CRASH_KERNELS["6.12"], usable).hashes_kib
+
+
+CYCLES = sorted(p.parent for d in ("cycles", "designs-cycles", "cycles-uefi") for p in (DATA / d).glob("*/cycle.json"))
+
+
+@pytest.mark.parametrize("case", CYCLES, ids=[f"{p.parent.name}/{p.name}" for p in CYCLES])
+def test_dtb_size_is_the_real_segment(case: Path) -> None:
+    # the crash kernel's /sys/firmware/fdt is the DTB segment kexec-tools loaded: its size, from the first
+    # kernel's tree (QEMU's 1 MiB buffer, a -dtb file, or the EFI stub's), without building it
+    cyc = load_cycle(case)
+    if cyc.capture is None:
+        pytest.skip("no crash kernel booted")
+    chosen = real_chosen(cyc)
+    ranges = len(chosen["linux,usable-memory-range"]) // 32
+    size = crash_dtb_size(cyc.first_fdt, ranges, "linux,initrd-start" in chosen, cyc.kexec.append,
+                          "linux,low-memory-range" in chosen)
+    assert size == len(cyc.capture.fdt)
+    assert any(s.bufsz == size for s in cyc.kexec.segments)
