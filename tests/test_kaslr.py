@@ -70,3 +70,29 @@ def test_distribution_of_the_issue_layout() -> None:
     assert len(failed) == 1 and d.worst is failed[0]
     assert math.isclose(d.reserved_share + failed[0].share, 1.0)
     assert 0.2 < failed[0].share < 0.5
+
+
+def _one_gib(cmdline: str) -> model.Scenario:
+    return model.Scenario(qemu_q35(1 << 30, None, 1028151, "6.1"), cmdline, "6.1")
+
+
+def test_runs_partition_the_slots_by_verdict() -> None:
+    # 1 GiB, all below 4 GiB: crashkernel=640M fails when the kernel sits in the middle (derivation as in
+    # tests/tools/test_plan_kaslr.py); runs cover every slot once, in address order, adjacent runs differ
+    d = kaslr.distribution(_one_gib("crashkernel=640M"))
+    runs = d.runs()
+    assert sum((e - s) // M2 for s, e, _ in runs) == d.total_slots
+    assert [s for s, _, _ in runs] == sorted(s for s, _, _ in runs)
+    assert all(a[2] != b[2] for a, b in zip(runs, runs[1:], strict=False) if a[1] == b[0])
+    assert {v for _, _, v in runs} == {"reserved", "failed"}
+    failed = sum(o.slots for o in d.outcomes if o.verdict == "failed")
+    assert kaslr.share_text(d, " here") == (f"fails on {failed / d.total_slots:.1%} of boots here ({failed} of the "
+                                           f"{d.total_slots} places the kernel can land)")
+    assert math.isclose(d.failed_share, failed / d.total_slots)
+
+
+def test_reserves_everywhere_agrees_with_the_distribution() -> None:
+    for cmd in ("crashkernel=640M", "crashkernel=256M"):
+        d = kaslr.distribution(_one_gib(cmd))
+        assert kaslr.reserves_everywhere(_one_gib(cmd)) is (d.failed_share == 0), cmd
+    assert kaslr.share_text(kaslr.distribution(_one_gib("crashkernel=256M"))).startswith("reserved on every boot")

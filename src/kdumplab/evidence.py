@@ -130,6 +130,9 @@ class Evidence:
     ram: tuple[tuple[int, int], ...] = ()
     #: lines of kdump's tools saying no region is reserved
     tools_none: tuple[str, ...] = ()
+    #: x86: the initrd as this boot's "RAMDISK: [mem A-B]" line gives it, [start, end) (where KASLR and memblock
+    #: kept out of its way), or None
+    initrd: tuple[int, int] | None = None
 
     def events(self, *kinds: Kind) -> tuple[logscan.Event, ...]:
         return self.this_boot.of(*kinds) if self.this_boot else ()
@@ -291,7 +294,23 @@ def gather(cap: Capture, vmcore: bool = False, release: str | None = None, arch:
         partial.append(f"{io.where}: every address is 0 (read without root)")
     return Evidence(cap.source, arch, rel, view, outcome, tuple(regions), guess, cmdline, cmdline_where, request,
                     log, io, this_boot, tuple(reasons), tuple(conflicts), tuple(partial), dma_end, dma_source, ram,
-                    tools_none)
+                    tools_none, _ramdisk(cap.kernel_log, this_boot))
+
+
+#: arch/x86/kernel/setup.c early_reserve_initrd / reserve_initrd: "RAMDISK: [mem 0x7fed4000-0x7ffcffff]"
+_RAMDISK = re.compile(r"RAMDISK: \[mem (0x[0-9a-f]{1,16})-(0x[0-9a-f]{1,16})\]")
+
+
+def _ramdisk(text: str | None, boot: logscan.Boot | None) -> tuple[int, int] | None:
+    """The last "RAMDISK:" line of this boot (x86 prints it once, page-rounded, end inclusive)."""
+    if not text or boot is None:
+        return None
+    lines = text.splitlines()[max(boot.first_line - 1, 0):boot.last_line]
+    hits = [m for ln in lines if "RAMDISK" in ln and (m := _RAMDISK.search(ln[:400]))]
+    if not hits:
+        return None
+    start, end = int(hits[-1][1], 16), int(hits[-1][2], 16) + 1
+    return (start, end) if start < end else None
 
 
 _PROMPT = re.compile(r"^\s*(?:[#$%]|\S+@\S+[:~]\S*\s*[$#])\s")

@@ -9,6 +9,8 @@ in this release keep their old name in ``Finding.aliases`` for one release.
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import enum
 import re
 from dataclasses import dataclass
@@ -218,6 +220,7 @@ def analyze(cap: Capture, vmcore: bool = False, release: str | None = None, arch
         out += _capture_kernel(ev)
     else:
         out += _reservation_findings(ev, cap, cmd, crash_size, ram)
+        out += _kaslr_findings(ev, cmd)
         if this:
             out += _loaded_findings(ev, cap, this, loaded, kver, gens, ram, arch)
     out += _cma_findings(ev)
@@ -417,10 +420,86 @@ def _model_for(ev: Evidence) -> tuple[Machine, str] | None:
     f = ev.family.family
     if f is None or f.policy is None or f.arch != ev.arch or ev.family.inferred:
         return None
+    pol = f.policy
+    if ev.arch == "x86_64":  # one x86 family holds several modelled generations: take the release's own
+        with contextlib.suppress(KdumplabError):
+            pol = policy.for_kernel(ev.release or "", ev.arch).name
     try:
-        return machine_from(ev), f.policy
+        return machine_from(ev), pol
     except KdumplabError:
         return None
+
+
+#: the x86 decompressor's output without KASLR: LOAD_PHYSICAL_ADDR = CONFIG_PHYSICAL_START (16 MiB on every
+#: distribution build we know; arch/x86/Kconfig's default)
+LOAD_PHYSICAL_ADDR = 16 * SZ_1M
+
+
+def _kaslr_model(ev: Evidence):  # noqa: ANN202 - (model.Scenario, Machine) or None
+    """x86 with physical KASLR: the scenario of the machine inferred from the evidence with its kernel at the
+    decompressor's own output (16 MiB), from which kdumplab.kaslr draws the places; and the pinned machine."""
+    import dataclasses  # noqa: PLC0415
+
+    from kdumplab import kaslr, model  # noqa: PLC0415
+
+    if ev.arch != "x86_64" or ev.cmdline is None or ev.request is None or not ev.request.requested:
+        return None
+    got = _model_for(ev)
+    if got is None or got[0].kernel is None or not kaslr.placement_is_random(got[0], ev.cmdline):
+        return None
+    machine, pol = got
+    free = dataclasses.replace(machine, kernel=dataclasses.replace(machine.kernel, load_address=LOAD_PHYSICAL_ADDR))
+    return model.Scenario(free, ev.cmdline, pol), machine
+
+
+def _kaslr_findings(ev: Evidence, cmd: list[str]) -> list[Finding]:
+    """x86 with physical KASLR: the kernel's place is random at every boot and the crash region goes around it,
+    so one boot's outcome is one draw. On the machine inferred from the evidence (the kernel's own decompressor
+    facts), the reservation is run for every place the kernel can land (kdumplab.kaslr): KASLR_VARIES says how
+    often it fails, with a size that reserves on every boot; KASLR_OK that it never fails."""
+    from kdumplab import kaslr  # noqa: PLC0415
+
+    got = _kaslr_model(ev)
+    if got is None:
+        return []
+    scn, machine = got
+    try:
+        dist = kaslr.distribution(scn)
+    except (KdumplabError, ValueError):
+        return []
+    k = machine.kernel
+    code = [f"{ev.iomem.where}: {k.load_address:x}-... : Kernel code (this boot's place)"] if ev.iomem else []
+    lines = (*cmd, *code)
+    facts = next((n for n in machine.notes if "decompressor" in n), "").removeprefix("inferred: ")
+    if dist.failed_share == 0:
+        return [Finding(Severity.INFO, "KASLR_OK", "the kernel's physical address is random (KASLR); the crash "
+                        f"region is {kaslr.share_text(dist)}", lines)]
+    if dist.failed_share == 1:
+        return []  # fails wherever the kernel is: RESERVATION_FAILED / NO_REGION say it
+    req = ev.request
+    fix = _everywhere_fix(scn, req.size) if req.size and not req.high and req.base is None else None
+    return [Finding(Severity.WARNING, "KASLR_VARIES",
+                    f"{' '.join('crashkernel=' + w for w in req.words)} {kaslr.share_text(dist, ' of this machine')}: "
+                    "the kernel's physical address is random (KASLR) and the crash region goes around it (this "
+                    f"boot {'reserved' if ev.this() else 'failed'}; the {scn.kernel} model of the machine inferred "
+                    f"from this evidence, {facts})", lines, fix)]
+
+
+def _everywhere_fix(scn, size: int) -> str | None:  # noqa: ANN001 - a model.Scenario
+    """The first of 3/4, 1/2, 1/4 of ``size`` (whole 64 MiB) that reserves wherever the kernel lands: a
+    failing size stops at its first failing place, so only the answer costs a pass over every place."""
+    import dataclasses  # noqa: PLC0415
+
+    from kdumplab import kaslr  # noqa: PLC0415
+
+    for part in (3, 2, 1):
+        mib = size * part // 4 // SZ_1M // 64 * 64
+        if mib and kaslr.reserves_everywhere(dataclasses.replace(
+                scn, cmdline=_replace_crashkernel(scn.cmdline, f"crashkernel={mib}M"))):
+            return (f"crashkernel={mib}M (reserves on every boot, wherever KASLR puts the kernel, on the "
+                    f"{scn.kernel} model of the machine inferred from this evidence), or nokaslr to keep the kernel "
+                    "at 16 MiB")
+    return None
 
 
 def _replace_crashkernel(cmdline: str, words: str) -> str:
@@ -446,8 +525,16 @@ def _checked_fix(ev: Evidence, candidates: list[str]) -> str | None:
         except (KdumplabError, ValueError):
             continue
         if res.outcome.regions:
+            random = _kaslr_model(ev)
+            if random is not None:  # x86 KASLR: a fix must reserve wherever the kernel lands, not just here
+                from kdumplab import kaslr  # noqa: PLC0415
+
+                scn = dataclasses.replace(random[0], cmdline=res.scenario.cmdline)
+                if not kaslr.reserves_everywhere(scn):
+                    continue
             where = ", ".join(f"[{r.start:#x}, {r.end:#x})" for r in res.outcome.regions)
-            return (f"{cand} (reserves {where} on the {pol} model of the machine inferred from this evidence; "
+            return (f"{cand} (reserves {where} on the {pol} model of the machine inferred from this evidence"
+                    f"{', and on every place KASLR can put the kernel' if random else ''}; "
                     "check it with `kdumplab explain --from`)")
     return None
 

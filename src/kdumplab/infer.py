@@ -11,7 +11,10 @@ returns a ``Machine`` whose every value that was inferred is said so in ``Machin
   the firmware gave (DT dma-ranges / IORT);
 - CMA from ``cma: Reserved N MiB`` or ``Memory: ... NK cma-reserved``; none seen means the kernel default;
 - the kernel image from ``Kernel code`` .. ``Kernel data`` as an early reservation (the model then places
-  nothing else for it).
+  nothing else for it); on x86_64 the kernel itself, pinned at its ``Kernel code`` address with the
+  sections /proc/iomem shows, and the decompressor's facts (needed_size, init_size: where physical KASLR
+  could have put it) from the Debian amd64 build of the same release, else estimated from its size; the
+  initrd from the ``RAMDISK:`` line; the first MiB reserved, as x86 always does.
 
 Evidence written inside a crash kernel shows only the crash kernel's memory, so it is refused for ``--from``.
 """
@@ -26,7 +29,8 @@ from kdumplab.errors import KdumplabError
 from kdumplab.evidence import Evidence, gather
 from kdumplab.family import Trait
 from kdumplab.logscan import Kind
-from kdumplab.machine import Bank, KernelBuild, Machine, Reservation
+from kdumplab.machine import Bank, KernelBuild, KernelImage, Machine, Reservation
+from kdumplab.ranges import PhysRange
 
 __all__ = ["machine_from", "read_from", "evidence_from"]
 
@@ -116,7 +120,14 @@ def machine_from(ev: Evidence) -> Machine:
         notes.append(f"CMA: not in the evidence, the kernel default {build.cma_bytes // SZ_1M} MiB assumed")
     reserved: list[Reservation] = list(nomaps)
     io = ev.iomem
-    if io is not None:
+    kernel = _x86_kernel(ev, notes) if ev.arch == "x86_64" else None
+    initrd = None
+    if kernel is not None:
+        reserved.append(Reservation("low 1M (real mode, BIOS)", 0, SZ_1M))
+        if ev.initrd is not None:
+            initrd = PhysRange(*ev.initrd)
+            notes.append(f"initrd [{ev.initrd[0]:#x}, {ev.initrd[1]:#x}) from the RAMDISK line (page-rounded)")
+    elif io is not None:
         code = io.named("Kernel code")
         data = io.named("Kernel data")
         if code and data:
@@ -126,7 +137,41 @@ def machine_from(ev: Evidence) -> Machine:
     notes.append(f"family {ev.family.name}{' (inferred)' if ev.family.inferred else ''}: {ev.family.why}")
     name = f"from {ev.source}"
     return Machine(name, banks, arch=ev.arch, reserved=tuple(reserved), dma_address_limit=dma, build=build,
-                   source=ev.source, notes=tuple(f"inferred: {n}" for n in notes))
+                   kernel=kernel, initrd=initrd, source=ev.source, notes=tuple(f"inferred: {n}" for n in notes))
+
+
+_X86_SECTIONS = ("code", "rodata", "data", "bss")
+
+
+def _x86_kernel(ev: Evidence, notes: list[str]) -> KernelImage | None:
+    """The running x86 kernel, pinned where /proc/iomem shows it. Its decompressor's facts are the Debian
+    amd64 build's when the release is one of those and the sections sit at the same offsets (exact), else
+    estimated: needed_size = _end - _text rounded up to 2 MiB (the decompressed payload may be larger) and
+    init_size the same (said in ``notes``)."""
+    from kdumplab.presets.q35 import X86_IMAGES  # noqa: PLC0415
+    from kdumplab.ranges import SZ_2M, SZ_4K, align_up  # noqa: PLC0415
+
+    io = ev.iomem
+    if io is None:
+        return None
+    found = {name: io.named(f"Kernel {name}") for name in _X86_SECTIONS}
+    if not all(found.values()):
+        return None
+    base = found["code"][0].start
+    offs = {name: (e[0].start - base, e[0].end - base) for name, e in found.items()}
+    sections = tuple(f"{lo:x}-{hi:x} Kernel {name}" for name, (lo, hi) in offs.items())
+    debian = next((img for img in X86_IMAGES.values() if ev.release and f"{ev.release} " in img.package.replace(
+        "-unsigned ", " ") and (img.code, img.rodata, img.data, img.bss) == tuple(offs.values())), None)
+    if debian is not None:
+        reserve_end, image_size, init_size = debian.reserve_end, debian.kaslr_size, debian.init_size
+        notes.append(f"kernel at {base:#x} (Kernel code), decompressor facts of {debian.package}")
+    else:
+        reserve_end = align_up(offs["bss"][1], SZ_4K)
+        image_size = init_size = align_up(reserve_end, SZ_2M)
+        notes.append(f"kernel at {base:#x} (Kernel code); its decompressor's needed_size and init_size are not "
+                     f"known for this build: {image_size:#x} assumed (_end - _text rounded up to 2 MiB)")
+    return KernelImage(load_address=base, stext=0, init_begin=offs["code"][1], sdata=offs["data"][0],
+                       end=reserve_end, image_size=image_size, init_size=init_size, sections=sections)
 
 
 def _cma(ev: Evidence) -> tuple[int, str] | None:

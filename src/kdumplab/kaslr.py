@@ -34,7 +34,7 @@ from kdumplab.machine import Machine
 from kdumplab.ranges import SZ_2M, align_up
 
 __all__ = ["KaslrLayout", "SlotArea", "Outcome", "Distribution", "slot_areas", "slots", "layout_for",
-           "distribution", "placement_is_random"]
+           "distribution", "placement_is_random", "reserves_everywhere", "share_text"]
 
 CONFIG_PHYSICAL_ALIGN = SZ_2M
 MAX_SLOT_AREA = 100
@@ -149,10 +149,30 @@ class Distribution:
 
     total_slots: int
     outcomes: tuple[Outcome, ...]  # most likely first
+    #: the decompressor's needed_size: a kernel placed at slot S occupies [S, S + image_size)
+    image_size: int = 0
 
     @property
     def reserved_share(self) -> float:
         return sum(o.share for o in self.outcomes if o.verdict == "reserved")
+
+    @property
+    def failed_share(self) -> float:
+        """The share of boots on which nothing is reserved (the slots whose outcome is not "reserved")."""
+        return sum(o.share for o in self.outcomes if o.verdict != "reserved")
+
+    def runs(self) -> tuple[tuple[int, int, str], ...]:
+        """The kernel's possible start addresses as runs of consecutive slots (2 MiB apart) with the same
+        verdict: (first slot, last slot + 2 MiB, verdict), in address order; a kernel starting in a run
+        occupies up to ``image_size`` beyond it. What ``report`` draws."""
+        verdict = {a: o.verdict for o in self.outcomes for a in o.kernel_at}
+        out: list[list] = []
+        for a in sorted(verdict):
+            if out and out[-1][2] == verdict[a] and out[-1][1] == a - CONFIG_PHYSICAL_ALIGN:
+                out[-1][1] = a
+            else:
+                out.append([a, a, verdict[a]])
+        return tuple((s, last + CONFIG_PHYSICAL_ALIGN, v) for s, last, v in out)
 
     @property
     def worst(self) -> Outcome:
@@ -163,24 +183,48 @@ class Distribution:
         return next((o for o in self.outcomes if kernel_at in o.kernel_at), None)
 
 
-def distribution(scenario) -> Distribution:  # noqa: ANN001 - a model.Scenario
-    """Run the model once per slot (the kernel pinned there) and group the slots by outcome."""
+def _outcome_at(scenario, at: int):  # noqa: ANN001, ANN202 - a model.Scenario -> a BootOutcome
+    """The model's boot with the kernel pinned at ``at``."""
     from kdumplab import model  # noqa: PLC0415
 
     machine = scenario.machine
-    k = machine.kernel
-    addrs = slots(layout_for(machine))
+    pinned = dataclasses.replace(machine, kernel=dataclasses.replace(machine.kernel, load_address=at))
+    return model.run(dataclasses.replace(scenario, machine=pinned)).outcome
+
+
+def distribution(scenario) -> Distribution:  # noqa: ANN001 - a model.Scenario
+    """Run the model once per slot (the kernel pinned there) and group the slots by outcome."""
+    addrs = slots(layout_for(scenario.machine))
     groups: dict[tuple, list[int]] = {}
     for at in addrs:
-        pinned = dataclasses.replace(machine, kernel=dataclasses.replace(k, load_address=at))
-        o = model.run(dataclasses.replace(scenario, machine=pinned)).outcome
+        o = _outcome_at(scenario, at)
         key = (o.verdict.value, tuple((r.name, r.start, r.end) for r in o.regions), o.log)
         groups.setdefault(key, []).append(at)
     total = len(addrs)
     outcomes = [Outcome(v, regions, log, len(at), len(at) / total, tuple(at))
                 for (v, regions, log), at in groups.items()]
     outcomes.sort(key=lambda o: -o.slots)
-    return Distribution(total, tuple(outcomes))
+    return Distribution(total, tuple(outcomes), scenario.machine.kernel.image_size)
+
+
+def reserves_everywhere(scenario) -> bool:  # noqa: ANN001 - a model.Scenario
+    """Does the reservation succeed wherever the kernel lands? Stops at the first slot that fails (what
+    ``recommend`` and ``check`` ask of a size before offering it)."""
+    from kdumplab.outcome import Verdict  # noqa: PLC0415
+
+    return all(_outcome_at(scenario, at).verdict is Verdict.RESERVED for at in slots(layout_for(scenario.machine)))
+
+
+def share_text(dist: Distribution, where: str = "") -> str:
+    """One line for people: how often the reservation works over the kernel's possible places (``where``: e.g.
+    " of this machine", after "boots")."""
+    failed = sum(o.slots for o in dist.outcomes if o.verdict != "reserved")
+    if not failed:
+        return f"reserved on every boot{where} (all {dist.total_slots} places the kernel can land)"
+    if failed == dist.total_slots:
+        return f"fails on every boot{where} (all {dist.total_slots} places the kernel can land)"
+    return (f"fails on {dist.failed_share:.1%} of boots{where} ({failed} of the {dist.total_slots} places the "
+            "kernel can land)")
 
 
 def _gamma_q(a: float, x: float) -> float:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
-from kdumplab import model, policy
+from kdumplab import kaslr, model, policy
 from kdumplab.errors import KdumplabError
 from kdumplab.inputfile import decimal
 from kdumplab.machine import Machine
@@ -341,6 +341,8 @@ class Candidate:
     #: does kdump then work (verdict.judge with the kexec-tools Debian ships beside the kernel)
     kdump: str = ""
     status: int = 1
+    #: where the kernel's place is random (x86 KASLR): does it reserve wherever the kernel lands (None: fixed)
+    everywhere: bool | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -391,8 +393,8 @@ def fleet_ranges(arch: str) -> str:
 def _choose(cands: list[Candidate], ram: int, kexec: str | None) -> tuple[int | None, str]:
     """The one value to use: one that reserves and with which kdump works, ours (the largest any distribution
     ships) first; else the best that reserves."""
-    order = sorted(range(len(cands)), key=lambda i: (cands[i].verdict != "reserved", cands[i].status,
-                                                      not cands[i].name.startswith("kdumplab"), i))
+    order = sorted(range(len(cands)), key=lambda i: (cands[i].verdict != "reserved", cands[i].everywhere is False,
+                                                      cands[i].status, not cands[i].name.startswith("kdumplab"), i))
     best = order[0] if order and cands[order[0]].verdict == "reserved" else None
     if best is None:
         return None, "no candidate reserves on this machine: see kdumplab explain"
@@ -403,7 +405,9 @@ def _choose(cands: list[Candidate], ram: int, kexec: str | None) -> tuple[int | 
         c.cmdline else ""
     works = (f"; kexec-tools {kexec} loads the crash kernel with no problem" if c.status == 0 and kexec
              else f"; with kexec-tools {kexec}: {c.kdump}" if kexec else "")
-    return best, f"{what}{split}; reserved here ({c.placement}){works}"
+    kaslr = ("; but it fails on some boots: the kernel's random place (KASLR) can take the room it needs, and no "
+             "candidate reserves on every boot" if c.everywhere is False else "")
+    return best, f"{what}{split}; reserved here ({c.placement}){works}{kaslr}"
 
 
 def _system_ram(machine: Machine) -> tuple[tuple[int, int], ...]:
@@ -473,12 +477,28 @@ def recommend(machine: Machine, kernel: str, page_size: int = 4096, smmu: bool =
     pol = policy.for_kernel(kernel, arch)
     kexec = paired_kexec_tools(pol.name, pol.kexec_generation) if arch == "arm64" else None
 
+    everywhere_of: dict[str, bool] = {}
+
+    def everywhere(res: model.Result) -> bool | None:
+        """x86 with KASLR: the candidate must reserve on every place the kernel can land, not just the nokaslr
+        one (kdumplab.kaslr); None where the kernel's place is fixed."""
+        scn = res.scenario
+        if not kaslr.placement_is_random(scn.machine, scn.cmdline):
+            return None
+        if scn.cmdline not in everywhere_of:
+            everywhere_of[scn.cmdline] = res.outcome.verdict is Verdict.RESERVED and kaslr.reserves_everywhere(scn)
+        return everywhere_of[scn.cmdline]
+
     def cand(name: str, cmd: str, size: int, src: str, res: model.Result) -> Candidate:
         status, kdump = (0 if res.outcome.regions else 1), ""
         if kexec and res.outcome.regions:
             j = judge(model.run(dataclasses.replace(res.scenario, kexec_tools=kexec)))
             status, kdump = j.status, j.short
-        return Candidate(name, cmd, size, src, str(res.outcome.verdict), _place(res), kdump, status)
+        every = everywhere(res)
+        place = _place(res) + ("" if every is None else "; on every place KASLR can put the kernel" if every
+                               else "; NOT on every boot: the kernel's random place (KASLR) can take the room")
+        return Candidate(name, cmd, size, src, str(res.outcome.verdict), place, kdump,
+                         1 if every is False and status == 0 else status, every)
 
     for name, size, src, cmd, low in cands:
         res = model.run(dataclasses.replace(base, cmdline=cmd))

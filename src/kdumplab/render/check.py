@@ -131,7 +131,8 @@ def recommend_json(r: Recommendation, methods: tuple[Method, ...] = METHODS) -> 
                             "warning": m.warning, "source": m.source} for m in methods],
                        "candidates": [{"name": c.name, "cmdline": c.cmdline, "size": c.size, "source": c.source,
                                        "verdict": c.verdict, "placement": c.placement, "kdump": c.kdump,
-                                       "exit_status": c.status, "use": i == r.chosen}
+                                       "exit_status": c.status, "use": i == r.chosen,
+                                       "every_kaslr_boot": c.everywhere}
                                       for i, c in enumerate(r.candidates)]},
                       indent=2) + "\n"
 
@@ -146,6 +147,8 @@ def compare_text(rows: tuple[Row, ...], kernel: str | None = None, width: int = 
         out.append(f"{mark}{r.policy:23} {r.verdict:10} {iec(r.crash_size) if r.crash_size else '-'}")
         if r.reserved != "-":
             out += textwrap.wrap(r.reserved, width, initial_indent="  ", subsequent_indent="    ")
+        if r.kaslr:
+            out += textwrap.wrap(r.kaslr, width, initial_indent="  ", subsequent_indent="    ")
         for c in r.cells:
             star = "*" if c.version == r.paired else " "
             out += textwrap.wrap(f"{star}{c.version}: {c.short}", width, initial_indent="  ",

@@ -4,6 +4,7 @@ the policy matrix, each verdict cell coloured by the exit status it stands for."
 from __future__ import annotations
 
 from html import escape
+from typing import Any
 
 from kdumplab import model
 from kdumplab.findings import Analysis
@@ -13,6 +14,18 @@ from kdumplab.tools.compare import Row
 from kdumplab.tools.explain import Explanation
 
 __all__ = ["page"]
+
+
+def _kaslr_html(dist: Any) -> str:
+    """x86 physical KASLR: the band under the map, in words."""
+    if dist is None:
+        return ""
+    from kdumplab.kaslr import share_text  # noqa: PLC0415
+
+    return (f'<p id="kaslr">The kernel&#39;s physical address is random (KASLR). Crash region: '
+            f"{escape(share_text(dist))}. The band under the map shows where the kernel can start (2 MiB slots; "
+            f"it then occupies {dist.image_size >> 20} MiB), green where the reservation then succeeds and dark red "
+            "where it fails; the regions above are the nokaslr placement.</p>")
 
 _STATUS_CLASS = {0: "ok", 1: "warn", 3: "broken"}
 
@@ -28,7 +41,7 @@ pre{background:#f4f4f4;padding:6px;overflow-x:auto}
 
 
 def page(res: model.Result, expl: Explanation, rows: tuple[Row, ...], analysis: Analysis,
-         kernel: str | None = None) -> str:
+         kernel: str | None = None, kaslr: Any = None) -> str:
     s = res.scenario
     o = res.outcome
     kernel = kernel or res.policy.name
@@ -64,8 +77,8 @@ def page(res: model.Result, expl: Explanation, rows: tuple[Row, ...], analysis: 
 <body><h1>{escape(s.machine.name)}</h1>
 <p>{iec_hex(s.machine.ram_size)} RAM; kernel <b>{escape(s.kernel)}</b>, cmdline <code>{escape(s.cmdline)}</code>:
 <b id="verdict">{o.verdict}</b> ({escape(with_sizes(o.reason))})</p>
-{memory_map(res)}
-{legend_html()}
+{memory_map(res, kaslr)}
+{legend_html()}{_kaslr_html(kaslr)}
 <h2>Crash regions</h2><ul id="regions">{regions}</ul>
 <h2>Does kdump work?</h2><ul id="kdump">{kdump or "<li>kexec-tools is not modelled for this kernel</li>"}</ul>
 <h2>Findings</h2><ul id="findings">{finds}</ul>

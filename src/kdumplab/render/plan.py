@@ -139,9 +139,10 @@ def render_kaslr(dist: Any, console: Console) -> None:
     if rest:
         table.add_row(f"{sum(o.share for o in rest):.1%}", f"{len(rest)} more outcomes", "(see --json)")
     console.print(table)
+    from kdumplab.kaslr import share_text  # noqa: PLC0415
+
     w = dist.worst
-    console.print(f"reserved on {dist.reserved_share:.1%} of boots; worst case: {w.verdict}"
-                  + (f" ({w.log[-1]})" if w.log else ""))
+    console.print(f"{share_text(dist)}; worst case: {w.verdict}" + (f" ({w.log[-1]})" if w.log else ""))
 
 
 _VERDICT_STYLE = {"reserved": "bold green", "failed": "bold red", "none": "bold yellow"}

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from html import escape
+from typing import Any
 
 from kdumplab import model
 from kdumplab.ranges import SZ_1G, SZ_4G, iec
@@ -28,6 +29,8 @@ LEGEND = (
     ("crash", "#d7263d", "crash region (main)"),
     ("crash-low", "#f4978e", "crash region (low)"),
     ("segment", "#2a9d8f", "kexec -p segments"),
+    ("kaslr-ok", "#95d5b2", "where KASLR may put the kernel: crash region reserved"),
+    ("kaslr-fail", "#6a040f", "where KASLR may put the kernel: reservation fails"),
 )
 
 
@@ -116,7 +119,9 @@ def _tick_label(addr: int) -> str:
     return f"{addr:#x}"
 
 
-def memory_map(res: model.Result) -> str:
+def memory_map(res: model.Result, kaslr: Any = None) -> str:
+    """The map of one result; with ``kaslr`` (a kdumplab.kaslr.Distribution) also the band of places the
+    kernel can land, each coloured by whether the reservation then succeeds."""
     m = res.scenario.machine
     scale = scale_for(res)
     x = scale.x
@@ -144,6 +149,10 @@ def memory_map(res: model.Result) -> str:
     load = res.kexec
     for seg in (getattr(load, "segments", ()) or ()) if load is not None else ():
         box(seg.start, seg.start + seg.size, BAR_Y + BAR + 30, 12, "segment", f"kexec segment {seg.what}")
+    for start, end, verdict in kaslr.runs() if kaslr is not None else ():
+        ok = verdict == "reserved"
+        box(start, end, BAR_Y + BAR + 45, 10, "kaslr-ok" if ok else "kaslr-fail",
+            f"kernel starting in this range (KASLR): crash region {'reserved' if ok else verdict}")
     # the low window (what "below the low limit" means for this kernel) as a band above the bar
     low_end = min(res.outcome.low_max, scale.pieces[-1][1])
     if low_end > scale.pieces[0][0]:

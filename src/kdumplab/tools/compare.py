@@ -45,6 +45,8 @@ class Row:
     cells: tuple[Cell, ...]
     paired: str | None = None  # the kexec-tools Debian ships with this kernel
     measured: str = ""  # what real boots of this policy's own kernel showed (the 2019 designs, issue 13)
+    #: x86 with KASLR: how often the reservation works over the kernel's random places ("" when fixed)
+    kaslr: str = ""
 
     @property
     def kexec(self) -> tuple[tuple[str, str], ...]:
@@ -75,8 +77,18 @@ def compare(machine: Machine, cmdline: str) -> tuple[Row, ...]:
         res = res or model.run(dataclasses.replace(base, kernel=name))
         reserved = ", ".join(f"{r.role} {r.start:#x}-{r.end - 1:#x} {iec(r.size)}" for r in res.outcome.regions) or "-"
         rows.append(Row(name, str(res.outcome.verdict), reserved, res.kexec_crash_size, tuple(cells),
-                        paired_kexec_tools(name, res.policy.kexec_generation), MEASURED.get(name, "")))
+                        paired_kexec_tools(name, res.policy.kexec_generation), MEASURED.get(name, ""),
+                        _kaslr_text(res.scenario)))
     return tuple(rows)
+
+
+def _kaslr_text(scn: model.Scenario) -> str:
+    """x86 with physical KASLR: the reservation over every place the kernel can land (kdumplab.kaslr)."""
+    from kdumplab import kaslr  # noqa: PLC0415
+
+    if not kaslr.placement_is_random(scn.machine, scn.cmdline):
+        return ""
+    return "KASLR: " + kaslr.share_text(kaslr.distribution(scn)) + "; the address above is the nokaslr one"
 
 
 def compare_status(rows: tuple[Row, ...], kernel: str) -> int:

@@ -41,7 +41,10 @@ def build(scn: model.Scenario) -> tuple[str, int]:
     if row is not None and row.paired and any(c.version == row.paired and c.loaded is not None for c in row.cells):
         paired = model.run(dataclasses.replace(scn, kexec_tools=row.paired))
     analysis = analyze(modelled_capture(expl.result, paired))
-    return page(expl.result, expl, rows, analysis, name), compare_status(rows, name)
+    from kdumplab import kaslr  # noqa: PLC0415
+
+    dist = kaslr.distribution(scn) if kaslr.placement_is_random(scn.machine, scn.cmdline) else None
+    return page(expl.result, expl, rows, analysis, name, dist), compare_status(rows, name)
 
 
 def write(path: str, text: str) -> None:
