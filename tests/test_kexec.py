@@ -448,3 +448,64 @@ def test_kernel_rejects_anything_outside_crashk_res():
     assert load.error[4:7] == ("segment[0].bufsz = 0x2400000", "segment[0].mem   = 0xf4000000",
                                "segment[0].memsz = 0x2400000")
     assert load.exit_status == 255
+
+
+def _trees():
+    """Deep and wide trees: every level up to 8, so the capped indentation is exercised."""
+    from kdumplab.iomem import Resource
+
+    def node(start: int, depth: int, width: int) -> Resource:
+        kids, at = [], start
+        for k in range(width if depth < 8 else 0):
+            kids.append(node(at, depth + 1, max(width - k - 1, 1)))
+            at += 0x10 ** (8 - depth)
+        return Resource(start, start + 0x10 ** (9 - depth), f"level {depth} : {width}", tuple(kids))
+
+    return st.integers(0, 3).map(  # width 0: no children; else a chain down to level 8
+        lambda w: (node(0x1000_0000_0, 0, w), node(0x2000_0000_0, 0, 1)))
+
+
+@given(_trees())
+def test_lines_from_the_tree_equal_the_lines_read_from_the_text(tree):
+    """model.run hands kexec-tools iomem_lines(tree) instead of printing the text and parsing it back."""
+    from kdumplab.iomem import render
+    from kdumplab.kexec import iomem_lines
+
+    assert iomem_lines(tree) == parse_iomem_lines(render(tree))
+
+
+def _plain_locate_hole(ram, segs, size, lo, hi, top_down, page):
+    """locate_hole said plainly: every RAM range minus the segments, then clip each free part to [lo, hi]."""
+    free, ordered, j = [], sorted(segs, key=lambda s: s.start), 0
+    for mstart, mend in ram:
+        while j < len(ordered) and ordered[j].start <= mend:
+            if mstart < ordered[j].start:
+                free.append((mstart, ordered[j].start - 1))
+            mstart = ordered[j].start + ordered[j].size
+            j += 1
+        if mstart < mend:
+            free.append((mstart, mend))
+    base = None
+    for start, end in free:
+        start, end = -(-max(start, lo) // page) * page, min(end, hi)
+        if start >= end or end - start < size - 1:
+            continue
+        if not top_down:
+            return start
+        base = (end - size + 1) // page * page
+    return base
+
+
+_pages = st.integers(0, 64).map(lambda n: n * 0x1000)
+
+
+@given(ram=st.lists(st.tuples(_pages, st.integers(1, 0x20000)).map(lambda t: (t[0], t[0] + t[1])), max_size=6),
+       segs=st.lists(st.tuples(_pages, st.integers(1, 8)), max_size=4), size=st.integers(1, 0x8000),
+       lo=_pages, span=st.integers(0, 0x40000), top_down=st.booleans())
+def test_locate_hole_skipping_ranges_outside_the_window_equals_the_plain_walk(ram, segs, size, lo, span, top_down):
+    """_locate_hole walks past RAM ranges outside [lo, hi] without cutting them (unsorted lists too)."""
+    from kdumplab.kexec import Segment, _locate_hole
+
+    placed = [Segment(start, n * 0x1000, "x") for start, n in segs]
+    args = (ram, placed, size, lo, lo + span, top_down, 0x1000)
+    assert _locate_hole(*args) == _plain_locate_hole(*args)

@@ -16,8 +16,10 @@ import re
 from bisect import bisect_right
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
+from operator import attrgetter
 
 from kdumplab.errors import KdumplabError
+from kdumplab.frozen import maker
 
 __all__ = ["Resource", "render", "parse", "walk", "insert", "reserve_with_split", "MAX_IORES_LEVEL"]
 
@@ -47,6 +49,11 @@ class Resource:
         return f"{indent}{start:0{_WIDTH}x}-{last:0{_WIDTH}x} : {self.name}"
 
 
+_start = attrgetter("start")
+#: ``Resource(start, end, name, children)`` where the values are known good (kdumplab.frozen)
+_resource = maker(Resource, ("start", "end", "name", "children"))
+
+
 def walk(resources: Iterable[Resource], depth: int = 0) -> Iterator[tuple[int, Resource]]:
     """Depth-first ``(depth, resource)`` pairs in the kernel's print order."""
     for r in resources:
@@ -66,11 +73,11 @@ def insert(siblings: tuple[Resource, ...], new: Resource) -> tuple[Resource, ...
     become its children. A partial overlap is refused by the kernel; here it raises ValueError because
     the model never builds one.
     """
-    i = bisect_right(siblings, new.start, key=lambda r: r.start)
+    i = bisect_right(siblings, new.start, key=_start)
     if i > 0:
         s = siblings[i - 1]
         if s.start <= new.start and new.end <= s.end and (s.start, s.end) != (new.start, new.end):
-            return siblings[:i - 1] + (replace(s, children=insert(s.children, new)),) + siblings[i:]
+            return siblings[:i - 1] + (_resource(s.start, s.end, s.name, insert(s.children, new)),) + siblings[i:]
         if s.end > new.start and not (new.start <= s.start and s.end <= new.end):
             raise ValueError(f"{new.name} [{new.start:#x}, {new.end:#x}) overlaps {s.name}")
         if s.start == new.start and s.end <= new.end:
@@ -79,11 +86,13 @@ def insert(siblings: tuple[Resource, ...], new: Resource) -> tuple[Resource, ...
     while j < len(siblings) and siblings[j].start < new.end:
         if siblings[j].end > new.end:
             if siblings[j].start == new.start:
-                return siblings[:j] + (replace(siblings[j], children=insert(siblings[j].children, new)),) \
-                    + siblings[j + 1:]
+                s = siblings[j]
+                return siblings[:j] + (_resource(s.start, s.end, s.name, insert(s.children, new)),) + siblings[j + 1:]
             raise ValueError(f"{new.name} [{new.start:#x}, {new.end:#x}) overlaps {siblings[j].name}")
         j += 1
-    adopted = replace(new, children=tuple(sorted(new.children + siblings[i:j], key=lambda r: r.start)))
+    if i == j and not new.children:  # nothing to adopt (the common case)
+        return siblings[:i] + (new,) + siblings[j:]
+    adopted = _resource(new.start, new.end, new.name, tuple(sorted(new.children + siblings[i:j], key=_start)))
     return siblings[:i] + (adopted,) + siblings[j:]
 
 

@@ -21,9 +21,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
+from operator import attrgetter
 
 from kdumplab.errors import KdumplabError
-from kdumplab.iomem import MAX_IORES_LEVEL, Resource, walk
+from kdumplab.frozen import maker
+from kdumplab.iomem import MAX_IORES_LEVEL, Resource
 from kdumplab.profiles import ProfileTable
 from kdumplab.ranges import SZ_1G, SZ_1M, SZ_2M, U64_MAX, PhysRange, align_down, align_up
 
@@ -210,6 +212,9 @@ class IomemLine:
     depth: int
 
 
+_iomem_line = maker(IomemLine, ("start", "last", "name", "depth"))
+
+
 @dataclass(frozen=True, slots=True)
 class Segment:
     start: int
@@ -268,8 +273,17 @@ def parse_iomem_lines(text: str) -> tuple[IomemLine, ...]:
 def iomem_lines(tree: Iterable[Resource]) -> tuple[IomemLine, ...]:
     """What :func:`parse_iomem_lines` reads from ``iomem.render(tree)``, taken from the tree itself (depth capped
     as the kernel prints it): ``model.run`` hands these to kexec-tools without printing and parsing the text."""
-    cap = MAX_IORES_LEVEL
-    return tuple(IomemLine(r.start, r.end - 1, r.name, depth if depth < cap else cap) for depth, r in walk(tree))
+    out: list[IomemLine] = []
+
+    def visit(level: tuple[Resource, ...] | Iterable[Resource], depth: int) -> None:
+        shown = min(depth, MAX_IORES_LEVEL)
+        for r in level:
+            out.append(_iomem_line(r.start, r.end - 1, r.name, shown))
+            if r.children:
+                visit(r.children, depth + 1)
+
+    visit(tree, 0)
+    return tuple(out)
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -302,16 +316,25 @@ def _exclude(ranges: list[Span], cut: Span) -> bool:
     return False
 
 
+_seg_start = attrgetter("start")
+
+
 def _locate_hole(ram: list[Span], segs: list[Segment], size: int, lo: int, hi: int, top_down: bool,
                  page: int = PAGE) -> int | None:
     """kexec.c locate_hole with page alignment (getpagesize() of the running kernel): the RAM ranges minus the
     segments placed so far, clipped to [lo, hi] (hi inclusive); bottom-up takes the first fit, top-down the
     last (highest) one."""
     free: list[Span] = []
-    ordered = sorted(segs, key=lambda s: s.start)
+    ordered = sorted(segs, key=_seg_start)
+    n = len(ordered)
     j = 0
     for mstart, mend in ram:
-        while j < len(ordered) and ordered[j].start <= mend:
+        if mend < lo:  # its free parts end at or below mend (they may start below mstart, where a segment
+            # below the range moves the cursor back): none reaches into [lo, hi], so only walk past its segments
+            while j < n and ordered[j].start <= mend:
+                j += 1
+            continue
+        while j < n and ordered[j].start <= mend:
             sstart, send = ordered[j].start, ordered[j].start + ordered[j].size - 1
             if mstart < sstart:
                 free.append((mstart, sstart - 1))

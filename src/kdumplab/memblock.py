@@ -16,7 +16,9 @@ import enum
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
+from operator import attrgetter
 
+from kdumplab.frozen import maker
 from kdumplab.ranges import SZ_4K, align_down, align_up
 
 __all__ = ["Flag", "Region", "Memblock", "NUMA_NO_NODE"]
@@ -50,31 +52,18 @@ class Region:
         object.__setattr__(self, "end", self.base + self.size)
 
 
-# Hot-path constructors: the allocator makes a new Region and a new Memblock on every reserve, and the
-# dataclasses' own __init__ (frozen: one object.__setattr__ per field, then __post_init__) costs about twice
-# as much as setting the slots directly. Only values that __post_init__ would accept reach these.
-_new = object.__new__
-_SET_BASE, _SET_SIZE, _SET_NID, _SET_FLAGS, _SET_END = (Region.__dict__[k].__set__  # type: ignore[attr-defined]
-                                                        for k in ("base", "size", "nid", "flags", "end"))
+# Hot-path constructors (kdumplab.frozen): the allocator makes a new Region and a new Memblock on every
+# reserve. Only values that __post_init__ would accept reach them.
+_make_region = maker(Region, ("base", "size", "nid", "flags", "end"))
 
 
 def _region(base: int, size: int, nid: int, flags: Flag) -> Region:
     """``Region(base, size, nid, flags)`` for a base and size already known to be non-negative."""
-    r = _new(Region)
-    _SET_BASE(r, base)
-    _SET_SIZE(r, size)
-    _SET_NID(r, nid)
-    _SET_FLAGS(r, flags)
-    _SET_END(r, base + size)
-    return r
+    return _make_region(base, size, nid, flags, base + size)
 
 
-def _base(r: Region) -> int:
-    return r.base
-
-
-def _end(r: Region) -> int:
-    return r.end
+_base = attrgetter("base")  # bisect keys (C-level getters: bisect calls them once per probe)
+_end = attrgetter("end")
 
 
 def _insert(regions: tuple[Region, ...], base: int, size: int, flags: Flag, nid: int) -> tuple[Region, ...]:
@@ -342,17 +331,6 @@ class Memblock:
         return addr, self.reserve(addr, size, what)
 
 
-_SET_MEMORY, _SET_RESERVED, _SET_BOTTOM_UP, _SET_MOVABLE, _SET_LOG = (
-    Memblock.__dict__[k].__set__ for k in ("memory", "reserved", "bottom_up", "movable_node", "log"))  # type: ignore[attr-defined]
 
-
-def _memblock(memory: tuple[Region, ...], reserved: tuple[Region, ...], bottom_up: bool, movable_node: bool,
-              log: tuple[tuple[str, int, int], ...]) -> Memblock:
-    """``Memblock(...)`` on the hot path (see :func:`_region`)."""
-    mb = _new(Memblock)
-    _SET_MEMORY(mb, memory)
-    _SET_RESERVED(mb, reserved)
-    _SET_BOTTOM_UP(mb, bottom_up)
-    _SET_MOVABLE(mb, movable_node)
-    _SET_LOG(mb, log)
-    return mb
+#: ``Memblock(memory, reserved, bottom_up, movable_node, log)`` on the hot path
+_memblock = maker(Memblock, ("memory", "reserved", "bottom_up", "movable_node", "log"))

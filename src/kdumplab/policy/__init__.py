@@ -78,6 +78,10 @@ class Feature(enum.Enum):
     #: for crashkernel" (crash_reserve_low_1M; from 5.13 x86 reserves the first MiB always, silently)
     X86_RESERVE_LOW_1M = enum.auto()
 
+    # Members are singletons compared by identity, so identity hashing is consistent with ==; Enum's own
+    # __hash__ (hash of the name, in Python) was a visible part of model.run, which asks has() ~25 times
+    __hash__ = object.__hash__
+
 
 class EarlyStep(enum.Enum):
     """Allocations made before the crash reservation, in boot order (see ``kdumplab.early``)."""
