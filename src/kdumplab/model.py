@@ -23,7 +23,7 @@ from kdumplab.memblock import Memblock
 from kdumplab.memparse import memparse
 from kdumplab.outcome import BootOutcome, EarlyAlloc, Role, Verdict
 from kdumplab.policy import EarlyStep, Feature, PolicyData, for_kernel
-from kdumplab.ranges import U64_MAX, align_up
+from kdumplab.ranges import SZ_4G, U64_MAX, align_up
 from kdumplab.reserve import Placement, reserve_crashkernel
 
 __all__ = ["Scenario", "Result", "run", "boot_facts", "crash_side"]
@@ -73,7 +73,8 @@ class Result:
     def crash_view(self) -> Any:
         """What the crash kernel sees after a successful load (None without one); made on first use."""
         if self._crash_view is ...:
-            object.__setattr__(self, "_crash_view", _crash_view(self.policy, self.kexec, self.scenario.machine))
+            view = _CRASH_VIEW_BY_ARCH.get(self.scenario.machine.arch, _crash_view)
+            object.__setattr__(self, "_crash_view", view(self.policy, self.kexec, self.scenario.machine))
         return self._crash_view
 
 
@@ -263,7 +264,8 @@ def run(scenario: Scenario, reuse: bool = True) -> Result:
             from kdumplab.iomem import render  # noqa: PLC0415
 
             iomem_in = iomem_text = render(tree)
-        load = _kexec(policy, machine, iomem_in, outcome, scenario.kexec_tools, scenario.crash_initrd_size)
+        kexec_model = _KEXEC_BY_ARCH.get(machine.arch, _kexec)
+        load = kexec_model(policy, machine, iomem_in, outcome, scenario.kexec_tools, scenario.crash_initrd_size)
     res = Result(scenario=scenario, policy=policy, outcome=outcome, memblock=at_reservation, final_memblock=final,
                  early_memblock=early_done, iomem=tree, linear_map=lm, kexec_crash_size=crash_size,
                  deferred=deferred, kexec=load, _iomem_text=iomem_text)
@@ -335,3 +337,36 @@ def crash_side(policy: PolicyData, machine: Machine, iomem_text: str, crashk_res
     load = _load(policy, machine, iomem_text, crashk_res, version, crash_initrd_size, base_fdt, bootargs)
     nomap = crashview.efi_nomap_ranges(iomem_text) if efi else ()
     return load, _crash_view(policy, load, machine, nomap)
+
+
+def _kexec_x86(policy: PolicyData, machine: Machine, iomem: Any, outcome: BootOutcome, version: str,
+               crash_initrd_size: int | None):
+    """x86_64: ``kexec -p`` of the same bzImage (kexec_x86) against the predicted /proc/iomem."""
+    from kdumplab import kexec_x86  # noqa: PLC0415
+
+    kernel = kexec_x86.X86_KERNELS.get(policy.name)
+    if kernel is None:
+        raise KdumplabError("--kexec-tools", f"kexec-tools on x86_64 is modelled for the Debian amd64 kernels "
+                            f"({', '.join(kexec_x86.X86_KERNELS)}), not {policy.name}")
+    inputs = kexec_x86.X86Inputs(
+        initrd_size=crash_initrd_size if crash_initrd_size is not None else
+        (machine.initrd.size if machine.initrd else None),
+        acpi_rsdp=kexec_x86.seabios_rsdp(any(end > SZ_4G for _, end in machine.ram_ranges())),
+        efi_runtime_map=kexec_x86.OVMF_RUNTIME_MAP if getattr(machine, "firmware", "") == "uefi" else 0)
+    return kexec_x86.load_crash_kernel_x86(kexec_x86.x86_kexec_tools(version), kernel, iomem, inputs)
+
+
+def _crash_view_x86(policy: PolicyData, load: Any, machine: Machine, nomap: tuple[tuple[int, int], ...] = ()) -> Any:
+    """x86_64: the crash kernel booted with what kexec_x86 handed it (crashview_x86); None when nothing loaded."""
+    if load is None or not load.loaded:
+        return None
+    from kdumplab import crashview_x86, kexec_x86  # noqa: PLC0415
+
+    return crashview_x86.crash_view_x86(crashview_x86.X86_CRASH_KERNELS[policy.name],
+                                        kexec_x86.X86_KERNELS[policy.name], load)
+
+
+#: kexec -p and the crash kernel per architecture (arm64, the default: _kexec/_crash_view with kexec.py and
+#: crashview.py; x86_64: kexec_x86.py and crashview_x86.py)
+_KEXEC_BY_ARCH = {"x86_64": _kexec_x86}
+_CRASH_VIEW_BY_ARCH = {"x86_64": _crash_view_x86}

@@ -16,7 +16,7 @@ from kdumplab.model import Result
 from kdumplab.ranges import SZ_4G, U64_MAX, iec
 
 __all__ = ["WRAPPED", "FATAL", "Judgement", "judge", "problems", "kdump_verdict", "exit_status", "vmcore_text",
-           "paired_kexec_tools"]
+           "paired_kexec_tools", "load_sentence"]
 
 WRAPPED = 1 << 60  # no real program header or /proc/vmcore is this big: a size that wrapped below zero
 #: problems after which there is no usable dump (the others are warnings: a dump exists, some tools or devices fail)
@@ -37,12 +37,15 @@ def problems(res: Result) -> tuple[tuple[str, str], ...]:
     if loads and loads[0].size >= WRAPPED:
         found.append(("vmcore size wraps", "its elfcorehdr has a wrapped kernel-text header (no _text in "
                          "/proc/kallsyms): /proc/vmcore claims ~1.8e19 bytes and reading it oopses"))
-    if view is not None and load.elfcorehdr is not None and not any(
+    # x86 hands the ELF headers over outside the crash kernel's e820 RAM on purpose (kexec_x86.X86KexecLoad)
+    inside = not getattr(load, "elfcorehdr_outside_ram", False)
+    if view is not None and load.elfcorehdr is not None and inside and not any(
             s <= load.elfcorehdr[0] <= e for s, e in view.usable):
         # the 2019 v5 crash kernel with two usable ranges keeps only the second (tests/data/designs-lost)
         found.append(("elfcorehdr not in its memory", "the crash kernel does not keep the range that holds the "
                          f"elfcorehdr ({load.elfcorehdr[0]:#x}): vmcore_init faults and the crash kernel panics"))
-    crash = [(r.start, r.end - 1) for r in res.outcome.regions]
+    # plus what x86 lends the crash kernel outside them (its first 640 KiB / first MiB of RAM, kexec_x86)
+    crash = [(r.start, r.end - 1) for r in res.outcome.regions] + list(getattr(load, "lent", ()))
     if view is not None and crash and any(not any(cs <= s and e <= ce for cs, ce in crash) for s, e in view.usable):
         # the 2019 v5 crash kernel with one usable range caps nothing (tests/data/designs-cycles)
         found.append(("crash kernel not confined", "the crash kernel uses memory outside the crash regions as its "
@@ -58,15 +61,22 @@ def kdump_verdict(res: Result) -> tuple[str, str]:
     load, view = res.kexec, res.crash_view
     if not load.loaded:
         first = load.error[0] if load.error else "refused"
-        return f"NO: {first}", verdict(load)
+        return f"NO: {first}", load_sentence(load)
     found = problems(res)
     where = "high" if load.segments and min(s.start for s in load.segments) >= SZ_4G else "low"
     mem = f", crash kernel MemTotal ~{view.memtotal_kb // 1024} MiB" if view is not None else ""
     short = f"yes, {where}{mem}" + ("; BUT " + ", ".join(label for label, _ in found) if found else "")
-    sentence = verdict(load) + (" But " + "; and ".join(text for _, text in found) + "." if found else
+    sentence = load_sentence(load) + (" But " + "; and ".join(text for _, text in found) + "." if found else
                                 f" The crash kernel boots in {'/'.join(f'{s:#x}-{e:#x}' for s, e in view.usable)}"
                                 f"{mem}." if view is not None else "")
     return short, sentence
+
+
+def load_sentence(load) -> str:  # noqa: ANN001 - kexec.KexecLoad or kexec_x86.X86KexecLoad
+    """The kexec part of the verdict, in the words of the module that modelled the load."""
+    from kdumplab.kexec_x86 import X86KexecLoad, x86_verdict  # noqa: PLC0415
+
+    return x86_verdict(load) if isinstance(load, X86KexecLoad) else verdict(load)
 
 
 def _why_no_low(res: Result) -> str:

@@ -85,13 +85,13 @@ def plan_to_dict(result: Result, kaslr: Any = None) -> dict[str, Any]:
     }
     load = result.kexec
     if load is not None:
-        from kdumplab.kexec import verdict  # noqa: PLC0415
+        from kdumplab.verdict import load_sentence  # noqa: PLC0415
 
         doc["kexec"] = {
             "kexec_tools": load.tools,
             "loaded": load.loaded,
             "error": "\n".join(load.error) if isinstance(load.error, tuple) else load.error,
-            "verdict": verdict(load),
+            "verdict": load_sentence(load),
             "syscall": load.syscall,
             "entry": load.entry,
             "segments": [{"start": s.start, "size": s.size, "bufsz": s.bufsz, "what": s.what} for s in load.segments],
@@ -100,6 +100,9 @@ def plan_to_dict(result: Result, kaslr: Any = None) -> dict[str, Any]:
             "usable_memory_ranges": [[s, e] for s, e in load.usable_memory_ranges],
             "elfcorehdr": list(load.elfcorehdr) if load.elfcorehdr else None,
             "output": list(load.output),
+            # x86_64 (kexec_x86): the e820 map handed to the crash kernel and its command line; null on arm64
+            "e820": [[s, e, t] for s, e, t in load.e820] if hasattr(load, "e820") else None,
+            "crash_cmdline": getattr(load, "cmdline", None),
         }
         doc["kdump"] = {"works": judgement.status == 0, "verdict": judgement.sentence, "short": judgement.short,
                         "problems": [{"label": label, "text": text} for label, text in judgement.problems]}

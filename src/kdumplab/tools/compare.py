@@ -28,7 +28,7 @@ class Cell:
     """One kernel policy x kexec-tools version."""
 
     version: str
-    loaded: bool | None  # None: kexec-tools is not modelled for this policy (x86_64)
+    loaded: bool | None  # None: the model has no kexec facts for this policy (n/a)
     kernel_at: int | None  # where the crash kernel's Image goes
     crash_mem_kib: int | None  # the crash kernel's MemTotal (estimate)
     short: str  # for a table cell

@@ -42,6 +42,9 @@ def emit_artifacts(result: model.Result, dtb_path: str | None, elfcorehdr_path: 
     if load.elfcorehdr is None:
         raise KdumplabError("--emit-dtb/--emit-elfcorehdr", "kexec-tools built no elfcorehdr for this load",
                             "see the kexec verdict")
+    if hasattr(load, "e820"):  # kexec_x86.X86KexecLoad: no DTB, and artifacts writes arm64 ELF headers only
+        raise KdumplabError("--emit-dtb/--emit-elfcorehdr", "not for x86_64: its crash kernel gets an e820 map in "
+                            "boot_params, and the ELF header writer is arm64's", "see kexec.e820 and phdrs in --json")
     if crash_append is None:
         crash_append = " ".join(t for t in result.scenario.cmdline.split() if not t.startswith("crashkernel="))
     base = base_dtb()

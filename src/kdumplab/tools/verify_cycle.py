@@ -53,28 +53,12 @@ def x86_crash_ram(cyc: Cycle) -> tuple[tuple[int, int], ...]:
 
 
 def verify_x86_cycle(cyc: Cycle) -> tuple[FieldCheck, ...]:
-    """An x86 cycle: the first boot exactly (pinned at its Kernel code address), and what the crash kernel got
-    against the reservation: kexec-tools' x86 placement itself is not modelled, so the crash kernel's RAM must
-    lie in the crash regions or the first 640 KiB (kexec_load hands the low 640 KiB over, having copied it to a
-    backup segment: crashdump-x86.c), and its elfcorehdr= inside a crash region."""
+    """An x86 cycle: the first boot exactly (pinned at its Kernel code address), then kexec's placement, what it
+    handed the crash kernel and what that kernel saw (tools/verify_x86_cycle.py)."""
     from kdumplab.tools.verify import verify_observation  # noqa: PLC0415
+    from kdumplab.tools.verify_x86_cycle import verify_x86_kexec  # noqa: PLC0415
 
-    first = cyc.first
-    checks = list(verify_observation(first))
-    if cyc.capture is None:
-        return tuple(checks)
-    regions = [(r.start, r.end) for r in first.crash_regions]
-    allowed = [*regions, (0, 0xA0000)]
-    ram = x86_crash_ram(cyc)
-    outside = [(a, b) for a, b in ram if not any(lo <= a and b <= hi for lo, hi in allowed)]
-    checks.append(FieldCheck("crash kernel RAM within the crash regions", bool(ram) and not outside,
-                             "inside " + ", ".join(f"{a:#x}-{b - 1:#x}" for a, b in allowed),
-                             ", ".join(f"{a:#x}-{b - 1:#x}" for a, b in ram) or "no e820 RAM lines"))
-    m = _ELFCOREHDR.search(cyc.capture.cmdline)
-    hdr = None if m is None else int(m.group(1), 16) if m.group(1) else int(m.group(2)) << 10
-    checks.append(FieldCheck("elfcorehdr inside a crash region", hdr is not None and any(
-        lo <= hdr < hi for lo, hi in regions), "in a crash region", f"{hdr:#x}" if hdr is not None else "none"))
-    return tuple(checks)
+    return tuple(verify_observation(cyc.first)) + verify_x86_kexec(cyc)
 
 
 def verify_cycle(cyc: Cycle) -> tuple[FieldCheck, ...]:
