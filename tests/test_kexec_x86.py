@@ -175,3 +175,12 @@ def test_model_runs_x86_kexec_and_judges_it() -> None:
 def test_unknown_release() -> None:
     with pytest.raises(KdumplabError, match="unknown kexec-tools version"):
         x86_kexec_tools("2.0.99")
+
+
+def test_bzimage_facts_agree_with_the_kernel_profiles() -> None:
+    # one truth: the init_size kexec loads the kernel with is the bzImage header field the profile holds
+    from kdumplab.profiles import debian_x86  # noqa: PLC0415
+
+    for prof in debian_x86.PROFILES:
+        assert X86_KERNELS[prof.name].init_size == prof.image.init_size
+        assert prof.name in crashview_x86.X86_CRASH_KERNELS
