@@ -128,8 +128,8 @@ def test_segments_never_overlap_and_stay_in_the_region(start_mib: int, size_mib:
     iomem = IOMEM_2G.replace("6f000000-7effffff", f"{start:08x}-{end - 1:08x}")
     load = load_crash_kernel_x86(x86_kexec_tools(version), X86_KERNELS[gen], iomem,
                                  X86Inputs(initrd_size=initrd_kib << 10))
-    if not load.loaded:
-        assert load.error[0].startswith("Could not find a free area")
+    if not load.loaded:  # kexec-tools' locate_hole, or the kernel's (kexec_locate_mem_hole: -EADDRNOTAVAIL)
+        assert load.error[0].startswith(("Could not find a free area", "kexec_file_load failed: Cannot assign"))
         return
     segs = sorted(load.segments, key=lambda s: s.start)
     assert all(a.start + a.size <= b.start for a, b in zip(segs, segs[1:], strict=False))
