@@ -79,15 +79,22 @@ def test_bootspec_refuses(field: str, value: str, where: str):
         BootSpec("6.12", "8G", **{field: value})
 
 
-def test_uefi_is_booted_but_not_predicted():
-    """The lab boots arm64 under EDK2; the model does not know its memory map yet, so a prediction is
-    refused with one line (exit 2) rather than given as the DT boot's."""
+def test_uefi_is_predicted_and_a_dma_window_under_uefi_turns_acpi_off():
+    """plan --firmware uefi answers with EDK2's layout (the kernel placed by the EFI stub near the top of the
+    first node, not at 0x40200000); with a DMA window QEMU runs with acpi=off so that EDK2 hands over the DT."""
     from click.testing import CliRunner
 
     from kdumplab.cli import main
+    from kdumplab.lab.qemu import dumpdtb_argv, qemu_argv
 
-    r = CliRunner().invoke(main, ["plan", "--kernel", "6.12", "--firmware", "uefi", "--cmdline", "crashkernel=512M"])
-    assert r.exit_code == 2 and "not modelled yet" in r.output
-    assert BootSpec("6.12", "8G", firmware="uefi").firmware_name == "uefi"
-    with pytest.raises(Exception, match="acpi=off"):
-        BootSpec("6.12", "8G", firmware="uefi", dma_window="1G")
+    r = CliRunner().invoke(main, ["plan", "--kernel", "6.12", "--firmware", "uefi", "--mem", "4G",
+                                  "--cmdline", "crashkernel=512M", "--json"])
+    assert r.exit_code == 0, r.output
+    assert "135600000-13732ffff : Kernel code" in r.output  # tests/data/boots-uefi/6.12-u-cal-4G-512M
+    spec = BootSpec("6.12", "8G", firmware="uefi", dma_window="1G")
+    assert spec.firmware_name == "uefi"
+    argv = qemu_argv(spec, "vmlinuz", "initrd", bios="QEMU_EFI.fd", dtb="virt.dtb")
+    assert argv[argv.index("-M") + 1] == "virt,acpi=off"
+    assert "virt,acpi=off,dumpdtb=F" in dumpdtb_argv(spec, "F")
+    plain = qemu_argv(BootSpec("6.12", "8G", firmware="uefi"), "vmlinuz", "initrd", bios="QEMU_EFI.fd")
+    assert plain[plain.index("-M") + 1] == "virt"

@@ -101,21 +101,8 @@ def _top(mb: Memblock, size: int, align: int, what: str, nid: int = NUMA_NO_NODE
 
 def _pages_top_down(mb: Memblock, count: int, page: int, what: str) -> tuple[Memblock, int | None]:
     """``count`` one-page allocations in a row, as early_pgtable_alloc makes them: each takes the highest
-    free page, so they fill the highest free ranges from the top. Done range by range, not page by page."""
-    lowest = None
-    while count:
-        top = None
-        for lo, hi, _ in mb.free_ranges():
-            lo, hi = align_up(max(lo, page), page), align_down(hi, page)
-            if hi > lo:
-                top = (lo, hi)
-        if top is None:
-            break
-        lo, hi = top
-        take = min(count, (hi - lo) // page)
-        mb = mb.reserve(hi - take * page, take * page, what)
-        lowest, count = hi - take * page, count - take
-    return mb, lowest
+    free page, so they fill the highest free ranges from the top."""
+    return _chunks_top_down(mb, count, page, NUMA_NO_NODE, what)
 
 
 def table_spans(page_size: int) -> tuple[int, int]:
@@ -214,6 +201,25 @@ def _count_indices(spans: list[tuple[int, int]], unit: int) -> int:
     return count
 
 
+def _chunks_top_down(mb: Memblock, count: int, size: int, nid: int, what: str) -> tuple[Memblock, int | None]:
+    """``count`` allocations of ``size`` bytes aligned to ``size``, each the highest that fits in ``nid``:
+    they fill the highest free ranges from the top, range by range (not one by one)."""
+    lowest = None
+    while count:
+        top = None
+        for lo, hi, _ in mb.free_ranges(nid):
+            lo, hi = align_up(max(lo, size), size), align_down(hi, size)
+            if hi > lo:
+                top = (lo, hi)
+        if top is None:
+            break
+        lo, hi = top
+        take = min(count, (hi - lo) // size)
+        mb = mb.reserve(hi - take * size, take * size, what)
+        lowest, count = hi - take * size, count - take
+    return mb, lowest
+
+
 def _sparse(policy: PolicyData, mb: Memblock, page_size: int) -> tuple[Memblock, list[EarlyAlloc]]:
     """sparse_init(): section roots, then per node the section index, usemap, memmap buffer and vmemmap
     page tables.
@@ -253,7 +259,11 @@ def _sparse(policy: PolicyData, mb: Memblock, page_size: int) -> tuple[Memblock,
         mb, a = _top(mb, p.usemap_per_section * sections, 64, f"usemap {nid}", nid=nid,
                      start=goal, end=goal + section)
         size = sections * per_section
-        mb, a = _top(mb, size, per_section, f"memmap node {nid}", nid=nid)
+        if policy.has(Feature.MEMMAP_PER_SECTION) and not basepages:
+            mb, low = _chunks_top_down(mb, sections, per_section, nid, f"memmap node {nid}")
+            a = None if low is None else EarlyAlloc(f"memmap node {nid}", low, size)
+        else:
+            mb, a = _top(mb, size, per_section, f"memmap node {nid}", nid=nid)
         if nid == 0 or not allocs:
             for _ in range(p.vmemmap_pt_pages):
                 mb, _a = _top(mb, page_size, page_size, "vmemmap page tables", nid=nid)

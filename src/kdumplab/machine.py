@@ -136,6 +136,9 @@ class Machine:
     build: KernelBuild = KernelBuild()
     #: device / MMIO lines of /proc/iomem that are not RAM (kept as text; they do not move the model)
     iomem_devices: tuple[str, ...] = ()
+    #: how the kernel was started: ``dt`` (a boot loader hands over a device tree), ``uefi`` (the EFI stub, the
+    #: memory map from UEFI, ACPI or a DT), ``bios`` (x86 legacy boot)
+    firmware: str = "dt"
     source: str = ""
     notes: tuple[str, ...] = field(default=())
 
@@ -144,6 +147,8 @@ class Machine:
             raise KdumplabError(self.name, "machine has no RAM banks")
         if self.arch not in ("arm64", "x86_64"):
             raise KdumplabError(self.name, f"unknown arch {self.arch!r}", "use arm64 or x86_64")
+        if self.firmware not in ("dt", "uefi", "bios"):
+            raise KdumplabError(self.name, f"unknown firmware {self.firmware!r}", "use dt, uefi or bios")
         if self.page_size not in (SZ_4K, 16 * 1024, SZ_64K):
             raise KdumplabError(self.name, f"page size {self.page_size} is not 4K, 16K or 64K")
         top = 1 << PHYS_BITS[self.arch]
@@ -232,6 +237,9 @@ KEYS: tuple[Key, ...] = (
     Key("", "name", "text", "What the machine is (shown in every report)."),
     Key("", "arch", "choice", "The CPU architecture.", choices=("arm64", "x86_64")),
     Key("", "page_size", "size", "The kernel's page size: 4K, 16K or 64K."),
+    Key("", "firmware", "choice", "How the kernel is started: `dt` (a boot loader hands over a device tree), "
+        "`uefi` (the EFI stub; memory from the UEFI memory map, ACPI or DT), `bios` (x86 legacy).",
+        choices=("dt", "uefi", "bios")),
     Key("", "dma_address_limit", "address", "The highest CPU address a DMA master reaches (DT dma-ranges, IORT); "
         "omitted: nothing limits it below 4 GiB."),
     Key("", "source", "text", "Where the numbers come from (a boot log, a dump), for the reader."),

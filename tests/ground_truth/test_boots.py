@@ -21,7 +21,8 @@ from kdumplab import model, presets
 DATA = Path(__file__).parent.parent / "data"
 # boots/: recorded by `kdumplab lab suite`; realboots/: recorded by the lead before the lab existed, with the
 # same QEMU command (see realboots/README.md)
-BOOTS = sorted(p for d in ("boots", "realboots") for p in (DATA / d).glob("*") if (p / "case.json").exists())
+BOOTS = sorted(p for d in ("boots", "realboots", "boots-uefi") for p in (DATA / d).glob("*")
+               if (p / "case.json").exists())
 # 16 MiB of "reserved" lines may differ (see the module docstring). Measured over realboots/: median 10
 # pages, worst 3231 (two NUMA nodes: per-node hash tables and percpu that the model does not place).
 RESERVED_TOLERANCE_PAGES = 4096
@@ -84,13 +85,17 @@ def _inputs(case: dict) -> tuple[str, int, tuple[int, ...] | None, str, int]:
     return kernel, mem, numa or None, cmdline, initrd
 
 
-def _shape(case: dict) -> dict:
-    """The machine shape beyond -m/-numa: the DMA window and the size of the -dtb file that carried it."""
+def _shape(case: dict, cmdline: str) -> dict:
+    """The machine shape beyond -m/-numa: the firmware (EDK2 when QEMU ran with -bios; its stub reads the
+    command line), the DMA window and the size of the -dtb file that carried it."""
+    out: dict = {}
+    if "-bios" in case.get("provenance", {}).get("qemu_cmdline", ()):
+        out = {"firmware": "uefi", "cmdline": cmdline}
     window = case.get("dma_window")
     if window is None:
-        return {}
-    return {"dma_window": int(window[:-1]) << {"M": 20, "G": 30}[window[-1]],
-            "dtb_file_size": int(case["provenance"]["dtb_size"])}
+        return out
+    return out | {"dma_window": int(window[:-1]) << {"M": 20, "G": 30}[window[-1]],
+                  "dtb_file_size": int(case["provenance"]["dtb_size"])}
 
 
 # Known disagreements, each a strict xfail (fixing it turns the test red until the entry is removed). The three
@@ -105,7 +110,7 @@ def test_model_matches_real_boot(case_dir: Path):
     case = json.loads((case_dir / "case.json").read_text())
     kernel, mem, numa, cmdline, initrd = _inputs(case)
     real = _facts((case_dir / "serial.log").read_text(errors="replace"))
-    machine = presets.qemu_virt(mem, numa, initrd, kernel, **_shape(case))
+    machine = presets.qemu_virt(mem, numa, initrd, kernel, **_shape(case, cmdline))
     result = model.run(model.Scenario(machine, cmdline, kernel))
     assert list(result.outcome.log) == real["log"]
     assert real["iomem"] is not None, "no iomem section in serial.log"

@@ -64,6 +64,10 @@ class Feature(enum.Enum):
     KERNEL_FROM_STEXT = enum.auto()
     #: with more than one NUMA node, a CMA area per node too, bottom-up above 4 GiB in the node (7.2)
     PERNODE_CMA = enum.auto()
+    #: sparse_init takes no memmap buffer per node: each section's memmap is its own PMD-aligned memblock
+    #: allocation (7.2: memblock=debug shows one ``memmap_alloc`` of 2 MiB per section and no
+    #: ``memblock_alloc_exact_nid_raw``), so the pieces fill holes between NOMAP ranges (EFI runtime regions)
+    MEMMAP_PER_SECTION = enum.auto()
     #: x86's own reserve_crashkernel (5.10, 6.1): plain then ,high; windows start at CRASH_ALIGN; the low
     #: region's ,low is parsed on its own with a swiotlb-sized default; "Reserving ..MB" messages
     X86_LEGACY = enum.auto()

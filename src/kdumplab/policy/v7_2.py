@@ -15,7 +15,7 @@ ROW = replace(
     grammar=("arm64", "7.2"),
     early_steps=(EarlyStep.PAGE_TABLES, EarlyStep.CMA, EarlyStep.CRASHKERNEL,
                  EarlyStep.SPARSE),
-    features=v6_12.ROW.features | {Feature.PERNODE_CMA},
+    features=v6_12.ROW.features | {Feature.PERNODE_CMA, Feature.MEMMAP_PER_SECTION},
     description="Debian sid: as 6.12; memmap allocated after the crash region",
     citations={**v6_12.ROW.citations,
                "early_steps": "arm64 bootmem_init no longer calls sparse_init (7.x)"},

@@ -89,8 +89,22 @@ def qemu_virt_high_io(mem: int, pa_bits: int = QEMU_VIRT_PA_BITS) -> tuple[tuple
     return tuple(out)
 
 
+#: The size of each Debian Image file (what fw_cfg hands EDK2 and EDK2 copies twice), from the lab cache.
+DEBIAN_IMAGE_FILE_SIZES = {"5.10": 27_468_288, "6.1": 32_954_880, "6.12": 37_730_816, "6.12-16k": 38_277_632,
+                           "7.2": 48_271_296}
+
+#: /proc/iomem's device lines below RAM under EDK2 and QEMU's ACPI tables (devices named by their ACPI
+#: ids), the same on all four kernels (tests/data/boots-uefi); the PCIe window is named by its ACPI bus.
+QEMU_VIRT_ACPI_LOW_DEVICES = tuple(
+    ["09000000-09000fff : ARMH0011:00", "  09000000-09000fff : ARMH0011:00 ARMH0011:00",
+     "09020000-09020017 : QEMU0002:00"]
+    + [f"{0xa000000 + 0x200 * i:08x}-{0xa000000 + 0x200 * i + 0x1ff:08x} : LNRO0005:{i:02x}" for i in range(32)]
+    + ["10000000-3efeffff : PCI Bus 0000:00"])
+
+
 def qemu_virt(mem: int = 8 * SZ_1G, numa: tuple[int, ...] | None = None, initrd_size: int = 0xf2000,
-              kernel: str = "6.1", dma_window: int | None = None, dtb_file_size: int | None = None) -> Machine:
+              kernel: str = "6.1", dma_window: int | None = None, dtb_file_size: int | None = None,
+              firmware: str = "dt", cmdline: str = "") -> Machine:
     """The guest ``qemu-system-aarch64 -M virt -m MEM [-numa ...] -kernel Image -initrd FILE`` builds.
 
     RAM is one block from 1 GiB (one bank per NUMA node, in order). QEMU 7.2 (hw/arm/boot.c) loads the
@@ -126,6 +140,8 @@ def qemu_virt(mem: int = 8 * SZ_1G, numa: tuple[int, ...] | None = None, initrd_
         dtb_file_size = QEMU_VIRT_DMA_DTB_FILE_SIZE.get(len(sizes), QEMU_VIRT_DMA_DTB_FILE_SIZE[1])
     dtb_size = QEMU_VIRT_DTB_SIZE if dtb_file_size is None else qemu_loaded_dtb_size(dtb_file_size)
     gib = mem / SZ_1G
+    if firmware == "uefi":
+        return _qemu_virt_uefi(mem, sizes, tuple(banks), kernel, initrd_size, high_io, cmdline)
     return Machine(
         name=f"qemu-virt {gib:g}G" + (f" numa {'+'.join(f'{s / SZ_1G:g}G' for s in sizes)}" if numa else ""),
         banks=tuple(banks), kernel=image,
@@ -138,6 +154,49 @@ def qemu_virt(mem: int = 8 * SZ_1G, numa: tuple[int, ...] | None = None, initrd_
         build=prof.build or KernelBuild(),
         source=f"qemu-system-aarch64 7.2 -M virt; kernel {package}"
         + (f"; dma-ranges {dma_window:#x} (-dtb of {dtb_file_size} bytes)" if dma_window is not None else ""),
+    )
+
+
+def _qemu_virt_uefi(mem: int, sizes: tuple[int, ...], banks: tuple[Bank, ...], kernel: str, initrd_size: int,
+                    high_io: tuple[tuple[int, int, str], ...], cmdline: str) -> Machine:
+    """-M virt under EDK2 with QEMU's ACPI tables: the memory map and placements come from kdumplab.efi."""
+    import dataclasses  # noqa: PLC0415
+
+    from kdumplab import efi  # noqa: PLC0415
+    from kdumplab.machine import Reservation  # noqa: PLC0415
+
+    if kernel not in DEBIAN_IMAGE_FILE_SIZES:
+        raise KdumplabError("--firmware uefi", f"the lab does not boot {kernel!r} under EDK2",
+                            ", ".join(DEBIAN_IMAGE_FILE_SIZES))
+    package, image = DEBIAN_IMAGES[kernel]
+    build = efi.EDK2_2022_11
+    fw = efi.edk2_boot(build, (banks[0].start, banks[0].start + banks[0].size),
+                       tuple((b.start, b.start + b.size) for b in banks[1:]), DEBIAN_IMAGE_FILE_SIZES[kernel],
+                       image.image_size, initrd_size, kernel, cmdline)
+    # The kernel refuses ACPI's NUMA layout here: QEMU's SRAT gives no node to the flash bank the EFI map calls
+    # memory (5.10/6.1 drivers/base/arch_numa.c numa_register_nodes: "invalid memblk node"; 6.12+
+    # mm/numa_memblks.c numa_meminfo_cover_memory: "NUMA: no nodes coverage for 64MB"), and fakes one node.
+    banks = tuple(dataclasses.replace(b, node=0) for b in banks)
+    flash = Bank(efi.FLASH_RANGE[0], efi.FLASH_RANGE[1] - efi.FLASH_RANGE[0], node=0, nomap=True)
+    reserved = [Reservation("EFI runtime", lo, hi - lo, nomap=True) for lo, hi in fw.nomap]
+    reserved += [Reservation("ACPI reclaim", lo, hi - lo) for lo, hi in fw.acpi_reclaim]
+    reserved.append(Reservation("EFI memreserve", fw.memreserve[0], fw.memreserve[1] - fw.memreserve[0]))
+    if fw.memmap is not None:
+        reserved.append(Reservation("EFI memory map", fw.memmap[0], fw.memmap[1] - fw.memmap[0]))
+    if fw.memattr is not None:
+        reserved.append(Reservation("EFI memattr", fw.memattr[0], fw.memattr[1] - fw.memattr[0]))
+    return Machine(
+        name=f"qemu-virt {mem / SZ_1G:g}G uefi" + (f" numa {'+'.join(f'{s / SZ_1G:g}G' for s in sizes)}"
+                                                  if len(sizes) > 1 else ""),
+        banks=(flash,) + banks, reserved=tuple(reserved),
+        kernel=dataclasses.replace(image, load_address=fw.kernel_text),
+        initrd=None if fw.initrd is None else PhysRange(*fw.initrd),
+        dtb=PhysRange(*fw.fdt), page_size=for_kernel(kernel).page_size, firmware="uefi",
+        iomem_devices=QEMU_VIRT_ACPI_LOW_DEVICES + tuple(
+            f"{s:x}-{s + n - 1:x} : {'PCI Bus 0000:00' if name.startswith('pcie') else name}"
+            for s, n, name in high_io),
+        source=f"qemu-system-aarch64 7.2 -M virt -bios QEMU_EFI.fd ({build.package} {build.version}, sha256 "
+               f"{build.sha256[:16]}); kernel {package}",
     )
 
 

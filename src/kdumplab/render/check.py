@@ -7,8 +7,10 @@ import textwrap
 
 from kdumplab.bootconfig import METHODS, Method
 from kdumplab.findings import Analysis
+from kdumplab.machine import Machine
 from kdumplab.ranges import SZ_1M, iec, with_sizes
 from kdumplab.recommend import Recommendation
+from kdumplab.render.machine import shape_line
 from kdumplab.tools.compare import Row
 from kdumplab.tools.explain import Explanation
 
@@ -137,14 +139,19 @@ def recommend_json(r: Recommendation, methods: tuple[Method, ...] = METHODS) -> 
                       indent=2) + "\n"
 
 
-def compare_text(rows: tuple[Row, ...], kernel: str | None = None, width: int = 80) -> str:
+def compare_text(rows: tuple[Row, ...], kernel: str | None = None, width: int = 80,
+                 machine: Machine | None = None) -> str:
     """One block per kernel policy: what it reserves, then one line per kexec-tools version (wrapped to
-    ``width``); ``*`` marks the kexec-tools Debian ships beside that kernel, ``>`` the row of ``kernel``."""
-    out = ["policy                  verdict    kexec_crash_size",
-           "(> the --kernel row; * the kexec-tools Debian ships with that kernel)"]
+    ``width``); ``*`` marks the kexec-tools Debian ships beside that kernel, ``>`` the row of ``kernel``.
+    With ``machine``, a first line says its firmware, DMA window and page size; a row whose kernel has
+    other pages says so."""
+    out = textwrap.wrap(f"machine {machine.name}: {shape_line(machine)}", width) if machine is not None else []
+    out += ["policy                  verdict    kexec_crash_size",
+            "(> the --kernel row; * the kexec-tools Debian ships with that kernel)"]
     for r in rows:
         mark = ">" if r.policy == kernel else " "
-        out.append(f"{mark}{r.policy:23} {r.verdict:10} {iec(r.crash_size) if r.crash_size else '-'}")
+        pages = f" ({iec(r.page_size)} pages)" if machine is not None and r.page_size != machine.page_size else ""
+        out.append(f"{mark}{r.policy:23} {r.verdict:10} {iec(r.crash_size) if r.crash_size else '-'}{pages}")
         if r.reserved != "-":
             out += textwrap.wrap(r.reserved, width, initial_indent="  ", subsequent_indent="    ")
         if r.kaslr:

@@ -9,6 +9,7 @@ from typing import Any
 from kdumplab import model
 from kdumplab.findings import Analysis
 from kdumplab.ranges import iec, iec_hex, with_sizes
+from kdumplab.render.machine import shape_line
 from kdumplab.render.svg import legend_html, memory_map
 from kdumplab.tools.compare import Row
 from kdumplab.tools.explain import Explanation
@@ -75,6 +76,7 @@ def page(res: model.Result, expl: Explanation, rows: tuple[Row, ...], analysis: 
 <html lang="en"><head><meta charset="utf-8"><title>kdumplab report: {escape(s.machine.name)}</title>
 <style>{_STYLE}</style></head>
 <body><h1>{escape(s.machine.name)}</h1>
+<p id="shape">{escape(shape_line(s.machine, res.policy.page_size))}</p>
 <p>{iec_hex(s.machine.ram_size)} RAM; kernel <b>{escape(s.kernel)}</b>, cmdline <code>{escape(s.cmdline)}</code>:
 <b id="verdict">{o.verdict}</b> ({escape(with_sizes(o.reason))})</p>
 {memory_map(res, kaslr)}

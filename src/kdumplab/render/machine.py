@@ -5,11 +5,22 @@ from __future__ import annotations
 from kdumplab.machine import Machine
 from kdumplab.ranges import iec, iec_hex
 
-__all__ = ["machine_text", "preset_table"]
+__all__ = ["machine_text", "preset_table", "shape_line"]
+
+_FIRMWARE = {"dt": "DT boot", "uefi": "UEFI (EFI stub)", "bios": "BIOS"}
+
+
+def shape_line(m: Machine, page_size: int | None = None) -> str:
+    """The machine's shape in one line: how it boots, the DMA window, the page size (the kernel's when
+    given: a 16K kernel on a machine file that says 4K runs with 16K pages)."""
+    dma = (f"DMA window {iec(m.dma_address_limit + 1 - min(b.start for b in m.banks if not b.nomap))} "
+           f"(device DMA up to {m.dma_address_limit:#x})" if m.dma_address_limit is not None else "no DMA window")
+    return f"{_FIRMWARE.get(m.firmware, m.firmware)}, {dma}, {iec(page_size or m.page_size)} pages"
 
 
 def machine_text(m: Machine) -> str:
-    out = [f"machine: {m.name}", f"arch: {m.arch}, page size {iec(m.page_size)}, RAM {iec_hex(m.ram_size)} in "
+    out = [f"machine: {m.name}", f"shape: {shape_line(m)}",
+           f"arch: {m.arch}, page size {iec(m.page_size)}, RAM {iec_hex(m.ram_size)} in "
            f"{len(m.banks)} bank(s), {len(m.nodes)} node(s)"]
     if m.dma_address_limit is not None:
         out.append(f"DMA limit: {m.dma_address_limit:#x} ({iec(m.dma_address_limit + 1)})")

@@ -5,6 +5,7 @@ Bad input raises KdumplabError, which the main group turns into one line and exi
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 
 import click
@@ -17,7 +18,7 @@ _CMDLINE = click.option("--cmdline", required=True, help=CMDLINE_HELP)
 def _scenario(margs: MachineArgs, cmdline: str):  # noqa: ANN202
     from kdumplab import model, policy
 
-    machine = build_machine(margs)
+    machine = build_machine(dataclasses.replace(margs, cmdline=cmdline))
     policy.for_kernel(margs.kernel, machine.arch)  # refuses an unknown generation with exit 2
     return model.Scenario(machine, cmdline, margs.kernel)
 
@@ -163,15 +164,16 @@ def register_tools(main: click.Group) -> None:
         from kdumplab.tools.compare import compare as run_compare
         from kdumplab.tools.compare import compare_status
 
-        machine = build_machine(margs)
+        machine = build_machine(dataclasses.replace(margs, cmdline=cmdline))
         kernel = policy.for_kernel(margs.kernel, machine.arch).name
         rows = run_compare(machine, cmdline)
         status = compare_status(rows, kernel)
         if as_json:
-            click.echo(json.dumps({"machine": machine.name, "cmdline": cmdline, "kernel": kernel,
+            click.echo(json.dumps({"machine": machine.name, "firmware": machine.firmware,
+                                   "dma_address_limit": machine.dma_address_limit, "cmdline": cmdline, "kernel": kernel,
                                    "exit_status": status, "rows": [dataclasses.asdict(r) for r in rows]}, indent=1))
         else:
-            click.echo(compare_text(rows, kernel), nl=False)
+            click.echo(compare_text(rows, kernel, machine=machine), nl=False)
         sys.exit(status)
 
     @main.command(epilog="Example: kdumplab report --html k.html --machine ampere-altra-2p --cmdline crashkernel=1G")

@@ -47,6 +47,7 @@ class Row:
     measured: str = ""  # what real boots of this policy's own kernel showed (the 2019 designs, issue 13)
     #: x86 with KASLR: how often the reservation works over the kernel's random places ("" when fixed)
     kaslr: str = ""
+    page_size: int = 4096  # the kernel's own page size (6.12-16k: 16K, whatever the machine file says)
 
     @property
     def kexec(self) -> tuple[tuple[str, str], ...]:
@@ -78,7 +79,7 @@ def compare(machine: Machine, cmdline: str) -> tuple[Row, ...]:
         reserved = ", ".join(f"{r.role} {r.start:#x}-{r.end - 1:#x} {iec(r.size)}" for r in res.outcome.regions) or "-"
         rows.append(Row(name, str(res.outcome.verdict), reserved, res.kexec_crash_size, tuple(cells),
                         paired_kexec_tools(name, res.policy.kexec_generation), MEASURED.get(name, ""),
-                        _kaslr_text(res.scenario)))
+                        _kaslr_text(res.scenario), res.policy.page_size))
     return tuple(rows)
 
 

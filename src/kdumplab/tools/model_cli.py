@@ -3,6 +3,7 @@ their help is shown (kdumplab.cli keeps the start of every other command fast)."
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 
 import click
@@ -47,7 +48,7 @@ def plan(margs: MachineArgs, cmdline: str, kexec_tools: str | None, emit_dtb: st
     from kdumplab.tools.plan import plan as run_plan
     from kdumplab.verdict import exit_status
 
-    machine = build_machine(margs)
+    machine = build_machine(dataclasses.replace(margs, cmdline=cmdline))
     size = None if crash_initrd_size is None else parse_count(crash_initrd_size, "--crash-initrd-size")
     result = run_plan(machine, cmdline, margs.kernel, kexec_tools, size)
     dist = kaslr_for(result.scenario, pinned=margs.kernel_at is not None)

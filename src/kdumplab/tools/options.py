@@ -54,6 +54,9 @@ class MachineArgs:
     dma_window: int | None = None  # device DMA limited to the first SIZE of RAM (DT dma-ranges)
     cpu: str | None = None  # the lab's QEMU CPU model
     from_: str | None = None  # --from DIR|FILE: the machine inferred from evidence (kdumplab.infer)
+    #: the kernel command line (not an option here: the tools' own --cmdline): under --firmware uefi the EFI
+    #: stub reads it (nokaslr changes where 5.10/6.1 put the kernel; the bootargs size the stub's DT)
+    cmdline: str = ""
 
     @property
     def qemu_options(self) -> tuple[str, ...]:
@@ -202,13 +205,10 @@ def build_machine(args: MachineArgs) -> Machine:
         return qemu_q35(mem=_mem(args, 6 * SZ_1G), numa=args.numa, kernel=gen, kernel_at=args.kernel_at,
                         **({} if args.initrd_size is None else {"initrd_size": args.initrd_size}))
     if name == "qemu-virt":
-        if args.firmware == "uefi":  # the lab boots it; the model does not know EDK2's layout yet
-            raise KdumplabError("--firmware uefi", "arm64 under EDK2 (EFI memory map, EFI stub placement, ACPI "
-                                "tables) is not modelled yet: a prediction would be the DT boot's, which it is not",
-                                "leave out --firmware (DT boot), or boot it: `kdumplab lab boot --firmware uefi`")
         return _pin_kernel(presets.qemu_virt(mem=_mem(args), numa=args.numa,
                                              **({} if args.initrd_size is None else {"initrd_size": args.initrd_size}),
-                                             kernel=image_for(args.kernel), dma_window=args.dma_window),
+                                             kernel=image_for(args.kernel), dma_window=args.dma_window,
+                                             firmware=args.firmware or "dt", cmdline=args.cmdline),
                            args.kernel_at)
     if args.qemu_options:
         raise KdumplabError("/".join(args.qemu_options), f"describes a QEMU guest; {name} is not qemu-virt",

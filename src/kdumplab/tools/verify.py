@@ -64,7 +64,7 @@ def compare(result: Result, log: tuple[str, ...], iomem_text: str, kexec_crash_s
 
 
 def scenario_for(generation: str, mem: str, numa: tuple[str, ...], append: str, initrd_size: int,
-                 dma_window: str | None = None, dtb_size: int | None = None):
+                 dma_window: str | None = None, dtb_size: int | None = None, firmware: str = "dt"):
     """The model scenario that describes a lab boot exactly (qemu-virt with the same -m, NUMA, initrd and
     DMA window, and the -dtb file's size when one was passed)."""
     from kdumplab import model, presets  # noqa: PLC0415
@@ -73,7 +73,7 @@ def scenario_for(generation: str, mem: str, numa: tuple[str, ...], append: str, 
     machine = presets.qemu_virt(parse_size(mem, "--mem"), tuple(parse_size(n, "--numa") for n in numa) or None,
                                 initrd_size, generation,
                                 dma_window=None if dma_window is None else parse_size(dma_window, "--dma-window"),
-                                dtb_file_size=dtb_size)
+                                dtb_file_size=dtb_size, firmware=firmware, cmdline=append)
     return model.Scenario(machine, append, generation)
 
 
@@ -107,5 +107,5 @@ def verify_observation(obs) -> tuple[FieldCheck, ...]:
                                     obs.provenance.initrd_size, kernel_code_start(obs.iomem))
         return compare(model.run(scenario), tuple(obs.crash_log), obs.iomem, obs.kexec_crash_size)
     scenario = scenario_for(obs.generation, obs.mem, tuple(obs.numa), obs.cmdline, obs.provenance.initrd_size,
-                            obs.dma_window, obs.provenance.dtb_size)
+                            obs.dma_window, obs.provenance.dtb_size, obs.firmware)
     return compare(model.run(scenario), tuple(obs.crash_log), obs.iomem, obs.kexec_crash_size)

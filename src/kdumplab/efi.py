@@ -1,0 +1,392 @@
+"""The EFI memory map EDK2 hands to Linux on QEMU ``-M virt``, and where the arm64 EFI stub puts the kernel.
+
+With ``-bios QEMU_EFI.fd -kernel Image -initrd F`` QEMU gives the kernel and initrd to EDK2 through fw_cfg;
+EDK2 loads the Image as a PE/COFF application and starts it, and the kernel's own EFI stub (drivers/firmware/
+efi/libstub) moves the kernel if it must, loads the initrd, builds a small DT with the EFI facts and exits
+boot services. Linux then sees RAM through the EFI memory map (drivers/firmware/efi/efi-init.c
+``reserve_regions``): every write-back/-through/-combining entry is memory; runtime code/data, reserved
+and MMIO entries are marked NOMAP (top-level ``reserved`` in /proc/iomem, never in the linear map); ACPI
+reclaim entries stay mapped but are reserved.
+
+Everything EDK2 allocates is handed out by its page allocator top down. This module replays that, for one
+firmware build, as a pure function of the memory size, the kernel file and the initrd:
+
+1. the firmware's own regions at the top of the first memory node (the node PEI runs in; the other nodes
+   are plain conventional memory added by ArmVirtPkg's HighMemDxe). They are the same, relative to the top
+   of that node, for every -m, NUMA shape, kernel and CPU model (measured in every UEFI boot, with
+   ``efi=debug``), so they are data of the build (:data:`EDK2_2022_11`);
+2. the kernel file fw_cfg delivers, copied into boot-services data: into the firmware's boot-data bin below
+   its own data when it fits there, else below the runtime regions;
+3. QEMU's ACPI tables (64 KiB of ACPI reclaim, below what is taken);
+4. ``LoadImage``: the file read into a pool buffer, the PE image allocated below it (SizeOfImage plus one
+   SectionAlignment, the image placed at the first 64 KiB boundary), the buffer freed;
+5. the EFI stub (per generation, :class:`StubFacts`): moves the kernel to a 2 MiB boundary when it needs to,
+   a pool page (the memreserve table), the initrd and a 2 MiB FDT, each with the stub's
+   ``efi_allocate_pages`` rounding.
+
+Functions here are pure; the :class:`EfiMap` they return feeds :func:`kdumplab.presets.qemu_virt`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import Enum
+
+from kdumplab.errors import KdumplabError
+from kdumplab.ranges import SZ_2M, SZ_4K, SZ_64K, align_down, align_up, iec_hex
+
+__all__ = ["Kind", "EfiRegion", "Edk2Build", "StubFacts", "EfiMap", "EDK2_2022_11", "STUB_FACTS",
+           "edk2_boot", "stub_kernel_slots", "stub_nokaslr_choice", "FLASH_RANGE"]
+
+
+class Kind(Enum):
+    """EFI memory types (UEFI spec 2.10 §7.2, EFI_MEMORY_TYPE), as Linux's efi=debug names them."""
+
+    CONVENTIONAL = "Conventional"
+    BOOT_CODE = "Boot Code"
+    BOOT_DATA = "Boot Data"
+    LOADER_CODE = "Loader Code"
+    LOADER_DATA = "Loader Data"
+    RUNTIME_CODE = "Runtime Code"
+    RUNTIME_DATA = "Runtime Data"
+    ACPI_RECLAIM = "ACPI Reclaim"
+    MMIO = "MMIO"
+
+    @property
+    def usable(self) -> bool:
+        """efi-init.c ``is_usable_memory``: free for Linux once boot services have exited."""
+        return self in (Kind.CONVENTIONAL, Kind.BOOT_CODE, Kind.BOOT_DATA, Kind.LOADER_CODE, Kind.LOADER_DATA)
+
+    @property
+    def nomap(self) -> bool:
+        """Memory Linux keeps but never maps: runtime services and MMIO the map calls memory."""
+        return self in (Kind.RUNTIME_CODE, Kind.RUNTIME_DATA, Kind.MMIO)
+
+
+@dataclass(frozen=True, slots=True)
+class EfiRegion:
+    """One EFI memory map entry, [start, end)."""
+
+    kind: Kind
+    start: int
+    end: int
+
+    def __post_init__(self) -> None:
+        if self.end <= self.start or self.start % SZ_4K or self.end % SZ_4K:
+            raise KdumplabError("EFI memory map", f"bad entry {self.kind.value} {self.start:#x}-{self.end:#x}")
+
+
+#: QEMU virt's first flash bank (the EFI variable store), which EDK2 maps as write-combining MMIO with the
+#: runtime attribute: Linux counts it as memory (efi-init.c ``is_memory``: WB, WT or WC) and marks it NOMAP,
+#: so /proc/iomem starts with ``04000000-07ffffff : reserved`` and ZONE_DMA with 0x4000000.
+FLASH_RANGE = (0x0400_0000, 0x0800_0000)
+#: The PL031 RTC page, mapped uncached for the runtime services: MMIO, not memory
+RTC_RANGE = (0x0901_0000, 0x0901_1000)
+
+
+@dataclass(frozen=True, slots=True)
+class Edk2Build:
+    """One EDK2 build for QEMU virt: its fixed regions and the sizes its boot path allocates.
+
+    ``top`` holds the firmware's own regions at the top of the first memory node as (kind, start, end)
+    offsets below that node's end; ``low`` the PEI regions at fixed addresses. ``bin`` is the free part
+    of the boot-services data bin (offsets below the top) that the kernel file goes into when it fits;
+    ``default_top`` the offset below which everything else is allocated (just under the lower runtime
+    regions). ``late_data`` are the boot-services data allocations made after the ACPI tables and before
+    LoadImage (into the bin's rest when they fit, else below).
+    """
+
+    package: str
+    version: str
+    sha256: str
+    top: tuple[tuple[Kind, int, int], ...]
+    low: tuple[tuple[Kind, int, int], ...]
+    bin: tuple[int, int]
+    default_top: int
+    late_data: tuple[int, ...]
+    acpi_size: int = SZ_64K
+    #: an EDK2 pool too large for its free lists takes whole pages for the requested size plus its header
+    #: and tail (MdeModulePkg/Core/Dxe/Mem/Pool.c); the kernel file is read into such pools
+    pool_overhead: int = 0x30
+    #: PE/COFF SectionAlignment of Debian's arm64 Images (SEGMENT_ALIGN, 64 KiB): EDK2 allocates one more
+    #: SectionAlignment than SizeOfImage and places the image at the first boundary inside
+    section_align: int = SZ_64K
+
+
+#: EDK2 2022.11-6+deb12u2 (Debian bookworm qemu-efi-aarch64, QEMU_EFI.fd), the lab's ``--firmware uefi``.
+#: Offsets read from the EFI memory map (``efi=debug``) of every lab UEFI boot (tests/data/boots-uefi/*-cal-*):
+#: identical below the end of the first node on 4, 8 and 4+4 GiB, all kernels, cortex-a57 and neoverse-n1.
+EDK2_2022_11 = Edk2Build(
+    package="qemu-efi-aarch64", version="2022.11-6+deb12u2",
+    sha256="1794df260f8a1b1c938b5cee48f277327d8ce901a07ff44d2cd86ca043dae96a",
+    top=(
+        (Kind.BOOT_DATA, 0x1000, 0),
+        (Kind.RUNTIME_DATA, 0x270000, 0x20000),
+        (Kind.RUNTIME_CODE, 0x400000, 0x270000),
+        (Kind.BOOT_CODE, 0x7FB000, 0x400000),
+        (Kind.BOOT_DATA, 0x143A000, 0x9DC000),  # DXE's own boot-services data
+        (Kind.RUNTIME_CODE, 0x3980000, 0x38D0000),
+        (Kind.RUNTIME_DATA, 0x3B40000, 0x3980000),
+        (Kind.RUNTIME_CODE, 0x3BC0000, 0x3B40000),
+    ),
+    low=((Kind.BOOT_DATA, 0x4400_0000, 0x4402_0000), (Kind.BOOT_DATA, 0x4771_A000, 0x4773_B000),
+         (Kind.BOOT_CODE, 0x4773_B000, 0x4777_2000), (Kind.BOOT_DATA, 0x4777_2000, 0x47EF_2000),
+         (Kind.BOOT_CODE, 0x47EF_2000, 0x47EF_6000), (Kind.BOOT_DATA, 0x47EF_6000, 0x47FF_7000),
+         (Kind.BOOT_CODE, 0x47FF_7000, 0x47FF_A000), (Kind.BOOT_DATA, 0x47FF_A000, 0x4800_0000)),
+    bin=(0x38BC000, 0x143A000),
+    default_top=0x3BC0000,
+    late_data=(0x1E000, 0x2000, 0x3000),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class StubFacts:
+    """What one generation's arm64 EFI stub does when the firmware has no EFI_RNG_PROTOCOL.
+
+    ``align_after_rng``: the minimum kernel alignment is chosen after learning there is no RNG (6.6+:
+    libstub/kaslr.c ``efi_kaslr_relocate_kernel`` asks ``efi_get_kimg_min_align`` once ``efi_nokaslr`` is
+    set, so 2 MiB) rather than before it (5.10/6.1 arm64-stub.c ``handle_kernel_image`` computes
+    ``min_kimg_align`` first, while ``efi_nokaslr`` is still false: 64 KiB, so the kernel runs where
+    EDK2 loaded it). ``fdt_base``: the stub's DT without its bootargs (bytes; the DT is reserved whole).
+    """
+
+    align_after_rng: bool
+    fdt_base: int
+    #: boot-services data pages EDK2 adds to its memory-map descriptor pool while this stub loads the initrd
+    #: (counted in the EFI memory maps of the calibration boots: none on 5.10/6.1, one on 6.12, two on 7.2;
+    #: where the page goes is seen on 16K 4 GiB, where the firmware's bin is full: in the initrd's head slack)
+    boot_data_pages: int = 0
+    #: loader-data pages of the pool the stub gets the final memory map in, when it is not kept in ACPI
+    #: reclaim memory (5.10: two pages below the memreserve page, and efi_init reserves the map's page; 6.1+
+    #: report the map inside the ACPI reclaim pages, "MemMap Address : 0x...3d9c0")
+    memmap_pages: int = 0
+
+
+#: Read in Debian's linux-source-5.10 (5.10.223), -6.1 (6.1.192) and -6.12 (6.12.117) libstub; the DT sizes
+#: from the memblock dumps of the calibration boots (0x255 bytes on 5.10 with a 99-byte command line).
+STUB_FACTS = {
+    "5.10": StubFacts(align_after_rng=False, fdt_base=0x255 - 100, memmap_pages=2),
+    "6.1": StubFacts(align_after_rng=False, fdt_base=0x209 - 100),
+    "6.12": StubFacts(align_after_rng=True, fdt_base=0x209 - 100, boot_data_pages=1),
+    "6.12-16k": StubFacts(align_after_rng=True, fdt_base=0x209 - 100, boot_data_pages=1),
+    "7.2": StubFacts(align_after_rng=True, fdt_base=0x209 - 100, boot_data_pages=2),
+}
+
+MIN_KIMG_ALIGN = SZ_2M  # arch/arm64/include/asm/boot.h
+EFI_ALLOC_ALIGN = SZ_64K  # arch/arm64/include/asm/efi.h
+MAX_FDT_SIZE = SZ_2M  # libstub/efistub.h
+
+
+@dataclass(frozen=True, slots=True)
+class EfiMap:
+    """What EDK2 and the stub leave behind: the memory map and where everything the kernel reserves is."""
+
+    regions: tuple[EfiRegion, ...]
+    kernel_text: int  # physical address of _text
+    initrd: tuple[int, int] | None  # [start, end) of the initrd bytes
+    fdt: tuple[int, int]  # the stub's DT, [start, start + its size)
+    memreserve: tuple[int, int]  # the LINUX_EFI_MEMRESERVE table (16 bytes in the stub's pool page)
+    memattr: tuple[int, int] | None  # EDK2's memory attributes table (efi_memattr_init reserves it)
+    memmap: tuple[int, int] | None = None  # the page efi_init reserves for the map, when outside ACPI reclaim
+
+    @property
+    def nomap(self) -> tuple[tuple[int, int], ...]:
+        """NOMAP memory, neighbours joined (as memblock merges them)."""
+        out: list[tuple[int, int]] = []
+        for r in sorted(self.regions, key=lambda r: r.start):
+            if r.kind.nomap and r.kind is not Kind.MMIO:
+                if out and out[-1][1] == r.start:
+                    out[-1] = (out[-1][0], r.end)
+                else:
+                    out.append((r.start, r.end))
+        return tuple(out)
+
+    @property
+    def acpi_reclaim(self) -> tuple[tuple[int, int], ...]:
+        return tuple((r.start, r.end) for r in self.regions if r.kind is Kind.ACPI_RECLAIM)
+
+
+class _Pages:
+    """EDK2's free page list inside one node, handing out pages top down (MdeModulePkg/Core/Dxe/Mem/Page.c
+    ``CoreFindFreePages``: the highest free range at or below the limit that holds the request)."""
+
+    def __init__(self, start: int, end: int) -> None:
+        self.free: list[tuple[int, int]] = [(start, end)]
+        self.used: list[EfiRegion] = []
+
+    def take(self, kind: Kind, start: int, end: int) -> None:
+        out = []
+        for lo, hi in self.free:
+            if hi <= start or lo >= end:
+                out.append((lo, hi))
+                continue
+            if lo < start:
+                out.append((lo, start))
+            if end < hi:
+                out.append((end, hi))
+        self.free = out
+        self.used.append(EfiRegion(kind, start, end))
+
+    def give_back(self, start: int, end: int) -> None:
+        keep = []
+        for r in self.used:
+            if r.end <= start or r.start >= end:
+                keep.append(r)
+                continue
+            if r.start < start:
+                keep.append(EfiRegion(r.kind, r.start, start))
+            if end < r.end:
+                keep.append(EfiRegion(r.kind, end, r.end))
+        self.used = keep
+        self.free = _join(sorted(self.free + [(start, end)]))
+
+    def top_down(self, kind: Kind, size: int, limit: int, align: int = SZ_4K, floor: int = 0) -> int | None:
+        """Allocate ``size`` bytes as high as possible below ``limit`` (and at or above ``floor``)."""
+        best = None
+        for lo, hi in self.free:
+            hi = min(hi, limit)
+            base = align_down(hi - size, align)
+            if base >= max(lo, floor) and (best is None or base > best):
+                best = base
+        if best is not None:
+            self.take(kind, best, best + size)
+        return best
+
+
+def _join(ranges: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    out: list[tuple[int, int]] = []
+    for lo, hi in ranges:
+        if out and out[-1][1] >= lo:
+            out[-1] = (out[-1][0], max(out[-1][1], hi))
+        else:
+            out.append((lo, hi))
+    return out
+
+
+def _pages(size: int) -> int:
+    return align_up(size, SZ_4K)
+
+
+def _stub_allocate(pages: _Pages, size: int, align: int, limit: int, kind: Kind,
+                   between: Callable[[], object] | None = None) -> int:
+    """libstub ``efi_allocate_pages_aligned``: ask for the size (64 KiB-rounded) plus align - 4 KiB of slack
+    below ``limit``, keep the aligned part, give the slack on either side back (the head first).
+
+    ``between`` runs after the head is given back: EDK2 grows its pool of memory-map descriptors by a
+    boot-data page when a free splits a range and none is left (MdeModulePkg/Core/Dxe/Mem/Page.c
+    ``AllocateMemoryMapEntry``), and that page is taken top down at that moment."""
+    align = max(align, EFI_ALLOC_ALIGN)
+    size = align_up(size, EFI_ALLOC_ALIGN)
+    raw = pages.top_down(kind, size + align - SZ_4K, limit)
+    if raw is None:
+        raise KdumplabError("--firmware uefi", f"the EFI stub finds no {iec_hex(size)} for the kernel/initrd",
+                            "give the machine more memory")
+    base = align_up(raw, align)
+    if base > raw:
+        pages.give_back(raw, base)
+    if between is not None:
+        between()
+    if base + size < raw + size + align - SZ_4K:
+        pages.give_back(base + size, raw + size + align - SZ_4K)
+    return base
+
+
+def stub_kernel_slots(regions: tuple[EfiRegion, ...], size: int, align: int) -> tuple[int, ...]:
+    """Where the stub's randomized placement could put a kernel of ``size`` bytes (libstub/randomalloc.c
+    ``efi_random_alloc``): every ``align``-aligned start inside one conventional region, lowest first.
+
+    The seeded choice takes the slot the random number's share of this list names; without an RNG there is
+    no choice (:func:`stub_nokaslr_choice`). Returned for a caller that draws.
+    """
+    out: list[int] = []
+    for r in sorted(regions, key=lambda r: r.start):
+        if r.kind is not Kind.CONVENTIONAL:
+            continue
+        first = align_up(r.start, align)
+        last = align_down(r.end - size, align)
+        out.extend(range(first, last + 1, align))
+    return tuple(out)
+
+
+def stub_nokaslr_choice(loaded_text: int, align_after_rng: bool, nokaslr: bool) -> tuple[int, bool]:
+    """The alignment the stub requires with no RNG, and whether the image as loaded already meets it.
+
+    Returns (alignment, runs in place). A kernel loaded on such a boundary runs where it is; otherwise it is
+    copied into a fresh top-down allocation of that alignment (libstub ``efi_allocate_pages_aligned``).
+    """
+    align = MIN_KIMG_ALIGN if (align_after_rng or nokaslr) else EFI_ALLOC_ALIGN
+    return align, loaded_text % align == 0
+
+
+def edk2_boot(build: Edk2Build, node0: tuple[int, int], other_nodes: tuple[tuple[int, int], ...],
+              kernel_file_size: int, image_size: int, initrd_size: int, generation: str, cmdline: str) -> EfiMap:
+    """Replay EDK2's and the stub's allocations for one boot (see the module docstring, steps 1-5).
+
+    ``node0`` is [start, end) of the first memory node, ``kernel_file_size`` the Image file's size,
+    ``image_size`` the Image header's (the kernel's footprint, _end - _text), ``cmdline`` the command line
+    the kernel gets (EDK2 appends `` initrd=initrd`` for QEMU's -initrd).
+    """
+    stub = STUB_FACTS.get(generation)
+    if stub is None:
+        raise KdumplabError("--kernel", f"no EFI stub facts for {generation!r}", ", ".join(STUB_FACTS))
+    start, top = node0
+    if top - start < build.default_top + 0x800_0000:
+        raise KdumplabError("--mem", f"{iec_hex(top - start)} in the first node is too little for EDK2 here",
+                            "give the first node at least 128 MiB more than the firmware's 60 MiB")
+    pages = _Pages(start, top)
+    for kind, lo, hi in build.low:
+        if start <= lo and hi <= top:
+            pages.take(kind, lo, hi)
+    for kind, below_start, below_end in build.top:
+        pages.take(kind, top - below_start, top - below_end)
+    default = top - build.default_top
+    bin_lo, bin_hi = top - build.bin[0], top - build.bin[1]
+
+    def boot_data(size: int) -> int:
+        """A boot-services data pool: into the bin when it fits there, else the highest default memory."""
+        size = _pages(size)
+        got = pages.top_down(Kind.BOOT_DATA, size, bin_hi, floor=bin_lo)
+        if got is None:
+            got = pages.top_down(Kind.BOOT_DATA, size, default)
+        if got is None:
+            raise KdumplabError("--mem", "EDK2 finds no room for the kernel file", "give the machine more memory")
+        return got
+
+    blob = boot_data(kernel_file_size + build.pool_overhead)
+    acpi = pages.top_down(Kind.ACPI_RECLAIM, build.acpi_size, default, align=SZ_64K)
+    boot_data(build.late_data[0])
+    # LoadImage: the file into a pool buffer, the PE image below it, the buffer freed
+    buf_size = _pages(kernel_file_size + build.pool_overhead)
+    buf = pages.top_down(Kind.BOOT_DATA, buf_size, default)
+    pe_size = _pages(image_size + build.section_align)
+    pe = pages.top_down(Kind.LOADER_CODE, pe_size, buf if buf is not None else default)
+    if buf is None or pe is None or acpi is None:
+        raise KdumplabError("--mem", "EDK2 cannot load the kernel in this little memory", "give it more memory")
+    boot_data(build.late_data[1])
+    pages.give_back(buf, buf + buf_size)
+    loaded_text = align_up(pe, build.section_align)
+    nokaslr = "nokaslr" in cmdline.split()
+    align, in_place = stub_nokaslr_choice(loaded_text, stub.align_after_rng, nokaslr)
+    text = loaded_text if in_place else _stub_allocate(pages, image_size, align, default, Kind.LOADER_CODE)
+    pool = pages.top_down(Kind.LOADER_DATA, SZ_4K, default)
+    memmap = pages.top_down(Kind.LOADER_DATA, stub.memmap_pages * SZ_4K, default) if stub.memmap_pages else None
+    assert pool is not None
+    # the memory attributes table EDK2 installs while the stub runs, in a boot-data pool of its own
+    memattr = boot_data(build.late_data[2]) + 0x2018
+    initrd = None
+    if initrd_size:
+        at = _stub_allocate(pages, initrd_size, EFI_ALLOC_ALIGN, default, Kind.LOADER_DATA,
+                            lambda: [boot_data(SZ_4K) for _ in range(stub.boot_data_pages)])
+        initrd = (at, at + initrd_size)
+    fdt_at = _stub_allocate(pages, MAX_FDT_SIZE, EFI_ALLOC_ALIGN, default, Kind.LOADER_DATA)
+    fdt_size = stub.fdt_base + align_up(len(cmdline) + 1, 4)
+    regions = [EfiRegion(Kind.CONVENTIONAL, lo, hi) for lo, hi in pages.free]
+    regions += pages.used
+    regions += [EfiRegion(Kind.CONVENTIONAL, lo, hi) for lo, hi in other_nodes]
+    regions.append(EfiRegion(Kind.MMIO, *FLASH_RANGE))
+    regions.append(EfiRegion(Kind.MMIO, *RTC_RANGE))
+    del blob
+    return EfiMap(tuple(sorted(regions, key=lambda r: r.start)), text, initrd, (fdt_at, fdt_at + fdt_size),
+                  (pool + 0xF98, pool + 0xFA8), (memattr, memattr + 0x400),
+                  None if memmap is None else (memmap, memmap + SZ_4K))

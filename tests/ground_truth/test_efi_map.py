@@ -1,0 +1,77 @@
+"""The EFI memory map EDK2 really handed over (``efi=debug`` boots in tests/data/boots-uefi) against
+``kdumplab.efi.edk2_boot``, entry by entry, and the stub's kernel and initrd placement against the kernel's
+own memblock lines.
+
+The map is read from the raw serial log with a small extractor of its own (not kdumplab.lab.observe);
+neighbouring entries of one type are joined, as the firmware's page allocator would have them.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from kdumplab import efi, presets
+
+DATA = Path(__file__).parent.parent / "data" / "boots-uefi"
+_LINE = re.compile(r"efi:   0x([0-9a-f]+)-0x([0-9a-f]+) \[([A-Za-z ]+?)\s*\|")
+_SIZES = {"M": 20, "G": 30}
+CASES = sorted(p for p in DATA.glob("*") if (p / "serial.log").exists() and "efi=debug" in
+               json.loads((p / "case.json").read_text())["cmdline"])
+
+
+def _joined(entries: list[tuple[int, int, str]]) -> set[tuple[int, int, str]]:
+    out: list[tuple[int, int, str]] = []
+    for lo, hi, kind in sorted(set(entries)):
+        if out and out[-1][2] == kind and out[-1][1] == lo:
+            out[-1] = (out[-1][0], hi, kind)
+        else:
+            out.append((lo, hi, kind))
+    return set(out)
+
+
+def _real_map(serial: str) -> set[tuple[int, int, str]]:
+    first_boot = serial.split("=== DMESG", 1)[0]  # the console copy; the DMESG section repeats it
+    return _joined([(int(m[1], 16), int(m[2], 16) + 1, m[3].strip()) for m in _LINE.finditer(first_boot)])
+
+
+def _model(case: dict) -> efi.EfiMap:
+    sizes = [int(n[:-1]) << _SIZES[n[-1]] for n in case["numa"]] or [int(case["mem"][:-1]) << _SIZES[case["mem"][-1]]]
+    banks, start = [], presets.QEMU_VIRT_RAM_BASE
+    for size in sizes:
+        banks.append((start, start + size))
+        start += size
+    gen = case["generation"]
+    return efi.edk2_boot(efi.EDK2_2022_11, banks[0], tuple(banks[1:]), presets.DEBIAN_IMAGE_FILE_SIZES[gen],
+                         presets.DEBIAN_IMAGES[gen][1].image_size, case["provenance"]["initrd_size"], gen,
+                         case["cmdline"])
+
+
+def test_there_are_efi_debug_boots():
+    assert len(CASES) >= 7
+
+
+@pytest.mark.parametrize("case_dir", CASES, ids=lambda p: p.name)
+def test_efi_memory_map_entry_by_entry(case_dir: Path):
+    case = json.loads((case_dir / "case.json").read_text())
+    real = _real_map((case_dir / "serial.log").read_text(errors="replace"))
+    ours = _joined([(r.start, r.end, r.kind.value) for r in _model(case).regions])
+    assert sorted(ours - real) == sorted(real - ours) == []
+
+
+@pytest.mark.parametrize("case_dir", CASES, ids=lambda p: p.name)
+def test_stub_placement_is_what_the_kernel_reserved(case_dir: Path):
+    """arm64_memblock_init's two reservations: the initrd (page-rounded) and the kernel image."""
+    case = json.loads((case_dir / "case.json").read_text())
+    serial = (case_dir / "serial.log").read_text(errors="replace").split("=== DMESG", 1)[0]
+    got = [(int(a, 16), int(b, 16) + 1) for a, b in
+           re.findall(r"memblock_reserve: \[0x([0-9a-f]+)-0x([0-9a-f]+)\].*arm64_memblock_init", serial)]
+    fw = _model(case)
+    _, image = presets.DEBIAN_IMAGES[case["generation"]]
+    page = 16384 if case["generation"].endswith("16k") else 4096
+    initrd = (fw.initrd[0] & -page, -(-fw.initrd[1] // page) * page)
+    assert got[0] == initrd
+    assert got[1][1] == fw.kernel_text + image.end  # from _text (5.10) or _stext (6.1+): the end says where

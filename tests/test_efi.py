@@ -1,0 +1,72 @@
+"""kdumplab.efi: EDK2's top-down page allocator, the EFI stub's rounding and placement rules (hand-derived
+from libstub's mem.c/alignedmem.c/kaslr.c in Debian's linux-source-6.12 and arm64-stub.c in 5.10/6.1)."""
+
+from __future__ import annotations
+
+import pytest
+
+from kdumplab import efi
+from kdumplab.errors import KdumplabError
+from kdumplab.ranges import SZ_1G, SZ_2M, SZ_64K
+
+
+def test_pages_take_the_highest_range_that_fits():
+    p = efi._Pages(0x1000_0000, 0x2000_0000)
+    p.take(efi.Kind.BOOT_DATA, 0x1F00_0000, 0x1F80_0000)  # leaves 8 MiB free at the top
+    assert p.top_down(efi.Kind.LOADER_DATA, 0x80_0000, 0x2000_0000) == 0x1F80_0000
+    assert p.top_down(efi.Kind.LOADER_DATA, 0x10_0000, 0x2000_0000) == 0x1EF0_0000  # below what is taken
+    assert p.top_down(efi.Kind.LOADER_DATA, 0x10_0000, 0x1E00_0000, floor=0x1DF8_0000) is None
+
+
+def test_stub_allocation_keeps_the_aligned_part_and_gives_the_slack_back():
+    # efi_allocate_pages_aligned(0x2500000, 2 MiB): asks for 0x2500000 + 0x1ff000 below 0x10000000 ->
+    # 0xd901000, aligned up to 0xda00000; the 0xff000 below and the 0x100000 above go back
+    p = efi._Pages(0, 0x1000_0000)
+    assert efi._stub_allocate(p, 0x250_0000, SZ_2M, 0x1000_0000, efi.Kind.LOADER_CODE) == 0xDA0_0000
+    assert p.free == [(0, 0xDA0_0000), (0xFF0_0000, 0x1000_0000)]
+    # an initrd of 987,623 bytes: 64 KiB-rounded to 1 MiB, plus 15 pages of slack: 0x10000000 - 0x10f000 =
+    # 0xfef1000, aligned up to 0xff00000; the 0xf000 below goes back
+    p = efi._Pages(0, 0x1000_0000)
+    assert efi._stub_allocate(p, 987_623, SZ_64K, 0x1000_0000, efi.Kind.LOADER_DATA) == 0xFF0_0000
+    assert p.free == [(0, 0xFF0_0000)]
+
+
+@pytest.mark.parametrize(("gen", "nokaslr", "align"), [("5.10", False, SZ_64K), ("6.1", False, SZ_64K),
+                                                        ("5.10", True, SZ_2M), ("6.12", False, SZ_2M),
+                                                        ("7.2", False, SZ_2M)])
+def test_the_alignment_the_stub_wants_without_an_rng(gen, nokaslr, align):
+    got, in_place = efi.stub_nokaslr_choice(0x1_384B_0000, efi.STUB_FACTS[gen].align_after_rng, nokaslr)
+    assert got == align
+    assert in_place == (align == SZ_64K)
+
+
+def test_random_slots_are_aligned_starts_inside_conventional_memory():
+    regions = (efi.EfiRegion(efi.Kind.CONVENTIONAL, 0x4000_0000, 0x4060_0000),
+               efi.EfiRegion(efi.Kind.BOOT_DATA, 0x4060_0000, 0x4080_0000),
+               efi.EfiRegion(efi.Kind.CONVENTIONAL, 0x4080_0000, 0x40A1_0000))
+    assert efi.stub_kernel_slots(regions, 0x20_0000, SZ_2M) == (0x4000_0000, 0x4020_0000, 0x4040_0000,
+                                                               0x4080_0000)
+
+
+def test_the_firmware_template_is_ordered_and_inside_its_60_mib():
+    b = efi.EDK2_2022_11
+    spans = sorted((hi, lo) for _, lo, hi in b.top)  # offsets below the top: (end, start)
+    for (end1, start1), (end2, _) in zip(spans, spans[1:], strict=False):
+        assert end1 < start1 <= end2
+    assert max(lo for _, lo, _ in b.top) == b.default_top
+    assert b.bin[1] < b.bin[0] <= b.default_top
+
+
+def test_too_little_memory_in_the_first_node_is_one_line():
+    with pytest.raises(KdumplabError, match="too little"):
+        efi.edk2_boot(efi.EDK2_2022_11, (0x4000_0000, 0x4000_0000 + 0x400_0000), (), 37_730_816, 0x250_0000,
+                      987_623, "6.12", "")
+
+
+def test_the_map_covers_every_node_and_nothing_twice():
+    m = efi.edk2_boot(efi.EDK2_2022_11, (0x4000_0000, 0x1_4000_0000), ((0x1_4000_0000, 0x2_4000_0000),),
+                      37_730_816, 0x250_0000, 987_623, "6.12", "crashkernel=512M")
+    ram = sorted((r.start, r.end) for r in m.regions if r.kind is not efi.Kind.MMIO)
+    assert ram[0][0] == 0x4000_0000 and ram[-1][1] == 0x2_4000_0000
+    assert all(a[1] == b[0] for a, b in zip(ram, ram[1:], strict=False))
+    assert sum(hi - lo for lo, hi in ram) == 8 * SZ_1G
