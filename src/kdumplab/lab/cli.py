@@ -257,3 +257,52 @@ def build_cmd(variants: tuple[str, ...], with_kexec: bool, jobs: int) -> None:
     for name in variants or tuple(build.VARIANTS):
         e = build.build(name, jobs=jobs, log=log)
         click.echo(f"{name}: {e['vmlinuz']} ({int(e['image_size']) / 2**20:.1f} MiB, {e['build_wall_s']} s)")
+
+
+@lab.command("calibrate", epilog="Example: kdumplab lab calibrate --image ~/Image --policy 6.12 --name my-6.12 "
+             "--out my-6.12.toml; then kdumplab plan --kernel my-6.12.toml --mem 16G --cmdline crashkernel=1G")
+@click.option("--image", "image", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="The arm64 kernel Image (or Debian's vmlinuz) to profile.")
+@click.option("--policy", default=None, help="The reservation policy it follows (a generation such as 6.12, or "
+              "5.10-control, proposal-2019-v5, proposal-2019-review); default: from its version banner.")
+@click.option("--name", default=None, help="The kernel's name in the profile (default: its release).")
+@click.option("--system-map", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="Its System.map (default: System.map or System.map-RELEASE beside the Image, if there is one): "
+              "exact section offsets.")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write the profile here (default: NAME.toml).")
+@click.option("--keep-logs", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Keep the two boots' serial logs in this directory.")
+@click.option("--timeout", default=300.0, show_default=True, help="Seconds per boot.")
+def calibrate_cmd(image: Path, policy: str | None, name: str | None, system_map: Path | None, out: Path | None,
+                  keep_logs: Path | None, timeout: float) -> None:
+    """Boot an arm64 Image with memblock=debug (two bounded boots, one QEMU at a time) and write its kernel
+    profile: image facts, early allocations, the reservation policy it follows. Every command takes the
+    file as --kernel PROFILE."""
+    from kdumplab.calibrate import read_image_header
+    from kdumplab.inputfile import read_bytes
+    from kdumplab.lab.calibrate import calibrate_image
+    from kdumplab.policy import for_kernel
+
+    header = read_image_header(read_bytes(image, 512 << 20, str(image)), str(image))
+    if policy is None:
+        if not header.release:
+            raise KdumplabError("--policy", f"{image} has no version banner to take the policy from",
+                                "give --policy")
+        policy = for_kernel(header.release).name
+        click.echo(f"calibrate: policy {policy} (from the banner {header.release})", err=True)
+    name = name or header.release or image.stem
+    if system_map is None:  # lab build keeps System.map beside the Image, Debian's /boot has System.map-RELEASE
+        system_map = next((p for p in (image.parent / "System.map", image.parent / f"System.map-{header.release}")
+                           if p.is_file()), None)
+    prof, text = calibrate_image(image, policy, name, system_map=system_map, timeout=timeout, keep=keep_logs,
+                                 log=lambda s: click.echo(s, err=True))
+    out = out or Path(f"{name}.toml")
+    tmp = out.with_name(f".{out.name}.tmp")
+    tmp.write_text(text)
+    tmp.replace(out)
+    e = prof.early
+    click.echo(f"{out}: kernel {prof.name}, policy {prof.policy}, {prof.page_size >> 10}K pages, image_size "
+               f"{prof.image.image_size:#x}, Kernel code to {prof.image.init_begin:#x}, data "  # type: ignore[union-attr]
+               f"{prof.image.sdata:#x}-{prof.image.end:#x}; DT {e.dt_unflatten} B, node data {e.node_data:#x}, "  # type: ignore[union-attr]
+               f"page tables {e.pt_extra_pages:+d}, vmemmap tables {e.vmemmap_pt_pages}")

@@ -18,6 +18,7 @@ This module imports no model code at import time: the rows are loaded on first u
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 from collections.abc import Callable, Iterator, Mapping
@@ -33,8 +34,8 @@ if TYPE_CHECKING:
     from kdumplab.policy import EarlyProfile, PolicyData
     from kdumplab.presets.q35 import X86Image
 
-__all__ = ["KernelProfile", "ProfileTable", "all_profiles", "get", "register", "load_file", "profile_to_toml",
-           "profile_from_toml", "is_profile_file"]
+__all__ = ["KernelProfile", "ProfileTable", "all_profiles", "get", "register", "registered", "load_file",
+           "profile_to_toml", "profile_from_toml", "is_profile_file"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,11 +104,15 @@ def _builtin() -> tuple[KernelProfile, ...]:
 _BUILTIN: list[tuple[KernelProfile, ...]] = []
 
 
-def all_profiles(arch: str | None = None) -> tuple[KernelProfile, ...]:
-    """Every profile (built in first, in a fixed order; then the ones read from files), of ``arch`` if given."""
+def _builtin_rows() -> tuple[KernelProfile, ...]:
     if not _BUILTIN:
         _BUILTIN.append(_builtin())
-    rows = (*_BUILTIN[0], *_LOADED.values())
+    return _BUILTIN[0]
+
+
+def all_profiles(arch: str | None = None) -> tuple[KernelProfile, ...]:
+    """Every profile (built in first, in a fixed order; then the ones read from files), of ``arch`` if given."""
+    rows = (*_builtin_rows(), *_LOADED.values())
     return tuple(p for p in rows if arch is None or p.arch == arch)
 
 
@@ -120,13 +125,32 @@ def get(name: str, arch: str = "arm64") -> KernelProfile | None:
 
 def register(profile: KernelProfile) -> KernelProfile:
     """Make a profile read from a file known to every table for the rest of the run. A built-in name is refused."""
-    builtin = next((p for p in all_profiles(profile.arch) if p.name == profile.name and not p.source), None)
-    if builtin is not None:
+    if any(p.name == profile.name for p in _builtin_rows() if p.arch == profile.arch):
         raise KdumplabError(profile.source or profile.name, f"profile name {profile.name!r} is a built-in kernel",
                             "give the calibrated kernel a name of its own (lab calibrate --name)")
     _LOADED[(profile.arch, profile.name)] = profile
     _STAMP[0] += 1
     return profile
+
+
+@contextlib.contextmanager
+def registered(profile: KernelProfile) -> Iterator[KernelProfile]:
+    """A profile known to every table inside the block only (calibration runs the model on a draft)."""
+    key = (profile.arch, profile.name)
+    before = _LOADED.get(key)
+    if any(p.name == profile.name for p in _builtin_rows() if p.arch == profile.arch):
+        raise KdumplabError(profile.name, f"profile name {profile.name!r} is a built-in kernel",
+                            "give the calibrated kernel a name of its own (lab calibrate --name)")
+    _LOADED[key] = profile
+    _STAMP[0] += 1
+    try:
+        yield profile
+    finally:
+        if before is None:
+            _LOADED.pop(key, None)
+        else:
+            _LOADED[key] = before
+        _STAMP[0] += 1
 
 
 class ProfileTable(Mapping[str, Any]):

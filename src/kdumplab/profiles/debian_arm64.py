@@ -105,8 +105,11 @@ V6_12_16K = replace(
     image=KernelImage(
         load_address=0x4020_0000, stext=0x10000, init_begin=0x1d7_0000, sdata=0x20c_0000, end=0x25b_0000,
         image_size=0x25b_0000),
+    # node_data: the 16K build's pg_data_t is 0x3880 bytes ("NODE_DATA(0) allocated [mem 0x23fbee240-0x23fbf1abf]"
+    # in every tests/data/memblock/6.12-16k-* boot), not the 4K build's 0x3740 this row first borrowed; found by
+    # lab calibrate reading those boots
     early=EarlyProfile(pt_extra_pages=0, dt_unflatten=0xa524, dt_per_extra_node=0x360, numa_distance=False,
-                       node_data=0x3740, cpumask=0x40, cpumask_per_extra_node=0x40, section_bits=27,
+                       node_data=0x3880, cpumask=0x40, cpumask_per_extra_node=0x40, section_bits=27,
                        section_roots=0x8000, usemap_per_section=32, vmemmap_pt_pages=2),
     kexec=replace(V6_12.kexec, generation="6.12-16k"),
     crash=replace(V6_12.crash, generation="6.12-16k", page_size=16 << 10, static_kib=34786,
