@@ -45,3 +45,61 @@ def test_numa_nodes_follow_ram_order() -> None:
 def test_kernel_at_must_be_2m_aligned() -> None:
     with pytest.raises(KdumplabError, match="2 MiB"):
         qemu_q35(kernel_at=0x1100000)
+
+
+# -- OVMF (firmware="uefi") ---------------------------------------------------------------------------------------
+# Expected values: the BIOS-e820 and efi=debug lines of the OVMF calibration boots (tests/data/boots-x86-uefi/cal-*,
+# -m 1G / 2560M / 6G / 16G, all four kernels), written from the top of low RAM T.
+
+def test_ovmf_e820_by_hand_on_6g() -> None:
+    from kdumplab.presets.q35 import ovmf_e820
+
+    t = 0x8000_0000  # -m 6G: 2 GiB below 4 GiB
+    assert ovmf_e820(6 << 30) == (
+        (0, 0xA0000, "usable"), (0x100000, 0x800000, "usable"), (0x800000, 0x808000, "ACPI NVS"),
+        (0x808000, 0x80B000, "usable"), (0x80B000, 0x80C000, "ACPI NVS"), (0x80C000, 0x810000, "usable"),
+        (0x810000, 0x900000, "ACPI NVS"), (0x900000, 0x7EEB7000, "usable"), (0x7EEB7000, 0x7EF78000, "reserved"),
+        (0x7EF78000, 0x7F8ED000, "usable"), (0x7F8ED000, 0x7FB6D000, "reserved"),
+        (0x7FB6D000, 0x7FB7F000, "ACPI data"), (0x7FB7F000, 0x7FBFF000, "ACPI NVS"),
+        (0x7FBFF000, 0x7FF58000, "usable"), (0x7FF58000, 0x7FF78000, "reserved"), (0x7FF78000, t, "ACPI NVS"),
+        (0xB0000000, 0xC0000000, "reserved"), (1 << 32, 0x200000000, "usable"))
+
+
+@pytest.mark.parametrize(("gen", "mem", "at"), [
+    ("6.1", 6 << 30, 0x1600000), ("6.12", 1 << 30, 0x1600000), ("7.2", 0xA0000000, 0x1600000),
+    # 5.10: LoadImage puts the 0x3d7a000-byte PE image right under the boot-services block at T - 0x408b000 and
+    # the kernel runs in place: align_up(0x7bf75000 - 0x3d7a000, 2M) = 0x78200000 (Kernel code, 6G and 2G)
+    ("5.10", 6 << 30, 0x78200000), ("5.10", 2 << 30, 0x78200000), ("5.10", 1 << 30, 0x38200000)])
+def test_ovmf_nokaslr_kernel_address(gen: str, mem: int, at: int) -> None:
+    assert qemu_q35(mem, None, 0, gen, firmware="uefi").kernel.load_address == at
+
+
+def test_ovmf_kaslr_slots_by_hand() -> None:
+    from kdumplab import kaslr
+
+    # 6.1 (EFI stub, efi_random_alloc of 64 MiB from 16 MiB, 2 MiB aligned) on 6 GiB: conventional
+    # [0x1500000, 0x7bf75000) gives slots 0x1600000 .. round_down(0x7bf75000 - 64M, 2M) = 0x77e00000: 949;
+    # [4G, 8G) gives 1 + (4G - 64M) / 2M = 2017
+    m = qemu_q35(6 << 30, None, 0, "6.1", firmware="uefi")
+    assert kaslr.slot_areas(kaslr.layout_for(m)) == (kaslr.SlotArea(0x1600000, 949), kaslr.SlotArea(1 << 32, 2017))
+    # 7.2: its 14 MiB PE image sits under the block, so conventional memory ends at 0x7b12a000
+    m = qemu_q35(6 << 30, None, 0, "7.2", firmware="uefi")
+    assert kaslr.slot_areas(kaslr.layout_for(m))[0] == kaslr.SlotArea(0x1600000, 1 + (0x7B000000 - 0x3C00000
+                                                                                       - 0x1600000) // (2 << 20))
+    # 5.10: the decompressor, from min(0x78200000, 512 MiB): [512M, 0x781fb000) holds 1 + (0x781fa000 - 512M -
+    # 60M) // 2M slots
+    m = qemu_q35(6 << 30, None, 0, "5.10", firmware="uefi")
+    assert kaslr.slot_areas(kaslr.layout_for(m))[0] == kaslr.SlotArea(0x20000000, 1 + (0x781FB000 - 0x20000000
+                                                                                        - 0x3C00000) // (2 << 20))
+
+
+def test_ovmf_machine_saves_and_loads_back() -> None:
+    from kdumplab.machine import load_machine, machine_to_toml
+
+    m = qemu_q35(6 << 30, None, 0, "7.2", firmware="uefi")
+    assert load_machine(machine_to_toml(m), "saved.toml") == m
+
+
+def test_ovmf_numa_is_refused() -> None:
+    with pytest.raises(KdumplabError, match="one NUMA node"):
+        qemu_q35(16 << 30, (8 << 30, 8 << 30), firmware="uefi")

@@ -133,6 +133,9 @@ class Evidence:
     #: x86: the initrd as this boot's "RAMDISK: [mem A-B]" line gives it, [start, end) (where KASLR and memblock
     #: kept out of its way), or None
     initrd: tuple[int, int] | None = None
+    #: this boot came through UEFI ("efi: EFI v2.70 by EDK II" and the like): the kernel's place was drawn from
+    #: the EFI memory map, which a log shows only with efi=debug
+    efi_boot: bool = False
 
     def events(self, *kinds: Kind) -> tuple[logscan.Event, ...]:
         return self.this_boot.of(*kinds) if self.this_boot else ()
@@ -294,11 +297,22 @@ def gather(cap: Capture, vmcore: bool = False, release: str | None = None, arch:
         partial.append(f"{io.where}: every address is 0 (read without root)")
     return Evidence(cap.source, arch, rel, view, outcome, tuple(regions), guess, cmdline, cmdline_where, request,
                     log, io, this_boot, tuple(reasons), tuple(conflicts), tuple(partial), dma_end, dma_source, ram,
-                    tools_none, _ramdisk(cap.kernel_log, this_boot))
+                    tools_none, _ramdisk(cap.kernel_log, this_boot), _efi_boot(cap.kernel_log, this_boot))
 
 
 #: arch/x86/kernel/setup.c early_reserve_initrd / reserve_initrd: "RAMDISK: [mem 0x7fed4000-0x7ffcffff]"
 _RAMDISK = re.compile(r"RAMDISK: \[mem (0x[0-9a-f]{1,16})-(0x[0-9a-f]{1,16})\]")
+
+
+_EFI_FIRMWARE = re.compile(r"\befi: EFI v\d+\.\d+ by ")
+
+
+def _efi_boot(text: str | None, boot: logscan.Boot | None) -> bool:
+    """Does this boot's log name the EFI firmware (drivers/firmware/efi/efi.c efi_systab_report_header)?"""
+    if not text or boot is None:
+        return False
+    return any(_EFI_FIRMWARE.search(ln[:200]) for ln in text.splitlines()[max(boot.first_line - 1, 0):boot.last_line]
+               if "EFI v" in ln)
 
 
 def _ramdisk(text: str | None, boot: logscan.Boot | None) -> tuple[int, int] | None:

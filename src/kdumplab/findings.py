@@ -444,6 +444,8 @@ def _kaslr_model(ev: Evidence):  # noqa: ANN202 - (model.Scenario, Machine) or N
 
     if ev.arch != "x86_64" or ev.cmdline is None or ev.request is None or not ev.request.requested:
         return None
+    if ev.efi_boot:  # the EFI stub drew the place from the EFI memory map, which the evidence does not hold
+        return None
     got = _model_for(ev)
     if got is None or got[0].kernel is None or not kaslr.placement_is_random(got[0], ev.cmdline):
         return None

@@ -1,11 +1,12 @@
-"""Physical KASLR on x86_64: where the decompressor may put the kernel, how likely each place is, and what
-the crash reservation then does.
+"""Physical KASLR on x86_64: where the decompressor (or, under UEFI, the EFI stub) may put the kernel, how likely
+each place is, and what the crash reservation then does.
 
 The x86 decompressor (arch/x86/boot/compressed/kaslr.c ``choose_random_location``, the same in 5.10 .. 7.2
 for everything used here) picks the kernel's physical address before Linux runs, unless ``nokaslr`` is on the
 command line:
 
-- it walks the firmware's RAM entries (``process_e820_entries``; under UEFI the EFI map, not modelled here),
+- it walks the firmware's RAM entries (``process_e820_entries``; with an EFI memory map only its conventional
+  memory, ``process_efi_entries``),
   from ``min(output, 512 MiB)`` aligned to CONFIG_PHYSICAL_ALIGN (2 MiB) up to MAXMEM;
 - each entry is cut around the ``mem_avoid`` ranges: the decompressor's own working range [input, output +
   init_size), the initrd, the command line and boot_params (both below 1 MiB under QEMU), and memmap=
@@ -19,6 +20,24 @@ command line:
 [output, output + init_size), so input - output = init_size - ZO _end + payload offset, which is always
 less than image_size (the payload is smaller than what it inflates to). No slot fits below input, and the
 avoided range is therefore taken as [output, output + init_size): the same slots.
+
+Under UEFI the place comes from EFI conventional memory (``KernelImage.placement``): 6.1.192, 6.12 and 7.2 boot
+through the EFI stub, which decompresses the kernel itself (libstub/x86-stub.c ``efi_decompress_kernel``) into
+``efi_random_alloc(alloc_size, 2 MiB, seed, LOAD_PHYSICAL_ADDR)`` (libstub/randomalloc.c): every conventional
+descriptor holds ``(round_down(end - size, 2M) - round_up(max(start, 16M), 2M)) / 2M + 1`` slots, the same
+count as ``store_slot_info``, and slot ``(total * (seed & 0xffffffff)) >> 32`` is taken. The seed is the EFI RNG
+protocol's bytes XOR ``kaslr_get_random_long("EFI")`` (RDRAND, RDTSC), so it is random even where OVMF has no RNG,
+and 0 with nokaslr: the first slot. 5.10's stub leaves the choice to the decompressor, which walks the EFI map's
+conventional memory from min(its output, 512 MiB).
+
+How random numbers become slots (the KASLR experiment's question, tests/ground_truth/test_kaslr_boots.py):
+``kaslr_get_random_long`` (arch/x86/lib/kaslr.c) XORs a hash of the build string and boot_params with RDRAND
+(when the CPU has it: QEMU's ``-cpu max`` does, its TCG helper draws from the host's getrandom) and RDTSC, then
+mixes it by a 64x64->128-bit multiply folded back to 64 bits; ``slots_fetch_random`` takes it modulo the slot
+count. A uniform 64-bit value modulo ~3,000 is uniform to within 3,000 / 2^64, so every slot is equally likely:
+nothing in 5.10, 6.1, 6.12 or 7.2 weighs slots (no 1 GiB-page skipping without ``hugepages=``, no memory limit
+below MAXMEM without ``mem=``/``memmap=``, mem_avoid only cuts regions). The four releases' kaslr.c differ only
+in ``efi_fake_mem`` parsing (5.10) and names.
 
 Each slot is then one boot of the model with the kernel pinned there; slots that give the same reservation
 are one outcome, with the share of slots that give it.
@@ -119,6 +138,8 @@ def layout_for(machine: Machine) -> KaslrLayout:
     with more than one node the node spans are the SRAT's immovable ranges."""
     k = machine.kernel
     assert k is not None
+    if k.placement:  # UEFI: EFI conventional memory; what is avoided there is loader memory anyway
+        return KaslrLayout(k.placement_ranges(), (), k.placement_minimum, k.image_size)
     ram = machine.ram_ranges()
     output = k.load_address
     avoid = [(output, output + k.init_size)]

@@ -89,6 +89,23 @@ class KernelImage:
     #: /proc/iomem's kernel resources, when the architecture shows more than Kernel code/data (x86: code,
     #: rodata, data, bss): "START-END NAME", offsets from _text in hex, END exclusive
     sections: tuple[str, ...] = ()
+    #: x86: the memory the kernel's random place is drawn from, "START-END" in hex (END exclusive); empty: the
+    #: RAM, cut around the decompressor's own range and the initrd (the decompressor's e820 walk). Under UEFI:
+    #: EFI conventional memory (the EFI stub's efi_random_alloc, or the decompressor's EFI walk)
+    placement: tuple[str, ...] = ()
+    #: x86: the lowest address of that draw; 0: min(load_address, 512 MiB) (the decompressor's rule)
+    placement_minimum: int = 0
+
+    def placement_ranges(self) -> tuple[tuple[int, int], ...]:
+        """``placement`` read as (start, end) pairs; a malformed entry is one clear error."""
+        out = []
+        for text in self.placement:
+            lo, _, hi = text.partition("-")
+            try:
+                out.append((int(lo, 16), int(hi, 16)))
+            except ValueError:
+                raise KdumplabError("kernel.placement", f"{text!r} is not START-END in hex") from None
+        return tuple(out)
 
     def section_ranges(self) -> tuple[tuple[str, int, int], ...]:
         """``sections`` read as (name, start offset, end offset); a malformed entry is one clear error."""
@@ -133,9 +150,6 @@ class Machine:
     #: highest CPU address a DMA master can reach (DT dma-ranges / IORT), None when nothing limits it
     dma_address_limit: int | None = None
     page_size: int = SZ_4K
-    #: properties the device tree has beyond the board's own (the lab's -dtb adds ``dma-ranges``); each is
-    #: one more ``struct property`` in the unflattened tree (kdumplab.early)
-    dt_extra_properties: int = 0
     build: KernelBuild = KernelBuild()
     #: device / MMIO lines of /proc/iomem that are not RAM (kept as text; they do not move the model)
     iomem_devices: tuple[str, ...] = ()
@@ -245,8 +259,6 @@ KEYS: tuple[Key, ...] = (
         choices=("dt", "uefi", "bios")),
     Key("", "dma_address_limit", "address", "The highest CPU address a DMA master reaches (DT dma-ranges, IORT); "
         "omitted: nothing limits it below 4 GiB."),
-    Key("", "dt_extra_properties", "count", "Device-tree properties beyond the board's own (the lab's -dtb adds "
-        "`dma-ranges`): each is one more struct property in the unflattened tree."),
     Key("", "source", "text", "Where the numbers come from (a boot log, a dump), for the reader."),
     Key("", "notes", "texts", "What the source does not show and how it was decided."),
     Key("", "iomem_devices", "texts", "Non-RAM lines of /proc/iomem, verbatim (kept as text)."),
@@ -273,6 +285,10 @@ KEYS: tuple[Key, ...] = (
         "load_address + init_size)); image_size is then the decompressor's needed_size."),
     Key("kernel", "sections", "texts", "x86: the kernel's /proc/iomem resources, \"START-END NAME\" (hex offsets "
         "from _text, END exclusive), e.g. \"0-e01d32 Kernel code\"."),
+    Key("kernel", "placement", "texts", "x86: where the kernel's random place is drawn from, \"START-END\" in hex "
+        "(END exclusive); omitted: the RAM (the decompressor's e820 walk). Under UEFI: EFI conventional memory."),
+    Key("kernel", "placement_minimum", "address", "x86: the lowest address of that draw; omitted: min(load_address, "
+        "512 MiB)."),
     Key("initrd", "start", "address", "First byte.", required=True),
     Key("initrd", "size", "offset", "Its size in bytes.", required=True),
     Key("dtb", "start", "address", "First byte.", required=True),

@@ -26,14 +26,15 @@ Where each number comes from:
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from kdumplab.errors import KdumplabError
 from kdumplab.machine import Bank, KernelImage, Machine, Reservation
 from kdumplab.profiles import ProfileTable
 from kdumplab.ranges import SZ_1G, SZ_2M, SZ_4G, SZ_4K, SZ_128M, PhysRange, align_down, align_up
 
-__all__ = ["X86Image", "X86_IMAGES", "q35_e820", "qemu_q35", "q35_lowmem", "Q35_KERNEL_BASE", "q35_initrd_start"]
+__all__ = ["X86Image", "X86_IMAGES", "q35_e820", "qemu_q35", "q35_lowmem", "Q35_KERNEL_BASE", "q35_initrd_start",
+           "ovmf_e820", "ovmf_boot_block", "OVMF_FV", "ovmf_kernel_at", "ovmf_conventional", "ovmf_loader_window"]
 
 #: LOAD_PHYSICAL_ADDR of the Debian amd64 builds: where the kernel runs with nokaslr (bzImage pref_address)
 Q35_KERNEL_BASE = 0x100_0000
@@ -42,6 +43,93 @@ Q35_ACPI_DATA = 0x3_0000
 #: SeaBIOS 1.16.2 reserves the top of low RAM for its tables (BIOS-e820 lines)
 SEABIOS_HIGH = 0x2_1000
 _MMCONFIG = (0xB000_0000, 0xC000_0000)
+
+# -- OVMF 2022.11 (Debian ovmf 2022.11-6+deb12u2, OVMF.fd as -bios) on q35 --------------------------------------
+# Its e820 (the EFI stub's setup_e820 from the EFI memory map: conventional, loader and boot-services memory
+# usable; runtime, reserved, ACPI and MMIO not) is the same at every -m from 1 GiB to 16 GiB once written from
+# the top of low RAM T (the BIOS-e820 and efi=debug lines of tests/data/boots-x86-uefi/cal-*):
+#: the MEMFD ranges of OvmfPkg/OvmfPkgX64.fdf below 16 MiB: SEC page tables, lock box, SEC/PEI temporary RAM and
+#: S3 reserved memory as ACPI NVS, and the decompressed PEI and DXE firmware volumes [0x900000, 0x1500000) as
+#: boot-services data (e820 usable; memblock-reserved at crash time by efi_reserve_boot_services)
+_OVMF_LOW = ((0, 0xA_0000, "usable"), (0x10_0000, 0x80_0000, "usable"), (0x80_0000, 0x80_8000, "ACPI NVS"),
+             (0x80_8000, 0x80_B000, "usable"), (0x80_B000, 0x80_C000, "ACPI NVS"), (0x80_C000, 0x81_0000, "usable"),
+             (0x81_0000, 0x90_0000, "ACPI NVS"))
+OVMF_FV = (0x90_0000, 0x150_0000)
+#: below T: (start, end) as distances under T, and the e820 type (runtime data/code, the ACPI tables OVMF
+#: installs, its S3/SMM NVS and reserved pages); the usable pieces between them are boot-services memory
+_OVMF_TOP = ((0x114_9000, 0x108_8000, "reserved"), (0x71_3000, 0x49_3000, "reserved"),
+             (0x49_3000, 0x48_1000, "ACPI data"), (0x48_1000, 0x40_1000, "ACPI NVS"), (0xA_8000, 0x8_8000, "reserved"),
+             (0x8_8000, 0, "ACPI NVS"))
+#: the lowest boot-services allocation at the top of low RAM lies this far under T in every boot: everything
+#: above it up to T is firmware, the EFI loader's buffers and the stub's allocations (initrd, boot_params,
+#: setup_data, the memory map), each reserved or small; below it the memory is conventional down to the FVs
+_OVMF_BOOT_BLOCK = 0x408_B000
+#: OVMF's LoadImage puts a bzImage's PE image top-down in the first conventional range that holds it: the
+#: gaps above the boot-services block held 6.1's (0x822000) and 6.12's (0xc01000) images, not 7.2's (0xe4b000),
+#: which went right under the block (efi=debug "Loader Code" ranges of the calibration boots)
+_OVMF_GAP_HOLDS = 0xE4_B000
+_E820_NAME = {"reserved": "Reserved", "ACPI data": "ACPI Tables", "ACPI NVS": "ACPI Non-volatile Storage"}
+
+
+def ovmf_e820(mem: int) -> tuple[tuple[int, int, str], ...]:
+    """OVMF's e820 map for ``-m MEM`` as (start, end, kind), end exclusive."""
+    top = q35_lowmem(mem)
+    out = list(_OVMF_LOW)
+    cut = OVMF_FV[0]
+    for lo, hi, kind in _OVMF_TOP:
+        out += [(cut, top - lo, "usable"), (top - lo, top - hi, kind)]
+        cut = top - hi
+    out.append((*_MMCONFIG, "reserved"))
+    if mem > top:
+        out.append((SZ_4G, SZ_4G + mem - top, "usable"))
+    return tuple((s, e, k) for s, e, k in out if e > s)
+
+
+def ovmf_boot_block(mem: int) -> tuple[int, int]:
+    """[start, T): the top of low RAM the firmware and the EFI loader hold when Linux reserves its crash region."""
+    top = q35_lowmem(mem)
+    return top - _OVMF_BOOT_BLOCK, top
+
+
+def ovmf_loader_window(mem: int) -> tuple[int, int]:
+    """[start, end) of the usable memory at the top of low RAM where the EFI loader's and stub's buffers sit
+    (from the boot-services block to the first firmware range above it): what /proc/iomem splits there is not
+    placed by the model (tools.verify.merge_loader_window)."""
+    lo = ovmf_boot_block(mem)[0]
+    return lo, next(s for s, _e, k in ovmf_e820(mem) if k != "usable" and s >= lo)
+
+
+def _pe_start(mem: int, img: X86Image) -> int | None:
+    """Where LoadImage put the PE image when it did not fit a gap above the boot-services block (else None)."""
+    if img.pe_image_size < _OVMF_GAP_HOLDS:
+        return None
+    return ovmf_boot_block(mem)[0] - align_up(img.pe_image_size, SZ_4K)
+
+
+def ovmf_conventional(mem: int, img: X86Image) -> tuple[tuple[int, int], ...]:
+    """EFI conventional memory large enough to matter when the kernel's place is chosen: from the FVs' end to
+    the boot-services block (or to the PE image under it), and all RAM above 4 GiB (one descriptor). The gaps
+    inside the block are each smaller than any kernel here."""
+    low_end = _pe_start(mem, img) or ovmf_boot_block(mem)[0]
+    out = [(OVMF_FV[1], low_end)]
+    top = q35_lowmem(mem)
+    if mem > top:
+        out.append((SZ_4G, SZ_4G + mem - top))
+    return tuple(out)
+
+
+def ovmf_kernel_at(mem: int, img: X86Image) -> int:
+    """Where the kernel runs under OVMF with nokaslr. The EFI stub (6.1.192+) allocates it with
+    efi_random_alloc and seed 0: the first 2 MiB-aligned slot at or above LOAD_PHYSICAL_ADDR in conventional
+    memory, 0x1600000 right above the FVs. 5.10's stub leaves the image where LoadImage put it (at or above 16
+    MiB with init_size room: no relocation) and the decompressor runs in place, 2 MiB-aligned."""
+    if img.efi_places_kernel:
+        return align_up(max(OVMF_FV[1], Q35_KERNEL_BASE), SZ_2M)
+    start = _pe_start(mem, img)
+    if start is None:
+        raise KdumplabError("--firmware uefi", f"{img.package}: a PE image in a gap above OVMF's boot-services "
+                            "block is not modelled for a kernel the decompressor places")
+    return align_up(start, SZ_2M)
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +150,11 @@ class X86Image:
     reserve_end: int
     init_size: int
     kaslr_size: int
+    #: the PE/COFF header's SizeOfImage: what OVMF's LoadImage allocates for the bzImage (EfiLoaderCode)
+    pe_image_size: int = 0
+    #: under UEFI the EFI stub decompresses the kernel and chooses its place (efi_random_alloc) itself; else
+    #: the decompressor runs where LoadImage put the image and chooses (5.10)
+    efi_places_kernel: bool = False
 
 
 #: The Debian amd64 kernels by name: a view of the x86_64 kernel profiles (kdumplab.profiles.debian_x86)
@@ -78,8 +171,11 @@ def q35_lowmem(mem: int) -> int:
     return 0x8000_0000 if mem >= 0xB000_0000 else mem
 
 
-def q35_e820(mem: int) -> tuple[tuple[int, int, str], ...]:
-    """SeaBIOS' e820 map for ``-m MEM`` as (start, end, "usable"|"reserved"), end exclusive."""
+def q35_e820(mem: int, firmware: str = "bios") -> tuple[tuple[int, int, str], ...]:
+    """SeaBIOS' e820 map for ``-m MEM`` as (start, end, "usable"|"reserved"), end exclusive (OVMF's with
+    ``firmware="uefi"``)."""
+    if firmware == "uefi":
+        return ovmf_e820(mem)
     low = q35_lowmem(mem)
     out = [(0, 0x9_FC00, "usable"), (0x9_FC00, 0xA_0000, "reserved"), (0xF_0000, 0x10_0000, "reserved"),
            (0x10_0000, low - SEABIOS_HIGH, "usable"), (low - SEABIOS_HIGH, low, "reserved"),
@@ -95,11 +191,29 @@ def q35_initrd_start(mem: int, initrd_size: int) -> int:
     return align_down(q35_lowmem(mem) - Q35_ACPI_DATA - 1 - initrd_size, SZ_4K)
 
 
-def _devices(gen: str, mem: int) -> tuple[str, ...]:
+def _devices(gen: str, mem: int, firmware: str = "bios") -> tuple[str, ...]:
     low = q35_lowmem(mem)
     above = mem - low
     hole64 = align_up(SZ_4G + above, SZ_1G) if above else SZ_4G
     ecam = _ECAM.get(gen, "PCI ECAM 0000 [bus 00-ff]")
+    if firmware == "uefi":  # OVMF: its e820 pieces, efifb on the VGA BAR OVMF assigns, no option ROMs
+        fw = [f"{a:08x}-{b - 1:08x} : {_E820_NAME[k]}" for a, b, k in ovmf_e820(mem) if k != "usable" and b <= low]
+        return ("00000000-00000fff : Reserved", "000a0000-000bffff : PCI Bus 0000:00",
+                "000f0000-000fffff : System ROM", *fw,
+                f"{low:08x}-afffffff : PCI Bus 0000:00",
+                f"b0000000-bfffffff : {ecam}",
+                "  b0000000-bfffffff : Reserved",
+                f"    b0000000-bfffffff : {_PNP.get(gen, 'pnp 00:05')}",
+                "c0000000-febfffff : PCI Bus 0000:00",
+                "  c0000000-c0ffffff : 0000:00:01.0",
+                "    c0000000-c03e7fff : efifb",
+                "  c1010000-c1010fff : 0000:00:1f.2",
+                "  c1011000-c1011fff : 0000:00:01.0",
+                "fec00000-fec003ff : IOAPIC 0",
+                "fed00000-fed003ff : HPET 0",
+                "  fed00000-fed003ff : PNP0103:00",
+                *(("fee00000-fee00fff : Local APIC",) if gen in _LAPIC else ()),
+                f"{hole64:x}-{hole64 + 32 * SZ_1G - 1:x} : PCI Bus 0000:00")
     lines = [
         "00000000-00000fff : Reserved",
         "0009fc00-0009ffff : Reserved",
@@ -129,10 +243,10 @@ def _devices(gen: str, mem: int) -> tuple[str, ...]:
     return tuple(lines)
 
 
-def _banks(mem: int, numa: tuple[int, ...]) -> tuple[Bank, ...]:
+def _banks(mem: int, numa: tuple[int, ...], firmware: str = "bios") -> tuple[Bank, ...]:
     """memblock's memory (e820 usable, first page dropped), split into NUMA nodes the way QEMU's SRAT does:
     nodes take the RAM in address order, the low part first."""
-    e820 = [(max(s, 0x1000), e) for s, e, kind in q35_e820(mem) if kind == "usable"]
+    e820 = [(max(s, 0x1000), e) for s, e, kind in q35_e820(mem, firmware) if kind == "usable"]
     # QEMU gives node memory in guest RAM order (0 .. low RAM, then from 4 GiB); the e820 holes inside the
     # low part (EBDA, BIOS, SeaBIOS' top) belong to node 0 whatever the sizes.
     bounds, acc = [], 0
@@ -158,8 +272,11 @@ def _banks(mem: int, numa: tuple[int, ...]) -> tuple[Bank, ...]:
 
 
 def qemu_q35(mem: int = 6 * SZ_1G, numa: tuple[int, ...] | None = None, initrd_size: int = 0xFB037,
-             kernel: str = "6.1", kernel_at: int | None = None) -> Machine:
-    """The guest QEMU builds for ``-M q35 -m MEM``, its kernel at ``kernel_at`` (default: 16 MiB, nokaslr)."""
+             kernel: str = "6.1", kernel_at: int | None = None, firmware: str = "bios") -> Machine:
+    """The guest QEMU builds for ``-M q35 -m MEM``, its kernel at ``kernel_at`` (default: where it runs with
+    nokaslr: 16 MiB under SeaBIOS; under OVMF (``firmware="uefi"``) where the EFI stub or LoadImage put it)."""
+    if firmware not in ("bios", "uefi"):
+        raise KdumplabError("--firmware", f"{firmware!r}: qemu-q35 boots with bios (SeaBIOS) or uefi (OVMF)")
     if mem < SZ_128M or mem % SZ_2M:
         raise KdumplabError("--mem", f"{mem:#x} bytes: this q35 model needs at least 128 MiB in 2 MiB steps")
     sizes = tuple(numa) if numa else ()
@@ -168,7 +285,11 @@ def qemu_q35(mem: int = 6 * SZ_1G, numa: tuple[int, ...] | None = None, initrd_s
     if kernel not in X86_IMAGES:
         raise KdumplabError("--kernel", f"no Debian amd64 image known for {kernel!r}", ", ".join(X86_IMAGES))
     img = X86_IMAGES[kernel]
-    base = Q35_KERNEL_BASE if kernel_at is None else kernel_at
+    if firmware == "uefi" and sizes:
+        raise KdumplabError("--numa", "qemu-q35 under OVMF is modelled with one NUMA node only")
+    uefi = firmware == "uefi"
+    nokaslr = ovmf_kernel_at(mem, img) if uefi else Q35_KERNEL_BASE
+    base = nokaslr if kernel_at is None else kernel_at
     if base % SZ_2M:
         raise KdumplabError("--kernel-at", f"{base:#x} is not 2 MiB aligned (CONFIG_PHYSICAL_ALIGN)")
     image = KernelImage(load_address=base, stext=0, init_begin=img.code[1], sdata=img.data[0], end=img.reserve_end,
@@ -176,16 +297,33 @@ def qemu_q35(mem: int = 6 * SZ_1G, numa: tuple[int, ...] | None = None, initrd_s
                         sections=tuple(f"{lo:x}-{hi:x} Kernel {name}" for name, (lo, hi) in
                                        (("code", img.code), ("rodata", img.rodata), ("data", img.data),
                                         ("bss", img.bss))))
+    reserved = [Reservation("low 1M (real mode, BIOS)", 0, 0x10_0000)]
     initrd = None
-    if initrd_size:
+    if uefi:
+        # the EFI stub (6.1+) draws from conventional memory from LOAD_PHYSICAL_ADDR; 5.10's decompressor from
+        # min(its output, 512 MiB)
+        image = replace(image, placement=tuple(f"{a:x}-{b:x}" for a, b in ovmf_conventional(mem, img)),
+                        placement_minimum=Q35_KERNEL_BASE if img.efi_places_kernel else align_up(
+                            min(nokaslr, 512 << 20), SZ_2M))
+        reserved.append(Reservation("OVMF PEI/DXE firmware volumes (EFI boot-services data)", OVMF_FV[0],
+                                    OVMF_FV[1] - OVMF_FV[0]))
+        lo, top = ovmf_boot_block(mem)
+        for a, b, kind in ovmf_e820(mem):
+            if kind == "usable" and lo < b and a < top:
+                reserved.append(Reservation("OVMF boot services, EFI loader and stub allocations", max(a, lo),
+                                            min(b, top) - max(a, lo)))
+    elif initrd_size:
         start = q35_initrd_start(mem, initrd_size)
         initrd = PhysRange(start, start + initrd_size)
     gib = mem / SZ_1G
     return Machine(
-        name=f"qemu-q35 {gib:g}G" + (f" numa {'+'.join(f'{s / SZ_1G:g}G' for s in sizes)}" if sizes else ""),
-        arch="x86_64", banks=_banks(mem, sizes), kernel=image, initrd=initrd,
-        reserved=(Reservation("low 1M (real mode, BIOS)", 0, 0x10_0000),),
-        iomem_devices=_devices(kernel, mem),
-        source=f"qemu-system-x86_64 7.2 -M q35, SeaBIOS 1.16.2; kernel {img.package}"
-               + (f"; kernel at {base:#x}" if kernel_at is not None else ""),
+        name=f"qemu-q35 {gib:g}G" + (" OVMF" if uefi else "")
+        + (f" numa {'+'.join(f'{s / SZ_1G:g}G' for s in sizes)}" if sizes else ""),
+        arch="x86_64", banks=_banks(mem, sizes, firmware), kernel=image, initrd=initrd, reserved=tuple(reserved),
+        iomem_devices=_devices(kernel, mem, firmware),
+        source=f"qemu-system-x86_64 7.2 -M q35, {'OVMF 2022.11' if uefi else 'SeaBIOS 1.16.2'}; "
+               f"kernel {img.package}"
+               + (f"; kernel at {base:#x}" if kernel_at is not None else "")
+               + ("; the initrd sits in the EFI loader's allocations at the top of low RAM (not placed)" if uefi
+                  else ""),
     )

@@ -203,7 +203,8 @@ def build_machine(args: MachineArgs) -> Machine:
 
         gen = image_for(args.kernel, "x86_64")
         return qemu_q35(mem=_mem(args, 6 * SZ_1G), numa=args.numa, kernel=gen, kernel_at=args.kernel_at,
-                        **({} if args.initrd_size is None else {"initrd_size": args.initrd_size}))
+                        **({} if args.initrd_size is None else {"initrd_size": args.initrd_size}),
+                        firmware="uefi" if args.firmware == "uefi" else "bios")
     if name == "qemu-virt":
         return _pin_kernel(presets.qemu_virt(mem=_mem(args), numa=args.numa,
                                              **({} if args.initrd_size is None else {"initrd_size": args.initrd_size}),
