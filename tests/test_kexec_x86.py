@@ -100,9 +100,15 @@ def test_kexec_file_load_debug_flag() -> None:
     # kexec-tools takes for "not available": -s fails with 253, the default mode falls back to kexec_load
     assert _load("2.0.29", mode="-s").error == ("syscall kexec_file_load not available.",)
     assert _load("2.0.29").syscall == "kexec_load"
-    # 2.0.25 passes no flag, but its 6.1 file-load placement is not recorded: not modelled, so kexec_load
+    assert _load("2.0.29", debug=False).syscall == "kexec_file_load"  # without -d 6.1 takes it
+    # 2.0.25 passes no flag: 6.1 loads with -s (recorded: 6.1-kt2.0.25-x86-2G-256M-file-nodebugflag)
+    assert _load("2.0.25", mode="-s").syscall == "kexec_file_load"
     assert _load("2.0.29", gen="7.2").syscall == "kexec_file_load"
     assert _load("2.0.25", gen="7.2").syscall == "kexec_load"  # 2.0.25 never tries the file syscall by default
+    # 5.10's own placement is unseen (nothing printed, nothing split): only its ELF headers are placed
+    only = _load("2.0.25", gen="5.10", mode="-s")
+    assert [s.what for s in only.segments] == ["elfcorehdr"] and only.entry is None
+    assert only.usable_memory_ranges[-1] == (0x6F001000, 0x7EFFFFFF)  # recorded: 6f001000-7effffff
 
 
 def test_kernel_places_file_load_segments_top_down_clear_of_each_other() -> None:

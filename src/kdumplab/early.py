@@ -30,6 +30,7 @@ from kdumplab.ranges import SZ_4G, SZ_4K, align_down, align_up
 __all__ = ["BootFacts", "boot_memblock", "dma_phys_limit", "run_step", "STRUCT_PAGE_SIZE"]
 
 STRUCT_PAGE_SIZE = 64
+MAX_PHYSMEM_BITS = 48  # arm64 sparsemem: the section roots cover 2^48 bytes in every Debian build
 ANYWHERE = (1 << 64) - 1
 
 
@@ -42,6 +43,18 @@ class BootFacts:
     #: (start, end) of the main crash region when it was reserved before paging_init (kernel-patches/base):
     #: map_mem marks it NOMAP for the block pass and then maps it alone with base pages
     crash_mapped_alone: tuple[int, int] | None = None
+    #: page-table pages that KASLR adds to (or saves from) the unrandomised layout: (vmemmap, kernel map).
+    #: The random linear-map offset moves the memmap's virtual range across 1 GiB (PMD table) and 512 GiB
+    #: (PUD table) boundaries, and the random kernel offset moves the image across table boundaries; QEMU
+    #: puts a fresh kaslr-seed in every boot's DT, so a boot can only be pinned, not predicted (verify does).
+    kaslr_tables: tuple[int, int] = (0, 0)
+
+
+#: The (vmemmap, kernel map) page-table pages a KASLR boot may have beyond the unrandomised layout, in the
+#: order verify tries them: the memmap's virtual range crosses one more 1 GiB boundary (+1 PMD table) or
+#: shares an already present PUD table (-1, seen on 6.12 whose layout is built for 52-bit VAs); the image
+#: crosses one more (or one fewer) table boundary. Every recorded boot is one of these (tests/ground_truth).
+KASLR_TABLES: tuple[tuple[int, int], ...] = tuple((v, k) for v in (0, 1, -1) for k in (0, 1, -1))
 
 
 def boot_memblock(policy: PolicyData, machine: Machine) -> Memblock:
@@ -50,6 +63,8 @@ def boot_memblock(policy: PolicyData, machine: Machine) -> Memblock:
                                       (Flag.NOMAP if b.nomap else Flag.NONE)
                                       | (Flag.HOTPLUG if b.hotplug else Flag.NONE)
                                       | (Flag.MIRROR if b.mirror else Flag.NONE)) for b in machine.banks])
+    if policy.has(Feature.MEMBLOCK_RSRV_KERN):
+        mb = replace(mb, alloc_flags=Flag.RSRV_KERN)
     for r in machine.reserved:
         mb = mb.mark_nomap(r.start, r.size) if r.nomap else mb.reserve(r.start, r.size, r.name)
     if machine.dtb is not None:
@@ -93,6 +108,11 @@ def dma_phys_limit(policy: PolicyData, mb: Memblock, machine: Machine) -> int:
     return min(mask, end - 1) + 1
 
 
+def free_pages(mb: Memblock, page: int) -> int:
+    """Whole free pages of memblock (for_each_free_mem_range, PFN_UP(start) to PFN_DOWN(end))."""
+    return sum(max(hi // page - -(-lo // page), 0) for lo, hi, _ in mb.free_ranges())
+
+
 def _top(mb: Memblock, size: int, align: int, what: str, nid: int = NUMA_NO_NODE, start: int = 0,
          end: int = ANYWHERE) -> tuple[Memblock, EarlyAlloc | None]:
     addr, mb = mb.alloc_range(size, align, start, end, what, nid=nid)
@@ -134,20 +154,21 @@ def page_table_pages(policy: PolicyData, mb: Memblock, pages_everywhere: bool, p
     pte_span, pmd_span = table_spans(page_size)
     pages = policy.early.pt_extra_pages
     mapped = [(r.base, r.end) for r in mb.memory if Flag.NOMAP not in r.flags]
-    if pages_everywhere or crash_alone is None:
+    if pages_everywhere:
         for base, end in mapped:
             pages += len(range(align_down(base, pmd_span), end, pmd_span))
             if pages_everywhere:
                 pages += len(range(align_down(base, pte_span), end, pte_span))
         return max(pages, 1)
-    apart = [crash_alone] + ([kernel_text] if kernel_text is not None else [])
+    apart = ([crash_alone] if crash_alone is not None else []) + ([kernel_text] if kernel_text is not None else [])
     gibs = {g for base, end in mapped for g in range(base // pmd_span, (end - 1) // pmd_span + 1)}
     for g in gibs:
         lo, hi = g * pmd_span, (g + 1) * pmd_span
         whole = any(base <= lo and hi <= end for base, end in mapped)
         if not (page_size == SZ_4K and whole and not any(a < hi and lo < b for a, b in apart)):
             pages += 1
-    pages += len(range(align_down(crash_alone[0], pte_span), crash_alone[1], pte_span))
+    if crash_alone is not None:
+        pages += len(range(align_down(crash_alone[0], pte_span), crash_alone[1], pte_span))
     if kernel_text is not None:
         pages += sum(1 for edge in kernel_text if edge % pte_span)
     return max(pages, 1)
@@ -172,12 +193,14 @@ def _early_setup(policy: PolicyData, mb: Memblock, machine: Machine, facts: Boot
     k = machine.kernel
     text = None if k is None else (k.load_address, k.load_address + k.init_begin)  # _text .. __init_begin
     pages = page_table_pages(policy, mb, facts.pages_everywhere, page_size, facts.crash_mapped_alone, text)
+    pages += facts.kaslr_tables[1]
     mb, first = _pages_top_down(mb, pages, page_size, "page tables")
     if first is not None:
         allocs.append(EarlyAlloc("page tables", first, pages * page_size))
     nodes = _nodes(mb)
     extra = len(nodes) - 1
-    mb, a = _top(mb, p.dt_unflatten + extra * p.dt_per_extra_node, 8, "device tree")
+    dt = p.dt_unflatten + extra * p.dt_per_extra_node + machine.dt_extra_properties * p.dt_per_property
+    mb, a = _top(mb, dt, 8, "device tree")
     allocs.append(a) if a else None
     if p.numa_distance:
         mb, a = _top(mb, 256, page_size, "NUMA distance")
@@ -215,12 +238,13 @@ def _chunks_top_down(mb: Memblock, count: int, size: int, nid: int, what: str) -
             break
         lo, hi = top
         take = min(count, (hi - lo) // size)
-        mb = mb.reserve(hi - take * size, take * size, what)
+        mb = mb.reserve(hi - take * size, take * size, what, mb.alloc_flags)
         lowest, count = hi - take * size, count - take
     return mb, lowest
 
 
-def _sparse(policy: PolicyData, mb: Memblock, page_size: int) -> tuple[Memblock, list[EarlyAlloc]]:
+def _sparse(policy: PolicyData, mb: Memblock, page_size: int, vmemmap_kaslr: int = 0
+            ) -> tuple[Memblock, list[EarlyAlloc]]:
     """sparse_init(): section roots, then per node the section index, usemap, memmap buffer and vmemmap
     page tables.
 
@@ -239,7 +263,12 @@ def _sparse(policy: PolicyData, mb: Memblock, page_size: int) -> tuple[Memblock,
     memmap = align_up((section // page_size) * STRUCT_PAGE_SIZE, page_size)
     per_section = align_up(memmap, pmd_size)
     basepages = page_size != SZ_4K  # arm64 vmemmap_populate: PMD blocks only with 4K pages
-    roots_per = page_size // 16 * section  # one index page covers this much memory
+    # SPARSEMEM_EXTREME: section_roots holds NR_SECTION_ROOTS pointers, each to one index page of
+    # SECTIONS_PER_ROOT mem_sections (PAGE_SIZE / sizeof(struct mem_section): 128 with 4K pages when the
+    # struct is 32 bytes, as in Debian's builds with page_ext; 256 for the lab kernels' 16 bytes); an index
+    # page is allocated per root that RAM touches (6.1 on 16 GiB from 1 GiB: two)
+    nr_sections = 1 << (MAX_PHYSMEM_BITS - p.section_bits)
+    roots_per = nr_sections // max(p.section_roots // 8, 1) * section  # one index page covers this much memory
     allocs: list[EarlyAlloc] = []
     mb, a = _top(mb, p.section_roots, 64, "section roots")
     allocs.append(a) if a else None
@@ -256,8 +285,9 @@ def _sparse(policy: PolicyData, mb: Memblock, page_size: int) -> tuple[Memblock,
             mb, a = _top(mb, page_size, 64, "section index", nid=nid)
         seen_roots |= roots
         goal = align_down(hi - 1, section)  # the usemap goes next to the node data, in its section
+        window = (goal, goal + section) if p.usemap_near_pgdat else (0, ANYWHERE)
         mb, a = _top(mb, p.usemap_per_section * sections, 64, f"usemap {nid}", nid=nid,
-                     start=goal, end=goal + section)
+                     start=window[0], end=window[1])
         size = sections * per_section
         if policy.has(Feature.MEMMAP_PER_SECTION) and not basepages:
             mb, low = _chunks_top_down(mb, sections, per_section, nid, f"memmap node {nid}")
@@ -265,7 +295,7 @@ def _sparse(policy: PolicyData, mb: Memblock, page_size: int) -> tuple[Memblock,
         else:
             mb, a = _top(mb, size, per_section, f"memmap node {nid}", nid=nid)
         if nid == 0 or not allocs:
-            for _ in range(p.vmemmap_pt_pages):
+            for _ in range(p.vmemmap_pt_pages + vmemmap_kaslr):
                 mb, _a = _top(mb, page_size, page_size, "vmemmap page tables", nid=nid)
         if a is not None and basepages:  # sparse_buffer_fini: the unused rest of the buffer is freed
             used = sections * memmap
@@ -332,10 +362,14 @@ def run_step(step: EarlyStep, policy: PolicyData, mb: Memblock, machine: Machine
     if step is EarlyStep.PAGE_TABLES:
         return _early_setup(policy, mb, machine, facts)
     if step is EarlyStep.SPARSE:
-        return _sparse(policy, mb, machine.page_size)
+        return _sparse(policy, mb, machine.page_size, facts.kaslr_tables[0])
     if step is EarlyStep.CMA:
         cma = machine.build.cma_bytes if facts.cma_bytes is None else facts.cma_bytes
         return _cma(policy, mb, cma, limit)
     if step is EarlyStep.X86_SETUP:
         return _x86_setup(policy, mb, machine.page_size)
+    if step is EarlyStep.RESOURCES:
+        from kdumplab.late import standard_resources  # noqa: PLC0415 - late imports early's neighbours
+
+        return standard_resources(mb), []
     raise ValueError(step)

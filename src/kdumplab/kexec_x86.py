@@ -130,8 +130,15 @@ class X86KernelFacts:
     #: 2 + NR_CPUS_DEFAULT (8192) + CRASH_MAX_MEMORY_RANGES (8192) program headers and hands the crash kernel
     #: the region from their end
     file_hotplug_headers: bool = False
-    #: the kernel's purgatory (bufsz, memsz, entry offset) as its -d lines print them; None: not recorded
-    file_purgatory: tuple[int, int, int] | None = None
+    #: the kernel's purgatory memsz (6.12/7.2: as their -d lines print it; 6.1: from where its boot_params
+    #: landed, seen through the RNG seed's System RAM split; 5.10: unseen, None) and its bufsz and entry offset as
+    #: printed (0 / None: not printed before 6.8)
+    file_purgatory_memsz: int | None = 0x5000
+    file_purgatory_bufsz: int = 0
+    file_entry: int | None = None
+    #: the kernel's bzImage64_load adds an RNG seed setup_data to boot_params (6.1, 6.12, 7.2 recorded: a
+    #: System RAM split inside it; 5.10: none)
+    file_rng_seed: bool = True
     #: what the crash kernel does with setup_data (e820__reserve_setup_data): "whole" marks header + data
     #: E820_TYPE_RESERVED_KERN, which /proc/iomem shows as a System RAM line of its own; "rng-header" the
     #: same, but an RNG seed's len was zeroed first (parse_setup_data, 6.0+), so only its 16-byte header;
@@ -145,12 +152,14 @@ class X86KernelFacts:
 
 X86_KERNELS: dict[str, X86KernelFacts] = {k.generation: k for k in (
     X86KernelFacts("5.10", 30, 0x6B_AAA0, 0x3B7_A000, 0x302_C000, setup_data_split="whole",
-                   reserves_first_mib=False),
-    X86KernelFacts("6.1", 39, 0x7D_8200, 0x3F9_8000, 0x343_0000),
+                   reserves_first_mib=False, file_purgatory_memsz=None, file_rng_seed=False),
+    # 6.1's purgatory: its boot_params sit 0x8000 below the region's end (the RNG seed's System RAM split at
+    # boot_params + 0x10c0 in 6.1-kt2.0.25-x86-2G-256M-file-nodebugflag), so 0x6000 above them
+    X86KernelFacts("6.1", 39, 0x7D_8200, 0x3F9_8000, 0x343_0000, file_purgatory_memsz=0x6000),
     X86KernelFacts("6.12", 39, 0xB9_6200, 0x37E_F000, 0x2C3_0000, file_debug_ok=True, file_hotplug_headers=True,
-                   file_purgatory=(0x4000, 0x5000, 0x160)),
+                   file_purgatory_bufsz=0x4000, file_entry=0x160),
     X86KernelFacts("7.2", 39, 0xDD_A7C0, 0x3C4_E000, 0x323_0000, file_debug_ok=True, file_hotplug_headers=True,
-                   file_purgatory=(0x4000, 0x5000, 0x150), setup_data_split="none"),
+                   file_purgatory_bufsz=0x4000, file_entry=0x150, setup_data_split="none"),
 )}
 NR_CPUS_DEFAULT = 8192  # Debian's CONFIG_NR_CPUS (MAXSMP off)
 CRASH_MAX_MEMORY_RANGES = 8192
@@ -282,7 +291,7 @@ def load_crash_kernel_x86(tools: X86KexecTools, kernel: X86KernelFacts, iomem: s
                                 "Please reserve memory by passing\"crashkernel=Y@X\" parameter to kernel",
                                 "Then try to loading kdump kernel"), 1, "kexec_load")
     debug_refused = inputs.debug and tools.file_debug_flag and not kernel.file_debug_ok
-    file_ok = kernel.file_purgatory is not None and not debug_refused
+    file_ok = not debug_refused  # CONFIG_KEXEC_FILE=y in all four Debian amd64 configs
     if inputs.mode == "-s" or (inputs.mode == "default" and tools.file_load_first):
         if file_ok:
             return _file_load(tools, kernel, lines, crash, inputs)
@@ -410,7 +419,6 @@ def _file_load(tools: X86KexecTools, kernel: X86KernelFacts, lines, crash: list[
                inputs: X86Inputs) -> X86KexecLoad:
     """The kernel's own placement (kexec_file_load of a crash image): everything goes in crashk_res, the last
     "Crash kernel" line (crashk_low_res is only handed over as RAM)."""
-    assert kernel.file_purgatory is not None
     lo, hi = crash[-1]
     low = crash[0] if len(crash) > 1 else None
     segs: list[Segment] = []
@@ -428,16 +436,18 @@ def _file_load(tools: X86KexecTools, kernel: X86KernelFacts, lines, crash: list[
     if hdr_memsz > hi - lo + 1:
         return _refused(tools, ("kexec_file_load failed: Cannot assign requested address",), 255, "kexec_file_load")
     segs.append(Segment(lo, hdr_memsz, "elfcorehdr", hdr_bufsz))
-    p_bufsz, p_memsz, p_entry = kernel.file_purgatory
     cmdline_len = len(inputs.append) + 1
     params = (align_up(4096 + cmdline_len + MAX_ELFCOREHDR_STR_LEN, 16)
               + align_up(EFI_RUNTIME_DESC * inputs.efi_runtime_map, 16)
-              + align_up(SETUP_DATA_HEADER + EFI_SETUP_DATA, 16) + align_up(SETUP_DATA_HEADER + RNG_SEED, 16))
-    plan = (("purgatory", p_bufsz, p_memsz, PAGE, MIN_PURGATORY_ADDR),
-            ("boot_params", params, params, 16, MIN_BOOTPARAM_ADDR),
-            ("kernel", kernel.payload, kernel.init_size, kernel.kernel_alignment, MIN_KERNEL_LOAD_ADDR),
-            *((("initrd", inputs.initrd_size, inputs.initrd_size, PAGE, MIN_INITRD_LOAD_ADDR),)
-              if inputs.initrd_size else ()))
+              + align_up(SETUP_DATA_HEADER + EFI_SETUP_DATA, 16)
+              + (align_up(SETUP_DATA_HEADER + RNG_SEED, 16) if kernel.file_rng_seed else 0))
+    # 5.10 prints nothing and splits nothing that shows where its purgatory went: only the ELF headers are placed
+    plan = () if kernel.file_purgatory_memsz is None else (
+        ("purgatory", kernel.file_purgatory_bufsz, kernel.file_purgatory_memsz, PAGE, MIN_PURGATORY_ADDR),
+        ("boot_params", params, params, 16, MIN_BOOTPARAM_ADDR),
+        ("kernel", kernel.payload, kernel.init_size, kernel.kernel_alignment, MIN_KERNEL_LOAD_ADDR),
+        *((("initrd", inputs.initrd_size, inputs.initrd_size, PAGE, MIN_INITRD_LOAD_ADDR),)
+          if inputs.initrd_size else ()))
     at: dict[str, int] = {}
     for what, bufsz, memsz, align, minimum in plan:
         size = align_up(memsz, PAGE)
@@ -448,10 +458,10 @@ def _file_load(tools: X86KexecTools, kernel: X86KernelFacts, lines, crash: list[
         segs.append(Segment(base, size, what, bufsz))
         at[what] = base
     # the RNG seed's setup_data sits in the boot_params segment after the command line and the EFI parts
-    rng_at = (at["boot_params"] + align_up(4096 + cmdline_len + MAX_ELFCOREHDR_STR_LEN, 16)
+    rng_at = (at.get("boot_params", 0) + align_up(4096 + cmdline_len + MAX_ELFCOREHDR_STR_LEN, 16)
               + align_up(EFI_RUNTIME_DESC * inputs.efi_runtime_map, 16)
               + align_up(SETUP_DATA_HEADER + EFI_SETUP_DATA, 16))
-    setup = (SetupData(rng_at, SETUP_DATA_HEADER + RNG_SEED, "rng"),)
+    setup = (SetupData(rng_at, SETUP_DATA_HEADER + RNG_SEED, "rng"),) if kernel.file_rng_seed and plan else ()
     # crash_setup_memmap_entries, in its order
     e820: list[tuple[int, int, int]] = []
     kinds = (("ACPI Tables", E820_ACPI), ("ACPI Non-volatile Storage", E820_NVS))
@@ -467,9 +477,10 @@ def _file_load(tools: X86KexecTools, kernel: X86KernelFacts, lines, crash: list[
         e820.append((rest, hi, E820_RAM))
     lent = tuple((s, e) for s, e, t in e820 if t == E820_RAM and e < SZ_1M)
     cmdline = f"elfcorehdr={lo:#x} {inputs.append}"
+    entry = None if kernel.file_entry is None else at["purgatory"] + kernel.file_entry
     usable = tuple(sorted((s, e) for s, e, t in e820 if t == E820_RAM))
     return X86KexecLoad(tools.version, True, None, (), tuple(sorted(segs, key=lambda s: s.start)),
-                        at["purgatory"] + p_entry, usable, (lo, elf_sz), phdrs, "kexec_file_load", tuple(e820),
+                        entry, usable, (lo, elf_sz), phdrs, "kexec_file_load", tuple(e820),
                         cmdline, setup, lent)
 
 

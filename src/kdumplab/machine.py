@@ -150,6 +150,9 @@ class Machine:
     #: highest CPU address a DMA master can reach (DT dma-ranges / IORT), None when nothing limits it
     dma_address_limit: int | None = None
     page_size: int = SZ_4K
+    #: properties the device tree has beyond the board's own (the lab's -dtb adds ``dma-ranges``); each is
+    #: one more ``struct property`` in the unflattened tree (kdumplab.early)
+    dt_extra_properties: int = 0
     build: KernelBuild = KernelBuild()
     #: device / MMIO lines of /proc/iomem that are not RAM (kept as text; they do not move the model)
     iomem_devices: tuple[str, ...] = ()
@@ -259,6 +262,8 @@ KEYS: tuple[Key, ...] = (
         choices=("dt", "uefi", "bios")),
     Key("", "dma_address_limit", "address", "The highest CPU address a DMA master reaches (DT dma-ranges, IORT); "
         "omitted: nothing limits it below 4 GiB."),
+    Key("", "dt_extra_properties", "count", "Device-tree properties beyond the board's own (the lab's -dtb adds "
+        "`dma-ranges`): each is one more struct property in the unflattened tree."),
     Key("", "source", "text", "Where the numbers come from (a boot log, a dump), for the reader."),
     Key("", "notes", "texts", "What the source does not show and how it was decided."),
     Key("", "iomem_devices", "texts", "Non-RAM lines of /proc/iomem, verbatim (kept as text)."),

@@ -34,6 +34,9 @@ class Flag(enum.Flag):
     MIRROR = enum.auto()
     NOMAP = enum.auto()
     DRIVER_MANAGED = enum.auto()
+    #: MEMBLOCK_RSRV_KERN (7.x, include/linux/memblock.h): set on what memblock's allocators reserve, not on
+    #: plain memblock_reserve() calls; regions with different flags never merge
+    RSRV_KERN = enum.auto()
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -142,6 +145,8 @@ class Memblock:
     reserved: tuple[Region, ...] = ()
     bottom_up: bool = False
     movable_node: bool = False
+    #: flags an allocation's reserved region gets (Flag.RSRV_KERN on 7.x; none before)
+    alloc_flags: Flag = Flag.NONE
     #: memory allocations made so far, in order, with the name of the step (for explain and the map).
     log: tuple[tuple[str, int, int], ...] = field(default=(), compare=False)
 
@@ -293,11 +298,12 @@ class Memblock:
     def reserve(self, base: int, size: int, what: str = "", flags: Flag = Flag.NONE) -> Memblock:
         """memblock_reserve()."""
         return _memblock(self.memory, _insert(self.reserved, base, size, flags, 0), self.bottom_up,
-                         self.movable_node, self.log + ((what, base, size),))
+                         self.movable_node, self.alloc_flags, self.log + ((what, base, size),))
 
     def free(self, base: int, size: int) -> Memblock:
         """memblock_free() / memblock_phys_free(): give a reserved range back."""
-        return _memblock(self.memory, _remove(self.reserved, base, size), self.bottom_up, self.movable_node, self.log)
+        return _memblock(self.memory, _remove(self.reserved, base, size), self.bottom_up, self.movable_node,
+                         self.alloc_flags, self.log)
 
     def mark_nomap(self, base: int, size: int) -> Memblock:
         """memblock_mark_nomap(): flag memory as never to be mapped (splits regions as needed)."""
@@ -328,9 +334,9 @@ class Memblock:
             addr = self.find_in_range(size, align, start, end, nid, flags & ~Flag.MIRROR)
         if addr is None:
             return None, self
-        return addr, self.reserve(addr, size, what)
+        return addr, self.reserve(addr, size, what, self.alloc_flags)
 
 
 
-#: ``Memblock(memory, reserved, bottom_up, movable_node, log)`` on the hot path
-_memblock = maker(Memblock, ("memory", "reserved", "bottom_up", "movable_node", "log"))
+#: ``Memblock(memory, reserved, bottom_up, movable_node, alloc_flags, log)`` on the hot path
+_memblock = maker(Memblock, ("memory", "reserved", "bottom_up", "movable_node", "alloc_flags", "log"))

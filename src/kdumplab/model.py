@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kdumplab import cmdline as cmdline_mod
-from kdumplab import early
-from kdumplab.early import STRUCT_PAGE_SIZE, BootFacts
+from kdumplab import early, late
+from kdumplab.early import BootFacts
 from kdumplab.errors import KdumplabError
 from kdumplab.iomem import Resource
 from kdumplab.linearmap import LinearMap, linear_map
@@ -23,7 +23,7 @@ from kdumplab.memblock import Memblock
 from kdumplab.memparse import memparse
 from kdumplab.outcome import BootOutcome, EarlyAlloc, Role, Verdict
 from kdumplab.policy import EarlyStep, Feature, PolicyData, for_kernel
-from kdumplab.ranges import SZ_4G, U64_MAX, align_up
+from kdumplab.ranges import SZ_4G
 from kdumplab.reserve import Placement, reserve_crashkernel
 
 __all__ = ["Scenario", "Result", "run", "boot_facts", "crash_side"]
@@ -38,6 +38,9 @@ class Scenario:
     kernel: str = "6.1"
     kexec_tools: str | None = None
     crash_initrd_size: int | None = None  # ``kexec -p --initrd`` (a kdump initramfs); None: the machine's own
+    #: arm64 KASLR's page-table pages beyond the unrandomised layout, (vmemmap, kernel map): a boot's random
+    #: seed decides them (early.BootFacts.kaslr_tables); they move only /proc/iomem's late reserved lines
+    kaslr_tables: tuple[int, int] = (0, 0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,33 +110,15 @@ def _deferred(policy: PolicyData, machine: Machine) -> bool:
     return True
 
 
-def _late_allocations(policy: PolicyData, mb: Memblock, machine: Machine, low_max: int) -> Memblock:
-    """What memblock still hands out after the reservation, up to mm_init (for iomem's reserved lines).
-
-    In start_kernel order: the first percpu chunk (one CPU), the dentry and inode hash tables (one
-    pointer per 8 KiB and per 16 KiB of nr_kernel_pages, rounded up to 1 MiB and then to a power of two: 8
-    and 4 MiB on 8 GiB; alloc_large_system_hash scales by bytes, so 16K pages give the same sizes), and in
-    mem_init swiotlb: 64 MiB below the DMA limit when RAM reaches above it, plus 768 KiB of slot
-    metadata. Smaller allocations are left out; reserved lines are compared with a tolerance.
-    """
-    page = machine.page_size
-    _, mb = mb.alloc_range(0x1F000, page, 0, U64_MAX, "percpu")
-    # nr_kernel_pages (mm/page_alloc.c free_area_init_core): the zones' present pages less their memmap,
-    # not less memblock.reserved, so a large crash region does not shrink the hashes (lab boots with 4 and
-    # 6 GiB reserved on 8 GiB: "Dentry cache hash table entries: 1048576", tests/data/memblock/proposal-*)
-    present = mb.phys_mem_size() // page
-    kernel_bytes = (present - -(-present * STRUCT_PAGE_SIZE // page)) * page
-    kernel_bytes = align_up(kernel_bytes, 1 << 20)
-    # hashdist: with more than one NUMA node the hashes are spread over the nodes with vmalloc after mm_init
-    # ("Dentry cache hash table entries: ... vmalloc" in every two-node boot), not taken from memblock
-    hashes = (("dentry hash", 13), ("inode hash", 14)) if len({r.nid for r in mb.memory}) < 2 else ()
-    for what, scale in hashes:  # fs/dcache.c, fs/inode.c: scale 13, 14
-        entries = 1 << max((kernel_bytes >> scale) - 1, 1).bit_length()
-        _, mb = mb.alloc_range(entries * 8, 64, 0, U64_MAX, what)
-    if mb.end_of_dram() > low_max:
-        _, mb = mb.alloc_range(64 << 20, page, 0, low_max, "swiotlb")
-        _, mb = mb.alloc_range(0xC0000, page, 0, U64_MAX, "swiotlb slots")
-    return mb
+def _late_allocations(policy: PolicyData, mb: Memblock, machine: Machine, low_max: int, cmdline: str,
+                      free_after_sparse: int | None) -> Memblock:
+    """What memblock still hands out after the reservation, up to the point /proc/iomem is built
+    (``kdumplab.late``; x86 builds /proc/iomem from e820 and needs none of it)."""
+    if policy.late is None:
+        return mb
+    return late.late_allocations(policy.late, mb, machine, low_max, cmdline,
+                                 resources_done=EarlyStep.RESOURCES in policy.early_steps,
+                                 free_after_sparse=free_after_sparse)
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,6 +129,9 @@ class _EarlyState:
     low_max: int
     allocs: tuple[EarlyAlloc, ...]
     rest: tuple[EarlyStep, ...]  # the steps still to run, the crash reservation first
+    #: memblock's free pages right after sparse_init (None: it has not run yet), what 6.12+'s
+    #: calc_nr_kernel_pages counts in free_area_init (kdumplab.late sizes the boot-time hashes by it)
+    free_after_sparse: int | None = None
 
 
 def _early_state(policy: PolicyData, machine: Machine, facts: BootFacts, deferred: bool) -> _EarlyState:
@@ -161,10 +149,14 @@ def _early_state(policy: PolicyData, machine: Machine, facts: BootFacts, deferre
     else:
         low_max = policy.high_max
     allocs: list[EarlyAlloc] = []
+    free_after_sparse = None
     while steps and steps[0] is not EarlyStep.CRASHKERNEL:
-        mb, new = early.run_step(steps.pop(0), policy, mb, machine, facts, low_max)
+        step = steps.pop(0)
+        mb, new = early.run_step(step, policy, mb, machine, facts, low_max)
         allocs.extend(new)
-    return _EarlyState(mb, low_max, tuple(allocs), tuple(steps))
+        if step is EarlyStep.SPARSE:
+            free_after_sparse = early.free_pages(mb, machine.page_size)
+    return _EarlyState(mb, low_max, tuple(allocs), tuple(steps), free_after_sparse)
 
 
 #: Reuse across calls (``run(..., reuse=True)``): bounded caches of pure functions, keyed by their whole
@@ -203,11 +195,14 @@ def run(scenario: Scenario, reuse: bool = True) -> Result:
         machine = dataclasses.replace(machine, page_size=policy.page_size)
     facts = (_boot_facts_reused if reuse else _boot_facts)(policy.grammar, machine.build.rodata_full,
                                                            scenario.cmdline)
+    if scenario.kaslr_tables != (0, 0):
+        facts = dataclasses.replace(facts, kaslr_tables=scenario.kaslr_tables)
     grammar = cmdline_mod.GRAMMARS[policy.grammar]
     deferred = _deferred(policy, machine)
     state = (_early_state_reused if reuse else _early_state)(policy, machine, facts, deferred)
     parse = _parse_reused if reuse else cmdline_mod.parse_crashkernel
     mb, low_max = state.memblock, state.low_max
+    free_after_sparse = state.free_after_sparse
     allocs = list(state.allocs)
     placement: Placement | None = None
     parsed = None
@@ -230,9 +225,11 @@ def run(scenario: Scenario, reuse: bool = True) -> Result:
             continue
         mb, new = early.run_step(step, policy, mb, machine, facts, low_max)
         allocs.extend(new)
+        if step is EarlyStep.SPARSE:
+            free_after_sparse = early.free_pages(mb, machine.page_size)
     assert placement is not None and parsed is not None
     early_done = mb
-    final = _late_allocations(policy, mb, machine, low_max)
+    final = _late_allocations(policy, mb, machine, low_max, scenario.cmdline, free_after_sparse)
 
     parse_log = tuple(line.text for line in parsed.log)
     log = _low_1m_line(policy, scenario.cmdline) + parse_log + placement.log

@@ -2,10 +2,10 @@
 
 The recording wins: when this fails, fix the model, never the recording. Facts are taken from the raw
 serial.log by the small extractor below (not by kdumplab.lab.observe), and the inputs from case.json.
-Crash lines (log and /proc/iomem) and kexec_crash_size must match byte for byte; the other /proc/iomem
-lines except "reserved" must match exactly; "reserved" lines move by a few pages between boots (KASLR) and
-include allocations the model leaves out (percpu, small caches), so they are compared by pages with a
-tolerance.
+Crash lines (log and /proc/iomem) and kexec_crash_size must match byte for byte, and so must the whole
+/proc/iomem, "reserved" lines included (kdumplab.late models what memblock holds when arm64 builds them).
+A boot's random KASLR seed decides how many page-table pages the vmemmap and the kernel mapping take: the
+boot must equal the model under one of the layouts in ``early.KASLR_TABLES`` (no tolerance beyond that).
 """
 
 from __future__ import annotations
@@ -16,16 +16,13 @@ from pathlib import Path
 
 import pytest
 
-from kdumplab import model, presets
+from kdumplab import early, model, presets
 
 DATA = Path(__file__).parent.parent / "data"
 # boots/: recorded by `kdumplab lab suite`; realboots/: recorded by the lead before the lab existed, with the
 # same QEMU command (see realboots/README.md)
 BOOTS = sorted(p for d in ("boots", "realboots", "boots-uefi") for p in (DATA / d).glob("*")
                if (p / "case.json").exists())
-# 16 MiB of "reserved" lines may differ (see the module docstring). Measured over realboots/: median 10
-# pages, worst 3231 (two NUMA nodes: per-node hash tables and percpu that the model does not place).
-RESERVED_TOLERANCE_PAGES = 4096
 
 
 def _section(text: str, name: str) -> str | None:
@@ -100,7 +97,19 @@ def _shape(case: dict, cmdline: str) -> dict:
 
 # Known disagreements, each a strict xfail (fixing it turns the test red until the entry is removed). The three
 # lab-kernel entries of issue 13 went when the lab kernels got their own memblock=debug calibration.
-KNOWN: dict[str, str] = {}
+_V5_LATE = ("the 2019 v5 kernel's late small allocations land in other sub-page gaps than modelled (its "
+            "reserved lines split differently); issue 11 item 7")
+_16K_NUMA = ("16K kernel on two nodes: the swiotlb area array and node 0's device tree differ by a few hundred "
+             "bytes from the model; issue 11 item 7")
+KNOWN: dict[str, str] = {
+    "6.12-16k-numa-2Gh": _16K_NUMA,
+    "proposal-2019-review-d-8G-4G-2900M-low": _V5_LATE,
+    "proposal-2019-v5-d-8G-3G": _V5_LATE,
+    "proposal-2019-v5-d-8G-3G-0-low": _V5_LATE,
+    "proposal-2019-v5-d-8G-4G-2900M-low": _V5_LATE,
+    "proposal-2019-v5-d-8G-6G-256M-low": _V5_LATE,
+    "proposal-2019-v5-d-8G-numa-3G": _V5_LATE,
+}
 BOOT_CASES = [pytest.param(p, marks=pytest.mark.xfail(strict=True, reason=KNOWN[p.name])) if p.name in KNOWN else p
               for p in BOOTS]
 
@@ -120,7 +129,16 @@ def test_model_matches_real_boot(case_dir: Path):
     assert [x for x in ours if "reserved" not in x] == [x for x in theirs if "reserved" not in x]
     if real["kexec_crash_size"] is not None:
         assert result.kexec_crash_size == real["kexec_crash_size"]
-    assert len(_reserved_pages(ours) ^ _reserved_pages(theirs)) <= RESERVED_TOLERANCE_PAGES
+    if machine.firmware == "uefi":  # the UEFI memory map model is not line-exact yet (verify.compare)
+        assert len(_reserved_pages(ours) ^ _reserved_pages(theirs)) <= UEFI_RESERVED_TOLERANCE_PAGES
+        return
+    layouts = [ours] + [model.run(model.Scenario(machine, cmdline, kernel, kaslr_tables=t)).iomem_text.splitlines()
+                        for t in early.KASLR_TABLES[1:]]
+    assert theirs in layouts, "\n".join(x for x in ours if "reserved" in x)
+
+
+# Boots under UEFI only (boots-uefi/): 16 MiB of "reserved" lines may differ.
+UEFI_RESERVED_TOLERANCE_PAGES = 4096
 
 
 def _reserved_pages(lines: list[str]) -> set[int]:

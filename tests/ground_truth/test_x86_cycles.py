@@ -38,7 +38,7 @@ def test_x86_uefi_cycle_kexec_and_crash_kernel_agree(case_dir: Path) -> None:
     assert cyc.first.firmware == "uefi"
     checks = verify_x86_kexec(cyc)
     bad = [c for c in checks if not c.ok]
-    assert len(checks) == 13 and not bad, [(c.field, c.model, c.real) for c in bad]
+    assert len(checks) >= 13 and not bad, [(c.field, c.model, c.real) for c in bad]
 
 
 @pytest.mark.xfail(strict=True, reason="OVMF's e820 and the EFI stub's placement are not modelled yet (issue 14)")
@@ -59,9 +59,15 @@ def test_enough_cycles() -> None:
 def test_kexec_file_load_with_debug_refused_on_6_1_loads_on_6_12_and_7_2() -> None:
     # kexec-tools 2.0.28+ passes KEXEC_FILE_DEBUG with -d; 6.1 (before 6.8) refuses the flag with EINVAL, which
     # kexec-tools reports as "not available"; 6.12 and 7.2 load, with the kernel's elfcorehdr= first on the line.
+    # Without the flag (2.0.25 -s -d) 5.10 and 6.1 load too: they have kexec_file_load (CONFIG_KEXEC_FILE=y).
     by = {p.name: load_cycle(p) for p in CYCLES}
     old = by["6.1-kt2.0.29-x86-2G-256M-file"]
     assert not old.kexec.loaded and "kexec_file_load not available" in old.kexec.output
+    for name in ("6.1-kt2.0.25-x86-2G-256M-file-nodebugflag", "5.10-kt2.0.25-x86-2G-256M-file-nodebugflag"):
+        cyc = by[name]
+        assert cyc.kexec.loaded and cyc.capture is not None
+        assert cyc.capture.cmdline.startswith("elfcorehdr=0x6f000000 ")
+        assert real_crash_ram(cyc.capture.dmesg)[-1] == (0x6F001000, 0x7EFFFFFF)  # one page of ELF headers
     for name in ("7.2-kt2.0.29-x86-2G-256M-file", "6.12-kt2.0.32-x86-4G-512M-file"):
         new = by[name]
         assert new.kexec.loaded and new.capture is not None

@@ -19,8 +19,8 @@ from dataclasses import dataclass, field
 
 from kdumplab.errors import KdumplabError
 
-__all__ = ["Feature", "EarlyStep", "EarlyProfile", "PolicyData", "for_kernel", "POLICY_NAMES", "all_policies",
-           "reservation_rows"]
+__all__ = ["Feature", "EarlyStep", "EarlyProfile", "LateProfile", "SWIOTLB_META", "PolicyData",
+           "for_kernel", "POLICY_NAMES", "all_policies", "reservation_rows"]
 
 
 class Feature(enum.Enum):
@@ -68,6 +68,9 @@ class Feature(enum.Enum):
     #: allocation (7.2: memblock=debug shows one ``memmap_alloc`` of 2 MiB per section and no
     #: ``memblock_alloc_exact_nid_raw``), so the pieces fill holes between NOMAP ranges (EFI runtime regions)
     MEMMAP_PER_SECTION = enum.auto()
+    #: memblock's allocators mark what they reserve MEMBLOCK_RSRV_KERN and memblock_reserve() does not, so
+    #: an allocation touching the kernel, initrd or DTB stays a region (and a /proc/iomem line) of its own
+    MEMBLOCK_RSRV_KERN = enum.auto()
     #: x86's own reserve_crashkernel (5.10, 6.1): plain then ,high; windows start at CRASH_ALIGN; the low
     #: region's ,low is parsed on its own with a swiotlb-sized default; "Reserving ..MB" messages
     X86_LEGACY = enum.auto()
@@ -96,6 +99,9 @@ class EarlyStep(enum.Enum):
     #: x86 setup_arch before reserve_crashkernel: init_mem_mapping's page tables, then NODE_DATA per node
     X86_SETUP = "x86 page tables and NUMA node data"
     CRASHKERNEL = "crash kernel"
+    #: request_standard_resources' array (7.x calls it in setup_arch before sparse_init; older generations
+    #: after bootmem_init, with the late allocations of kdumplab.late)
+    RESOURCES = "standard resources"
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,6 +124,44 @@ class EarlyProfile:
     section_roots: int
     usemap_per_section: int
     vmemmap_pt_pages: int
+    #: sizeof(struct property): what one more device-tree property adds to the unflattened tree (measured on
+    #: the -dtb boots with a dma-ranges property, tests/data/boots/*-dma*: 88, 96, 104, 112 bytes)
+    dt_per_property: int = 0
+    #: the usemaps go into the section of the node's pg_data_t (sparse_early_usemaps_alloc_pgdat_section,
+    #: up to 6.x); 7.x allocates them plainly top-down on the node (mm/sparse.c sparse_usage_init)
+    usemap_near_pgdat: bool = True
+
+
+#: how swiotlb's per-slab metadata is allocated after the buffer (LateProfile.swiotlb_meta):
+#: "list+orig": 5.10 swiotlb_init_with_tbl, io_tlb_list (an int per slab) and io_tlb_orig_addr (a phys_addr_t per
+#: slab), each page-rounded and page aligned; "slots+areas": 6.1+ swiotlb_init_remap, mem->slots (24 bytes per
+#: slab), page-rounded and page aligned, then mem->areas (16 bytes per area, one area with one CPU)
+SWIOTLB_META = ("list+orig", "slots+areas")
+
+
+@dataclass(frozen=True, slots=True)
+class LateProfile:
+    """What a build allocates from memblock after the crash reservation until /proc/iomem is built
+    (kdumplab.late). The percpu_* fields are the first chunk as ``percpu: Embedded N pages/cpu sS rR dD uU``
+    prints it, plus the two structure sizes pcpu_setup_first_chunk and pcpu_alloc_first_chunk allocate."""
+
+    percpu_static: int  # sS: the kernel's static per-CPU data
+    percpu_reserved: int  # rR: the reserved chunk (module static per-CPU data); 0: no reserved chunk
+    percpu_dynamic: int  # dD
+    percpu_unit: int  # uU: bytes per CPU (the first chunk's allocation, one CPU)
+    percpu_chunk_struct: int  # sizeof(struct pcpu_chunk) without its populated bitmap
+    percpu_slot_lists: int  # pcpu_chunk_lists: one list head per slot (and per chunk type)
+    swiotlb_meta: str  # one of SWIOTLB_META
+    #: 6.5+ (CONFIG_DMA_BOUNCE_UNALIGNED_KMALLOC, arch/arm64/mm/init.c mem_init): with all RAM below the DMA
+    #: limit a bounce buffer of 1 MiB per GiB of RAM is still allocated, for unaligned kmalloc DMA
+    bounce_when_low_only: bool = False
+    #: 6.12+: nr_kernel_pages (what the boot-time hashes are sized by) counts memblock's free pages in
+    #: free_area_init (calc_nr_kernel_pages), not present pages less the memmap
+    kernel_pages_from_free: bool = False
+
+    def __post_init__(self) -> None:
+        if self.swiotlb_meta not in SWIOTLB_META:
+            raise ValueError(f"swiotlb_meta {self.swiotlb_meta!r} is not one of {', '.join(SWIOTLB_META)}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,6 +192,8 @@ class PolicyData:
     #: the fields from here to kexec_generation are the kernel build's, filled from its profile
     #: (kdumplab.profiles); a bare reservation row (``reservation_rows``) leaves them at their defaults
     early: EarlyProfile | None = None
+    #: what memblock hands out after the reservation until /proc/iomem is built (kdumplab.late)
+    late: LateProfile | None = None
     kernel_release: str = ""  # the Debian release the row was read from
     #: the kernel's page size (CONFIG_ARM64_*K_PAGES): Debian's arm64 kernels use 4K, its -16k flavour 16K
     page_size: int = 4096

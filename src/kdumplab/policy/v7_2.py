@@ -13,10 +13,15 @@ ROW = replace(
     v6_12.ROW,
     name="7.2",
     grammar=("arm64", "7.2"),
-    early_steps=(EarlyStep.PAGE_TABLES, EarlyStep.CMA, EarlyStep.CRASHKERNEL,
+    early_steps=(EarlyStep.PAGE_TABLES, EarlyStep.CMA, EarlyStep.CRASHKERNEL, EarlyStep.RESOURCES,
                  EarlyStep.SPARSE),
-    features=v6_12.ROW.features | {Feature.PERNODE_CMA, Feature.MEMMAP_PER_SECTION},
+    features=v6_12.ROW.features | {Feature.PERNODE_CMA, Feature.MEMMAP_PER_SECTION, Feature.MEMBLOCK_RSRV_KERN},
     description="Debian sid: as 6.12; memmap allocated after the crash region",
     citations={**v6_12.ROW.citations,
-               "early_steps": "arm64 bootmem_init no longer calls sparse_init (7.x)"},
+               "MEMBLOCK_RSRV_KERN": "memblock: MEMBLOCK_RSRV_KERN on allocations (KHO series, 6.17/6.18; "
+                                     "debugfs memblock/reserved shows RSV_KERN on every allocation, NONE on the "
+                                     "kernel, initrd and DTB in tests/data/boots/7.2-*)",
+               "early_steps": "arm64 bootmem_init no longer calls sparse_init (7.x); setup_arch calls "
+                              "request_standard_resources before it (memblock=debug: 64 bytes, then the "
+                              "section roots)"},
 )

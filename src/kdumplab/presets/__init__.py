@@ -149,6 +149,7 @@ def qemu_virt(mem: int = 8 * SZ_1G, numa: tuple[int, ...] | None = None, initrd_
         dtb=PhysRange(dtb_start, dtb_start + dtb_size),
         page_size=for_kernel(kernel).page_size,
         dma_address_limit=None if dma_window is None else QEMU_VIRT_RAM_BASE + dma_window - 1,
+        dt_extra_properties=0 if dma_window is None else 1,  # the one `fdtput ... dma-ranges`
         iomem_devices=prof.virt_devices if prof.virt_devices is not None else
         QEMU_VIRT_LOW_DEVICES + tuple(f"{s:x}-{s + n - 1:x} : {name}" for s, n, name in high_io),
         build=prof.build or KernelBuild(),

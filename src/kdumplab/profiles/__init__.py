@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from kdumplab.crashview import CrashKernelFacts
     from kdumplab.kexec import KernelKexecFacts
     from kdumplab.machine import KernelBuild, KernelImage
-    from kdumplab.policy import EarlyProfile, PolicyData
+    from kdumplab.policy import EarlyProfile, LateProfile, PolicyData
     from kdumplab.presets.q35 import X86Image
 
 __all__ = ["KernelProfile", "ProfileTable", "all_profiles", "get", "register", "registered", "load_file",
@@ -60,6 +60,8 @@ class KernelProfile:
     early: EarlyProfile
     kexec: KernelKexecFacts | None = None
     crash: CrashKernelFacts | None = None
+    #: what memblock hands out after the reservation until /proc/iomem is built (kdumplab.late; None: x86)
+    late: LateProfile | None = None
     #: the Debian suite ``lab setup`` fetches the package from; "" when ``lab build`` makes it
     suite: str = ""
     #: kernel configuration facts that move the result
@@ -82,7 +84,8 @@ class KernelProfile:
     def policy_row(self, base: PolicyData) -> PolicyData:
         """The policy row the model runs for this kernel: the reservation row ``base`` with this build's facts."""
         return dataclasses.replace(
-            base, name=self.name, page_size=self.page_size, early=self.early, kernel_release=self.release,
+            base, name=self.name, page_size=self.page_size, early=self.early, late=self.late,
+            kernel_release=self.release,
             kexec_generation=self.kexec.generation if self.kexec is not None else "",
             cma_align=base.cma_align if self.cma_align is None else self.cma_align,
             description=self.description or base.description,
@@ -202,10 +205,10 @@ def _classes(arch: str) -> dict[str, type]:
     from kdumplab.crashview import CrashKernelFacts  # noqa: PLC0415
     from kdumplab.kexec import KernelKexecFacts  # noqa: PLC0415
     from kdumplab.machine import KernelBuild, KernelImage  # noqa: PLC0415
-    from kdumplab.policy import EarlyProfile  # noqa: PLC0415
+    from kdumplab.policy import EarlyProfile, LateProfile  # noqa: PLC0415
     from kdumplab.presets.q35 import X86Image  # noqa: PLC0415
 
-    return {"image": X86Image if arch == "x86_64" else KernelImage, "early": EarlyProfile,
+    return {"image": X86Image if arch == "x86_64" else KernelImage, "early": EarlyProfile, "late": LateProfile,
             "kexec": KernelKexecFacts, "crash": CrashKernelFacts, "build": KernelBuild}
 
 
@@ -238,7 +241,7 @@ def profile_to_toml(p: KernelProfile, header: tuple[str, ...] = ()) -> str:
     out += [f"{k} = {_value(getattr(p, k), k in _HEX)}" for k in _TOP if getattr(p, k) is not None]
     if p.virt_devices is not None:
         out.append(f"virt_devices = {_value(p.virt_devices)}")
-    for section in ("image", "early", "kexec", "crash", "build"):
+    for section in ("image", "early", "late", "kexec", "crash", "build"):
         obj = getattr(p, section)
         if obj is None:
             continue
@@ -291,7 +294,7 @@ def profile_from_toml(text: str, where: str) -> KernelProfile:
         raise KdumplabError(where, "no [profile] table", "a kernel profile written by kdumplab lab calibrate")
     if top.get("schema") != PROFILE_SCHEMA:
         raise KdumplabError(f"{where} [profile] schema", f"{top.get('schema')!r}, expected {PROFILE_SCHEMA}")
-    unknown = sorted(set(doc) - {"profile", "image", "early", "kexec", "crash", "build", "citations"})
+    unknown = sorted(set(doc) - {"profile", "image", "early", "late", "kexec", "crash", "build", "citations"})
     if unknown:
         raise KdumplabError(f"{where} [{unknown[0]}]", "unknown table")
     arch = top.get("arch", "arm64")

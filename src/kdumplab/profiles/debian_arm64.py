@@ -13,7 +13,7 @@ from dataclasses import replace
 from kdumplab.crashview import CrashKernelFacts
 from kdumplab.kexec import KernelKexecFacts
 from kdumplab.machine import KernelImage
-from kdumplab.policy import EarlyProfile
+from kdumplab.policy import EarlyProfile, LateProfile
 from kdumplab.profiles import KernelProfile
 
 __all__ = ["PROFILES", "CRASH_OLD_LOG", "CRASH_NEW_LOG"]
@@ -36,7 +36,11 @@ V5_10 = KernelProfile(
         image_size=0x1ad_0000, init_pg_dir=0x1ac_8000, init_pg_end=0x1ac_d000),
     early=EarlyProfile(pt_extra_pages=-2, dt_unflatten=0x8b14, dt_per_extra_node=0x2d8, numa_distance=True,
                        node_data=0x2500, cpumask=0, cpumask_per_extra_node=0, section_bits=30,
-                       section_roots=0x4000, usemap_per_section=336, vmemmap_pt_pages=2),
+                       section_roots=0x4000, usemap_per_section=336, vmemmap_pt_pages=2, dt_per_property=88),
+    # tests/data/memblock/5.10-*: "percpu: Embedded 33 pages/cpu s95576 r8192 d31400 u135168", a 144-byte
+    # chunk header (136 + the populated bitmap) and 544 bytes of slot lists
+    late=LateProfile(95576, 8192, 31400, 135168, percpu_chunk_struct=136, percpu_slot_lists=544,
+                     swiotlb_meta="list+orig", bounce_when_low_only=False),
     kexec=KernelKexecFacts("5.10", False, 48, 0xFFFF800010000000, False),
     crash=CrashKernelFacts("5.10", 1, CRASH_OLD_LOG, 21853, 1 << 30, 2052, 362, False, False,
                            hashes_count_nomap=True),
@@ -50,7 +54,11 @@ V6_1 = KernelProfile(
         image_size=0x201_0000, init_pg_dir=0x200_b000, init_pg_end=0x201_0000),
     early=EarlyProfile(pt_extra_pages=2, dt_unflatten=0x9c7c, dt_per_extra_node=0x330, numa_distance=True,
                        node_data=0x2c80, cpumask=0, cpumask_per_extra_node=0, section_bits=27,
-                       section_roots=0x20000, usemap_per_section=56, vmemmap_pt_pages=2),
+                       section_roots=0x20000, usemap_per_section=56, vmemmap_pt_pages=2, dt_per_property=96),
+    # tests/data/memblock/6.1-*: "percpu: Embedded 31 pages/cpu s87272 r8192 d31512 u126976", 288 bytes of slot
+    # lists; swiotlb_init_remap's slot and area arrays
+    late=LateProfile(87272, 8192, 31512, 126976, percpu_chunk_struct=136, percpu_slot_lists=288,
+                     swiotlb_meta="slots+areas", bounce_when_low_only=False),
     kexec=KernelKexecFacts("6.1", False, 48, 0xFFFF800008000000, False),
     crash=CrashKernelFacts("6.1", 2, CRASH_NEW_LOG, 26205, 1 << 27, 2711, 91, False, False,
                            hashes_count_nomap=True),
@@ -64,7 +72,11 @@ V6_12 = KernelProfile(
         image_size=0x250_0000),
     early=EarlyProfile(pt_extra_pages=-13, dt_unflatten=0xa524, dt_per_extra_node=0x360, numa_distance=False,
                        node_data=0x3740, cpumask=0x40, cpumask_per_extra_node=0x40, section_bits=27,
-                       section_roots=0x20000, usemap_per_section=56, vmemmap_pt_pages=2),
+                       section_roots=0x20000, usemap_per_section=56, vmemmap_pt_pages=2, dt_per_property=104),
+    # tests/data/memblock/6.12-*: "percpu: Embedded 34 pages/cpu s101528 r8192 d29544 u139264", a 200-byte chunk
+    # header; the kmalloc bounce buffer with low memory only (6.5+); hashes sized by calc_nr_kernel_pages
+    late=LateProfile(101528, 8192, 29544, 139264, percpu_chunk_struct=192, percpu_slot_lists=304,
+                     swiotlb_meta="slots+areas", bounce_when_low_only=True, kernel_pages_from_free=True),
     kexec=KernelKexecFacts("6.12", False, 52, 0xFFFF800080000000, True),
     crash=CrashKernelFacts("6.12", 2, CRASH_NEW_LOG, 34492, 1 << 27, 2418, 627, True, False),
 )
@@ -77,7 +89,13 @@ V7_2 = KernelProfile(
         image_size=0x2f0_0000),
     early=EarlyProfile(pt_extra_pages=1, dt_unflatten=0xadcc, dt_per_extra_node=0x390, numa_distance=False,
                        node_data=0x3800, cpumask=0x40, cpumask_per_extra_node=0x40, section_bits=27,
-                       section_roots=0x20000, usemap_per_section=56, vmemmap_pt_pages=2),
+                       section_roots=0x20000, usemap_per_section=88, vmemmap_pt_pages=2, dt_per_property=112,
+                       usemap_near_pgdat=False),
+    # tests/data/memblock/7.2-*: "percpu: Embedded 36 pages/cpu s109144 r8192 d30120 u147456", a 136-byte chunk
+    # header. The usemap (memblock=debug: 5632 bytes on 8 GiB): NR_PAGEBLOCK_BITS rounded up to 8 bits per
+    # pageblock (64 bytes per section) + 24 bytes of mem_section_usage, from sparse_usage_init without a goal.
+    late=LateProfile(109144, 8192, 30120, 147456, percpu_chunk_struct=128, percpu_slot_lists=304,
+                     swiotlb_meta="slots+areas", bounce_when_low_only=True, kernel_pages_from_free=True),
     kexec=KernelKexecFacts("7.x", False, 52, 0xFFFF800080000000, True),
     crash=CrashKernelFacts("7.x", 2, CRASH_NEW_LOG, 43934, 1 << 27, 2420, 721, True, True, cma_per_node=True),
 )
@@ -110,7 +128,10 @@ V6_12_16K = replace(
     # lab calibrate reading those boots
     early=EarlyProfile(pt_extra_pages=0, dt_unflatten=0xa524, dt_per_extra_node=0x360, numa_distance=False,
                        node_data=0x3880, cpumask=0x40, cpumask_per_extra_node=0x40, section_bits=27,
-                       section_roots=0x8000, usemap_per_section=32, vmemmap_pt_pages=2),
+                       section_roots=0x8000, usemap_per_section=32, vmemmap_pt_pages=2, dt_per_property=104),
+    # tests/data/memblock/6.12-16k-*: "percpu: Embedded 15 pages/cpu s200024 r8192 d37544 u245760"
+    late=LateProfile(200024, 8192, 37544, 245760, percpu_chunk_struct=192, percpu_slot_lists=304,
+                     swiotlb_meta="slots+areas", bounce_when_low_only=True, kernel_pages_from_free=True),
     kexec=replace(V6_12.kexec, generation="6.12-16k"),
     crash=replace(V6_12.crash, generation="6.12-16k", page_size=16 << 10, static_kib=34786,
                   per_gib_kib=2418 - 2048 + 512),

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from kdumplab.machine import KernelBuild, KernelImage
-from kdumplab.policy import EarlyProfile
+from kdumplab.policy import EarlyProfile, LateProfile
 from kdumplab.profiles import KernelProfile, debian_arm64
 
 __all__ = ["PROFILES", "LAB_VIRT_DEVICES"]
@@ -44,6 +44,10 @@ CONTROL = KernelProfile(
     early=EarlyProfile(pt_extra_pages=5, dt_unflatten=0x8abc, dt_per_extra_node=0x2d8, numa_distance=True,
                        node_data=0x24c0, cpumask=0, cpumask_per_extra_node=0, section_bits=30,
                        section_roots=0x2000, usemap_per_section=144, vmemmap_pt_pages=0),
+    # tests/data/memblock/{5.10-control,proposal-2019-*}-*: "percpu: Embedded 19 pages/cpu s49056 r0 d28768
+    # u77824" (no modules: no reserved chunk), a 128-byte chunk header, 256 bytes of slot lists
+    late=LateProfile(49056, 0, 28768, 77824, percpu_chunk_struct=120, percpu_slot_lists=256,
+                     swiotlb_meta="list+orig", bounce_when_low_only=False),
     # _text at 0xffff800010000000 in each System.map, as Debian's 5.10
     kexec=replace(debian_arm64.V5_10.kexec, generation="5.10-lab"),
     # As the crash kernel: its own static size, 1982K code + 578K rwdata + 396K rodata + 245K bss in the

@@ -23,7 +23,7 @@ from kdumplab.artifacts import crash_dtb, without_nops
 from kdumplab.errors import KdumplabError
 from kdumplab.klog import crash_lines
 from kdumplab.lab.cycle import Cycle
-from kdumplab.tools.verify import FieldCheck, compare, scenario_for
+from kdumplab.tools.verify import FieldCheck, compare, run_pinned, scenario_for
 from kdumplab.verdict import WRAPPED
 
 __all__ = ["MEMTOTAL_TOLERANCE_KIB", "cycle_scenario", "compare_cycle", "verify_cycle", "real_usable_ranges",
@@ -68,7 +68,7 @@ def verify_cycle(cyc: Cycle) -> tuple[FieldCheck, ...]:
         return verify_x86_cycle(cyc)
     if first.firmware == "uefi":
         return verify_uefi_crash_side(cyc)
-    result = model.run(cycle_scenario(cyc))
+    result = run_pinned(cycle_scenario(cyc), first.iomem)
     return (compare(result, tuple(first.crash_log), first.iomem, first.kexec_crash_size)
             + compare_cycle(result, cyc))
 

@@ -1,0 +1,152 @@
+"""What memblock still hands out after the crash reservation, up to the point /proc/iomem is built.
+
+arm64 builds the ``reserved`` lines of /proc/iomem at arch_initcall (``reserve_memblock_reserved_regions``,
+arch/arm64/kernel/setup.c) from memblock.reserved as it is then: every allocation made between the crash
+reservation and mm_init is in it, each rounded out to whole pages. Small allocations matter: they fill the
+sub-page gaps that alignment left, and a gap that stays open is what splits one ``reserved`` line into
+several. In boot order (start_kernel), each allocated top-down unless said:
+
+- ``request_standard_resources`` (setup_arch): one ``struct resource`` (64 bytes) per memblock memory region,
+  cache-line aligned. 7.x calls it before sparse_init, so there it is an early step
+  (``EarlyStep.RESOURCES``).
+- ``setup_command_line`` (init/main.c): ``saved_command_line`` and ``static_command_line``, each the boot
+  command line's length plus its NUL, cache-line aligned.
+- ``setup_per_cpu_areas`` -> ``pcpu_embed_first_chunk`` (mm/percpu.c): the alloc-info page and the group
+  area array (one page each), the first chunk (the unit size, page aligned, on CPU 0's node), the chunk
+  tables of ``pcpu_setup_first_chunk`` (group offsets and sizes, unit map and offsets, the slot lists) and,
+  per first chunk (the reserved one when there is reserved space, then the dynamic one),
+  ``pcpu_alloc_first_chunk``'s chunk header, allocation and boundary bitmaps and block metadata; then the
+  alloc-info page and the area array are freed again (two free pages that later small allocations fill).
+- ``vfs_caches_init_early``: the dentry and inode hashes (``alloc_large_system_hash``; vmalloc'd instead on
+  a machine with more than one NUMA node).
+- ``mem_init`` -> swiotlb: the bounce buffer below the DMA limit, then its slot metadata
+  (5.10: the free list and the original-address array; 6.1+: the slot array and the area array).
+
+Each generation's sizes are read from the ``memblock=debug`` boots in tests/data/memblock (every allocation
+there names its caller) and the percpu ones follow from the ``percpu: Embedded ... sS rR dD uU`` line.
+"""
+
+from __future__ import annotations
+
+from kdumplab.machine import Machine
+from kdumplab.memblock import Memblock
+from kdumplab.policy import LateProfile
+from kdumplab.ranges import align_up
+
+__all__ = ["late_allocations", "standard_resources"]
+
+U64_MAX = (1 << 64) - 1
+SMP_CACHE_BYTES = 64
+RESOURCE_SIZE = 64  # sizeof(struct resource) on arm64
+PCPU_MIN_ALLOC_SIZE = 4  # one bit of a chunk's allocation map covers 4 bytes (mm/percpu-internal.h)
+PCPU_BLOCK_MD = 32  # sizeof(struct pcpu_block_md), one per page of a chunk's region
+SWIOTLB_DEFAULT = 64 << 20  # IO_TLB_DEFAULT_SIZE
+IO_TLB_SHIFT = 11  # 2 KiB slabs
+IO_TLB_SEGSIZE = 128
+
+
+def standard_resources(mb: Memblock) -> Memblock:
+    """request_standard_resources: the array of one resource per memblock memory region."""
+    _, mb = mb.alloc_range(RESOURCE_SIZE * len(mb.memory), SMP_CACHE_BYTES, 0, U64_MAX, "standard resources")
+    return mb
+
+
+def _command_line(mb: Memblock, cmdline: str) -> Memblock:
+    size = len(cmdline.encode()) + 1
+    for what in ("saved_command_line", "static_command_line"):
+        _, mb = mb.alloc_range(size, SMP_CACHE_BYTES, 0, U64_MAX, what)
+    return mb
+
+
+def _first_chunk_maps(start_offset: int, map_size: int, page: int, lp: LateProfile) -> tuple[int, ...]:
+    """pcpu_alloc_first_chunk: the region is the map rounded out to pages from its page offset; one bit per
+    4 bytes for the allocation map, one more for the boundary map, block metadata per page."""
+    region = align_up(start_offset + map_size, page)
+    bits = region // PCPU_MIN_ALLOC_SIZE
+    longs = -(-bits // 64)
+    pages = region // page
+    return (lp.percpu_chunk_struct + 8 * -(-pages // 64), longs * 8, (-(-(bits + 1) // 64)) * 8, pages * PCPU_BLOCK_MD)
+
+
+def _percpu(mb: Memblock, page: int, lp: LateProfile) -> Memblock:
+    ai, mb = mb.alloc_range(page, page, 0, U64_MAX, "percpu alloc info")
+    areas, mb = mb.alloc_range(page, SMP_CACHE_BYTES, 0, U64_MAX, "percpu areas")
+    _, mb = mb.alloc_range(lp.percpu_unit, page, 0, U64_MAX, "percpu first chunk", nid=0)
+    # one group, one CPU: group offsets and sizes (unsigned long each), unit map (int), unit offsets
+    sizes = [8, 8, 4, 8, lp.percpu_slot_lists]
+    static, reserved = lp.percpu_static, lp.percpu_reserved
+    if reserved:
+        sizes += _first_chunk_maps(static % page, reserved, page, lp)
+    sizes += _first_chunk_maps((static + reserved) % page, lp.percpu_dynamic, page, lp)
+    for size in sizes:
+        _, mb = mb.alloc_range(size, SMP_CACHE_BYTES, 0, U64_MAX, "percpu tables")
+    for addr in (ai, areas):
+        if addr is not None:
+            mb = mb.free(addr, page)
+    return mb
+
+
+def _hashes(mb: Memblock, page: int, struct_page: int, kernel_pages: int | None) -> Memblock:
+    """The dentry and inode hashes: one pointer per 8 KiB and per 16 KiB of nr_kernel_pages, rounded up to
+    1 MiB and then to a power of two; alloc_large_system_hash scales by bytes, so 16K pages give the same
+    sizes. With more than one NUMA node they come from vmalloc after mm_init (hashdist).
+
+    nr_kernel_pages up to 6.1 (free_area_init_core) is the present pages less their memmap, not less
+    memblock.reserved, so a large crash region does not shrink the hashes (lab boots with 4 and 6 GiB
+    reserved on 8 GiB print "Dentry cache hash table entries: 1048576"). From 6.12 (mm_init.c
+    calc_nr_kernel_pages, called in free_area_init) it is memblock's free pages at that point,
+    ``kernel_pages``: 6.12 calls it right after sparse_init, before CMA and the crash region; 7.2 after
+    both, so there the crash region shrinks them (7.2 on 2 GiB with crashkernel=1G: 131072 dentry entries,
+    tests/data/realboots/7.2-2G-a06-*)."""
+    if len({r.nid for r in mb.memory}) > 1:
+        return mb
+    if kernel_pages is None:
+        present = mb.phys_mem_size() // page
+        kernel_pages = present - -(-present * struct_page // page)
+    kernel_bytes = align_up(kernel_pages * page, 1 << 20)
+    for what, scale in (("dentry hash", 13), ("inode hash", 14)):  # fs/dcache.c, fs/inode.c
+        entries = 1 << max((kernel_bytes >> scale) - 1, 1).bit_length()
+        _, mb = mb.alloc_range(entries * 8, SMP_CACHE_BYTES, 0, U64_MAX, what)
+    return mb
+
+
+def _bounce_nslabs(ram: int) -> int:
+    """swiotlb_adjust_size(DIV_ROUND_UP(RAM, 1024)): whole slabs in segments of 128, then (6.12+,
+    round_up_default_nslabs) a power-of-two slab count."""
+    size = align_up(-(-ram // 1024), 1 << IO_TLB_SHIFT)
+    slabs = align_up(size >> IO_TLB_SHIFT, IO_TLB_SEGSIZE)
+    return 1 << (slabs - 1).bit_length()
+
+
+def _swiotlb(mb: Memblock, page: int, low_max: int, lp: LateProfile) -> Memblock:
+    """mem_init: swiotlb when RAM reaches above the DMA limit (or, 6.5+, a small kmalloc bounce buffer);
+    the buffer comes from below the limit and nothing more is allocated when it does not fit."""
+    if mb.end_of_dram() > low_max:
+        nslabs = SWIOTLB_DEFAULT >> IO_TLB_SHIFT
+    elif lp.bounce_when_low_only:
+        nslabs = min(_bounce_nslabs(mb.phys_mem_size()), SWIOTLB_DEFAULT >> IO_TLB_SHIFT)
+    else:
+        return mb
+    buf, mb = mb.alloc_range(nslabs << IO_TLB_SHIFT, page, 0, low_max, "swiotlb")
+    if buf is None:
+        return mb  # "software IO TLB: Cannot allocate buffer"
+    if lp.swiotlb_meta == "list+orig":
+        metadata = ((align_up(nslabs * 4, page), page), (align_up(nslabs * 8, page), page))
+    else:
+        metadata = ((align_up(nslabs * 24, page), page), (16, SMP_CACHE_BYTES))
+    for size, align in metadata:
+        _, mb = mb.alloc_range(size, align, 0, U64_MAX, "swiotlb metadata")
+    return mb
+
+
+def late_allocations(lp: LateProfile, mb: Memblock, machine: Machine, low_max: int, cmdline: str,
+                     resources_done: bool, free_after_sparse: int | None = None, struct_page: int = 64) -> Memblock:
+    """memblock.reserved when arch_initcall builds /proc/iomem's reserved lines (see the module docstring);
+    ``resources_done``: request_standard_resources already ran as an early step (7.x)."""
+    page = machine.page_size
+    if not resources_done:
+        mb = standard_resources(mb)
+    mb = _command_line(mb, cmdline)
+    mb = _percpu(mb, page, lp)
+    mb = _hashes(mb, page, struct_page, free_after_sparse if lp.kernel_pages_from_free else None)
+    return _swiotlb(mb, page, low_max, lp)
