@@ -95,3 +95,35 @@ def test_dtb_size_is_the_real_segment(case: Path) -> None:
                           "linux,low-memory-range" in chosen)
     assert size == len(cyc.capture.fdt)
     assert any(s.bufsz == size for s in cyc.kexec.segments)
+
+
+UEFI = sorted(p.parent for p in (DATA / "cycles-uefi").glob("*/cycle.json"))
+
+
+@pytest.mark.parametrize("case", UEFI, ids=[p.name for p in UEFI])
+def test_efi_stub_fdt_is_the_stubs_tree_byte_for_byte(case: Path) -> None:
+    # the first kernel's /sys/firmware/fdt under EDK2 ("EFI stub: Generating empty DTB"), rebuilt from its
+    # command line, the firmware's values and the kernel's stub facts (5.10: initrd in the tree, libfdt 2)
+    import fdt
+
+    from kdumplab.artifacts import efi_stub_fdt, without_nops
+    from kdumplab.kexec import KERNEL_KEXEC
+    from kdumplab.policy import for_kernel
+
+    cyc = load_cycle(case)
+    chosen = {p.name: list(p.data) for p in fdt.parse_dtb(without_nops(cyc.first_fdt)).get_node("chosen").props
+              if isinstance(p, fdt.PropWords)}
+
+    def value(name: str) -> int:
+        words = chosen[name]
+        return words[0] << 32 | words[1] if len(words) == 2 else words[0]
+
+    facts = KERNEL_KEXEC[for_kernel(cyc.first.generation, "arm64").kexec_generation]
+    assert facts.efi_stub_initrd_in_dt == ("linux,initrd-start" in chosen)
+    initrd = (value("linux,initrd-start"), value("linux,initrd-end")) if facts.efi_stub_initrd_in_dt else None
+    ours = efi_stub_fdt(cyc.first.cmdline, system_table=value("linux,uefi-system-table"),
+                        mmap_start=value("linux,uefi-mmap-start"), mmap_size=value("linux,uefi-mmap-size"),
+                        desc_size=value("linux,uefi-mmap-desc-size"), desc_ver=value("linux,uefi-mmap-desc-ver"),
+                        secure_boot=value("linux,uefi-secure-boot"), initrd=initrd,
+                        last_comp_version=facts.efi_stub_fdt_last_comp)
+    assert ours == cyc.first_fdt

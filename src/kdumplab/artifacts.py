@@ -9,7 +9,7 @@ import fdt
 from kdumplab.errors import KdumplabError
 from kdumplab.kexec import KexecLoad
 
-__all__ = ["crash_dtb", "crash_dtb_size", "elfcorehdr_bytes", "base_dtb", "without_nops"]
+__all__ = ["crash_dtb", "crash_dtb_size", "efi_stub_fdt", "elfcorehdr_bytes", "base_dtb", "without_nops"]
 
 _PT = {"PT_LOAD": 1, "PT_NOTE": 4}
 
@@ -26,6 +26,50 @@ def base_dtb(address_cells: int = 2, size_cells: int = 2) -> bytes:
     tree.set_property("#size-cells", size_cells)
     tree.add_item(fdt.Node("chosen"))
     return tree.to_dtb(version=17)
+
+
+def efi_stub_fdt(cmdline: str, *, system_table: int = 0, mmap_start: int = 0, mmap_size: int = 0,
+                 desc_size: int = 0x30, desc_ver: int = 1, secure_boot: int = 2,
+                 initrd: tuple[int, int] | None = None, kaslr_seed: int | None = None,
+                 last_comp_version: int = 16) -> bytes:
+    """The device tree the arm64 EFI stub hands the kernel when the firmware has none (ACPI; "EFI stub:
+    Generating empty DTB"), which the kernel keeps as /sys/firmware/fdt and kexec-tools starts from.
+
+    drivers/firmware/efi/libstub/fdt.c update_fdt (Debian 5.10.223 and 6.12.117): an empty tree with the root's
+    #address-cells and #size-cells (2 each), no memory reservations, and a /chosen holding, in the order set,
+    ``bootargs`` (the command line, if any), on 5.10 ``linux,initrd-start``/``-end`` (the initrd the stub
+    loaded; later stubs pass it only through the LINUX_EFI_INITRD_MEDIA_GUID configuration table),
+    ``linux,uefi-system-table`` and ``linux,uefi-mmap-start`` (64 bits), ``-mmap-size``, ``-mmap-desc-size``,
+    ``-mmap-desc-ver`` (32 bits; filled in after ExitBootServices), ``kaslr-seed`` (only when the firmware has
+    an RNG) and ``linux,uefi-secure-boot``; then packed. libfdt puts each new property first in its node,
+    so they read back in reverse, and appends each name to the strings block as it is first set. Only the
+    command line and the optional properties change its size (469 bytes with the lab's 55-character command
+    line, tests/data/cycles-uefi); the values are the firmware's. The header's last compatible version is
+    libfdt's of that kernel (2 in 5.10's copy, 16 later). Byte for byte the stub's tree in every recording.
+    """
+    tree = fdt.FDT()
+    tree.set_property("#size-cells", 2)  # set after #address-cells (fdt_update_cell_size), so read first
+    tree.set_property("#address-cells", 2)
+    chosen = fdt.Node("chosen")
+    props: list[fdt.Property] = []
+    if cmdline:
+        props.append(fdt.PropStrings("bootargs", cmdline))
+    if initrd is not None:
+        props += [fdt.PropWords("linux,initrd-start", *_cells(initrd[0], 2)),
+                  fdt.PropWords("linux,initrd-end", *_cells(initrd[1], 2))]
+    props += [fdt.PropWords("linux,uefi-system-table", *_cells(system_table, 2)),
+              fdt.PropWords("linux,uefi-mmap-start", *_cells(mmap_start, 2)),
+              fdt.PropWords("linux,uefi-mmap-size", mmap_size),
+              fdt.PropWords("linux,uefi-mmap-desc-size", desc_size),
+              fdt.PropWords("linux,uefi-mmap-desc-ver", desc_ver)]
+    if kaslr_seed is not None:
+        props.append(fdt.PropWords("kaslr-seed", *_cells(kaslr_seed, 2)))
+    props.append(fdt.PropWords("linux,uefi-secure-boot", secure_boot))
+    for prop in reversed(props):
+        chosen.append(prop)
+    tree.add_item(chosen)
+    names = ["#address-cells", "#size-cells", *(p.name for p in props)]
+    return tree.to_dtb(version=17, last_comp_version=last_comp_version, strings="".join(n + "\0" for n in names))
 
 
 _FDT_BEGIN_NODE, _FDT_END_NODE, _FDT_PROP, _FDT_NOP, _FDT_END = 1, 2, 3, 4, 9

@@ -163,6 +163,11 @@ class KernelKexecFacts:
     - kexec_load's check (kernel/kexec.c kimage_alloc_init, kernel/kexec_core.c sanity_check_segment_list,
       the same in 5.10 through 7.x): entry and every segment within ``crashk_res``; ``crashk_low_res`` never
       counts; otherwise -EADDRNOTAVAIL.
+    - Booted by the EFI stub (``artifacts.efi_stub_fdt``: the tree kexec-tools reads from /sys/firmware/fdt):
+      ``efi_stub_initrd_in_dt``, the stub also writes linux,initrd-start/-end (5.10's update_fdt does; the
+      6.1+ stubs pass the initrd only through the LINUX_EFI_INITRD_MEDIA_GUID table), and
+      ``efi_stub_fdt_last_comp``, the header's last compatible version its libfdt writes (2 in 5.10, 16 later;
+      recorded in tests/data/cycles-uefi).
     """
 
     generation: str
@@ -170,6 +175,8 @@ class KernelKexecFacts:
     va_bits: int = 48
     text_vaddr: int = 0xFFFF800080000000
     text_in_kallsyms: bool = True
+    efi_stub_initrd_in_dt: bool = False
+    efi_stub_fdt_last_comp: int = 16
 
 
 #: Every kernel's facts by generation key (policy ``kexec_generation``): a view of the kernel profiles

@@ -41,7 +41,8 @@ V5_10 = KernelProfile(
     # chunk header (136 + the populated bitmap) and 544 bytes of slot lists
     late=LateProfile(95576, 8192, 31400, 135168, percpu_chunk_struct=136, percpu_slot_lists=544,
                      swiotlb_meta="list+orig", bounce_when_low_only=False),
-    kexec=KernelKexecFacts("5.10", False, 48, 0xFFFF800010000000, False),
+    kexec=KernelKexecFacts("5.10", False, 48, 0xFFFF800010000000, False, efi_stub_initrd_in_dt=True,
+                           efi_stub_fdt_last_comp=2),
     crash=CrashKernelFacts("5.10", 1, CRASH_OLD_LOG, 21853, 1 << 30, 2052, 362, False, False,
                            hashes_count_nomap=True),
 )
