@@ -98,3 +98,17 @@ def test_profile_file_is_a_kernel(tmp_path) -> None:  # noqa: ANN001 - pytest fi
     assert mine.crash_view == ref.crash_view
     with pytest.raises(KdumplabError, match="no such profile file"):
         policy.for_kernel(str(tmp_path / "missing.toml"))
+
+
+def test_report_and_compare_say_what_was_measured() -> None:
+    """The 2019 designs' rows carry what their real kernels showed: compare's text and the HTML report."""
+    from kdumplab import model  # noqa: PLC0415
+    from kdumplab.tools import compare, report  # noqa: PLC0415
+
+    machine = presets.qemu_virt(8 << 30, kernel="proposal-2019-v5")
+    rows = {r.policy: r for r in compare.compare(machine, "crashkernel=512M,high")}
+    assert "vmcore_init" in rows["proposal-2019-v5"].measured
+    assert rows["6.1"].measured == ""
+    page, _ = report.build(model.Scenario(machine, "crashkernel=512M,high", "proposal-2019-v5"))
+    notes = page.split('<ul id="measured">', 1)[1].split("</ul>", 1)[0]
+    assert notes.count("<li>") == 3 and "proposal-2019-review" in notes and "Crash kernel (low)" in notes

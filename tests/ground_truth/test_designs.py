@@ -146,3 +146,40 @@ def test_the_verdict_names_what_the_v5_crash_kernel_does():
     assert "crash kernel not confined" in labels("proposal-2019-v5", "crashkernel=512M")
     for kernel in ("5.10-control", "proposal-2019-review"):
         assert not labels(kernel, "crashkernel=512M") & {"crash kernel not confined", "elfcorehdr not in its memory"}
+
+
+def _verdict_labels(kernel: str, mem: str, cmdline: str, kexec_tools: str, initrd_size: int,
+                    crash_initrd_size: int) -> set[str]:
+    import dataclasses  # noqa: PLC0415
+
+    from kdumplab.verdict import problems  # noqa: PLC0415
+
+    scn = dataclasses.replace(scenario_for(kernel, mem, (), cmdline, initrd_size), kexec_tools=kexec_tools,
+                              crash_initrd_size=crash_initrd_size)
+    return {label for label, _ in problems(model.run(scn))}
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in LOST.glob("proposal-2019-v5-*")))
+def test_the_model_predicts_each_recorded_v5_panic(name: str):
+    """Each of the three runs whose v5 crash kernel panicked in vmcore_init is, in the model's verdict, a
+    crash kernel that loses the range holding its elfcorehdr (fatal: exit 3). The first kernel's command line
+    and kexec-tools come from the run itself; initrd sizes are those of every designs cycle."""
+    from kdumplab.verdict import FATAL  # noqa: PLC0415
+
+    text = gzip.decompress((LOST / name / "serial.log.gz").read_bytes()).decode(errors="replace")
+    cmdline = re.search(r"Kernel command line: (.*)", text).group(1).strip()
+    kt = re.match(r"proposal-2019-v5-kt([\d.]+(?:-\w+)?)-d-", name).group(1)
+    labels = _verdict_labels("proposal-2019-v5", "8G", cmdline, kt, 8104448, 987675)
+    assert labels & FATAL == {"elfcorehdr not in its memory"}, labels
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in CYCLES.iterdir() if (p / "cycle.json").is_file()))
+def test_the_model_predicts_no_panic_where_the_crash_kernel_ran(name: str):
+    """The 15 designs cycles whose crash kernel reached its /init: no fatal verdict for any of them."""
+    from kdumplab.verdict import FATAL  # noqa: PLC0415
+
+    d = json.loads((CYCLES / name / "cycle.json").read_text())
+    first = d["first"]
+    labels = _verdict_labels(first["generation"], first["mem"], first["cmdline"], d["kexec"]["version"],
+                             first["provenance"]["initrd_size"], d["kexec"]["crash_initrd_size"])
+    assert not labels & FATAL, labels

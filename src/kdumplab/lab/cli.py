@@ -292,9 +292,10 @@ def calibrate_cmd(image: Path, policy: str | None, name: str | None, system_map:
         policy = for_kernel(header.release).name
         click.echo(f"calibrate: policy {policy} (from the banner {header.release})", err=True)
     name = name or header.release or image.stem
-    if system_map is None:  # lab build keeps System.map beside the Image, Debian's /boot has System.map-RELEASE
+    if system_map is None:  # lab build keeps System.map beside the Image; Debian's /boot has a System.map-RELEASE
+        # that only says the real one is in the -dbg package (no symbols): such a file is not used
         system_map = next((p for p in (image.parent / "System.map", image.parent / f"System.map-{header.release}")
-                           if p.is_file()), None)
+                           if p.is_file() and " _text\n" in p.read_text(errors="replace")), None)
     prof, text = calibrate_image(image, policy, name, system_map=system_map, timeout=timeout, keep=keep_logs,
                                  log=lambda s: click.echo(s, err=True))
     out = out or Path(f"{name}.toml")

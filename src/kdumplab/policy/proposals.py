@@ -65,16 +65,3 @@ REVIEW = replace(
         "LOW_REGION_NOMAP": "[PATCH v7 2/4]: memblock_mark_nomap(crashk_low_res...)",
     },
 )
-
-#: What real boots of the lab builds showed (issue 13; docs/model.md), for compare and report to print beside
-#: these rows: the model agrees with them, and these are the facts a reader of the rows should not miss.
-MEASURED: dict[str, str] = {
-    "5.10-control": "lab build, 26 boots and 3 cycles recorded: the model agrees (tests/data/boots/5.10-control-*)",
-    "proposal-2019-v5": "built from the May 2019 posting and booted (26 boots, 6 cycles): two 'Crash kernel' "
-                        "entries; kexec-tools 2.0.20 loads into the low one and is refused; and the v5 crash "
-                        "kernel does not honour linux,usable-memory-range (one range: no cap at all; two: only "
-                        "the second, then it panics)",
-    "proposal-2019-review": "built from v7 (Dec 2019) and booted (26 boots, 6 cycles): the low region is never "
-                            "mapped, shows as 'Crash kernel (low)' under its own 'reserved' entry, is ignored by "
-                            "2.0.20-2.0.32 and passed as linux,low-memory-range by its patched kexec-tools",
-}

@@ -72,6 +72,8 @@ class KernelProfile:
     cma_align: int | None = None
     #: what this kernel is, when it says more than its policy's description ("" = the policy's)
     description: str = ""
+    #: what real boots of this very kernel showed, for compare and report to print beside its row
+    measured: str = ""
     #: where a number came from, beyond the policy's own citations
     citations: dict[str, str] = field(default_factory=dict, compare=False, hash=False)
     #: the file this profile was read from ("" = built in)
@@ -212,7 +214,8 @@ def _classes(arch: str) -> dict[str, type]:
             "kexec": KernelKexecFacts, "crash": CrashKernelFacts, "build": KernelBuild}
 
 
-_TOP = ("name", "arch", "policy", "release", "package", "page_size", "suite", "cma_align", "description")
+_TOP = ("name", "arch", "policy", "release", "package", "page_size", "suite", "cma_align", "description",
+        "measured")
 
 
 #: keys written in hex (addresses, offsets and byte sizes); every other number is decimal
@@ -315,7 +318,7 @@ def profile_from_toml(text: str, where: str) -> KernelProfile:
     for key in ("name", "policy", "release", "package", "page_size"):
         if key not in head:
             raise KdumplabError(f"{where} [profile]", f"missing {key}")
-    for key in ("name", "policy", "release", "package", "suite", "description"):
+    for key in ("name", "policy", "release", "package", "suite", "description", "measured"):
         if key in head and not isinstance(head[key], str):
             raise KdumplabError(f"{where} [profile] {key}", f"{head[key]!r} is not a string")
     if head["page_size"] not in (4096, 16384, 65536):

@@ -72,6 +72,9 @@ def page(res: model.Result, expl: Explanation, rows: tuple[Row, ...], analysis: 
                    f"{escape(r.verdict)}</td><td>{escape(r.reserved)}</td>"
                    f"<td>{iec(r.crash_size) if r.crash_size else 0}</td>" + "".join(cell(r, c) for c in r.cells)
                    + "</tr>" for r in rows)
+    notes = "".join(f"<li><b>{escape(r.policy)}</b>: {escape(r.measured)}</li>" for r in rows if r.measured)
+    measured = (f"<h2>What real boots of these kernels showed</h2><ul id=\"measured\">{notes}</ul>" if notes
+                else "")
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>kdumplab report: {escape(s.machine.name)}</title>
 <style>{_STYLE}</style></head>
@@ -93,5 +96,6 @@ def page(res: model.Result, expl: Explanation, rows: tuple[Row, ...], analysis: 
 modelled. * marks the kexec-tools Debian ships with each kernel; the outlined cell is this report's.</p>
 <table id="matrix"><tr><th>policy</th><th>verdict</th><th>reserved</th><th>kexec_crash_size</th>{head}</tr>{body}
 </table>
+{measured}
 </body></html>
 """

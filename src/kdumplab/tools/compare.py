@@ -14,7 +14,6 @@ from kdumplab import model, policy
 from kdumplab.errors import KdumplabError
 from kdumplab.kexec import KEXEC_TOOLS
 from kdumplab.machine import Machine
-from kdumplab.policy.proposals import MEASURED
 from kdumplab.ranges import iec
 from kdumplab.verdict import judge, paired_kexec_tools
 
@@ -78,9 +77,17 @@ def compare(machine: Machine, cmdline: str) -> tuple[Row, ...]:
         res = res or model.run(dataclasses.replace(base, kernel=name))
         reserved = ", ".join(f"{r.role} {r.start:#x}-{r.end - 1:#x} {iec(r.size)}" for r in res.outcome.regions) or "-"
         rows.append(Row(name, str(res.outcome.verdict), reserved, res.kexec_crash_size, tuple(cells),
-                        paired_kexec_tools(name, res.policy.kexec_generation), MEASURED.get(name, ""),
+                        paired_kexec_tools(name, res.policy.kexec_generation), _measured(name, machine.arch),
                         _kaslr_text(res.scenario), res.policy.page_size))
     return tuple(rows)
+
+
+def _measured(name: str, arch: str) -> str:
+    """What real boots of this kernel showed (its profile's note; the 2019 designs, issue 13)."""
+    from kdumplab import profiles  # noqa: PLC0415
+
+    prof = profiles.get(name, arch)
+    return prof.measured if prof is not None else ""
 
 
 def _kaslr_text(scn: model.Scenario) -> str:
