@@ -112,3 +112,14 @@ def test_report_and_compare_say_what_was_measured() -> None:
     page, _ = report.build(model.Scenario(machine, "crashkernel=512M,high", "proposal-2019-v5"))
     notes = page.split('<ul id="measured">', 1)[1].split("</ul>", 1)[0]
     assert notes.count("<li>") == 3 and "proposal-2019-review" in notes and "Crash kernel (low)" in notes
+
+
+def test_lab_page_table_constant_is_the_kernel_mapping() -> None:
+    """The lab kernels' pt_extra_pages (5, measured in every lab boot) from Debian 5.10.223 arch/arm64/mm/mmu.c:
+    map_mem's PUD table for the linear map, and map_kernel's PUD and PMD tables for KIMAGE_VADDR plus one PTE
+    table per 2 MiB of the image (its five segments are 64 KiB aligned, none covers a whole 2 MiB)."""
+    for name in ("5.10-control", "proposal-2019-v5", "proposal-2019-review"):
+        prof = profiles.get(name)
+        assert prof.image.stext < prof.image.end and prof.image.load_address % (2 << 20) == 0
+        pte_tables = -(-prof.image.end // (2 << 20))
+        assert prof.early.pt_extra_pages == 1 + 1 + 1 + pte_tables

@@ -38,9 +38,11 @@ CONTROL = KernelProfile(
     # The lab build's own early allocations (allnoconfig + lab.config, not Debian's config), read from its
     # memblock=debug boots (tests/data/memblock/{5.10-control,proposal-2019-*}-*.log.gz): the unflattened DT
     # 35516 bytes, node data 0x24c0, section roots 8 KiB, usemap 1152 bytes for 8 sections, no vmemmap
-    # page-table pages logged; page tables as early.page_table_pages counts them with blocks, plus 5 (one
-    # PUD page of the linear map and 4 more in every lab boot). The per-extra-node DT size is Debian 5.10's
-    # (the two-node lab boots are within the test's tolerance with it).
+    # page-table pages logged; page tables as early.page_table_pages counts them with blocks, plus 5, traced in
+    # Debian 5.10.223 arch/arm64/mm/mmu.c paging_init: map_mem's PUD table for the linear map, and map_kernel's
+    # PUD and PMD tables for KIMAGE_VADDR and one PTE table per 2 MiB of the image (map_kernel_segment x5, 64 KiB
+    # SEGMENT_ALIGN; _end is +0x390000: two). The per-extra-node DT size is Debian 5.10's (the two-node lab
+    # boots are within the test's tolerance with it; lab calibrate reads the same 0x2d8 from a two-node boot).
     early=EarlyProfile(pt_extra_pages=5, dt_unflatten=0x8abc, dt_per_extra_node=0x2d8, numa_distance=True,
                        node_data=0x24c0, cpumask=0, cpumask_per_extra_node=0, section_bits=30,
                        section_roots=0x2000, usemap_per_section=144, vmemmap_pt_pages=0),
