@@ -123,3 +123,33 @@ def test_lab_page_table_constant_is_the_kernel_mapping() -> None:
         assert prof.image.stext < prof.image.end and prof.image.load_address % (2 << 20) == 0
         pte_tables = -(-prof.image.end // (2 << 20))
         assert prof.early.pt_extra_pages == 1 + 1 + 1 + pte_tables
+
+
+def test_a_file_without_newer_keys_takes_its_policys_kernel(tmp_path) -> None:  # noqa: ANN001
+    """Keys a profile file leaves out (written before the field existed) are its policy's built-in kernel's,
+    never the dataclass default; an [early] key that is missing reads as 6.1's."""
+    import re  # noqa: PLC0415
+
+    text = re.sub(r"\[late\]\n(?:[^\[]*\n)", "", _text()).replace("numa_distance = true\n", "")
+    assert "[late]" not in text and "numa_distance" not in text
+    prof = profiles.profile_from_toml(text, "old.toml")
+    ref = profiles.get("6.1")
+    assert prof.early == ref.early and prof.late == ref.late
+
+
+def test_verify_recorded_as_a_profile_file(tmp_path) -> None:  # noqa: ANN001
+    """verify --recorded DIR --kernel FILE judges the recorded boots as the file's kernel."""
+    import shutil  # noqa: PLC0415
+
+    from click.testing import CliRunner  # noqa: PLC0415
+
+    from kdumplab.cli import main  # noqa: PLC0415
+
+    boots = sorted((__import__("pathlib").Path(__file__).parent / "data" / "boots").glob("6.1-mem-*"))[:3]
+    for b in boots:
+        shutil.copytree(b, tmp_path / "rec" / b.name)
+    path = tmp_path / "mine.toml"
+    path.write_text(_text().replace('name = "my-6.1"', 'name = "verify-6.1"'))
+    out = CliRunner().invoke(main, ["verify", "--recorded", str(tmp_path / "rec"), "--kernel", str(path)])
+    assert out.exit_code == 0, out.output
+    assert f"{len(boots)} of {len(boots)} cases agree" in out.output

@@ -133,6 +133,7 @@ _RANGE = re.compile(r"memblock_(reserve|free|phys_free|remove|add): \[(0x[0-9a-f
 _NODE_DATA = re.compile(r"NODE_DATA(?:\(\d+\) allocated)? \[mem (0x)?([0-9a-f]+)-(0x)?([0-9a-f]+)\]")
 _MEMORY = re.compile(r"Memory: \d+K/\d+K available \((\d+)K kernel code, (\d+)K rwdata, (\d+)K rodata, \d+K init, "
                      r"(\d+)K bss")
+_PERCPU = re.compile(r"percpu: Embedded \d+ pages/cpu s(\d+) r(\d+) d(\d+) u(\d+)")
 _IOMEM = re.compile(r"^\s*([0-9a-f]+)-([0-9a-f]+) : Kernel (code|data)$")
 
 
@@ -280,6 +281,16 @@ def image_from_boot(boot: DebugBoot, header: ImageHeader, from_stext: bool,
                        image_size=header.image_size, init_pg_dir=pg[0], init_pg_end=pg[1])
 
 
+def percpu_first_chunk(boot: DebugBoot) -> dict[str, int]:
+    """The first percpu chunk as the kernel prints it (``percpu: Embedded N pages/cpu sS rR dD uU``)."""
+    for line in boot.lines():
+        m = _PERCPU.search(line)
+        if m:
+            return dict(zip(("percpu_static", "percpu_reserved", "percpu_dynamic", "percpu_unit"),
+                            map(int, m.groups()), strict=True))
+    return {}
+
+
 def static_kib(boot: DebugBoot) -> int | None:
     """Code + rwdata + rodata + bss of the ``Memory:`` line: what the kernel keeps of its image after init
     (the crash kernel prints the same numbers)."""
@@ -366,12 +377,16 @@ def make_profile(name: str, policy: str, header: ImageHeader, one: DebugBoot, tw
                                 **({"static_kib": kib} if kib else {}))
     vaddr = (system_map or {}).get("text_vaddr")
     kexec = dataclasses.replace(ref.kexec, generation=name, **({"text_vaddr": vaddr} if vaddr is not None else {}))
+    percpu = percpu_first_chunk(one)
+    late = dataclasses.replace(ref.late, **percpu) if ref.late is not None else None
+    notes["late"] = (f"percpu first chunk from the boot's percpu: line; the rest as {ref.name}" if percpu
+                     else f"as {ref.name}")
     notes["crash"] = (f"static_kib from the boot's Memory: line; the rest as {ref.name}" if kib
                       else f"as {ref.name}")
     notes["kexec"] = f"as {ref.name}" + ("; text_vaddr from System.map" if system_map else "")
     prof = KernelProfile(
         name=name, arch="arm64", policy=policy, release=release or header.release,
-        package=package or header.banner[:120], page_size=header.page_size, image=image, early=early,
+        package=package or header.banner[:120], page_size=header.page_size, image=image, early=early, late=late,
         kexec=kexec, crash=crash, suite="", build=ref.build, virt_devices=ref.virt_devices, cma_align=cma_align,
         description=f"calibrated: {header.release or name} following {policy}", citations=notes)
     # the page-table constant: the model with none against the kernel's own dump of the same moment

@@ -255,7 +255,9 @@ def profile_to_toml(p: KernelProfile, header: tuple[str, ...] = ()) -> str:
     return "\n".join(out) + "\n"
 
 
-def _build(cls: type, table: Any, where: str) -> Any:
+def _build(cls: type, table: Any, where: str, base: Any = None) -> Any:
+    """One section; keys it leaves out are ``base``'s (the policy's built-in kernel), so a file written before a
+    field existed still means what it meant."""
     if not isinstance(table, dict):
         raise KdumplabError(where, "is not a table")
     fields = {f.name: f for f in dataclasses.fields(cls)}
@@ -263,10 +265,10 @@ def _build(cls: type, table: Any, where: str) -> Any:
     if unknown:
         raise KdumplabError(f"{where}.{unknown[0]}", "unknown key", f"keys: {', '.join(fields)}")
     missing = [n for n, f in fields.items() if n not in table and f.default is dataclasses.MISSING
-               and f.default_factory is dataclasses.MISSING]
+               and f.default_factory is dataclasses.MISSING and base is None]
     if missing:
         raise KdumplabError(where, f"missing {', '.join(missing)}")
-    kw = {}
+    kw = {n: getattr(base, n) for n in fields if n not in table} if base is not None else {}
     for name, value in table.items():
         kind = str(fields[name].type)
         if isinstance(value, list):
@@ -282,6 +284,13 @@ def _build(cls: type, table: Any, where: str) -> Any:
         raise KdumplabError(where, str(e)) from None
     except KdumplabError as e:
         raise KdumplabError(where, e.one_line()) from None
+
+
+def _reference(policy: Any, page_size: Any, arch: str) -> KernelProfile | None:
+    """The built-in kernel of a policy (of the same page size if there is one): where a profile file's
+    left-out crash, kexec and build facts come from."""
+    same = [p for p in _builtin_rows() if p.arch == arch and p.policy == policy]
+    return next((p for p in same if p.page_size == page_size), same[0] if same else None)
 
 
 def profile_from_toml(text: str, where: str) -> KernelProfile:
@@ -304,12 +313,16 @@ def profile_from_toml(text: str, where: str) -> KernelProfile:
     if arch not in ("arm64", "x86_64"):
         raise KdumplabError(f"{where} [profile] arch", f"{arch!r} is not arm64 or x86_64")
     classes = _classes(arch)
+    ref = _reference(top.get("policy"), top.get("page_size"), arch)
     parts = {}
     for section, cls in classes.items():
+        base = getattr(ref, section) if ref is not None and section != "image" else None
         if section in doc:
-            parts[section] = _build(cls, doc[section], f"{where} [{section}]")
+            parts[section] = _build(cls, doc[section], f"{where} [{section}]", base)
         elif section in ("image", "early"):
             raise KdumplabError(where, f"no [{section}] table")
+        elif base is not None and section not in ("build", "early"):  # a file from before the section existed
+            parts[section] = base
     head = {k: v for k, v in top.items() if k != "schema"}
     allowed = set(_TOP) | {"virt_devices"}
     bad = sorted(set(head) - allowed)

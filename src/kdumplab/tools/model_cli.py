@@ -81,11 +81,18 @@ def verify(margs: MachineArgs, cmdline: str, suite_file: str | None, recorded: s
     """The model against real boots, field by field.
 
     One boot (--kernel), one full kdump cycle (--kernel --kexec-tools), a suite (--suite, several QEMUs at
-    once; cases with kexec_tools are cycles) or recordings (--recorded). Exit 0 when every field agrees, 1
+    once; cases with kexec_tools are cycles) or recordings (--recorded; with --kernel, every plain boot is judged
+    as that kernel, e.g. a profile file from `lab calibrate` against boots it was not calibrated on). Exit 0 when
+    every field agrees, 1
     when any disagrees or a run was lost, 2 for bad input.
     """
     from kdumplab.tools.verify_cli import run_verify
 
+    if recorded and margs.kernel:  # the recordings judged as this kernel (e.g. a profile from lab calibrate)
+        from kdumplab.policy import for_kernel
+
+        sys.exit(run_verify(None, "8G", None, cmdline, None, recorded, jobs, as_json,
+                            as_kernel=for_kernel(margs.kernel).name))
     kernel = lab_kernel(margs.kernel) if margs.kernel else None
     mem, numa = lab_mem(margs) if kernel else ("8G", ())
     sys.exit(run_verify(kernel, mem, ",".join(numa) or None, cmdline, suite_file, recorded, jobs, as_json,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import re
@@ -38,11 +39,11 @@ def _checks(result) -> tuple[FieldCheck, ...] | None:  # noqa: ANN001
 def run_verify(kernel: str | None, mem: str, numa: str | None, cmdline: str, suite_file: str | None,
                recorded: str | None, jobs: int | None, as_json: bool, kexec_tools: str | None = None,
                cpu: str = "cortex-a57", dma_window: str | None = None, arch: str = "arm64",
-               firmware: str = "") -> int:
+               firmware: str = "", as_kernel: str | None = None) -> int:
     console = Console(stderr=as_json)
     rows: list[dict] = []
     if recorded:
-        rows += _recorded(Path(recorded))
+        rows += _recorded(Path(recorded), as_kernel)
     elif suite_file:
         from kdumplab.lab.suite import load_suite, run_suite  # noqa: PLC0415
 
@@ -111,9 +112,11 @@ def _spinner(what: str, console: Console, quiet: bool):  # noqa: ANN202
     return progress
 
 
-def _recorded(root: Path) -> list[dict]:
+def _recorded(root: Path, as_kernel: str | None = None) -> list[dict]:
     """Every recording under ``root``, at any depth: lab boots (case.json), the lead's early boots (case.json with
-    the serial log), full kdump cycles (cycle.json). Errors name the recording; none at all is an error."""
+    the serial log), full kdump cycles (cycle.json). Errors name the recording; none at all is an error.
+    ``as_kernel``: judge the plain boots as this kernel (a profile's name), not the one that was booted; cycles
+    are left out then (their crash side is the booted kernel's)."""
     from kdumplab.inputfile import read_text  # noqa: PLC0415
     from kdumplab.lab.cycle import load_cycle  # noqa: PLC0415
     from kdumplab.lab.observe import Observation  # noqa: PLC0415
@@ -132,11 +135,13 @@ def _recorded(root: Path) -> list[dict]:
                     if '"provenance"' in text:  # a lab recording: its own error says what is wrong
                         raise first from None
                     raise
+            if as_kernel is not None:
+                obs = dataclasses.replace(obs, generation=as_kernel)
             rows.append(_row(str(case.parent.relative_to(root)), verify_observation(obs), None))
         except (KdumplabError, OSError, UnicodeDecodeError, ValueError, KeyError, TypeError, AttributeError) as err:
             what = err.what if isinstance(err, KdumplabError) else f"{type(err).__name__}: {err}"
             raise KdumplabError(str(case.parent), f"cannot read this recording: {what}") from None
-    for case in sorted(root.rglob("cycle.json")):
+    for case in sorted(root.rglob("cycle.json")) if as_kernel is None else ():
         try:
             rows.append(_row(str(case.parent.relative_to(root)), verify_cycle(load_cycle(case.parent)), None))
         except KdumplabError as err:
