@@ -159,3 +159,10 @@ def test_run_reports_failure_kind() -> None:
     with pytest.raises(run.RunFailed) as e:
         run.run(["sleep", "30"], timeout=0.5)
     assert e.value.kind == "timeout"
+
+
+def test_rng_adds_a_virtio_rng_device() -> None:
+    # an EFI RNG for the arm64 EFI stub (issue 14 item 4): EDK2's VirtioRngDxe drives it
+    argv = qemu_argv(BootSpec("6.12", "4G", firmware="uefi", rng=True), "Image", "initrd", "QEMU_EFI.fd")
+    assert argv[argv.index("-device") + 1] == "virtio-rng-pci"
+    assert "-device" not in qemu_argv(BootSpec("6.12", "4G"), "Image", "initrd")

@@ -84,14 +84,18 @@ def _spec(margs: MachineArgs, cmdline: str):  # noqa: ANN202
 @click.option("--json", "as_json", is_flag=True)
 @click.option("--save", "save_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Write case.json and serial.log here.")
+@click.option("--rng", is_flag=True, help="Add -device virtio-rng-pci: under UEFI the firmware then has an RNG "
+              "and the arm64 EFI stub places the kernel at a random address.")
 def boot_cmd(margs: MachineArgs, cmdline: str, initrd_extra: Path | None,
-             timeout: float, as_json: bool, save_dir: Path | None) -> None:
+             timeout: float, as_json: bool, save_dir: Path | None, rng: bool) -> None:
     """Boot one real kernel and print what it reserved."""
+    import dataclasses
+
     from kdumplab.lab.initramfs import Initramfs
     from kdumplab.lab.qemu import boot, default_initrd, save
     from kdumplab.lab.setup import load_lab
 
-    spec = _spec(margs, cmdline)
+    spec = dataclasses.replace(_spec(margs, cmdline), rng=rng)
     lab_ = load_lab(spec.arch)
     extra = Initramfs().with_tree("", initrd_extra) if initrd_extra else None
     with _progress(f"booting {spec.kernel} under QEMU", as_json):

@@ -142,6 +142,12 @@ class Observation:
             return "uefi"
         return "bios" if self.arch == "x86_64" else "dt"
 
+    @property
+    def rng(self) -> bool:
+        """The guest had a virtio-rng device (-device virtio-rng-pci): an EFI RNG under UEFI."""
+        argv = self.provenance.qemu_cmdline
+        return any(a == "virtio-rng-pci" for a in argv)
+
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=1, sort_keys=True) + "\n"
 

@@ -91,6 +91,9 @@ class BootSpec:
     firmware: str = ""
     cpu: str = ""
     dma_window: str | None = None
+    #: a virtio-rng device: EDK2's VirtioRngDxe then offers EFI_RNG_PROTOCOL, and the arm64 EFI stub places the
+    #: kernel at a random address (libstub/arm64-stub.c handle_kernel_image -> efi_random_alloc)
+    rng: bool = False
 
     def __post_init__(self) -> None:
         total = parse_size(self.mem)
@@ -177,6 +180,8 @@ def qemu_argv(spec: BootSpec, kernel_image: str, initrd: str, bios: str | None =
     argv = _machine_argv(spec)
     if bios is not None:
         argv += ["-bios", bios]
+    if spec.rng:
+        argv += ["-device", "virtio-rng-pci"]
     argv += ["-nographic", "-no-reboot", "-nic", "none", "-kernel", kernel_image, "-initrd", initrd,
              "-append", spec.append]
     if dtb is not None:

@@ -12,6 +12,7 @@ Suite file::
     firmware = "uefi"        # optional (default: the board's direct boot, dt / bios)
     file_load = true         # optional, cycles only: kexec -s (kexec_file_load)
     dma_window = "1G"        # optional: QEMU's DT with dma-ranges limiting device DMA to the first 1G
+    rng = true               # optional: -device virtio-rng-pci (an EFI RNG under UEFI)
     cpu = "neoverse-n1"      # optional (default cortex-a57)
 
 A case may list several kernels with ``kernels = ["5.10", "6.1"]`` instead of ``kernel``; it then runs once
@@ -55,7 +56,7 @@ class SuiteCase:
 _CASE_KEYS: dict[str, type | tuple[type, ...]] = {"name": str, "kernel": str, "kernels": list, "mem": str, "numa": list,
                                "cmdline": str, "note": str, "kexec_tools": list, "arch": str, "firmware": str,
                                "file_load": bool, "ptdump": bool, "repeat": int, "cpu": str,
-                               "dma_window": (str, int)}
+                               "dma_window": (str, int), "rng": bool}
 _LIST_OF_STR = ("kernels", "numa", "kexec_tools")
 _MAX_REPEAT = 10_000  # a bound, so `repeat = 1000000000` is an error, not a billion cases
 
@@ -114,7 +115,7 @@ def load_suite(path: Path) -> tuple[SuiteCase, ...]:
             try:
                 spec = BootSpec(k, c["mem"], c.get("cmdline", ""), tuple(c.get("numa", ())), c.get("arch", "arm64"),
                                 c.get("firmware", ""), c.get("cpu", ""),
-                                None if c.get("dma_window") is None else str(c["dma_window"]))
+                                None if c.get("dma_window") is None else str(c["dma_window"]), c.get("rng", False))
             except KdumplabError as err:  # BootSpec names the option (--mem); say which suite and case
                 raise KdumplabError(where, f"{err.where.lstrip('-')}: {err.what}", err.hint) from None
             base = c.get("name", "")
