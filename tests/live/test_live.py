@@ -70,3 +70,30 @@ def test_real_kdump_cycle_agrees_with_the_model() -> None:
     assert real_usable_ranges(r.cycle) == ((0x1F6E00000, 0x236DFFFFF), (0xF4000000, 0xFBFFFFFF))
     bad = [c for c in verify_cycle(r.cycle) if not c.ok]
     assert not bad, bad
+
+
+def test_calibrate_debian_image_regenerates_its_profile(tmp_path) -> None:  # noqa: ANN001
+    """`lab calibrate` on Debian's 6.12 vmlinuz from the lab cache (two memblock=debug boots): the profile it
+    writes has the built-in 6.12 profile's image facts, early allocations and crash kernel static size."""
+    if shutil.which("qemu-system-aarch64") is None:
+        _skip_or_fail("qemu-system-aarch64 is not installed (run `kdumplab lab setup`)")
+    if not (cache_dir() / "manifest.json").is_file():
+        _skip_or_fail(f"no lab cache at {cache_dir()} (run `kdumplab lab setup`)")
+    import dataclasses  # noqa: PLC0415
+    from pathlib import Path  # noqa: PLC0415
+
+    from kdumplab import profiles  # noqa: PLC0415
+    from kdumplab.lab.setup import load_lab  # noqa: PLC0415
+
+    image = Path(load_lab("arm64").kernels["6.12"]["vmlinuz"])
+    out = tmp_path / "live-6.12.toml"
+    r = CliRunner().invoke(main, ["lab", "calibrate", "--image", str(image), "--name", "live-6.12", "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    prof = profiles.profile_from_toml(out.read_text(), str(out))
+    ref = profiles.get("6.12")
+    assert (prof.policy, prof.page_size) == ("6.12", 4096)
+    # the vmemmap's page-table pages are 1-3 by where KASLR puts the linear map (test_early's tolerance)
+    assert 1 <= prof.early.vmemmap_pt_pages <= 3
+    assert prof.image == ref.image and prof.late == ref.late
+    assert dataclasses.replace(prof.early, vmemmap_pt_pages=ref.early.vmemmap_pt_pages) == ref.early
+    assert prof.crash.static_kib == ref.crash.static_kib

@@ -36,19 +36,12 @@ __all__ = ["ARCHES", "ArchParts", "KERNELS", "KEXEC_SUITES", "cache_dir", "setup
 KERNEL_SUITES: Mapping[str, str] = ProfileTable(lambda p: (p.name, p.suite) if p.suite else None)
 
 
-def _kernel_patterns(deb: str) -> dict[str, re.Pattern[str]]:
-    """Package-name patterns per generation, as Debian names them for one architecture (docs/lab.md)."""
-    flavours = {
-        # Debian's 16K-page build of 6.12 (arm64 only; boots on -cpu neoverse-n1, Cortex-A57 has no 16K granule)
-        "6.12-16k": re.compile(rf"^linux-image-6\.12\.\d+\+deb13-{deb}-16k-unsigned$"),
-    } if deb == "arm64" else {}
-    return {
-        **flavours,
-        "5.10": re.compile(rf"^linux-image-5\.10\.0-\d+-{deb}(-unsigned)?$"),
-        "6.1": re.compile(rf"^linux-image-6\.1\.0-\d+-{deb}-unsigned$"),
-        "6.12": re.compile(rf"^linux-image-6\.12\.\d+\+deb13-{deb}-unsigned$"),
-        "7.2": re.compile(rf"^(linux-binary-7\.2\.\d+\+deb14-{deb}|linux-image-7\.2\.\d+\+deb14-{deb}(-unsigned)?)$"),
-    }
+def _kernel_patterns(deb: str) -> Mapping[str, re.Pattern[str]]:
+    """Package-name patterns per kernel, as Debian names them for one architecture: a view of the kernel
+    profiles' ``apt_package`` (kdumplab.profiles; docs/lab.md)."""
+    arch = {"arm64": "arm64", "amd64": "x86_64"}[deb]
+    return ProfileTable(lambda p: (p.name, re.compile(p.apt_package.format(deb=deb))) if p.apt_package else None,
+                        arch=arch)
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,7 +50,7 @@ class ArchParts:
     libraries live, and the host package that provides its QEMU (plus firmware packages for the cache)."""
 
     deb: str  # Debian architecture
-    kernels: dict[str, re.Pattern[str]]
+    kernels: Mapping[str, re.Pattern[str]]
     libdirs: tuple[str, ...]
     qemu_package: str
     qemu_binary: str

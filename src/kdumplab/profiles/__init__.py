@@ -64,6 +64,9 @@ class KernelProfile:
     late: LateProfile | None = None
     #: the Debian suite ``lab setup`` fetches the package from; "" when ``lab build`` makes it
     suite: str = ""
+    #: the package names ``lab setup`` takes for it in that suite: a regular expression, ``{deb}`` standing for
+    #: Debian's name of the architecture
+    apt_package: str = ""
     #: kernel configuration facts that move the result
     build: KernelBuild | None = None
     #: /proc/iomem device lines below RAM on qemu-virt when the build's drivers differ from Debian's (None: Debian's)
@@ -214,8 +217,8 @@ def _classes(arch: str) -> dict[str, type]:
             "kexec": KernelKexecFacts, "crash": CrashKernelFacts, "build": KernelBuild}
 
 
-_TOP = ("name", "arch", "policy", "release", "package", "page_size", "suite", "cma_align", "description",
-        "measured")
+_TOP = ("name", "arch", "policy", "release", "package", "page_size", "suite", "apt_package", "cma_align",
+        "description", "measured")
 
 
 #: keys written in hex (addresses, offsets and byte sizes); every other number is decimal
@@ -331,7 +334,7 @@ def profile_from_toml(text: str, where: str) -> KernelProfile:
     for key in ("name", "policy", "release", "package", "page_size"):
         if key not in head:
             raise KdumplabError(f"{where} [profile]", f"missing {key}")
-    for key in ("name", "policy", "release", "package", "suite", "description", "measured"):
+    for key in ("name", "policy", "release", "package", "suite", "apt_package", "description", "measured"):
         if key in head and not isinstance(head[key], str):
             raise KdumplabError(f"{where} [profile] {key}", f"{head[key]!r} is not a string")
     if head["page_size"] not in (4096, 16384, 65536):

@@ -30,6 +30,7 @@ CRASH_NEW_LOG = "OF: fdt: Reserving {kib} KiB of memory at {addr:#x} for elfcore
 
 V5_10 = KernelProfile(
     name="5.10", arch="arm64", policy="5.10", release="5.10.223-1", suite="bullseye",
+    apt_package=r"^linux-image-5\.10\.0-\d+-{deb}(-unsigned)?$",
     package="linux-image-5.10.0-32-arm64-unsigned 5.10.223-1", page_size=4096,
     image=KernelImage(
         load_address=0x4020_0000, stext=0x10000, init_begin=0x128_0000, sdata=0x17d_0000, end=0x1ad_0000,
@@ -49,6 +50,7 @@ V5_10 = KernelProfile(
 
 V6_1 = KernelProfile(
     name="6.1", arch="arm64", policy="6.1", release="6.1.176-1", suite="bookworm",
+    apt_package=r"^linux-image-6\.1\.0-\d+-{deb}-unsigned$",
     package="linux-image-6.1.0-56-arm64-unsigned 6.1.192-2", page_size=4096,
     image=KernelImage(
         load_address=0x4020_0000, stext=0x10000, init_begin=0x166_0000, sdata=0x1cb_0000, end=0x201_0000,
@@ -67,6 +69,7 @@ V6_1 = KernelProfile(
 
 V6_12 = KernelProfile(
     name="6.12", arch="arm64", policy="6.12", release="6.12.107-1", suite="trixie",
+    apt_package=r"^linux-image-6\.12\.\d+\+deb13-{deb}-unsigned$",
     package="linux-image-6.12.117+deb13-arm64-unsigned 6.12.117-1", page_size=4096,
     image=KernelImage(
         load_address=0x4020_0000, stext=0x10000, init_begin=0x1d3_0000, sdata=0x204_0000, end=0x250_0000,
@@ -84,6 +87,7 @@ V6_12 = KernelProfile(
 
 V7_2 = KernelProfile(
     name="7.2", arch="arm64", policy="7.2", release="7.2.8-1", suite="sid",
+    apt_package=r"^(linux-binary-7\.2\.\d+\+deb14-{deb}|linux-image-7\.2\.\d+\+deb14-{deb}(-unsigned)?)$",
     package="linux-binary-7.2.13+deb14-arm64 7.2.13-1", page_size=4096,
     image=KernelImage(
         load_address=0x4020_0000, stext=0x10000, init_begin=0x251_0000, sdata=0x28e_0000, end=0x2f0_0000,
@@ -120,6 +124,7 @@ V7_2 = KernelProfile(
 V6_12_16K = replace(
     V6_12,
     name="6.12-16k", release="6.12.117-1", page_size=16 << 10,
+    apt_package=r"^linux-image-6\.12\.\d+\+deb13-{deb}-16k-unsigned$",
     package="linux-image-6.12.117+deb13-arm64-16k-unsigned 6.12.117-1",
     image=KernelImage(
         load_address=0x4020_0000, stext=0x10000, init_begin=0x1d7_0000, sdata=0x20c_0000, end=0x25b_0000,

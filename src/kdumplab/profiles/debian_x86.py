@@ -36,25 +36,30 @@ def _image(img: X86Image) -> dict[str, object]:
 
 V5_10 = KernelProfile(
     name="5.10", arch="x86_64", policy="5.10", release="5.10.223-1", suite="bullseye", page_size=4096,
+    apt_package=r"^linux-image-5\.10\.0-\d+-{deb}(-unsigned)?$",
     **_image(X86Image("linux-image-5.10.0-32-amd64-unsigned 5.10.223-1", (0, 0xC0_1F42), (0xE0_0000, 0x157_4000),
                       (0x160_0000, 0x187_AA80), (0x1EB_7000, 0x300_0000), 0x300_D000, 0x3B7_A000, 0x3C0_0000,
                       pe_image_size=0x3D7_A000, efi_places_kernel=False)),
     early=_early(0x2_A000),  # NODE_DATA(0) allocated [mem 0x1fffd4000-0x1ffffdfff]
 )
 V6_1 = replace(
-    V5_10, name="6.1", policy="6.1", release="6.1.176-1", suite="bookworm", early=_early(0x2_B000),
+    V5_10, name="6.1", policy="6.1", release="6.1.176-1", suite="bookworm",
+    apt_package=r"^linux-image-6\.1\.0-\d+-{deb}-unsigned$", early=_early(0x2_B000),
     **_image(X86Image("linux-image-6.1.0-57-amd64-unsigned 6.1.192-3", (0, 0xE0_1D32), (0x100_0000, 0x18E_B000),
                       (0x1A0_0000, 0x1C4_8980), (0x231_0000, 0x340_0000), 0x341_1000, 0x3F9_8000, 0x400_0000,
                       pe_image_size=0x82_2000, efi_places_kernel=True)),
 )
 V6_12 = replace(
-    V5_10, name="6.12", policy="6.12", release="6.12.107-1", suite="trixie", early=_early(0x2_A980),
+    V5_10, name="6.12", policy="6.12", release="6.12.107-1", suite="trixie",
+    apt_package=r"^linux-image-6\.12\.\d+\+deb13-{deb}-unsigned$", early=_early(0x2_A980),
     **_image(X86Image("linux-image-6.12.117+deb13-amd64-unsigned 6.12.117-1", (0, 0x100_0000),
                       (0x100_0000, 0x1B8_E000), (0x1C0_0000, 0x1E7_0D40), (0x273_C000, 0x2C0_0000), 0x2C1_1000,
                       0x37E_F000, 0x380_0000, pe_image_size=0xC0_1000, efi_places_kernel=True)),
 )
 V7_2 = replace(
-    V5_10, name="7.2", policy="7.2", release="7.2.8-1", suite="sid", early=_early(0x2_B080),
+    V5_10, name="7.2", policy="7.2", release="7.2.8-1", suite="sid",
+    apt_package=r"^(linux-binary-7\.2\.\d+\+deb14-{deb}|linux-image-7\.2\.\d+\+deb14-{deb}(-unsigned)?)$",
+    early=_early(0x2_B080),
     **_image(X86Image("linux-binary-7.2.13+deb14-amd64 7.2.13-1", (0, 0x12C_A8E0), (0x140_0000, 0x216_3000),
                       (0x220_0000, 0x255_B900), (0x2E5_0000, 0x320_0000), 0x321_1000, 0x3C4_E000, 0x3C0_0000,
                       pe_image_size=0xE4_B000, efi_places_kernel=True)),
