@@ -293,7 +293,10 @@ def calibrate_cmd(image: Path, policy: str | None, name: str | None, system_map:
         if not header.release:
             raise KdumplabError("--policy", f"{image} has no version banner to take the policy from",
                                 "give --policy")
-        policy = for_kernel(header.release).name
+        from kdumplab import profiles
+
+        row = for_kernel(header.release).name  # a kernel's name (6.12-16k); its profile names the policy
+        policy = profiles.get(row).policy if profiles.get(row) is not None else row
         click.echo(f"calibrate: policy {policy} (from the banner {header.release})", err=True)
     name = name or header.release or image.stem
     if system_map is None:  # lab build keeps System.map beside the Image; Debian's /boot has a System.map-RELEASE
