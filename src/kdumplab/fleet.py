@@ -135,21 +135,12 @@ def content_hash(host: Host) -> str:
 
 
 def _analyse(host: Host) -> tuple[dict[str, object], int | None, int]:
-    """check on one host through the check API: capture, then analysis; (check JSON dict, MemTotal, exit)."""
-    from kdumplab import capture, findings
+    """check on one host through its entry point (tools.check.check_capture): (check JSON dict, MemTotal, exit)."""
     from kdumplab.render.check import analysis_dict
-    from kdumplab.tools.check import exit_code
+    from kdumplab.tools.check import check_capture
 
-    if host.kind == SOSREPORT:
-        cap, vmcore = capture.from_sosreport(host.path), False
-    else:  # as check --root: a root holding proc/vmcore was captured inside a crash kernel
-        cap, vmcore = capture.from_root(host.path), os.path.exists(os.path.join(host.path, "proc", "vmcore"))
-    analysis = findings.analyze(cap, vmcore=vmcore)
-    try:
-        ram = cap.memtotal
-    except KdumplabError:
-        ram = None
-    return analysis_dict(analysis), ram, exit_code(analysis)
+    checked = check_capture(sosreport=host.path) if host.kind == SOSREPORT else check_capture(root=host.path)
+    return analysis_dict(checked.analysis), checked.memtotal, checked.exit
 
 
 def _family(doc: dict[str, object]) -> str | None:

@@ -118,3 +118,26 @@ def test_discovery_rules(hosts: Path, tmp_path: Path) -> None:
     assert fl.host_name("/x/sosreport-web01-2026.tar.xz") == "sosreport-web01-2026"
     r = _cli(str(tmp_path / "nothing-*"), "--db", str(tmp_path / "x.duckdb"))
     assert r.exit_code == 2 and r.output.count("\n") == 1
+
+
+def test_fleet_checks_through_check_capture_as_check_does(hosts: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """One entry point: fleet's record of a host is check's own answer for it (findings, exit, MemTotal)."""
+    from kdumplab.render.check import analysis_dict
+    from kdumplab.tools import check as check_tool
+
+    seen: list[tuple[str | None, str | None]] = []
+    real = check_tool.check_capture
+
+    def spy(root=None, sosreport=None, **kw):
+        seen.append((root, sosreport))
+        return real(root=root, sosreport=sosreport, **kw)
+
+    monkeypatch.setattr(check_tool, "check_capture", spy)
+    for name, kind in (("root-0", fl.ROOT), ("sosreport-h1.tar.xz", fl.SOSREPORT)):
+        path = str(hosts / name)
+        rec = fl.check_host((path, kind, None))
+        analysis = check_tool.check(**({"root": path} if kind == fl.ROOT else {"sosreport": path}))
+        assert rec["findings"] == analysis_dict(analysis)["findings"] and rec["exit"] == check_tool.exit_code(analysis)
+        assert rec["ram"] == real(root=path if kind == fl.ROOT else None,
+                                  sosreport=path if kind == fl.SOSREPORT else None).memtotal
+    assert seen == [(str(hosts / "root-0"), None), (None, str(hosts / "sosreport-h1.tar.xz"))]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import sys
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from kdumplab import capture
@@ -69,20 +69,54 @@ def _decode(data: bytes, name: str, label: str) -> str:
     return "\n".join(out)
 
 
+@dataclass(frozen=True, slots=True)
+class CheckedCapture:
+    """One host checked: what was read, whether it was read inside a crash kernel, and the analysis."""
+
+    capture: capture.Capture
+    vmcore: bool
+    analysis: Analysis
+
+    @property
+    def exit(self) -> int:
+        """The exit status ``kdumplab check`` gives for it (:func:`exit_code`)."""
+        return exit_code(self.analysis)
+
+    @property
+    def memtotal(self) -> int | None:
+        """MemTotal in bytes, or None when /proc/meminfo is missing or unreadable."""
+        try:
+            return self.capture.memtotal
+        except KdumplabError:
+            return None
+
+
+def read_capture(root: str | None = None, sosreport: str | None = None) -> tuple[capture.Capture, bool]:
+    """What check reads from a sosreport, a captured root or (neither given) this system, and whether that is
+    a crash kernel's view: a root holding ``proc/vmcore`` was captured inside one (a sosreport never is)."""
+    if sosreport:
+        return capture.from_sosreport(sosreport), False
+    if root:
+        return capture.from_root(root), (Path(root) / "proc" / "vmcore").exists()
+    return capture.from_live(), os.path.exists("/proc/vmcore")
+
+
+def check_capture(root: str | None = None, sosreport: str | None = None, release: str | None = None,
+                  arch: str | None = None) -> CheckedCapture:
+    """``kdumplab check --root DIR`` / ``--sosreport FILE`` (or the live system) as a call: the one entry point
+    for callers that check many hosts (``kdumplab fleet``), so they read and judge exactly as check does.
+    Bad input raises KdumplabError naming the file."""
+    cap, vmcore = read_capture(root, sosreport)
+    return CheckedCapture(cap, vmcore, analyze(cap, vmcore=vmcore, release=release, arch=arch))
+
+
 def check(root: str | None = None, sosreport: str | None = None, log: str | None = None,
           iomem: str | None = None, cmdline: str | None = None, release: str | None = None,
           arch: str | None = None, other: str | None = None) -> Analysis:
-    vmcore = False
-    if sosreport:
-        cap = capture.from_sosreport(sosreport)
-    elif root:
-        cap = capture.from_root(root)
-        vmcore = (Path(root) / "proc" / "vmcore").exists()
-    elif log or iomem or cmdline or other:
-        cap = capture.from_texts("pasted evidence", {})
+    if sosreport or root or not (log or iomem or cmdline or other):
+        cap, vmcore = read_capture(root, sosreport)
     else:
-        cap = capture.from_live()
-        vmcore = os.path.exists("/proc/vmcore")
+        cap, vmcore = capture.from_texts("pasted evidence", {}), False
     texts: dict[str, str] = {}
     paths = dict(cap.paths)
     for field, path, label in (("kernel_log", log, "--log"), ("iomem", iomem, "--iomem"),
