@@ -10,6 +10,8 @@ import tarfile
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from kdumplab import capture, sosreport
 from kdumplab.errors import KdumplabError
@@ -75,7 +77,7 @@ def test_xz_bomb_stops_early(tmp_path: Path) -> None:
     # found on 11-30: a 162 KB xz bomb took 1.1 GiB; now the ratio check stops it after BOMB_FLOOR bytes
     path = tmp_path / "bomb.tar.xz"
     with lzma.open(path, "w", preset=1) as f, tarfile.open(fileobj=f, mode="w|") as tar:
-        info = tarfile.TarInfo(f"{TOP}/var/log/huge")
+        info = tarfile.TarInfo(f"{TOP}/etc/huge")  # sorts before what check reads: its data is read
         info.size = 1 << 30
         tar.addfile(info, io.BufferedReader(_Zeros(1 << 30)))
     assert path.stat().st_size < 400_000
@@ -133,3 +135,76 @@ def test_total_and_member_limits(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
                 mode="w")
     monkeypatch.setattr(sosreport, "TOTAL_LIMIT", 10_000)
     assert "decompresses to more than" in _error(path)
+
+
+# --- stopping early in an archive as sos writes it ---------------------------------------------------------
+
+WANTED = tuple(rel for cands in capture.FIELDS.values() for rel in cands)
+OTHER = ("etc/hosts", "proc/cpuinfo", "proc/zoneinfo", "sos_commands/kernel/lsmod", "sos_commands/logs/big",
+         "sys/kernel/mm/x", "sys/module/y", "usr/lib/z", "var/log/messages", "zz")
+
+
+def _sos_tar(path: Path, files: dict[str, bytes], links: dict[str, str], mode: str = "w:xz") -> Path:
+    """As sos builds it: tarfile.add of the report directory (each directory's entries sorted, depth first)."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        top = Path(tmp) / TOP
+        for rel, data in files.items():
+            (top / rel).parent.mkdir(parents=True, exist_ok=True)
+            (top / rel).write_bytes(data)
+        for rel, target in links.items():
+            (top / rel).parent.mkdir(parents=True, exist_ok=True)
+            (top / rel).symlink_to(target)
+        with tarfile.open(path, mode) as tar:
+            tar.add(top, arcname=TOP)
+    return path
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(present=st.sets(st.sampled_from(WANTED + OTHER), min_size=1),
+       linked=st.sets(st.sampled_from(tuple(r for r in WANTED if "/" not in r)), max_size=2))
+def test_stopping_early_keeps_what_the_whole_read_keeps(tmp_path: Path, present, linked) -> None:
+    """Whatever members sos wrote (and links such as the top-level dmesg), the early stop gives the capture the
+    whole read gives; after the stop a damaged tail is no longer seen."""
+    files = {rel: f"{rel} text\n".encode() for rel in present if rel not in linked}
+    files.setdefault("proc/iomem", RAM.encode())
+    links = {rel: "sos_commands/kernel/dmesg" for rel in linked if rel not in files}
+    path = _sos_tar(tmp_path / f"s{abs(hash((tuple(sorted(present)), tuple(sorted(linked)))))}.tar", files, links,
+                    "w")
+    assert capture.from_sosreport(path) == capture.from_sosreport(path, whole=True)
+
+
+def test_early_stop_leaves_the_tail_unread_and_reads_all_when_out_of_order(tmp_path: Path) -> None:
+    # an incompressible tail well past the read-ahead of the decompressor and the tar reader
+    files = {"proc/iomem": RAM.encode(), "proc/cmdline": b"crashkernel=512M\n", "var/log/messages": os.urandom(1 << 20)}
+    whole = _sos_tar(tmp_path / "a.tar.xz", files, {}).read_bytes()
+    cut = tmp_path / "cut.tar.xz"
+    cut.write_bytes(whole[: len(whole) - 200])  # the tail (var/log, after every wanted path) is damaged
+    assert capture.from_sosreport(cut).iomem == RAM
+    assert "truncated or corrupt" in str(_raises(lambda: capture.from_sosreport(cut, whole=True)))
+    # the same members out of sos's order: nothing proves a wanted file absent, so all is read and the cut seen
+    shuffled = _tar(tmp_path / "b.tar.xz", [(f"{TOP}/var/log/messages", os.urandom(1 << 20)),
+                                            (f"{TOP}/proc/iomem", RAM.encode())], "w:xz").read_bytes()
+    (tmp_path / "bcut.tar.xz").write_bytes(shuffled[:-200])
+    assert "truncated or corrupt" in _error(tmp_path / "bcut.tar.xz")
+
+
+def test_a_second_copy_before_the_stop_is_refused_one_after_it_is_not_read(tmp_path: Path) -> None:
+    """The documented limit of the early stop: a copy appended after the members sos wrote (tar -r) is not
+    read, as a cut tail is not; a copy among them breaks sos's order and is refused as before."""
+    early = _tar(tmp_path / "a.tar", [(f"{TOP}/proc/iomem", RAM.encode()), (f"{TOP}/proc/iomem", b"junk\n")], "w")
+    assert "appears twice" in _error(early)
+    path = _sos_tar(tmp_path / "b.tar", {"proc/iomem": RAM.encode(), "zz": b"last\n"}, {}, "w")
+    with tarfile.open(path, "a") as tar:  # tar -r: a second copy after everything sos wrote
+        info = tarfile.TarInfo(f"{TOP}/proc/iomem")
+        info.size = 5
+        tar.addfile(info, io.BytesIO(b"junk\n"))
+    assert capture.from_sosreport(path).iomem == RAM
+    assert "appears twice" in str(_raises(lambda: capture.from_sosreport(path, whole=True)))
+
+
+def _raises(fn) -> KdumplabError:
+    with pytest.raises(KdumplabError) as e:
+        fn()
+    return e.value

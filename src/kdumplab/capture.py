@@ -189,15 +189,17 @@ def from_live() -> Capture:
     return cap
 
 
-def from_sosreport(path: str | os.PathLike[str]) -> Capture:
+def from_sosreport(path: str | os.PathLike[str], whole: bool = False) -> Capture:
     """A sosreport tarball (``.tar.xz``, ``.tar.gz``, ``.tar.bz2`` or plain), whatever its top directory.
 
     Read as a bounded stream in memory (``kdumplab.sosreport``); a truncated, corrupt or hostile archive is
-    one error line.
+    one error line. Reading stops once the archive, in the order sos writes it, has settled every field
+    (``whole``: read to the end anyway; docs/fleet.md says what each way checks).
     """
     name = str(path)
     field_of = {rel: field for field, cands in FIELDS.items() for rel in cands}
-    members = read_members(name, lambda rel: limit(field_of[rel]) if rel in field_of else None)
+    members = read_members(name, lambda rel: limit(field_of[rel]) if rel in field_of else None,
+                           None if whole else tuple(FIELDS.values()))
     if "proc/iomem" not in members and "proc/cmdline" not in members:
         raise KdumplabError(name, "no proc/iomem or proc/cmdline inside: not a sosreport?")
     return _collect(name, name, lambda field, rel: members[rel].decode("utf-8", "replace") if rel in members

@@ -83,17 +83,74 @@ def _checked_name(name: str, member: str) -> tuple[str, str]:
     return parts[0], "/".join(parts[1:])
 
 
-def read_members(path: str | os.PathLike[str], limit: Callable[[str], int | None]) -> dict[str, bytes]:
+class _SosOrder:
+    """Is the stream still in the order sos writes, and is every wanted choice settled by it?
+
+    sos builds its archive with Python's ``tarfile.add`` of the report directory, which writes the top directory
+    first and then each directory before its entries, the entries sorted by name, depth first: member paths
+    then increase strictly when compared component by component, and every member's directory came before
+    it. While that holds, a wanted path that sorts below the current member and has not been met is absent,
+    and a member already met cannot come again without breaking the order. (A tarball made another way, e.g.
+    GNU tar in directory order or one without directory members, breaks it within a few members and is read
+    whole.) ``groups`` are the
+    candidates of each wanted file, best first; a group is settled when its best present candidate was read
+    as a regular file after every better one was passed as absent, or when all are absent. A group whose
+    choice falls on a link is never settled early (the link's target may come later).
+    """
+
+    def __init__(self, groups: tuple[tuple[str, ...], ...]) -> None:
+        self.pending = [[tuple(c.split("/")) for c in g] for g in groups if g]
+        self.links: set[tuple[str, ...]] = set()
+        self.dirs: set[tuple[str, ...]] = set()
+        self.last: tuple[str, ...] | None = None
+        self.ordered = True
+
+    def settled(self, rel: str, kind: str) -> bool:
+        """Account for the member ``rel`` (``kind``: "file" for a regular file read whole, "link", "dir" or
+        "other");
+        True once nothing later in a sos-ordered stream can change what is kept."""
+        key = tuple(p for p in rel.split("/") if p)
+        if (key <= self.last if self.last is not None else key != ()) or (key and key[:-1] not in self.dirs):
+            self.ordered = False  # not as sos writes it (or a name twice): read everything
+        self.last = key
+        if kind == "link":
+            self.links.add(key)
+        elif kind == "dir":
+            self.dirs.add(key)
+        if not self.ordered:
+            return False
+        still = []
+        for group in self.pending:
+            while group and group[0] < key and group[0] not in self.links:  # passed, never met: absent
+                group.pop(0)
+            if group and (group[0] in self.links or (group[0] == key and kind == "link")):
+                self.ordered = False  # the choice is a link: read everything
+                return False
+            if group and group[0] == key and kind == "file":
+                continue  # the best present candidate, read: settled
+            if group:
+                still.append(group)
+        self.pending = still
+        return not still
+
+
+def read_members(path: str | os.PathLike[str], limit: Callable[[str], int | None],
+                 wanted: tuple[tuple[str, ...], ...] | None = None) -> dict[str, bytes]:
     """Every member below the one top directory for which ``limit(rel)`` gives a byte limit, by ``rel``.
 
-    Symlinks and hard links among the kept paths are followed inside the archive. The whole stream is read,
-    so a truncated archive is refused rather than half used.
+    Symlinks and hard links among the kept paths are followed inside the archive. Without ``wanted`` the
+    whole stream is read, so a truncated archive is refused rather than half used. With ``wanted`` (groups
+    of candidate paths, best first; every path in them must have a limit) reading stops as soon as the
+    members so far are in sos's own order and settle every group (:class:`_SosOrder`): what comes after can
+    then only be members sos did not write (appended with ``tar -r``, a second copy of a file, a damaged or
+    cut tail), which are not read. docs/fleet.md gives the reasoning and the speed.
     """
     name = str(path)
     kept: dict[str, bytes] = {}
     links: dict[str, str] = {}
     seen: set[str] = set()
     top: str | None = None
+    order = _SosOrder(wanted) if wanted else None
     try:
         fd = os.open(name, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     except FileNotFoundError:
@@ -135,9 +192,13 @@ def read_members(path: str | os.PathLike[str], limit: Callable[[str], int | None
                             raise KdumplabError(name, f"member {info.name[:80]!r} links outside the archive "
                                                 f"(to {info.linkname[:80]!r}); refusing it")
                         links[rel] = norm
+                        if order is not None and order.settled(rel, "link"):
+                            break
                         continue
                     cap = limit(rel)
                     if cap is None or not info.isfile():
+                        if order is not None and order.settled(rel, "dir" if info.isdir() else "other"):
+                            break
                         continue
                     if info.size > cap:
                         raise KdumplabError(name, f"member {info.name[:80]!r} declares {info.size} bytes; more "
@@ -147,6 +208,8 @@ def read_members(path: str | os.PathLike[str], limit: Callable[[str], int | None
                     if len(data) > cap:
                         raise KdumplabError(name, f"member {info.name[:80]!r} is larger than {cap >> 20} MiB")
                     kept[rel] = data
+                    if order is not None and order.settled(rel, "file"):
+                        break
         except KdumplabError:
             raise
         except (tarfile.TarError, EOFError, lzma.LZMAError, zlib.error, OSError, ValueError) as err:
