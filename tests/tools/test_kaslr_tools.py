@@ -49,3 +49,16 @@ def test_recommend_on_q35_checks_every_placement() -> None:
     r = CliRunner().invoke(main, ["recommend", *Q35_1G[:4], "--mem", "6G"])
     assert r.exit_code == 0, r.output
     assert "on every place KASLR can put the kernel" in r.output
+
+
+def test_compare_builds_q35_for_each_kernel() -> None:
+    # under OVMF 5.10 runs where LoadImage put it (0x78200000) and 6.1+ at 0x1600000: the 512M region sits under
+    # each kernel's own place (tests/data/boots-x86-uefi/cal-5.10-uefi-6G-512M: 58000000-77ffffff; 6.1: 5b000000)
+    out = CliRunner().invoke(main, ["compare", "--machine", "qemu-q35", "--firmware", "uefi", "--kernel", "6.1",
+                                    "--mem", "6G", "--cmdline", "nokaslr crashkernel=512M"]).output
+    assert "UEFI (EFI stub)" in out.splitlines()[0]
+    lines = out.splitlines()
+    main_of = {lines[i].split()[0].lstrip(">"): lines[i + 1].strip() for i in range(len(lines) - 1)
+               if lines[i + 1].strip().startswith("main ")}
+    assert main_of["5.10"].startswith("main 0x58000000-0x77ffffff")
+    assert main_of["6.1"].startswith("main 0x5b000000-0x7affffff")

@@ -320,7 +320,7 @@ def qemu_q35(mem: int = 6 * SZ_1G, numa: tuple[int, ...] | None = None, initrd_s
         name=f"qemu-q35 {gib:g}G" + (" OVMF" if uefi else "")
         + (f" numa {'+'.join(f'{s / SZ_1G:g}G' for s in sizes)}" if sizes else ""),
         arch="x86_64", banks=_banks(mem, sizes, firmware), kernel=image, initrd=initrd, reserved=tuple(reserved),
-        iomem_devices=_devices(kernel, mem, firmware),
+        iomem_devices=_devices(kernel, mem, firmware), firmware=firmware,
         source=f"qemu-system-x86_64 7.2 -M q35, {'OVMF 2022.11' if uefi else 'SeaBIOS 1.16.2'}; "
                f"kernel {img.package}"
                + (f"; kernel at {base:#x}" if kernel_at is not None else "")

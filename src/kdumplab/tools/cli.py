@@ -166,7 +166,9 @@ def register_tools(main: click.Group) -> None:
 
         machine = build_machine(dataclasses.replace(margs, cmdline=cmdline))
         kernel = policy.for_kernel(margs.kernel, machine.arch).name
-        rows = run_compare(machine, cmdline)
+        from kdumplab.tools.options import machine_per_kernel
+
+        rows = run_compare(machine, cmdline, machine_per_kernel(margs))
         status = compare_status(rows, kernel)
         if as_json:
             click.echo(json.dumps({"machine": machine.name, "firmware": machine.firmware,
@@ -186,9 +188,10 @@ def register_tools(main: click.Group) -> None:
         Exit status as compare's: --kernel with the kexec-tools Debian ships beside it, 0 kdump works, 1 nothing
         reserved or warnings, 2 bad input, 3 kdump will not work.
         """
+        from kdumplab.tools.options import machine_per_kernel
         from kdumplab.tools.report import build, write
 
-        text, status = build(_scenario(margs, cmdline))
+        text, status = build(_scenario(margs, cmdline), machine_per_kernel(margs))
         write(html_path, text)
         click.echo(f"wrote {html_path}")
         sys.exit(status)

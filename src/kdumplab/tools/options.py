@@ -220,6 +220,17 @@ def build_machine(args: MachineArgs) -> Machine:
     return _pin_kernel(machine, args.kernel_at)
 
 
+def machine_per_kernel(args: MachineArgs):  # noqa: ANN201 - a Callable[[str], Machine] or None
+    """For compare/report: the qemu-q35 preset built for each kernel (its image, and under OVMF its place,
+    are the kernel's), or None for a machine that does not change with the kernel."""
+    import dataclasses  # noqa: PLC0415
+
+    name = args.machine or ("qemu-q35" if args.arch == "x86_64" else "qemu-virt")
+    if args.from_ or name != "qemu-q35":
+        return None
+    return lambda kernel: build_machine(dataclasses.replace(args, kernel=kernel))
+
+
 def _pin_kernel(machine: Machine, kernel_at: int | None) -> Machine:
     """--kernel-at on a machine that describes its kernel: the same image at that address."""
     import dataclasses  # noqa: PLC0415

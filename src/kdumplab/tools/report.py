@@ -30,11 +30,11 @@ def modelled_capture(res: model.Result, kexec: model.Result | None = None) -> Ca
     return from_texts(f"model: {s.machine.name}", texts)
 
 
-def build(scn: model.Scenario) -> tuple[str, int]:
+def build(scn: model.Scenario, machine_for=None) -> tuple[str, int]:  # noqa: ANN001 - see compare.compare
     """The page and its exit status: the scenario's kernel with the kexec-tools Debian ships beside it (the
     cell compare marks), so the findings, the matrix and the exit status say the same."""
     expl = explain(scn)
-    rows = compare(scn.machine, scn.cmdline)
+    rows = compare(scn.machine, scn.cmdline, machine_for)
     name = expl.result.policy.name
     row = next((r for r in rows if r.policy == name), None)
     paired = None
