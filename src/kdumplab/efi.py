@@ -15,8 +15,8 @@ firmware build, as a pure function of the memory size, the kernel file and the i
    are plain conventional memory added by ArmVirtPkg's HighMemDxe). They are the same, relative to the top
    of that node, for every -m, NUMA shape, kernel and CPU model (measured in every UEFI boot, with
    ``efi=debug``), so they are data of the build (:data:`EDK2_2022_11`);
-2. the kernel file fw_cfg delivers, copied into boot-services data: into the firmware's boot-data bin below
-   its own data when it fits there, else below the runtime regions;
+2. the kernel and initrd files fw_cfg delivers, each copied into boot-services data: into the firmware's
+   boot-data bin below its own data when it fits there, else below the runtime regions;
 3. QEMU's ACPI tables (64 KiB of ACPI reclaim, below what is taken);
 4. ``LoadImage``: the file read into a pool buffer, the PE image allocated below it (SizeOfImage plus one
    SectionAlignment, the image placed at the first 64 KiB boundary), the buffer freed;
@@ -30,13 +30,13 @@ Functions here are pure; the :class:`EfiMap` they return feeds :func:`kdumplab.p
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import Enum
 
 from kdumplab.errors import KdumplabError
 from kdumplab.ranges import SZ_2M, SZ_4K, SZ_64K, align_down, align_up, iec_hex
 
-__all__ = ["Kind", "EfiRegion", "Edk2Build", "StubFacts", "EfiMap", "EDK2_2022_11", "STUB_FACTS",
+__all__ = ["Kind", "EfiRegion", "Edk2Build", "StubFacts", "EfiMap", "EDK2_2022_11", "EDK2_2022_11_DT", "STUB_FACTS",
            "edk2_boot", "stub_kernel_slots", "stub_nokaslr_choice", "FLASH_RANGE"]
 
 
@@ -105,7 +105,11 @@ class Edk2Build:
     bin: tuple[int, int]
     default_top: int
     late_data: tuple[int, ...]
+    #: QEMU's ACPI tables, installed by EDK2 as ACPI reclaim pages (0: -M virt,acpi=off, the DT is handed over)
     acpi_size: int = SZ_64K
+    #: whether EDK2's memory-map descriptor pool grows while the stub loads the initrd (``StubFacts.
+    #: boot_data_pages``): seen with ACPI tables; with acpi=off the map has fewer entries and no page is added
+    descriptor_pages: bool = True
     #: an EDK2 pool too large for its free lists takes whole pages for the requested size plus its header
     #: and tail (MdeModulePkg/Core/Dxe/Mem/Pool.c); the kernel file is read into such pools
     pool_overhead: int = 0x30
@@ -125,7 +129,7 @@ EDK2_2022_11 = Edk2Build(
         (Kind.RUNTIME_DATA, 0x270000, 0x20000),
         (Kind.RUNTIME_CODE, 0x400000, 0x270000),
         (Kind.BOOT_CODE, 0x7FB000, 0x400000),
-        (Kind.BOOT_DATA, 0x143A000, 0x9DC000),  # DXE's own boot-services data
+        (Kind.BOOT_DATA, 0x1348000, 0x9DC000),  # DXE's own boot-services data
         (Kind.RUNTIME_CODE, 0x3980000, 0x38D0000),
         (Kind.RUNTIME_DATA, 0x3B40000, 0x3980000),
         (Kind.RUNTIME_CODE, 0x3BC0000, 0x3B40000),
@@ -134,9 +138,23 @@ EDK2_2022_11 = Edk2Build(
          (Kind.BOOT_CODE, 0x4773_B000, 0x4777_2000), (Kind.BOOT_DATA, 0x4777_2000, 0x47EF_2000),
          (Kind.BOOT_CODE, 0x47EF_2000, 0x47EF_6000), (Kind.BOOT_DATA, 0x47EF_6000, 0x47FF_7000),
          (Kind.BOOT_CODE, 0x47FF_7000, 0x47FF_A000), (Kind.BOOT_DATA, 0x47FF_A000, 0x4800_0000)),
-    bin=(0x38BC000, 0x143A000),
+    bin=(0x38BC000, 0x1348000),
     default_top=0x3BC0000,
     late_data=(0x1E000, 0x2000, 0x3000),
+)
+
+#: The same build booted with ``-M virt,acpi=off`` (``--firmware uefi --dma-window``): no ACPI tables, so the
+#: PE image and everything after it sit 64 KiB higher; PEI's low regions and the boot-code bin at the top are
+#: laid out a little differently (tests/data/boots-uefi/*-u-cal-dma*).
+EDK2_2022_11_DT = replace(
+    EDK2_2022_11,
+    top=tuple((Kind.BOOT_CODE, 0x7EE000, hi) if kind is Kind.BOOT_CODE else (kind, lo, hi)
+              for kind, lo, hi in EDK2_2022_11.top),
+    low=((Kind.BOOT_DATA, 0x4400_0000, 0x4402_0000), (Kind.BOOT_DATA, 0x4781_2000, 0x4783_3000),
+         (Kind.BOOT_CODE, 0x4783_3000, 0x4786_A000), (Kind.BOOT_DATA, 0x4786_A000, 0x47FE_A000),
+         (Kind.BOOT_CODE, 0x47FE_A000, 0x47FE_E000), (Kind.BOOT_DATA, 0x47FE_E000, 0x47FF_7000),
+         (Kind.BOOT_CODE, 0x47FF_7000, 0x47FF_A000), (Kind.BOOT_DATA, 0x47FF_A000, 0x4800_0000)),
+    acpi_size=0, descriptor_pages=False, late_data=(0x1E000, 0x1000, 0x3000),
 )
 
 
@@ -157,20 +175,24 @@ class StubFacts:
     #: (counted in the EFI memory maps of the calibration boots: none on 5.10/6.1, one on 6.12, two on 7.2;
     #: where the page goes is seen on 16K 4 GiB, where the firmware's bin is full: in the initrd's head slack)
     boot_data_pages: int = 0
-    #: loader-data pages of the pool the stub gets the final memory map in, when it is not kept in ACPI
-    #: reclaim memory (5.10: two pages below the memreserve page, and efi_init reserves the map's page; 6.1+
-    #: report the map inside the ACPI reclaim pages, "MemMap Address : 0x...3d9c0")
+    #: loader-data pages of the pool the stub gets the final memory map in (5.10: two pages below the
+    #: memreserve page, and efi_init reserves the map's page). 0: the map is an ACPI reclaim pool (6.1+:
+    #: "MemMap Address" inside the ACPI tables' pages; with acpi=off a 64 KiB ACPI reclaim pool of its own
+    #: below the DT, whose first page efi_init reserves)
     memmap_pages: int = 0
+    #: what the stub adds to a DT the firmware hands over (acpi=off: QEMU's tree from the config table), on
+    #: top of its bootargs: /chosen's initrd, uefi-* and memreserve properties (bytes, from the memblock dumps)
+    fdt_dt_extra: int = 537
 
 
 #: Read in Debian's linux-source-5.10 (5.10.223), -6.1 (6.1.192) and -6.12 (6.12.117) libstub; the DT sizes
 #: from the memblock dumps of the calibration boots (0x255 bytes on 5.10 with a 99-byte command line).
 STUB_FACTS = {
-    "5.10": StubFacts(align_after_rng=False, fdt_base=0x255 - 100, memmap_pages=2),
+    "5.10": StubFacts(align_after_rng=False, fdt_base=0x255 - 100, memmap_pages=2, fdt_dt_extra=613),
     "6.1": StubFacts(align_after_rng=False, fdt_base=0x209 - 100),
     "6.12": StubFacts(align_after_rng=True, fdt_base=0x209 - 100, boot_data_pages=1),
     "6.12-16k": StubFacts(align_after_rng=True, fdt_base=0x209 - 100, boot_data_pages=1),
-    "7.2": StubFacts(align_after_rng=True, fdt_base=0x209 - 100, boot_data_pages=2),
+    "7.2": StubFacts(align_after_rng=True, fdt_base=0x209 - 100, boot_data_pages=2, fdt_dt_extra=641),
 }
 
 MIN_KIMG_ALIGN = SZ_2M  # arch/arm64/include/asm/boot.h
@@ -320,12 +342,14 @@ def stub_nokaslr_choice(loaded_text: int, align_after_rng: bool, nokaslr: bool) 
 
 
 def edk2_boot(build: Edk2Build, node0: tuple[int, int], other_nodes: tuple[tuple[int, int], ...],
-              kernel_file_size: int, image_size: int, initrd_size: int, generation: str, cmdline: str) -> EfiMap:
+              kernel_file_size: int, image_size: int, initrd_size: int, generation: str, cmdline: str,
+              dtb_size: int = 0) -> EfiMap:
     """Replay EDK2's and the stub's allocations for one boot (see the module docstring, steps 1-5).
 
     ``node0`` is [start, end) of the first memory node, ``kernel_file_size`` the Image file's size,
     ``image_size`` the Image header's (the kernel's footprint, _end - _text), ``cmdline`` the command line
-    the kernel gets (EDK2 appends `` initrd=initrd`` for QEMU's -initrd).
+    the kernel gets (EDK2 appends `` initrd=initrd`` for QEMU's -initrd), ``dtb_size`` the size of the DT
+    the firmware hands over (acpi=off; 0: the stub makes an empty one).
     """
     stub = STUB_FACTS.get(generation)
     if stub is None:
@@ -354,7 +378,9 @@ def edk2_boot(build: Edk2Build, node0: tuple[int, int], other_nodes: tuple[tuple
         return got
 
     blob = boot_data(kernel_file_size + build.pool_overhead)
-    acpi = pages.top_down(Kind.ACPI_RECLAIM, build.acpi_size, default, align=SZ_64K)
+    if initrd_size:
+        boot_data(initrd_size + build.pool_overhead)
+    acpi = pages.top_down(Kind.ACPI_RECLAIM, build.acpi_size, default, align=SZ_64K) if build.acpi_size else 0
     boot_data(build.late_data[0])
     # LoadImage: the file into a pool buffer, the PE image below it, the buffer freed
     buf_size = _pages(kernel_file_size + build.pool_overhead)
@@ -377,10 +403,12 @@ def edk2_boot(build: Edk2Build, node0: tuple[int, int], other_nodes: tuple[tuple
     initrd = None
     if initrd_size:
         at = _stub_allocate(pages, initrd_size, EFI_ALLOC_ALIGN, default, Kind.LOADER_DATA,
-                            lambda: [boot_data(SZ_4K) for _ in range(stub.boot_data_pages)])
+                            lambda: [boot_data(SZ_4K) for _ in range(stub.boot_data_pages * build.descriptor_pages)])
         initrd = (at, at + initrd_size)
     fdt_at = _stub_allocate(pages, MAX_FDT_SIZE, EFI_ALLOC_ALIGN, default, Kind.LOADER_DATA)
-    fdt_size = stub.fdt_base + align_up(len(cmdline) + 1, 4)
+    fdt_size = (dtb_size + stub.fdt_dt_extra if dtb_size else stub.fdt_base) + align_up(len(cmdline) + 1, 4)
+    if not build.acpi_size and not stub.memmap_pages:  # the map's ACPI reclaim pool has no tables to join
+        memmap = pages.top_down(Kind.ACPI_RECLAIM, SZ_64K, default, align=SZ_64K)
     regions = [EfiRegion(Kind.CONVENTIONAL, lo, hi) for lo, hi in pages.free]
     regions += pages.used
     regions += [EfiRegion(Kind.CONVENTIONAL, lo, hi) for lo, hi in other_nodes]

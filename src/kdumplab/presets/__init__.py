@@ -141,7 +141,8 @@ def qemu_virt(mem: int = 8 * SZ_1G, numa: tuple[int, ...] | None = None, initrd_
     dtb_size = QEMU_VIRT_DTB_SIZE if dtb_file_size is None else qemu_loaded_dtb_size(dtb_file_size)
     gib = mem / SZ_1G
     if firmware == "uefi":
-        return _qemu_virt_uefi(mem, sizes, tuple(banks), kernel, initrd_size, high_io, cmdline)
+        return _qemu_virt_uefi(mem, sizes, tuple(banks), kernel, initrd_size, high_io, cmdline,
+                               dma_window, dtb_file_size)
     return Machine(
         name=f"qemu-virt {gib:g}G" + (f" numa {'+'.join(f'{s / SZ_1G:g}G' for s in sizes)}" if numa else ""),
         banks=tuple(banks), kernel=image,
@@ -159,8 +160,11 @@ def qemu_virt(mem: int = 8 * SZ_1G, numa: tuple[int, ...] | None = None, initrd_
 
 
 def _qemu_virt_uefi(mem: int, sizes: tuple[int, ...], banks: tuple[Bank, ...], kernel: str, initrd_size: int,
-                    high_io: tuple[tuple[int, int, str], ...], cmdline: str) -> Machine:
-    """-M virt under EDK2 with QEMU's ACPI tables: the memory map and placements come from kdumplab.efi."""
+                    high_io: tuple[tuple[int, int, str], ...], cmdline: str, dma_window: int | None,
+                    dtb_file_size: int | None) -> Machine:
+    """-M virt under EDK2: the memory map and placements come from kdumplab.efi. With QEMU's ACPI tables the
+    devices carry ACPI names; with a DMA window (-M virt,acpi=off and QEMU's tree with dma-ranges) EDK2 hands
+    the tree to the kernel, which then names devices by their DT nodes and sizes ZONE_DMA from the window."""
     import dataclasses  # noqa: PLC0415
 
     from kdumplab import efi  # noqa: PLC0415
@@ -170,10 +174,10 @@ def _qemu_virt_uefi(mem: int, sizes: tuple[int, ...], banks: tuple[Bank, ...], k
         raise KdumplabError("--firmware uefi", f"the lab does not boot {kernel!r} under EDK2",
                             ", ".join(DEBIAN_IMAGE_FILE_SIZES))
     package, image = DEBIAN_IMAGES[kernel]
-    build = efi.EDK2_2022_11
+    build = efi.EDK2_2022_11 if dma_window is None else efi.EDK2_2022_11_DT
     fw = efi.edk2_boot(build, (banks[0].start, banks[0].start + banks[0].size),
                        tuple((b.start, b.start + b.size) for b in banks[1:]), DEBIAN_IMAGE_FILE_SIZES[kernel],
-                       image.image_size, initrd_size, kernel, cmdline)
+                       image.image_size, initrd_size, kernel, cmdline, dtb_file_size or 0)
     # The kernel refuses ACPI's NUMA layout here: QEMU's SRAT gives no node to the flash bank the EFI map calls
     # memory (5.10/6.1 drivers/base/arch_numa.c numa_register_nodes: "invalid memblk node"; 6.12+
     # mm/numa_memblks.c numa_meminfo_cover_memory: "NUMA: no nodes coverage for 64MB"), and fakes one node.
@@ -193,12 +197,23 @@ def _qemu_virt_uefi(mem: int, sizes: tuple[int, ...], banks: tuple[Bank, ...], k
         kernel=dataclasses.replace(image, load_address=fw.kernel_text),
         initrd=None if fw.initrd is None else PhysRange(*fw.initrd),
         dtb=PhysRange(*fw.fdt), page_size=for_kernel(kernel).page_size, firmware="uefi",
-        iomem_devices=QEMU_VIRT_ACPI_LOW_DEVICES + tuple(
-            f"{s:x}-{s + n - 1:x} : {'PCI Bus 0000:00' if name.startswith('pcie') else name}"
-            for s, n, name in high_io),
-        source=f"qemu-system-aarch64 7.2 -M virt -bios QEMU_EFI.fd ({build.package} {build.version}, sha256 "
-               f"{build.sha256[:16]}); kernel {package}",
+        dma_address_limit=None if dma_window is None else QEMU_VIRT_RAM_BASE + dma_window - 1,
+        iomem_devices=_uefi_devices(dma_window is not None, high_io),
+        build=profiles.get(kernel).build or KernelBuild(),  # type: ignore[union-attr]
+        source=f"qemu-system-aarch64 7.2 -M virt{',acpi=off' if dma_window is not None else ''} -bios QEMU_EFI.fd "
+               f"({build.package} {build.version}, sha256 {build.sha256[:16]}); kernel {package}"
+               + (f"; dma-ranges {dma_window:#x} (-dtb of {dtb_file_size} bytes)" if dma_window is not None else ""),
     )
+
+
+def _uefi_devices(dt: bool, high_io: tuple[tuple[int, int, str], ...]) -> tuple[str, ...]:
+    """The device lines under EDK2: ACPI ids with QEMU's ACPI tables; with acpi=off the DT's node names, less
+    the PL031 RTC, which the EFI runtime services own (no rtc-pl031 claim; tests/data/boots-uefi/*-dma*)."""
+    if dt:
+        return tuple(x for x in QEMU_VIRT_LOW_DEVICES if "pl031" not in x) + tuple(
+            f"{s:x}-{s + n - 1:x} : {name}" for s, n, name in high_io)
+    return QEMU_VIRT_ACPI_LOW_DEVICES + tuple(
+        f"{s:x}-{s + n - 1:x} : {'PCI Bus 0000:00' if name.startswith('pcie') else name}" for s, n, name in high_io)
 
 
 def preset_names() -> tuple[str, ...]:

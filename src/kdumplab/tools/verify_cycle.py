@@ -91,10 +91,13 @@ def uefi_crash_side(cyc: Cycle):  # noqa: ANN201
 
 
 def verify_uefi_crash_side(cyc: Cycle) -> tuple[FieldCheck, ...]:
-    """A cycle under UEFI: the kexec and crash-kernel fields against the model driven from the recorded first
-    kernel (``uefi_crash_side``); the first boot itself is checked where the UEFI boot model is."""
+    """A cycle under UEFI: the first boot's fields against the UEFI boot model (kdumplab.efi, as ``verify``
+    checks a plain UEFI boot), and the kexec and crash-kernel fields against the model driven from the
+    recorded first kernel (``uefi_crash_side``)."""
+    from kdumplab.tools.verify import verify_observation  # noqa: PLC0415
+
     load, view = uefi_crash_side(cyc)
-    return compare_crash_side(load, view, cyc)
+    return verify_observation(cyc.first) + compare_crash_side(load, view, cyc)
 
 
 def _cells(hexbytes: str, where: str) -> list[int]:
