@@ -136,3 +136,20 @@ def test_calibrated_profile_file_round_trips(calibrated: dict, tmp_path: Path) -
     assert back == prof
     with profiles.registered(dataclasses.replace(back, name="cal-6.1-file")):
         assert policy.for_kernel("cal-6.1-file").early == profiles.get("6.1").early
+
+
+@pytest.mark.parametrize(("args", "what"), [
+    ([], "not an arm64 kernel Image"),
+    (["--policy", "6.3"], "unknown reservation policy '6.3'"),
+    (["--name", "6.1"], "'6.1' is already a kernel"),
+])
+def test_calibrate_refuses_bad_input_before_booting(tmp_path: Path, args: list[str], what: str) -> None:
+    from click.testing import CliRunner  # noqa: PLC0415
+
+    from kdumplab.cli import main  # noqa: PLC0415
+
+    image = tmp_path / "Image"
+    image.write_bytes(_image(pe_text=0x10000) if args else b"not a kernel\n")
+    out = CliRunner().invoke(main, ["lab", "calibrate", "--image", str(image), *args])
+    assert out.exit_code == 2, out.output
+    assert what in out.output and "Traceback" not in out.output

@@ -216,6 +216,12 @@ def _generation(release: str, package: str = "") -> str:
     _, _, variant = release.partition("+")
     if variant in LAB_BUILT:
         return variant
+    # a Debian package is the kernel whose profile's apt_package names it (kdumplab.profiles)
+    from kdumplab import profiles  # noqa: PLC0415
+
+    for prof in profiles.all_profiles():
+        if prof.apt_package and any(re.match(prof.apt_package.format(deb=deb), package) for deb in ("arm64", "amd64")):
+            return prof.name
     flavour = "-16k" if package.endswith(("-16k-unsigned", "-16k")) else ""
     for g in ("5.10", "6.12", "6.1", "7.2"):
         if release.startswith(g + ".") or release == g:

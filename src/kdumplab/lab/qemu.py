@@ -77,6 +77,14 @@ def parse_size(text: str) -> int:
     return int(m.group(1)) * (1024 if m.group(2) == "G" else 1)
 
 
+def _page_size(kernel: str) -> int:
+    """The kernel's page size, from its profile (kdumplab.profiles); 4K for a name no profile has."""
+    from kdumplab import profiles  # noqa: PLC0415
+
+    prof = profiles.get(kernel)
+    return prof.page_size if prof is not None else 4096
+
+
 @dataclass(frozen=True, slots=True)
 class BootSpec:
     """One boot: generation, memory (QEMU size text), optional NUMA node sizes, user command line, guest
@@ -106,7 +114,7 @@ class BootSpec:
                                 "one of " + ", ".join(BOARDS[self.arch].firmwares))
         if self.cpu and (self.arch != "arm64" or self.cpu not in CPUS):
             raise KdumplabError("--cpu", f"unknown CPU model {self.cpu!r} for {self.arch}", "one of " + ", ".join(CPUS))
-        if self.kernel.endswith("-16k") and self.cpu == "cortex-a57":
+        if _page_size(self.kernel) != 4096 and self.cpu == "cortex-a57":
             raise KdumplabError("--cpu", "cortex-a57 has no 16K translation granule: a 16K kernel does not boot on it",
                                 "use --cpu neoverse-n1 (the default for 16K kernels)")
         if self.dma_window is not None:
@@ -120,7 +128,7 @@ class BootSpec:
         """The -cpu the boot uses: the spec's, else neoverse-n1 for a 16K kernel, else the board's."""
         if self.cpu:
             return self.cpu
-        return "neoverse-n1" if self.kernel.endswith("-16k") else ""
+        return "neoverse-n1" if _page_size(self.kernel) != 4096 else ""
 
     @property
     def board(self) -> Board:
