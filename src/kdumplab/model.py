@@ -349,7 +349,7 @@ def _kexec_x86(policy: PolicyData, machine: Machine, iomem: Any, outcome: BootOu
         initrd_size=crash_initrd_size if crash_initrd_size is not None else
         (machine.initrd.size if machine.initrd else None),
         acpi_rsdp=kexec_x86.seabios_rsdp(any(end > SZ_4G for _, end in machine.ram_ranges())),
-        efi_runtime_map=kexec_x86.OVMF_RUNTIME_MAP if getattr(machine, "firmware", "") == "uefi" else 0)
+        efi_runtime_map=kexec_x86.OVMF_RUNTIME_MAP if machine.firmware == "uefi" else 0)
     return kexec_x86.load_crash_kernel_x86(kexec_x86.x86_kexec_tools(version), kernel, iomem, inputs)
 
 
