@@ -29,7 +29,8 @@ __all__ = ["MachineArgs", "Option", "MACHINE_OPTIONS", "machine_options", "build
            "LAB_MACHINES", "LAB_CPUS", "machine_from_iomem", "live_machine"]
 
 KERNEL_HELP = ("Kernel: a generation (5.10, 6.1, 6.12, 7.2, 6.12-16k for 16K pages), a Debian release string "
-               "(6.1.0-28-arm64) or a 2019 proposal (proposal-2019-v5, proposal-2019-review).")
+               "(6.1.0-28-arm64), a 2019 proposal (proposal-2019-v5, proposal-2019-review) or a kernel profile "
+               "file (FILE.toml, from kdumplab lab calibrate).")
 LAB_KERNEL_HELP = ("Boot this kernel: a generation (5.10, 6.1, 6.12, 7.2, 6.12-16k), a Debian release string that "
                    "maps to one (6.1.0-28-arm64), or a kernel `kdumplab lab build` made (5.10-control, "
                    "proposal-2019-v5, proposal-2019-review).")
