@@ -70,3 +70,28 @@ def test_the_map_covers_every_node_and_nothing_twice():
     assert ram[0][0] == 0x4000_0000 and ram[-1][1] == 0x2_4000_0000
     assert all(a[1] == b[0] for a, b in zip(ram, ram[1:], strict=False))
     assert sum(hi - lo for lo, hi in ram) == 8 * SZ_1G
+
+
+def test_compare_places_each_kernel_with_its_own_stub():
+    """Under EDK2 every kernel row runs on its own machine: the stub places each Image differently (5.10/6.1
+    in place at 64 KiB, 6.12/7.2 moved to 2 MiB, each below its own PE image). Expected: the crash regions the
+    real 3 GiB boots reserved (tests/data/boots-uefi/<kernel>-uefi-3G-512M)."""
+    import json
+    from pathlib import Path
+
+    from click.testing import CliRunner
+
+    from kdumplab.cli import main
+
+    r = CliRunner().invoke(main, ["compare", "--firmware", "uefi", "--mem", "3G", "--cmdline", "crashkernel=512M",
+                                  "--json"])
+    assert r.exit_code in (0, 1, 3), r.output
+    doc = json.loads(r.output)
+    assert doc["firmware"] == "uefi"
+    boots = Path(__file__).parent / "data" / "boots-uefi"
+    for row in doc["rows"]:
+        case = boots / f"{row['policy']}-uefi-3G-512M" / "case.json"
+        if not case.exists():
+            continue
+        real = json.loads(case.read_text())["crash_regions"][0]
+        assert f"main {real['start']:#x}-{real['end'] - 1:#x}" in row["reserved"], row["policy"]

@@ -192,6 +192,11 @@ STUB_FACTS = {
     "6.1": StubFacts(align_after_rng=False, fdt_base=0x209 - 100),
     "6.12": StubFacts(align_after_rng=True, fdt_base=0x209 - 100, boot_data_pages=1),
     "6.12-16k": StubFacts(align_after_rng=True, fdt_base=0x209 - 100, boot_data_pages=1),
+    # the lab's builds are 5.10.223 without RANDOMIZE_BASE: the stub skips the RNG and keeps 64 KiB alignment
+    "5.10-control": StubFacts(align_after_rng=False, fdt_base=0x255 - 100, memmap_pages=2, fdt_dt_extra=613),
+    "proposal-2019-v5": StubFacts(align_after_rng=False, fdt_base=0x255 - 100, memmap_pages=2, fdt_dt_extra=613),
+    "proposal-2019-review": StubFacts(align_after_rng=False, fdt_base=0x255 - 100, memmap_pages=2,
+                                      fdt_dt_extra=613),
     "7.2": StubFacts(align_after_rng=True, fdt_base=0x209 - 100, boot_data_pages=2, fdt_dt_extra=641),
 }
 

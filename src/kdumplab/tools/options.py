@@ -222,12 +222,13 @@ def build_machine(args: MachineArgs) -> Machine:
 
 
 def machine_per_kernel(args: MachineArgs):  # noqa: ANN201 - a Callable[[str], Machine] or None
-    """For compare/report: the qemu-q35 preset built for each kernel (its image, and under OVMF its place,
-    are the kernel's), or None for a machine that does not change with the kernel."""
+    """For compare/report: the qemu-q35 preset, and qemu-virt under EDK2, built for each kernel (its image, and
+    under OVMF or EDK2 where the EFI stub places it, are the kernel's), or None for a machine that does not
+    change with the kernel."""
     import dataclasses  # noqa: PLC0415
 
     name = args.machine or ("qemu-q35" if args.arch == "x86_64" else "qemu-virt")
-    if args.from_ or name != "qemu-q35":
+    if args.from_ or not (name == "qemu-q35" or (name == "qemu-virt" and args.firmware == "uefi")):
         return None
     return lambda kernel: build_machine(dataclasses.replace(args, kernel=kernel))
 
