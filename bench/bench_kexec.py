@@ -15,6 +15,7 @@ from kdumplab import model
 from kdumplab.crashview import CRASH_KERNELS, crash_view
 from kdumplab.kexec import KERNEL_KEXEC, KexecInputs, kexec_tools, load_crash_kernel
 from kdumplab.presets import qemu_virt
+from kdumplab.presets.q35 import qemu_q35
 from kdumplab.ranges import PhysRange
 
 IOMEM = (
@@ -37,6 +38,12 @@ def main() -> None:
     inputs, region = KexecInputs(initrd_size=30 << 20), PhysRange(0x17F000000, 0x23F000000)
     us = _median_us(lambda: crash_view(view, load_crash_kernel(tools, kernel, IOMEM, region, inputs)), 2000)
     print(f"load_crash_kernel + crash_view alone: median {us:.1f} us")
+    # x86_64 (q35): kexec_x86 + crashview_x86 through model.run, kexec_load (2.0.25) and kexec_file_load (2.0.32)
+    for kernel, kt, cmd in (("6.1", "2.0.25", "nokaslr crashkernel=1G,high"),
+                            ("7.2", "2.0.32", "nokaslr crashkernel=512M")):
+        sc = model.Scenario(qemu_q35(6 << 30, kernel=kernel), cmd, kernel, kt, crash_initrd_size=1_028_086)
+        us = _median_us(lambda sc=sc: (model.run(sc).crash_view), 500)
+        print(f"x86 model.run boot + kexec + crash view ({kernel}, kexec-tools {kt}, {cmd}): median {us:.0f} us")
 
 
 if __name__ == "__main__":
