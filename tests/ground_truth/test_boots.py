@@ -137,8 +137,10 @@ def test_model_matches_real_boot(case_dir: Path):
     assert theirs in layouts, "\n".join(x for x in ours if "reserved" in x)
 
 
-# Boots under UEFI only (boots-uefi/): 16 MiB of "reserved" lines may differ.
-UEFI_RESERVED_TOLERANCE_PAGES = 4096
+# Boots under UEFI only (boots-uefi/): 2 MiB of "reserved" lines may differ. Over the 73 recordings the
+# difference is 17 pages in the median and 416 at most: the kernel's own small allocations at the top of RAM
+# under ACPI (its DT is the stub's ~500 bytes, ACPI tables are parsed) are still the DT boot's.
+UEFI_RESERVED_TOLERANCE_PAGES = 512
 
 
 def _reserved_pages(lines: list[str]) -> set[int]:
