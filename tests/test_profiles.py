@@ -38,11 +38,15 @@ def test_profile_fills_its_policy_row(prof: profiles.KernelProfile) -> None:
     assert base.early is None and row.early == prof.early
     assert (row.page_size, row.kernel_release) == (prof.page_size, prof.release)
     assert row.features == base.features and row.grammar == base.grammar
-    if prof.kexec is not None:
+    if prof.arch == "arm64":
         assert kexec.KERNEL_KEXEC[row.kexec_generation] is prof.kexec
         assert crashview.CRASH_KERNELS[row.kexec_generation] is prof.crash
-    else:
+    else:  # x86's kexec and crash facts are keyed by kernel name
+        from kdumplab import crashview_x86, kexec_x86  # noqa: PLC0415
+
         assert row.kexec_generation == ""
+        assert kexec_x86.X86_KERNELS[prof.name] is prof.kexec
+        assert crashview_x86.X86_CRASH_KERNELS[prof.name] is prof.crash
 
 
 @pytest.mark.parametrize("prof", ALL, ids=lambda p: f"{p.arch}-{p.name}")

@@ -22,11 +22,13 @@ tests/data/cycles-x86, to within 12 KiB):
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from kdumplab.crashview import CrashView, _early_hashes_kib
 from kdumplab.errors import KdumplabError
 from kdumplab.kexec_x86 import E820_RAM, X86KernelFacts, X86KexecLoad
+from kdumplab.profiles import ProfileTable
 from kdumplab.ranges import SZ_4G, align_down, align_up
 
 __all__ = ["X86CrashKernelFacts", "X86_CRASH_KERNELS", "crash_view_x86", "crash_system_ram"]
@@ -48,12 +50,10 @@ class X86CrashKernelFacts:
     fixed_kib: int  # the rest, fitted (see the module docstring)
 
 
-X86_CRASH_KERNELS: dict[str, X86CrashKernelFacts] = {k.generation: k for k in (
-    X86CrashKernelFacts("5.10", 12295 + 2538 + 7632 + 17700, 384, 2271),
-    X86CrashKernelFacts("6.1", 14343 + 2338 + 9132 + 17344, 768, 4627),
-    X86CrashKernelFacts("6.12", 16384 + 2499 + 11832 + 4880, 768, 5353),
-    X86CrashKernelFacts("7.2", 19242 + 3438 + 13708 + 3776, 768, 5036),
-)}
+#: Every Debian amd64 kernel as the kdump kernel, by kernel name: a view of the x86_64 kernel profiles
+#: (kdumplab.profiles.debian_x86).
+X86_CRASH_KERNELS: Mapping[str, X86CrashKernelFacts] = ProfileTable(
+    lambda p: (p.name, p.crash) if p.crash is not None else None, arch="x86_64")
 
 
 def _merged_ram(load: X86KexecLoad) -> list[tuple[int, int]]:

@@ -35,10 +35,12 @@ table is the RAM of the first MiB, ACPI, NVS, reserved, the low region and the c
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from kdumplab.errors import KdumplabError
 from kdumplab.kexec import IomemLine, Phdr, Segment, _locate_hole, parse_iomem_lines
+from kdumplab.profiles import ProfileTable
 from kdumplab.ranges import align_down, align_up
 
 __all__ = ["X86KexecTools", "X86_KEXEC_TOOLS", "X86KernelFacts", "X86_KERNELS", "X86Inputs", "X86KexecLoad",
@@ -150,17 +152,10 @@ class X86KernelFacts:
     reserves_first_mib: bool = True
 
 
-X86_KERNELS: dict[str, X86KernelFacts] = {k.generation: k for k in (
-    X86KernelFacts("5.10", 30, 0x6B_AAA0, 0x3B7_A000, 0x302_C000, setup_data_split="whole",
-                   reserves_first_mib=False, file_purgatory_memsz=None, file_rng_seed=False),
-    # 6.1's purgatory: its boot_params sit 0x8000 below the region's end (the RNG seed's System RAM split at
-    # boot_params + 0x10c0 in 6.1-kt2.0.25-x86-2G-256M-file-nodebugflag), so 0x6000 above them
-    X86KernelFacts("6.1", 39, 0x7D_8200, 0x3F9_8000, 0x343_0000, file_purgatory_memsz=0x6000),
-    X86KernelFacts("6.12", 39, 0xB9_6200, 0x37E_F000, 0x2C3_0000, file_debug_ok=True, file_hotplug_headers=True,
-                   file_purgatory_bufsz=0x4000, file_entry=0x160),
-    X86KernelFacts("7.2", 39, 0xDD_A7C0, 0x3C4_E000, 0x323_0000, file_debug_ok=True, file_hotplug_headers=True,
-                   file_purgatory_bufsz=0x4000, file_entry=0x150, setup_data_split="none"),
-)}
+#: Every Debian amd64 kernel's facts, by kernel name: a view of the x86_64 kernel profiles
+#: (kdumplab.profiles.debian_x86), where each kernel's numbers and their sources are written.
+X86_KERNELS: Mapping[str, X86KernelFacts] = ProfileTable(
+    lambda p: (p.name, p.kexec) if p.kexec is not None else None, arch="x86_64")
 NR_CPUS_DEFAULT = 8192  # Debian's CONFIG_NR_CPUS (MAXSMP off)
 CRASH_MAX_MEMORY_RANGES = 8192
 

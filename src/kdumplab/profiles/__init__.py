@@ -91,7 +91,8 @@ class KernelProfile:
         return dataclasses.replace(
             base, name=self.name, page_size=self.page_size, early=self.early, late=self.late,
             kernel_release=self.release,
-            kexec_generation=self.kexec.generation if self.kexec is not None else "",
+            # the arm64 kexec and crash facts are keyed by generation (kexec.KERNEL_KEXEC); x86's by kernel name
+            kexec_generation=self.kexec.generation if self.kexec is not None and self.arch == "arm64" else "",
             cma_align=base.cma_align if self.cma_align is None else self.cma_align,
             description=self.description or base.description,
             citations={**base.citations, **self.citations} if self.citations else base.citations)
@@ -213,8 +214,14 @@ def _classes(arch: str) -> dict[str, type]:
     from kdumplab.policy import EarlyProfile, LateProfile  # noqa: PLC0415
     from kdumplab.presets.q35 import X86Image  # noqa: PLC0415
 
-    return {"image": X86Image if arch == "x86_64" else KernelImage, "early": EarlyProfile, "late": LateProfile,
-            "kexec": KernelKexecFacts, "crash": CrashKernelFacts, "build": KernelBuild}
+    if arch == "x86_64":
+        from kdumplab.crashview_x86 import X86CrashKernelFacts  # noqa: PLC0415
+        from kdumplab.kexec_x86 import X86KernelFacts  # noqa: PLC0415
+
+        return {"image": X86Image, "early": EarlyProfile, "late": LateProfile, "kexec": X86KernelFacts,
+                "crash": X86CrashKernelFacts, "build": KernelBuild}
+    return {"image": KernelImage, "early": EarlyProfile, "late": LateProfile, "kexec": KernelKexecFacts,
+            "crash": CrashKernelFacts, "build": KernelBuild}
 
 
 _TOP = ("name", "arch", "policy", "release", "package", "page_size", "suite", "apt_package", "cma_align",
@@ -252,7 +259,8 @@ def profile_to_toml(p: KernelProfile, header: tuple[str, ...] = ()) -> str:
         if obj is None:
             continue
         out += ["", f"[{section}]"]
-        out += [f"{f.name} = {_value(getattr(obj, f.name), f.name in _HEX)}" for f in dataclasses.fields(obj)]
+        out += [f"{f.name} = {_value(getattr(obj, f.name), f.name in _HEX)}" for f in dataclasses.fields(obj)
+                if getattr(obj, f.name) is not None]  # None has no TOML form: left out, it reads back as None
     if p.citations:
         out += ["", "[citations]"] + [f"{json.dumps(k)} = {_value(v)}" for k, v in p.citations.items()]
     return "\n".join(out) + "\n"
@@ -271,7 +279,8 @@ def _build(cls: type, table: Any, where: str, base: Any = None) -> Any:
                and f.default_factory is dataclasses.MISSING and base is None]
     if missing:
         raise KdumplabError(where, f"missing {', '.join(missing)}")
-    kw = {n: getattr(base, n) for n in fields if n not in table} if base is not None else {}
+    kw = {n: getattr(base, n) for n in fields if n not in table} if base is not None else \
+        {n: None for n, f in fields.items() if n not in table and f.default is None}
     for name, value in table.items():
         kind = str(fields[name].type)
         if isinstance(value, list):

@@ -16,6 +16,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from kdumplab.crashview_x86 import X86CrashKernelFacts
+from kdumplab.kexec_x86 import X86KernelFacts
 from kdumplab.policy import EarlyProfile
 from kdumplab.presets.q35 import X86Image
 from kdumplab.profiles import KernelProfile
@@ -41,6 +43,9 @@ V5_10 = KernelProfile(
                       (0x160_0000, 0x187_AA80), (0x1EB_7000, 0x300_0000), 0x300_D000, 0x3B7_A000, 0x3C0_0000,
                       pe_image_size=0x3D7_A000, efi_places_kernel=False)),
     early=_early(0x2_A000),  # NODE_DATA(0) allocated [mem 0x1fffd4000-0x1ffffdfff]
+    kexec=X86KernelFacts("5.10", 30, 0x6B_AAA0, 0x3B7_A000, 0x302_C000, setup_data_split="whole",
+                         reserves_first_mib=False, file_purgatory_memsz=None, file_rng_seed=False),
+    crash=X86CrashKernelFacts("5.10", 12295 + 2538 + 7632 + 17700, 384, 2271),
 )
 V6_1 = replace(
     V5_10, name="6.1", policy="6.1", release="6.1.176-1", suite="bookworm",
@@ -48,6 +53,10 @@ V6_1 = replace(
     **_image(X86Image("linux-image-6.1.0-57-amd64-unsigned 6.1.192-3", (0, 0xE0_1D32), (0x100_0000, 0x18E_B000),
                       (0x1A0_0000, 0x1C4_8980), (0x231_0000, 0x340_0000), 0x341_1000, 0x3F9_8000, 0x400_0000,
                       pe_image_size=0x82_2000, efi_places_kernel=True)),
+    # 6.1's purgatory: its boot_params sit 0x8000 below the region's end (the RNG seed's System RAM split at
+    # boot_params + 0x10c0 in 6.1-kt2.0.25-x86-2G-256M-file-nodebugflag), so 0x6000 above them
+    kexec=X86KernelFacts("6.1", 39, 0x7D_8200, 0x3F9_8000, 0x343_0000, file_purgatory_memsz=0x6000),
+    crash=X86CrashKernelFacts("6.1", 14343 + 2338 + 9132 + 17344, 768, 4627),
 )
 V6_12 = replace(
     V5_10, name="6.12", policy="6.12", release="6.12.107-1", suite="trixie",
@@ -55,6 +64,9 @@ V6_12 = replace(
     **_image(X86Image("linux-image-6.12.117+deb13-amd64-unsigned 6.12.117-1", (0, 0x100_0000),
                       (0x100_0000, 0x1B8_E000), (0x1C0_0000, 0x1E7_0D40), (0x273_C000, 0x2C0_0000), 0x2C1_1000,
                       0x37E_F000, 0x380_0000, pe_image_size=0xC0_1000, efi_places_kernel=True)),
+    kexec=X86KernelFacts("6.12", 39, 0xB9_6200, 0x37E_F000, 0x2C3_0000, file_debug_ok=True, file_hotplug_headers=True,
+                         file_purgatory_bufsz=0x4000, file_entry=0x160),
+    crash=X86CrashKernelFacts("6.12", 16384 + 2499 + 11832 + 4880, 768, 5353),
 )
 V7_2 = replace(
     V5_10, name="7.2", policy="7.2", release="7.2.8-1", suite="sid",
@@ -63,6 +75,9 @@ V7_2 = replace(
     **_image(X86Image("linux-binary-7.2.13+deb14-amd64 7.2.13-1", (0, 0x12C_A8E0), (0x140_0000, 0x216_3000),
                       (0x220_0000, 0x255_B900), (0x2E5_0000, 0x320_0000), 0x321_1000, 0x3C4_E000, 0x3C0_0000,
                       pe_image_size=0xE4_B000, efi_places_kernel=True)),
+    kexec=X86KernelFacts("7.2", 39, 0xDD_A7C0, 0x3C4_E000, 0x323_0000, file_debug_ok=True, file_hotplug_headers=True,
+                         file_purgatory_bufsz=0x4000, file_entry=0x150, setup_data_split="none"),
+    crash=X86CrashKernelFacts("7.2", 19242 + 3438 + 13708 + 3776, 768, 5036),
 )
 
 PROFILES = (V5_10, V6_1, V6_12, V7_2)
