@@ -190,3 +190,16 @@ def test_bzimage_facts_agree_with_the_kernel_profiles() -> None:
     for prof in debian_x86.PROFILES:
         assert X86_KERNELS[prof.name].init_size == prof.image.init_size
         assert prof.name in crashview_x86.X86_CRASH_KERNELS
+
+
+def test_crash_view_two_numa_nodes() -> None:
+    # the crash kernel's RAM on two SRAT nodes (low region on node 0, the rest on node 1): the dentry/inode hashes
+    # are vmalloc'd (hashdist) and stay in MemTotal, the second node's pg_data_t (176 KiB) does not
+    iomem = IOMEM_2G.replace("  6f000000-7effffff : Crash kernel\n", "")
+    iomem += "100000000-17fffffff : System RAM\n  13f000000-17effffff : Crash kernel\n"
+    load = _load(iomem=iomem)
+    one = crashview_x86.crash_view_x86(crashview_x86.X86_CRASH_KERNELS["6.1"], X86_KERNELS["6.1"], load)
+    two = crashview_x86.crash_view_x86(crashview_x86.X86_CRASH_KERNELS["6.1"], X86_KERNELS["6.1"], load,
+                                       nodes=((0, 1 << 32, 0), (1 << 32, 6 << 30, 1)))
+    assert one.hashes_kib == 1024 + 512 and two.hashes_kib == 0  # 1 GiB: 128Ki dentry, 64Ki inode buckets
+    assert two.memtotal_kb - one.memtotal_kb == 1536 - 176

@@ -18,6 +18,9 @@ tests/data/cycles-x86, to within 12 KiB):
   and a phys_addr_t per 2 KiB slot, 384 KiB; 6.1+: a 24-byte struct io_tlb_slot each, 768 KiB);
 - a fixed remainder per generation (page tables, percpu, early ACPI/e820 tables ...), the one fitted number:
   2271/4627/5353/5036 KiB, the same within 12 KiB on every recorded size from 256 MiB to 1.25 GiB.
+- with its RAM on more than one NUMA node (it reads the SRAT): the hashes come from vmalloc (hashdist), not
+  memblock, so they stay in MemTotal, and each further node costs its pg_data_t and a page (176 KiB: both
+  recorded two-node cycles, 6.1 and 7.2, 2896 KiB above the one-node mechanism).
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ SZ_1M = 1 << 20
 SECTION = 1 << 27  # SECTION_SIZE_BITS 27 on x86_64
 SECTION_MEMMAP_KIB = (SECTION // PAGE) * 64 // 1024  # 2 MiB of struct page per section
 SWIOTLB_KIB = 64 << 10
+NODE_DATA_KIB = 176  # a further NUMA node's pg_data_t (0x2b000-0x2b080, read in the x86 calibration boots) + a page
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,8 +95,9 @@ def crash_system_ram(kernel: X86KernelFacts, load: X86KexecLoad) -> tuple[tuple[
 
 
 def crash_view_x86(facts: X86CrashKernelFacts, kernel: X86KernelFacts, load: X86KexecLoad,
-                   notes_bytes: int = PAGE) -> CrashView:
-    """What the crash kernel has after ``load`` (see the module docstring)."""
+                   notes_bytes: int = PAGE, nodes: tuple[tuple[int, int, int], ...] = ()) -> CrashView:
+    """What the crash kernel has after ``load`` (see the module docstring); ``nodes``: the machine's NUMA
+    memory as (start, end, nid), which the crash kernel learns from the SRAT."""
     if not load.loaded or load.elfcorehdr is None:
         raise KdumplabError("crash view", "no crash kernel was loaded", "check the kexec load first")
     ram = _merged_ram(load)
@@ -104,11 +109,13 @@ def crash_view_x86(facts: X86CrashKernelFacts, kernel: X86KernelFacts, load: X86
     first_kib = first * PAGE // 1024 if kernel.reserves_first_mib else 0
     sections = {n for s, e in ram for n in range(s // SECTION, e // SECTION + 1)}
     memmap = len(sections) * SECTION_MEMMAP_KIB
-    hashes = _early_hashes_kib((total - memmap) // 4)
+    seen = {nid for lo, hi, nid in nodes for s, e in ram if s < hi and lo <= e}
+    extra_nodes = max(len(seen) - 1, 0)
+    hashes = 0 if extra_nodes else _early_hashes_kib((total - memmap) // 4)  # hashdist: vmalloc'd
     high, low = any(e >= SZ_4G for _, e in ram), any(s < SZ_4G for s, _ in ram)
     swiotlb = SWIOTLB_KIB if high and low else 0
     estimate = (total - first_kib - facts.static_kib - memmap - hashes - swiotlb
-                - (facts.swiotlb_slots_kib if swiotlb else 0) - facts.fixed_kib)
+                - (facts.swiotlb_slots_kib if swiotlb else 0) - facts.fixed_kib - extra_nodes * NODE_DATA_KIB)
     loads = [p for p in load.phdrs if p.type == "PT_LOAD"]
     body = sum(align_up(p.paddr + p.size, PAGE) - align_down(p.paddr, PAGE) for p in loads)
     vmcore = PAGE + align_up(notes_bytes, PAGE) + body

@@ -359,8 +359,9 @@ def _crash_view_x86(policy: PolicyData, load: Any, machine: Machine, nomap: tupl
         return None
     from kdumplab import crashview_x86, kexec_x86  # noqa: PLC0415
 
+    nodes = tuple((b.start, b.start + b.size, b.node) for b in machine.banks)
     return crashview_x86.crash_view_x86(crashview_x86.X86_CRASH_KERNELS[policy.name],
-                                        kexec_x86.X86_KERNELS[policy.name], load)
+                                        kexec_x86.X86_KERNELS[policy.name], load, nodes=nodes)
 
 
 #: kexec -p and the crash kernel per architecture (arm64, the default: _kexec/_crash_view with kexec.py and

@@ -89,6 +89,17 @@ def real_crash_ram(dmesg: str) -> list[tuple[int, int]]:
     return [(int(a, 16), int(b, 16)) for a, b in _BIOS_RAM.findall(dmesg)]
 
 
+def _nodes(cyc: Cycle) -> tuple[tuple[int, int, int], ...]:
+    """The guest's NUMA memory (start, end, nid) as the q35 preset builds it for this cycle's -m / -numa."""
+    if not cyc.first.numa:
+        return ()
+    from kdumplab.tools.verify import scenario_for_x86  # noqa: PLC0415
+
+    sc = scenario_for_x86(cyc.first.generation, cyc.first.mem, tuple(cyc.first.numa), cyc.first.cmdline,
+                          cyc.first.provenance.initrd_size, None)
+    return tuple((b.start, b.start + b.size, b.node) for b in sc.machine.banks)
+
+
 def _fmt(pairs) -> str:  # noqa: ANN001
     return " ".join(f"{a:#x}+{b:#x}" for a, b in pairs)
 
@@ -121,7 +132,8 @@ def verify_x86_kexec(cyc: Cycle) -> tuple[FieldCheck, ...]:
     cap = cyc.capture
     if cap is None:
         return tuple(checks)
-    view = crashview_x86.crash_view_x86(crashview_x86.X86_CRASH_KERNELS[cyc.first.generation], kernel, load)
+    view = crashview_x86.crash_view_x86(crashview_x86.X86_CRASH_KERNELS[cyc.first.generation], kernel, load,
+                                        nodes=_nodes(cyc))
     cmdline = real_cmdline(cap.cmdline)
     checks.append(FieldCheck("crash command line", cmdline == load.cmdline, load.cmdline, cmdline))
     ram = real_crash_ram(cap.dmesg)
