@@ -45,14 +45,6 @@ def main() -> None:
         print(f"  outcome kinds: chi-squared {stat:.2f} with {dof} dof, p = {p:.3f}")
 
 
-def _binomial_two_sided(k: int, n: int, p: float) -> float:
-    """P(a count at most as likely as k) for Binomial(n, p): the exact two-sided test."""
-    from math import comb  # noqa: PLC0415
-
-    probs = [comb(n, i) * p**i * (1 - p) ** (n - i) for i in range(n + 1)]
-    return min(1.0, sum(q for q in probs if q <= probs[k] * (1 + 1e-9)))
-
-
 def batches() -> None:
     from collections import defaultdict  # noqa: PLC0415
 
@@ -75,7 +67,7 @@ def batches() -> None:
         k, n = sum(f for f, _ in r), len(r)
         p = sum(m for _, m in r) / n
         print(f"  {batch}: {k} of {n} failed = {k / n:.1%}, modelled {p:.1%}; exact binomial p = "
-              f"{_binomial_two_sided(k, n, p):.3f}")
+              f"{kaslr.binomial_two_sided(k, n, p):.3f}")
     stat, dof, pv = kaslr.chi_squared(quarters, quarter_exp)
     print(f"kernel in the 4 GiB above 4 GiB, by quarter: observed {quarters}, expected "
           f"{[round(e, 1) for e in quarter_exp]}; chi-squared {stat:.2f} ({dof} dof), p = {pv:.3f}")

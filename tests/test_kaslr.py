@@ -96,3 +96,10 @@ def test_reserves_everywhere_agrees_with_the_distribution() -> None:
         d = kaslr.distribution(_one_gib(cmd))
         assert kaslr.reserves_everywhere(_one_gib(cmd)) is (d.failed_share == 0), cmd
     assert kaslr.share_text(kaslr.distribution(_one_gib("crashkernel=256M"))).startswith("reserved on every boot")
+
+
+def test_binomial_two_sided_by_hand() -> None:
+    # Binomial(4, 1/2): P(0) = P(4) = 1/16, P(1) = P(3) = 4/16, P(2) = 6/16; k = 0 -> 2/16, k = 1 -> 10/16
+    assert math.isclose(kaslr.binomial_two_sided(0, 4, 0.5), 2 / 16)
+    assert math.isclose(kaslr.binomial_two_sided(1, 4, 0.5), 10 / 16)
+    assert kaslr.binomial_two_sided(2, 4, 0.5) == 1.0

@@ -290,6 +290,15 @@ def chi_squared(observed: list[int], expected: list[float]) -> tuple[float, int,
     return stat, dof, _gamma_q(dof / 2, stat / 2)
 
 
+def binomial_two_sided(k: int, n: int, p: float) -> float:
+    """The exact two-sided binomial test: the probability of a count at most as likely as ``k`` of ``n`` when
+    each is a success with probability ``p`` (how a layout's observed failing share is judged)."""
+    from math import comb  # noqa: PLC0415
+
+    probs = [comb(n, i) * p**i * (1 - p) ** (n - i) for i in range(n + 1)]
+    return min(1.0, sum(q for q in probs if q <= probs[k] * (1 + 1e-9)))
+
+
 def slot_bins(all_slots: tuple[int, ...], seen: list[int], bins: int) -> tuple[list[int], list[float]]:
     """Observed and expected counts of ``seen`` kernel addresses in ``bins`` runs of consecutive slots of
     (nearly) equal size: with thousands of slots and a hundred boots, single slots are too thin to test."""

@@ -58,6 +58,11 @@ def test_every_kaslr_boot_is_an_enumerated_slot_with_its_outcome(key: tuple) -> 
         observed, expected = kaslr.slot_bins(all_slots, seen, 10)
         _stat, _dof, p = kaslr.chi_squared(observed, expected)
         assert p > 0.001, f"observed {observed} vs expected {[round(e, 1) for e in expected]}: p = {p:.2g}"
+        # the failing share (issue 14 item 3): the first 189 boots failed 44% against 35.5% modelled; 120 more,
+        # recorded afterwards (kaslr3-*), failed 34.2% (p = 0.85): chance, not a mechanism (kdumplab.kaslr)
+        failed = sum(1 for b in GROUPS[key] if "Crash kernel" not in b["iomem"])
+        p = kaslr.binomial_two_sided(failed, len(GROUPS[key]), 1 - dist.reserved_share)
+        assert p > 0.001, f"{failed} of {len(GROUPS[key])} failed, modelled {1 - dist.reserved_share:.1%}: p = {p:.2g}"
 
 
 def test_boots_dir_exists() -> None:
