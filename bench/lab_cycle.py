@@ -28,8 +28,14 @@ _RUN_INIT = re.compile(r"^\[\s*(\d+\.\d+)\] Run /init as init process", re.M)
 
 
 def _init_times(serial: str) -> tuple[float, ...]:
-    """Each kernel's own clock when it started /init (first kernel, then the crash kernel)."""
-    return tuple(float(t) for t in _RUN_INIT.findall(serial))
+    """Each kernel's own clock when it started /init: the first kernel's console before the panic, then the
+    crash kernel's after "Starting crashdump kernel" (the first match in each: /init prints dmesg again)."""
+    out = []
+    for part in serial.split("Starting crashdump kernel", 1):
+        m = _RUN_INIT.search(part)
+        if m:
+            out.append(float(m.group(1)))
+    return tuple(out)
 
 
 def main() -> None:

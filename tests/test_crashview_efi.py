@@ -127,3 +127,46 @@ def test_efi_stub_fdt_is_the_stubs_tree_byte_for_byte(case: Path) -> None:
                         secure_boot=value("linux,uefi-secure-boot"), initrd=initrd,
                         last_comp_version=facts.efi_stub_fdt_last_comp)
     assert ours == cyc.first_fdt
+
+
+def test_plan_under_uefi_runs_kexec_from_the_stub_tree_and_keeps_the_nomap_memory() -> None:
+    # the model's own UEFI first kernel drives kexec and the crash kernel the same way a recorded one does
+    import dataclasses
+
+    from kdumplab import model
+    from kdumplab.artifacts import efi_stub_fdt
+    from kdumplab.kexec import CRASH_APPEND, KERNEL_KEXEC
+    from kdumplab.lab.cycle import CRASH_APPEND as LAB_APPEND
+    from kdumplab.tools.verify import scenario_for
+
+    assert CRASH_APPEND == LAB_APPEND
+    sc = dataclasses.replace(scenario_for("6.12", "4G", (), "console=ttyAMA0 panic=-1 crashkernel=512M initrd=initrd",
+                                          987623, firmware="uefi"), kexec_tools="2.0.32", crash_initrd_size=987675)
+    res = model.run(sc)
+    assert res.kexec.loaded
+    dtb = next(s for s in res.kexec.segments if s.what == "dtb")
+    stub = efi_stub_fdt(sc.cmdline, last_comp_version=KERNEL_KEXEC["6.12"].efi_stub_fdt_last_comp)
+    assert dtb.bufsz == crash_dtb_size(stub, 1, True, CRASH_APPEND) == 640  # as in every 4 GiB 512M UEFI cycle
+    policy = res.policy
+    main = res.outcome.main
+    load, view = model.crash_side(policy, sc.machine, res.iomem_text, main.range, "2.0.32", 987675, base_fdt=stub,
+                                  bootargs=CRASH_APPEND, efi=True)
+    assert load.segments == res.kexec.segments and view == res.crash_view
+    assert view.swiotlb_kib == SWIOTLB_KIB  # runtime memory above 4 GiB
+    # a DT boot of the same machine: no stub tree, no no-map memory kept
+    dt = model.run(dataclasses.replace(sc, machine=dataclasses.replace(scenario_for(
+        "6.12", "4G", (), sc.cmdline, 987623).machine)))
+    assert dt.crash_view.swiotlb_kib < SWIOTLB_KIB
+
+
+@pytest.mark.parametrize("generation", ["5.10", "6.1", "6.12", "7.2"])
+def test_the_stub_tree_size_in_efi_py_is_the_tree(generation: str) -> None:
+    # efi.StubFacts.fdt_base (what the first kernel reserves for the stub's DT) against the tree itself
+    from kdumplab.artifacts import efi_stub_fdt
+    from kdumplab.efi import STUB_FACTS
+    from kdumplab.kexec import KERNEL_KEXEC
+
+    facts = KERNEL_KEXEC[generation if generation != "7.2" else "7.x"]
+    for cmdline in ("x" * 55, "x" * 105, "x" * 108):  # the lab always gives one (EDK2 adds initrd=initrd)
+        tree = efi_stub_fdt(cmdline, initrd=(0, 0) if facts.efi_stub_initrd_in_dt else None)
+        assert len(tree) == STUB_FACTS[generation].fdt_base + (len(cmdline) + 4 & ~3)

@@ -186,18 +186,19 @@ class StubFacts:
 
 
 #: Read in Debian's linux-source-5.10 (5.10.223), -6.1 (6.1.192) and -6.12 (6.12.117) libstub; the DT sizes
-#: from the memblock dumps of the calibration boots (0x255 bytes on 5.10 with a 99-byte command line).
+#: from the memblock dumps of the calibration boots (0x255 bytes on 5.10 with their 105-character command line,
+#: 108 bytes with its NUL and padding; artifacts.efi_stub_fdt builds the same tree byte for byte).
 STUB_FACTS = {
-    "5.10": StubFacts(align_after_rng=False, fdt_base=0x255 - 100, memmap_pages=2, fdt_dt_extra=613),
-    "6.1": StubFacts(align_after_rng=False, fdt_base=0x209 - 100),
-    "6.12": StubFacts(align_after_rng=True, fdt_base=0x209 - 100, boot_data_pages=1),
-    "6.12-16k": StubFacts(align_after_rng=True, fdt_base=0x209 - 100, boot_data_pages=1),
+    "5.10": StubFacts(align_after_rng=False, fdt_base=0x255 - 108, memmap_pages=2, fdt_dt_extra=613),
+    "6.1": StubFacts(align_after_rng=False, fdt_base=0x209 - 108),
+    "6.12": StubFacts(align_after_rng=True, fdt_base=0x209 - 108, boot_data_pages=1),
+    "6.12-16k": StubFacts(align_after_rng=True, fdt_base=0x209 - 108, boot_data_pages=1),
     # the lab's builds are 5.10.223 without RANDOMIZE_BASE: the stub skips the RNG and keeps 64 KiB alignment
-    "5.10-control": StubFacts(align_after_rng=False, fdt_base=0x255 - 100, memmap_pages=2, fdt_dt_extra=613),
-    "proposal-2019-v5": StubFacts(align_after_rng=False, fdt_base=0x255 - 100, memmap_pages=2, fdt_dt_extra=613),
-    "proposal-2019-review": StubFacts(align_after_rng=False, fdt_base=0x255 - 100, memmap_pages=2,
+    "5.10-control": StubFacts(align_after_rng=False, fdt_base=0x255 - 108, memmap_pages=2, fdt_dt_extra=613),
+    "proposal-2019-v5": StubFacts(align_after_rng=False, fdt_base=0x255 - 108, memmap_pages=2, fdt_dt_extra=613),
+    "proposal-2019-review": StubFacts(align_after_rng=False, fdt_base=0x255 - 108, memmap_pages=2,
                                       fdt_dt_extra=613),
-    "7.2": StubFacts(align_after_rng=True, fdt_base=0x209 - 100, boot_data_pages=2, fdt_dt_extra=641),
+    "7.2": StubFacts(align_after_rng=True, fdt_base=0x209 - 108, boot_data_pages=2, fdt_dt_extra=641),
 }
 
 MIN_KIMG_ALIGN = SZ_2M  # arch/arm64/include/asm/boot.h

@@ -185,6 +185,11 @@ KERNEL_KEXEC: Mapping[str, KernelKexecFacts] = ProfileTable(lambda p: None if p.
                                                             (p.kexec.generation, p.kexec))
 
 
+#: The crash kernel's command line the model assumes (``kexec -p --append``): the lab's (lab/cycle.py), which
+#: every recorded cycle used and which KexecInputs' default DTB size was measured with.
+CRASH_APPEND = "console=ttyAMA0 panic=-1 maxcpus=1 reset_devices"
+
+
 @dataclass(frozen=True, slots=True)
 class KexecInputs:
     """What ``kexec -p`` is given and what it reads besides /proc/iomem. ``None`` = take the kernel's default."""

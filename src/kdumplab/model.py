@@ -261,7 +261,7 @@ def run(scenario: Scenario, reuse: bool = True) -> Result:
             from kdumplab.iomem import render  # noqa: PLC0415
 
             iomem_in = iomem_text = render(tree)
-        kexec_model = _KEXEC_BY_ARCH.get(machine.arch, _kexec)
+        kexec_model = _KEXEC_BY_ARCH.get(machine.arch) or functools.partial(_kexec, cmdline=scenario.cmdline)
         load = kexec_model(policy, machine, iomem_in, outcome, scenario.kexec_tools, scenario.crash_initrd_size)
     res = Result(scenario=scenario, policy=policy, outcome=outcome, memblock=at_reservation, final_memblock=final,
                  early_memblock=early_done, iomem=tree, linear_map=lm, kexec_crash_size=crash_size,
@@ -271,23 +271,47 @@ def run(scenario: Scenario, reuse: bool = True) -> Result:
     return res
 
 
-def _crash_view(policy: PolicyData, load: Any, machine: Machine, nomap: tuple[tuple[int, int], ...] = ()) -> Any:
+def _crash_view(policy: PolicyData, load: Any, machine: Machine,
+                nomap: tuple[tuple[int, int], ...] | None = None) -> Any:
     """The crash kernel's view of a successful load (None when kexec-tools was not asked or refused);
-    ``nomap``: the EFI no-map regions it keeps under UEFI (``crashview.efi_nomap_ranges``)."""
+    ``nomap``: the EFI no-map regions it keeps under UEFI (``crashview.efi_nomap_ranges``); None: the
+    machine's own no-map memory when it boots through UEFI (the crash kernel reads the same EFI memory map),
+    nothing on a DT boot (the cap there comes before /reserved-memory marks anything no-map)."""
     if load is None or not load.loaded:
         return None
     from kdumplab import crashview  # noqa: PLC0415
+
+    if nomap is None:
+        nomap = _efi_nomap(machine) if machine.firmware == "uefi" else ()
 
     nodes = crashview.numa_nodes_seen(tuple((b.start, b.start + b.size, b.node) for b in machine.banks), nomap)
     return crashview.crash_view(crashview.CRASH_KERNELS[policy.kexec_generation], load, nodes=nodes, nomap=nomap)
 
 
+def _efi_nomap(machine: Machine) -> tuple[tuple[int, int], ...]:
+    """The memory a UEFI machine's kernels keep no-map, as (start, last): no-map banks and reservations."""
+    ranges = [r.range for r in machine.reserved if r.nomap] + [b.range for b in machine.banks if b.nomap]
+    return tuple(sorted((r.start, r.end - 1) for r in ranges))
+
+
 def _kexec(policy: PolicyData, machine: Machine, iomem: Any, outcome: BootOutcome, version: str,
-           crash_initrd_size: int | None):
+           crash_initrd_size: int | None, cmdline: str = ""):
     """``kexec -p`` of the same kernel (with the given kdump initrd, else the machine's own) against the
-    predicted /proc/iomem (its text, or the lines kexec-tools reads from it)."""
+    predicted /proc/iomem (its text, or the lines kexec-tools reads from it). Under UEFI kexec-tools starts
+    from the EFI stub's tree (``artifacts.efi_stub_fdt`` with the kernel's ``cmdline``), and the crash
+    kernel's command line is the lab's (``kexec.CRASH_APPEND``, which the DT default size assumes too)."""
+    from kdumplab import artifacts, kexec  # noqa: PLC0415
+
     main = outcome.main
-    return _load(policy, machine, iomem, main.range if main else None, version, crash_initrd_size)
+    base = None
+    if machine.firmware == "uefi" and policy.kexec_generation:
+        facts = kexec.KERNEL_KEXEC[policy.kexec_generation]
+        initrd = machine.initrd
+        base = artifacts.efi_stub_fdt(
+            cmdline, last_comp_version=facts.efi_stub_fdt_last_comp,
+            initrd=(initrd.start, initrd.end) if facts.efi_stub_initrd_in_dt and initrd is not None else None)
+    return _load(policy, machine, iomem, main.range if main else None, version, crash_initrd_size, base,
+                 kexec.CRASH_APPEND if base is not None else "")
 
 
 def _load(policy: PolicyData, machine: Machine, iomem: Any, crashk_res: Any, version: str,

@@ -145,3 +145,22 @@ def test_vmcore(case: Path) -> None:
         return
     assert ours == real
     assert view.vmcore_size == cyc.capture.vmcore_size
+
+
+@pytest.mark.parametrize("case", CASES, ids=[p.name for p in CASES])
+def test_end_to_end_from_the_uefi_boot_model(case: Path) -> None:
+    # the model's own first kernel under EDK2 (kdumplab.efi: memory map, stub placement, the cycle's big
+    # initrd) instead of the recorded one, then kexec and the crash kernel: the same recorded result
+    import dataclasses
+
+    from kdumplab.tools.verify import run_pinned, scenario_for
+    from kdumplab.tools.verify_cycle import compare_cycle
+
+    cyc = load_cycle(case)
+    f = cyc.first
+    sc = scenario_for(f.generation, f.mem, tuple(f.numa), f.cmdline, f.provenance.initrd_size, f.dma_window,
+                      f.provenance.dtb_size, f.firmware)
+    sc = dataclasses.replace(sc, kexec_tools=cyc.kexec.version, crash_initrd_size=cyc.kexec.crash_initrd_size)
+    result = run_pinned(sc, f.iomem)
+    bad = [(c.field, c.model, c.real) for c in compare_cycle(result, cyc) if not c.ok]
+    assert not bad

@@ -22,6 +22,7 @@ import re
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
+from kdumplab import kexec as kexec_model
 from kdumplab.errors import KdumplabError
 from kdumplab.lab.initramfs import INIT_HEADER, INIT_REPORT, Built, base_initramfs, ptdump_report
 from kdumplab.lab.observe import LabLost, Observation, check_types, sections
@@ -33,8 +34,9 @@ __all__ = ["CRASH_APPEND", "CycleSpec", "KexecRun", "Capture", "Cycle", "capture
 
 SCHEMA = 1
 
-#: What the crash kernel is told on its command line (kexec-tools ``--append``): the usual kdump additions.
-CRASH_APPEND = "console=ttyAMA0 panic=-1 maxcpus=1 reset_devices"
+#: What the crash kernel is told on its command line (kexec-tools ``--append``): the usual kdump additions
+#: (the model assumes the same: kexec.CRASH_APPEND).
+CRASH_APPEND = kexec_model.CRASH_APPEND
 
 
 def crash_append(arch: str) -> str:
