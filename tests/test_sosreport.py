@@ -144,8 +144,12 @@ OTHER = ("etc/hosts", "proc/cpuinfo", "proc/zoneinfo", "sos_commands/kernel/lsmo
          "sys/kernel/mm/x", "sys/module/y", "usr/lib/z", "var/log/messages", "zz")
 
 
-def _sos_tar(path: Path, files: dict[str, bytes], links: dict[str, str], mode: str = "w:xz") -> Path:
-    """As sos builds it: tarfile.add of the report directory (each directory's entries sorted, depth first)."""
+def _sos_tar(path: Path, files: dict[str, bytes], links: dict[str, str], mode: str = "w:xz",
+             reviewed_first: bool = True) -> Path:
+    """As sos builds it (sos/archive.py TarFileArchive._build_archive): tarfile.add of the report directory
+    (each directory's entries sorted, depth first); sos 4.9.1 and 4.12.1 (Debian trixie, sid) first add
+    version.txt, sos_reports and sos_logs on their own "so that they can be more easily read", so those come
+    twice (``reviewed_first``; sos 4.0, Debian bullseye/bookworm, does not)."""
     import tempfile
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -157,21 +161,39 @@ def _sos_tar(path: Path, files: dict[str, bytes], links: dict[str, str], mode: s
             (top / rel).parent.mkdir(parents=True, exist_ok=True)
             (top / rel).symlink_to(target)
         with tarfile.open(path, mode) as tar:
+            for content in ("version.txt", "sos_reports", "sos_logs") if reviewed_first else ():
+                if (top / content).exists():
+                    tar.add(top / content, arcname=f"{TOP}/{content}")
             tar.add(top, arcname=TOP)
     return path
 
 
+SOS_HEAD = {"version.txt": b"sosreport: 4.12.1\n", "sos_reports/manifest.json": b"{}\n",
+            "sos_logs/sos.log": b"log\n"}
+
+
+def test_sos_4_9_archives_with_their_reviewed_files_twice_are_read(tmp_path: Path) -> None:
+    """sos 4.9+ writes version.txt, sos_reports/ and sos_logs/ twice: no file check reads, so no refusal; the
+    early stop still works after them (found reading Debian's sos 4.12.1: every such archive was refused)."""
+    files = {**SOS_HEAD, "proc/iomem": RAM.encode(), "var/log/messages": os.urandom(1 << 20)}
+    whole = _sos_tar(tmp_path / "a.tar.xz", files, {}).read_bytes()
+    assert capture.from_sosreport(tmp_path / "a.tar.xz", whole=True).iomem == RAM
+    (tmp_path / "cut.tar.xz").write_bytes(whole[:-200])
+    assert capture.from_sosreport(tmp_path / "cut.tar.xz").iomem == RAM
+
+
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(present=st.sets(st.sampled_from(WANTED + OTHER), min_size=1),
-       linked=st.sets(st.sampled_from(tuple(r for r in WANTED if "/" not in r)), max_size=2))
-def test_stopping_early_keeps_what_the_whole_read_keeps(tmp_path: Path, present, linked) -> None:
+@given(present=st.sets(st.sampled_from(WANTED + OTHER + tuple(SOS_HEAD)), min_size=1),
+       linked=st.sets(st.sampled_from(tuple(r for r in WANTED if "/" not in r)), max_size=2),
+       reviewed_first=st.booleans())
+def test_stopping_early_keeps_what_the_whole_read_keeps(tmp_path: Path, present, linked, reviewed_first) -> None:
     """Whatever members sos wrote (and links such as the top-level dmesg), the early stop gives the capture the
-    whole read gives; after the stop a damaged tail is no longer seen."""
+    whole read gives."""
     files = {rel: f"{rel} text\n".encode() for rel in present if rel not in linked}
     files.setdefault("proc/iomem", RAM.encode())
     links = {rel: "sos_commands/kernel/dmesg" for rel in linked if rel not in files}
-    path = _sos_tar(tmp_path / f"s{abs(hash((tuple(sorted(present)), tuple(sorted(linked)))))}.tar", files, links,
-                    "w")
+    path = _sos_tar(tmp_path / f"s{abs(hash((tuple(sorted(present)), tuple(sorted(linked)), reviewed_first)))}.tar",
+                    files, links, "w", reviewed_first)
     assert capture.from_sosreport(path) == capture.from_sosreport(path, whole=True)
 
 

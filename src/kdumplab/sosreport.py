@@ -4,8 +4,9 @@ sos 4.x writes one top directory ``sosreport-<host>-<date>/`` holding copied fil
 and command output under ``sos_commands/``; symlinks in it are relative and stay inside it (sos rewrites
 absolute link targets to point at the copy). An archive that does not look like that is refused rather than
 half read: members outside one top directory, absolute names or ``..``, device/FIFO members, links out of
-the top directory, a member name twice (tar appends: which copy is "the" file?), and anything a tiny file
-could use to ask for huge memory or time:
+the top directory, a file check reads (or a link) named twice (tar appends: which copy is "the" file?; other
+names may come twice: sos 4.9+ writes version.txt, sos_reports/ and sos_logs/ twice), and anything a tiny
+file could use to ask for huge memory or time:
 
 * compression is recognised by its magic bytes (xz, gzip, bzip2, or none) and decompressed as a stream;
 * a member we keep may declare at most its field's limit (a sparse member can declare 64 GiB in 200 bytes);
@@ -87,14 +88,15 @@ class _SosOrder:
     """Is the stream still in the order sos writes, and is every wanted choice settled by it?
 
     sos builds its archive with Python's ``tarfile.add`` of the report directory, which writes the top directory
-    first and then each directory before its entries, the entries sorted by name, depth first: member paths
-    then increase strictly when compared component by component, and every member's directory came before
-    it. While that holds, a wanted path that sorts below the current member and has not been met is absent,
-    and a member already met cannot come again without breaking the order. (A tarball made another way, e.g.
-    GNU tar in directory order or one without directory members, breaks it within a few members and is read
-    whole.) ``groups`` are the
-    candidates of each wanted file, best first; a group is settled when its best present candidate was read
-    as a regular file after every better one was passed as absent, or when all are absent. A group whose
+    and then each directory before its entries, the entries sorted by name, depth first: member paths then
+    increase strictly when compared component by component, and every member's directory came before it.
+    (sos 4.9+ first adds version.txt, sos_reports/ and sos_logs/ on their own, before that walk: members
+    before the top directory's own member are read but prove nothing.) While that holds, a wanted path that
+    sorts below the current member and has not been met is absent, and a member already met cannot come again
+    without breaking the order. (A tarball made another way, e.g. GNU tar in directory order or one without
+    directory members, breaks it within a few members and is read whole.) ``groups`` are the candidates of
+    each wanted file, best first; a group is settled when its best present candidate was read as a regular
+    file after every better one was passed as absent, or when all are absent. A group whose
     choice falls on a link is never settled early (the link's target may come later).
     """
 
@@ -102,7 +104,7 @@ class _SosOrder:
         self.pending = [[tuple(c.split("/")) for c in g] for g in groups if g]
         self.links: set[tuple[str, ...]] = set()
         self.dirs: set[tuple[str, ...]] = set()
-        self.last: tuple[str, ...] | None = None
+        self.last: tuple[str, ...] | None = None  # None: the walk has not begun
         self.ordered = True
 
     def settled(self, rel: str, kind: str) -> bool:
@@ -110,7 +112,9 @@ class _SosOrder:
         "other");
         True once nothing later in a sos-ordered stream can change what is kept."""
         key = tuple(p for p in rel.split("/") if p)
-        if (key <= self.last if self.last is not None else key != ()) or (key and key[:-1] not in self.dirs):
+        if self.last is None and key != ():
+            return False  # before the walk (sos 4.9+'s files added first, or no top directory member at all)
+        if (self.last is not None and key <= self.last) or (key and key[:-1] not in self.dirs):
             self.ordered = False  # not as sos writes it (or a name twice): read everything
         self.last = key
         if kind == "link":
@@ -176,7 +180,10 @@ def read_members(path: str | os.PathLike[str], limit: Callable[[str], int | None
                     if info.ischr() or info.isblk() or info.isfifo():
                         raise KdumplabError(name, f"member {info.name[:80]!r} is a device or FIFO; refusing "
                                             "the archive")
-                    if not info.isdir():
+                    # A name twice matters only where check reads it (a file it keeps, or a link that may lead
+                    # to one): which copy counts would be unclear. sos 4.9+ writes version.txt, sos_reports/
+                    # and sos_logs/ twice (first for quick reading, then in its walk), which changes nothing.
+                    if not info.isdir() and (limit(rel) is not None or info.issym() or info.islnk()):
                         if rel in seen:
                             raise KdumplabError(name, f"member {info.name[:80]!r} appears twice; which copy "
                                                 "counts is unclear", "repack the archive")
