@@ -239,6 +239,7 @@ def early_facts(boot: DebugBoot, page_size: int) -> dict[str, int | bool]:
         node_bytes = boot.mem // boot.nodes
         sections = -(-node_bytes // section)
         out["usemap_per_section"] = size // sections
+        out["usemap_near_pgdat"] = hi > lo  # a goal window: the pgdat's section (up to 6.x)
     vmemmap = 0
     seen_node1 = False
     for line in lines:
@@ -353,7 +354,9 @@ def make_profile(name: str, policy: str, header: ImageHeader, one: DebugBoot, tw
     fit_early = early  # the page-table fit uses this boot's own vmemmap page count
     missing = sorted(set(f.name for f in dataclasses.fields(EarlyProfile)) - set(facts) - {"pt_extra_pages",
                                                                                          "dt_per_extra_node",
-                                                                                         "cpumask_per_extra_node"})
+                                                                                         "cpumask_per_extra_node",
+                                                                                         "dt_per_property"})
+    notes["dt_per_property"] = f"as {ref.name} (only a boot whose DT has one more property shows it)"
     if two is not None:
         f2 = early_facts(two, header.page_size)
         if "dt_unflatten" in f2 and "dt_unflatten" in facts:

@@ -97,18 +97,9 @@ def _shape(case: dict, cmdline: str) -> dict:
 
 # Known disagreements, each a strict xfail (fixing it turns the test red until the entry is removed). The three
 # lab-kernel entries of issue 13 went when the lab kernels got their own memblock=debug calibration.
-_V5_LATE = ("the 2019 v5 kernel's late small allocations land in other sub-page gaps than modelled (its "
-            "reserved lines split differently); issue 11 item 7")
-_16K_NUMA = ("16K kernel on two nodes: the swiotlb area array and node 0's device tree differ by a few hundred "
-             "bytes from the model; issue 11 item 7")
 KNOWN: dict[str, str] = {
-    "6.12-16k-numa-2Gh": _16K_NUMA,
-    "proposal-2019-review-d-8G-4G-2900M-low": _V5_LATE,
-    "proposal-2019-v5-d-8G-3G": _V5_LATE,
-    "proposal-2019-v5-d-8G-3G-0-low": _V5_LATE,
-    "proposal-2019-v5-d-8G-4G-2900M-low": _V5_LATE,
-    "proposal-2019-v5-d-8G-6G-256M-low": _V5_LATE,
-    "proposal-2019-v5-d-8G-numa-3G": _V5_LATE,
+    "6.12-16k-numa-2Gh": ("16K kernel on two nodes: the swiotlb area array and node 0's device tree differ by a few "
+                          "hundred bytes from the model; issue 11 item 7"),
 }
 BOOT_CASES = [pytest.param(p, marks=pytest.mark.xfail(strict=True, reason=KNOWN[p.name])) if p.name in KNOWN else p
               for p in BOOTS]

@@ -45,7 +45,8 @@ CONTROL = KernelProfile(
     # boots are within the test's tolerance with it; lab calibrate reads the same 0x2d8 from a two-node boot).
     early=EarlyProfile(pt_extra_pages=5, dt_unflatten=0x8abc, dt_per_extra_node=0x2d8, numa_distance=True,
                        node_data=0x24c0, cpumask=0, cpumask_per_extra_node=0, section_bits=30,
-                       section_roots=0x2000, usemap_per_section=144, vmemmap_pt_pages=0),
+                       section_roots=0x2000, usemap_per_section=144, vmemmap_pt_pages=0,
+                       usemap_near_pgdat=False),  # memblock=debug: the usemap asked for with no goal window
     # tests/data/memblock/{5.10-control,proposal-2019-*}-*: "percpu: Embedded 19 pages/cpu s49056 r0 d28768
     # u77824" (no modules: no reserved chunk), a 128-byte chunk header, 256 bytes of slot lists
     late=LateProfile(49056, 0, 28768, 77824, percpu_chunk_struct=120, percpu_slot_lists=256,
