@@ -199,9 +199,10 @@ def _early_setup(policy: PolicyData, mb: Memblock, machine: Machine, facts: Boot
         allocs.append(EarlyAlloc("page tables", first, pages * page_size))
     nodes = _nodes(mb)
     extra = len(nodes) - 1
-    dt = p.dt_unflatten + extra * p.dt_per_extra_node + machine.dt_extra_properties * p.dt_per_property
-    mb, a = _top(mb, dt, 8, "device tree")
-    allocs.append(a) if a else None
+    if not machine.acpi:  # setup_arch: "if (acpi_disabled) unflatten_device_tree();" (5.10 .. 7.2)
+        dt = p.dt_unflatten + extra * p.dt_per_extra_node + machine.dt_extra_properties * p.dt_per_property
+        mb, a = _top(mb, dt, 8, "device tree")
+        allocs.append(a) if a else None
     if p.numa_distance:
         mb, a = _top(mb, 256, page_size, "NUMA distance")
         allocs.append(a) if a else None

@@ -159,6 +159,9 @@ class Machine:
     #: how the kernel was started: ``dt`` (a boot loader hands over a device tree), ``uefi`` (the EFI stub, the
     #: memory map from UEFI, ACPI or a DT), ``bios`` (x86 legacy boot)
     firmware: str = "dt"
+    #: the kernel describes the machine from ACPI tables (UEFI servers, QEMU virt under EDK2): arm64 setup_arch
+    #: then unflattens no device tree (``if (acpi_disabled) unflatten_device_tree()``)
+    acpi: bool = False
     source: str = ""
     notes: tuple[str, ...] = field(default=())
 
@@ -260,6 +263,8 @@ KEYS: tuple[Key, ...] = (
     Key("", "firmware", "choice", "How the kernel is started: `dt` (a boot loader hands over a device tree), "
         "`uefi` (the EFI stub; memory from the UEFI memory map, ACPI or DT), `bios` (x86 legacy).",
         choices=("dt", "uefi", "bios")),
+    Key("", "acpi", "bool", "The kernel reads the machine from ACPI tables, not a device tree (UEFI servers): "
+        "no unflattened DT among its early allocations."),
     Key("", "dma_address_limit", "address", "The highest CPU address a DMA master reaches (DT dma-ranges, IORT); "
         "omitted: nothing limits it below 4 GiB."),
     Key("", "dt_extra_properties", "count", "Device-tree properties beyond the board's own (the lab's -dtb adds "

@@ -128,10 +128,10 @@ def test_model_matches_real_boot(case_dir: Path):
     assert theirs in layouts, "\n".join(x for x in ours if "reserved" in x)
 
 
-# Boots under UEFI only (boots-uefi/): 2 MiB of "reserved" lines may differ. Over the 73 recordings the
-# difference is 17 pages in the median and 416 at most: the kernel's own small allocations at the top of RAM
-# under ACPI (its DT is the stub's ~500 bytes, ACPI tables are parsed) are still the DT boot's.
-UEFI_RESERVED_TOLERANCE_PAGES = 512
+# Boots under UEFI only (boots-uefi/): 512 KiB of "reserved" lines may differ. Over the 73 recordings the
+# difference is 8 pages in the median and 80 at most: every UEFI calibration boot has 2 page-table pages fewer
+# (16K: 4) than the DT-calibrated count, for a reason not found yet, and EDK2's boot-data pages are not all placed.
+UEFI_RESERVED_TOLERANCE_PAGES = 128
 
 
 def _reserved_pages(lines: list[str]) -> set[int]:

@@ -198,7 +198,7 @@ def _qemu_virt_uefi(mem: int, sizes: tuple[int, ...], banks: tuple[Bank, ...], k
         banks=(flash,) + banks, reserved=tuple(reserved),
         kernel=dataclasses.replace(image, load_address=fw.kernel_text),
         initrd=None if fw.initrd is None else PhysRange(*fw.initrd),
-        dtb=PhysRange(*fw.fdt), page_size=for_kernel(kernel).page_size, firmware="uefi",
+        dtb=PhysRange(*fw.fdt), page_size=for_kernel(kernel).page_size, firmware="uefi", acpi=dma_window is None,
         dma_address_limit=None if dma_window is None else QEMU_VIRT_RAM_BASE + dma_window - 1,
         iomem_devices=_uefi_devices(dma_window is not None, high_io),
         build=profiles.get(kernel).build or KernelBuild(),  # type: ignore[union-attr]
