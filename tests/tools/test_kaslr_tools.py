@@ -21,8 +21,6 @@ def test_compare_rows_carry_the_kaslr_share() -> None:
     share = kaslr.share_text(kaslr.distribution(model.Scenario(m, "crashkernel=640M", "6.1")))
     assert rows["6.1"].kaslr.startswith(f"KASLR: {share}")
     assert all(r.kaslr == "" for r in compare(m, "nokaslr crashkernel=640M"))
-    out = CliRunner().invoke(main, ["compare", *Q35_1G, "--cmdline", "crashkernel=640M"]).output
-    assert "KASLR: fails on" in out
 
 
 def test_report_draws_where_the_kernel_can_land(tmp_path) -> None:  # noqa: ANN001
@@ -46,7 +44,7 @@ def test_recommend_prefers_a_size_that_reserves_on_every_boot() -> None:
 
 
 def test_recommend_on_q35_checks_every_placement() -> None:
-    r = CliRunner().invoke(main, ["recommend", *Q35_1G[:4], "--mem", "6G"])
+    r = CliRunner().invoke(main, ["recommend", *Q35_1G[:4], "--mem", "2G"])
     assert r.exit_code == 0, r.output
     assert "on every place KASLR can put the kernel" in r.output
 
