@@ -237,8 +237,10 @@ class Memblock:
         """
         if size <= 0:
             return None
-        start = max(start, SZ_4K)
-        end = max(start, end)
+        if start < SZ_4K:  # (comparisons rather than max(): this runs ~30 times per model.run)
+            start = SZ_4K
+        if end < start:
+            end = start
         if not self.bottom_up:
             return self._find_top_down(size, align, start, end, nid, flags)
         for m in self.memory:
