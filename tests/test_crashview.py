@@ -66,3 +66,18 @@ def test_memtotal_of_510_counts_whole_gib_sections():
     # 5.10-kt2.0.32-plain-512M: 483896 kB)
     v = crash_view(CRASH_KERNELS["5.10"], _load([(0xDC000000, 0xFBFFFFFF)]))
     assert v.memtotal_kb == 483895
+
+
+def test_swiotlb_halves_beside_cma_in_a_small_low_region() -> None:
+    """kernel/dma/swiotlb.c swiotlb_init_remap (6.1+): the 64 MiB buffer that does not fit below the DMA limit
+    is halved until it does. 96 MiB low at 0xf6000000 with CMA's 64 MiB on top leaves 32 MiB (recorded
+    tests/data/cycles/7.2-kt2.0.32-high-768M-low-96M: "adjusted 32768 -> 16384 slabs"); 5.10 tries once."""
+    from kdumplab import crashview, profiles
+
+    usable = ((0xF6000000, 0xFBFFFFFF), (0x20EE00000, 0x23EDFFFFF))
+    segments = ((0x20EE00000, 0x211D00000), (0x23EDFF000, 0x23EE00000))
+    k72 = profiles.get("7.2").crash
+    assert crashview._swiotlb_placed_kib(k72, usable, 1 << 32, 65536, 65536, segments) == 32768
+    assert crashview._swiotlb_placed_kib(k72, usable, 1 << 32, 65536, 0, segments) == 65536
+    k510 = profiles.get("5.10").crash
+    assert crashview._swiotlb_placed_kib(k510, usable, 1 << 32, 65536, 65536, segments) == 0

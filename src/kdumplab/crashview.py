@@ -45,6 +45,10 @@ class CrashKernelFacts:
     #: overwrites the first and is the only one kept. Seen in every v5 cycle (tests/data/designs-cycles).
     cap_quirk_2019_v5: bool = False
     page_size: int = PAGE  # the memmap is 64 bytes per page; /proc/vmcore's header and notes are page-rounded
+    #: 6.1+ swiotlb_init_remap: a buffer that does not fit below the DMA limit is halved (in segments of 128
+    #: slabs) and tried again, down to 1 MiB ("SWIOTLB bounce buffer size adjusted 32768 -> 16384 slabs");
+    #: 5.10's swiotlb_init tries once and goes without
+    swiotlb_halves: bool = False
     #: the boot-time hashes are sized on nr_kernel_pages; up to 6.8 free_area_init_core counts a zone's present
     #: pages less its memmap, and EFI no-map memory is present; 6.9+ (mm_init.c calc_nr_kernel_pages) counts
     #: the free memblock ranges, which skip no-map ones (read in Debian's 5.10.223 page_alloc.c and 6.12.117
@@ -109,6 +113,55 @@ def _swiotlb_kib(kernel: CrashKernelFacts, usable: tuple[tuple[int, int], ...], 
         return SWIOTLB_KIB if any(s < dma_limit for s, _ in usable) else 0
     memory_kib = total_kib + sum(e + 1 - s for s, e in nomap) // 1024
     return _adjusted_swiotlb_kib(-(-memory_kib // 1024)) if kernel.bounce_when_low_only else 0
+
+
+def _low_blocks(usable: tuple[tuple[int, int], ...], dma_limit: int,
+                taken: tuple[tuple[int, int], ...]) -> list[tuple[int, int]]:
+    """The crash kernel's free memory below the DMA limit as [start, end) blocks: its usable ranges there
+    less what is already reserved in them (the loaded segments, memblock_reserve'd by the kernel)."""
+    blocks = [(s, min(e + 1, dma_limit)) for s, e in usable if s < dma_limit]
+    for lo, hi in sorted(taken):
+        cut = []
+        for s, e in blocks:
+            if hi <= s or lo >= e:
+                cut.append((s, e))
+                continue
+            if s < lo:
+                cut.append((s, align_down(lo, PAGE)))
+            if hi < e:
+                cut.append((align_up(hi, PAGE), e))
+        blocks = [(s, e) for s, e in cut if e > s]
+    return blocks
+
+
+def _swiotlb_placed_kib(kernel: CrashKernelFacts, usable: tuple[tuple[int, int], ...], dma_limit: int,
+                        want_kib: int, cma_kib: int, segments: tuple[tuple[int, int], ...]) -> int:
+    """Where the buffer goes: below the DMA limit, after the CMA area, which dma_contiguous_reserve placed
+    there first (top-down, pageblock aligned) when the crash kernel's memory starts below the limit. A small
+    ``,low`` region leaves less than 64 MiB beside CMA: 6.1+ halve the buffer until it fits (recorded
+    7.2 with crashkernel=768M,high crashkernel=96M,low: CMA at 0xf8000000, "Failed to allocate 67108864
+    bytes tlb structure", 32 MiB at 0xf6000000, MemTotal 32 MiB above the full-buffer estimate); 5.10 has
+    none when the first try fails."""
+    blocks = _low_blocks(usable, dma_limit, segments)
+    if cma_kib and blocks:
+        align = max(2 << 20, kernel.page_size * 2048 if kernel.page_size > PAGE else 2 << 20)
+        size = cma_kib * 1024
+        for i in range(len(blocks) - 1, -1, -1):
+            s, e = blocks[i]
+            at = align_down(e - size, align)
+            if at >= s:
+                blocks[i:i + 1] = [b for b in ((s, at), (at + size, e)) if b[1] > b[0]]
+                break
+    largest = max((e - s for s, e in blocks), default=0) // 1024
+    slabs = want_kib // 2
+    while slabs * 2 > largest:
+        if not kernel.swiotlb_halves or slabs <= IO_TLB_MIN_SLABS:
+            return 0
+        slabs = align_up(slabs >> 1, 128)
+    return slabs * 2
+
+
+IO_TLB_MIN_SLABS = 512  # kernel/dma/swiotlb.c: 1 MiB of 2 KiB slabs
 
 
 def _adjusted_swiotlb_kib(kib: int) -> int:
@@ -190,6 +243,9 @@ def crash_view(kernel: CrashKernelFacts, load: KexecLoad, notes_bytes: int = 0x1
     swiotlb = _swiotlb_kib(kernel, usable, total, dma_limit, nomap)
     memmap = _memmap_kib((*usable, *nomap), kernel.section_bytes, page)
     cma = _cma_kib(kernel, usable, total, nodes) if _cma_has_room(usable, nomap, dma_limit) else 0
+    if swiotlb:
+        segments = tuple((seg.start, seg.start + seg.size) for seg in load.segments)
+        swiotlb = _swiotlb_placed_kib(kernel, usable, dma_limit, swiotlb, CMA_KIB if cma else 0, segments)
     present = total + (sum(e + 1 - s for s, e in nomap) // 1024 if kernel.hashes_count_nomap else 0)
     free = present - memmap - (kernel.static_kib + swiotlb + cma if kernel.hash_after_reservations else 0)
     hashes = _early_hashes_kib(free // 4)

@@ -43,6 +43,7 @@ PCPU_BLOCK_MD = 32  # sizeof(struct pcpu_block_md), one per page of a chunk's re
 SWIOTLB_DEFAULT = 64 << 20  # IO_TLB_DEFAULT_SIZE
 IO_TLB_SHIFT = 11  # 2 KiB slabs
 IO_TLB_SEGSIZE = 128
+IO_TLB_MIN_SLABS = 512  # 1 MiB
 
 
 def standard_resources(mb: Memblock) -> Memblock:
@@ -128,6 +129,9 @@ def _swiotlb(mb: Memblock, page: int, low_max: int, lp: LateProfile) -> Memblock
     else:
         return mb
     buf, mb = mb.alloc_range(nslabs << IO_TLB_SHIFT, page, 0, low_max, "swiotlb")
+    while buf is None and lp.swiotlb_halves and nslabs > IO_TLB_MIN_SLABS:
+        nslabs = align_up(nslabs >> 1, IO_TLB_SEGSIZE)  # "SWIOTLB bounce buffer size adjusted N -> M slabs"
+        buf, mb = mb.alloc_range(nslabs << IO_TLB_SHIFT, page, 0, low_max, "swiotlb")
     if buf is None:
         return mb  # "software IO TLB: Cannot allocate buffer"
     if lp.swiotlb_meta == "list+orig":

@@ -158,6 +158,9 @@ class LateProfile:
     #: 6.12+: nr_kernel_pages (what the boot-time hashes are sized by) counts memblock's free pages in
     #: free_area_init (calc_nr_kernel_pages), not present pages less the memmap
     kernel_pages_from_free: bool = False
+    #: 6.1+ swiotlb_init_remap halves a buffer that does not fit below the DMA limit (in segments of 128
+    #: slabs, down to 1 MiB) and tries again; 5.10 tries once
+    swiotlb_halves: bool = False
 
     def __post_init__(self) -> None:
         if self.swiotlb_meta not in SWIOTLB_META:

@@ -61,10 +61,10 @@ V6_1 = KernelProfile(
     # tests/data/memblock/6.1-*: "percpu: Embedded 31 pages/cpu s87272 r8192 d31512 u126976", 288 bytes of slot
     # lists; swiotlb_init_remap's slot and area arrays
     late=LateProfile(87272, 8192, 31512, 126976, percpu_chunk_struct=136, percpu_slot_lists=288,
-                     swiotlb_meta="slots+areas", bounce_when_low_only=False),
+                     swiotlb_meta="slots+areas", swiotlb_halves=True, bounce_when_low_only=False),
     kexec=KernelKexecFacts("6.1", False, 48, 0xFFFF800008000000, False),
     crash=CrashKernelFacts("6.1", 2, CRASH_NEW_LOG, 26205, 1 << 27, 2711, 91, False, False,
-                           hashes_count_nomap=True),
+                           hashes_count_nomap=True, swiotlb_halves=True),
 )
 
 V6_12 = KernelProfile(
@@ -80,9 +80,10 @@ V6_12 = KernelProfile(
     # tests/data/memblock/6.12-*: "percpu: Embedded 34 pages/cpu s101528 r8192 d29544 u139264", a 200-byte chunk
     # header; the kmalloc bounce buffer with low memory only (6.5+); hashes sized by calc_nr_kernel_pages
     late=LateProfile(101528, 8192, 29544, 139264, percpu_chunk_struct=192, percpu_slot_lists=304,
-                     swiotlb_meta="slots+areas", bounce_when_low_only=True, kernel_pages_from_free=True),
+                     swiotlb_meta="slots+areas", swiotlb_halves=True, bounce_when_low_only=True,
+                     kernel_pages_from_free=True),
     kexec=KernelKexecFacts("6.12", False, 52, 0xFFFF800080000000, True),
-    crash=CrashKernelFacts("6.12", 2, CRASH_NEW_LOG, 34492, 1 << 27, 2418, 627, True, False),
+    crash=CrashKernelFacts("6.12", 2, CRASH_NEW_LOG, 34492, 1 << 27, 2418, 627, True, False, swiotlb_halves=True),
 )
 
 V7_2 = KernelProfile(
@@ -100,9 +101,11 @@ V7_2 = KernelProfile(
     # header. The usemap (memblock=debug: 5632 bytes on 8 GiB): NR_PAGEBLOCK_BITS rounded up to 8 bits per
     # pageblock (64 bytes per section) + 24 bytes of mem_section_usage, from sparse_usage_init without a goal.
     late=LateProfile(109144, 8192, 30120, 147456, percpu_chunk_struct=128, percpu_slot_lists=304,
-                     swiotlb_meta="slots+areas", bounce_when_low_only=True, kernel_pages_from_free=True),
+                     swiotlb_meta="slots+areas", swiotlb_halves=True, bounce_when_low_only=True,
+                     kernel_pages_from_free=True),
     kexec=KernelKexecFacts("7.x", False, 52, 0xFFFF800080000000, True),
-    crash=CrashKernelFacts("7.x", 2, CRASH_NEW_LOG, 43934, 1 << 27, 2420, 721, True, True, cma_per_node=True),
+    crash=CrashKernelFacts("7.x", 2, CRASH_NEW_LOG, 43934, 1 << 27, 2420, 721, True, True, cma_per_node=True,
+                           swiotlb_halves=True),
 )
 
 # Debian's linux-image-6.12.N+deb13-arm64-16k (read in 6.12.117): 6.12's reservation code; what moves the
@@ -137,7 +140,8 @@ V6_12_16K = replace(
                        section_roots=0x8000, usemap_per_section=32, vmemmap_pt_pages=2, dt_per_property=104),
     # tests/data/memblock/6.12-16k-*: "percpu: Embedded 15 pages/cpu s200024 r8192 d37544 u245760"
     late=LateProfile(200024, 8192, 37544, 245760, percpu_chunk_struct=192, percpu_slot_lists=304,
-                     swiotlb_meta="slots+areas", bounce_when_low_only=True, kernel_pages_from_free=True),
+                     swiotlb_meta="slots+areas", swiotlb_halves=True, bounce_when_low_only=True,
+                     kernel_pages_from_free=True),
     kexec=replace(V6_12.kexec, generation="6.12-16k"),
     crash=replace(V6_12.crash, generation="6.12-16k", page_size=16 << 10, static_kib=34786,
                   per_gib_kib=2418 - 2048 + 512),

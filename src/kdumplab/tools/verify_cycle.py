@@ -162,9 +162,9 @@ def real_program_headers(cyc: Cycle) -> tuple[tuple[str, int, int], ...]:
     return tuple((seg["p_type"], seg["p_paddr"], seg["p_memsz"]) for seg in elf.iter_segments())
 
 
-#: The crash kernel's MemTotal is an estimate (crashview.py): the recorded cycles it was fitted on are within
-#: 437 KiB of it, the ones recorded afterwards within 982 KiB.
-MEMTOTAL_TOLERANCE_KIB = 2048
+#: The crash kernel's MemTotal is an estimate (crashview.py): over all 137 recorded loads (DT and UEFI, hold-outs
+#: included) it is within 982 KiB; issue 11 item 6 asks for 1 MiB.
+MEMTOTAL_TOLERANCE_KIB = 1024
 _SWIOTLB = re.compile(r"software IO TLB: mapped \[mem 0x([0-9a-f]+)-0x([0-9a-f]+)\]")
 
 # The segment listing kexec-tools prints after a refused load; compared as segments, not as the message.
