@@ -155,10 +155,16 @@ def page_table_pages(policy: PolicyData, mb: Memblock, pages_everywhere: bool, p
     pages = policy.early.pt_extra_pages
     mapped = [(r.base, r.end) for r in mb.memory if Flag.NOMAP not in r.flags]
     if pages_everywhere:
-        for base, end in mapped:
-            pages += len(range(align_down(base, pmd_span), end, pmd_span))
-            if pages_everywhere:
-                pages += len(range(align_down(base, pte_span), end, pte_span))
+        # Neighbouring pieces of RAM split by a NOMAP range (UEFI runtime regions) share the table page of
+        # the span both reach into: counted once, as the kernel fills one table (every UEFI calibration boot:
+        # 2 PMD pages fewer with 4K pages, 2 PMD and 2 PTE pages with 16K, than counting piece by piece).
+        prev_end = None
+        for base, end in sorted(mapped):
+            for span in (pmd_span, pte_span):
+                pages += len(range(align_down(base, span), end, span))
+                if prev_end is not None and align_down(prev_end - 1, span) == align_down(base, span):
+                    pages -= 1
+            prev_end = end
         return max(pages, 1)
     apart = ([crash_alone] if crash_alone is not None else []) + ([kernel_text] if kernel_text is not None else [])
     gibs = {g for base, end in mapped for g in range(base // pmd_span, (end - 1) // pmd_span + 1)}
