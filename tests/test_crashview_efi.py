@@ -97,7 +97,8 @@ def test_dtb_size_is_the_real_segment(case: Path) -> None:
     assert any(s.bufsz == size for s in cyc.kexec.segments)
 
 
-UEFI = sorted(p.parent for p in (DATA / "cycles-uefi").glob("*/cycle.json"))
+# booted through ACPI (no DMA window): the stub builds its tree from nothing; with acpi=off it amends QEMU's
+UEFI = sorted(p.parent for p in (DATA / "cycles-uefi").glob("*/cycle.json") if "-dma" not in p.parent.name)
 
 
 @pytest.mark.parametrize("case", UEFI, ids=[p.name for p in UEFI])
