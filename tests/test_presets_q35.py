@@ -103,3 +103,44 @@ def test_ovmf_machine_saves_and_loads_back() -> None:
 def test_ovmf_numa_is_refused() -> None:
     with pytest.raises(KdumplabError, match="one NUMA node"):
         qemu_q35(16 << 30, (8 << 30, 8 << 30), firmware="uefi")
+
+
+# The EFI loader's allocations under OVMF (presets.q35.ovmf_loader). Expected values: the RAMDISK line (the EFI
+# stub's initrd copy) and the efi=debug "Loader Code" range (the PE image) of real boots, initrd sizes from their
+# case.json / cycle.json provenance.
+@pytest.mark.parametrize(("gen", "mem", "initrd", "ramdisk", "pe"), [
+    # cal-6.12-uefi-2G-256M-initrd17M: PE image [0x7b374000, 0x7bf75000) right under the PEI stack, the copy under it
+    ("6.12", 2 << 30, 17811130, 0x7A277000, 0x7B374000),
+    # the three OVMF cycles' first boots (tests/data/cycles-x86-uefi)
+    ("6.12", 2 << 30, 17804800, 0x7A279000, None), ("7.2", 6 << 30, 19828224, 0x79061000, None),
+    ("7.2", 4 << 30, 20312576, 0x78FEA000, None),
+    # 5.10-holdout-uefi-2G-256M-initrd31M: LoadImage's file buffer too goes under the stack, the PE image under it
+    # and the kernel (Kernel code 0x77c00000) with it
+    ("5.10", 2 << 30, 32495682, 0x75C3E000, 0x77B3C000),
+    # 6.1-uefi-2560M-256M-initrd33M: DXE's late 1 MiB block under the stack, then buffer, PE image, copy
+    ("6.1", 2560 << 20, 0x20FDAB8, 0x98D76000, 0x9AE74000),
+])
+def test_ovmf_initrd_copy_and_pe_image(gen: str, mem: int, initrd: int, ramdisk: int, pe: int | None) -> None:
+    from kdumplab.presets.q35 import X86_IMAGES, ovmf_loader
+
+    ld = ovmf_loader(mem, X86_IMAGES[gen], initrd)
+    assert ld.initrd == (ramdisk, ramdisk + initrd)
+    if pe is not None:
+        assert ld.pe_image[0] == pe
+    assert qemu_q35(mem, None, initrd, gen, firmware="uefi").initrd.start == ramdisk
+
+
+def test_ovmf_small_initrd_stays_in_the_gap_above_the_pei_stack() -> None:
+    from kdumplab.presets.q35 import X86_IMAGES, ovmf_loader
+
+    # cal-6.12-uefi-6G-512M (1 MiB initrd, efi=debug): PE image at 0x7c3dd000, RAMDISK 0x7da87000; the model is
+    # one page higher for both: that boot's long command line costs DXE one page more (0x17e1000, not 0x17e0000)
+    ld = ovmf_loader(6 << 30, X86_IMAGES["6.12"], 1028151)
+    assert (ld.pe_image[0], ld.initrd[0]) == (0x7C3DD000 + 0x1000, 0x7DA87000 + 0x1000)
+    assert ld.initrd[0] > ld.pei_stack == 0x7BF75000
+
+
+def test_ovmf_initrd_too_large_for_pei_memory_is_refused() -> None:
+    # 7.2's 14 MiB bzImage and a 30 MiB initrd leave 0x9000 above the PEI stack, less than DXE's later pieces
+    with pytest.raises(KdumplabError, match="fw_cfg blobs"):
+        qemu_q35(2 << 30, None, 30 << 20, "7.2", firmware="uefi")

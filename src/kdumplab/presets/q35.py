@@ -60,14 +60,98 @@ OVMF_FV = (0x90_0000, 0x150_0000)
 _OVMF_TOP = ((0x114_9000, 0x108_8000, "reserved"), (0x71_3000, 0x49_3000, "reserved"),
              (0x49_3000, 0x48_1000, "ACPI data"), (0x48_1000, 0x40_1000, "ACPI NVS"), (0xA_8000, 0x8_8000, "reserved"),
              (0x8_8000, 0, "ACPI NVS"))
-#: the lowest boot-services allocation at the top of low RAM lies this far under T in every boot: everything
-#: above it up to T is firmware, the EFI loader's buffers and the stub's allocations (initrd, boot_params,
-#: setup_data, the memory map), each reserved or small; below it the memory is conventional down to the FVs
+#: the lowest boot-services allocation at the top of low RAM lies this far under T in every boot: the 128 KiB
+#: stack OVMF's PEI core moves to the bottom of its permanent memory (PcdPeiCoreMaxPeiStackSize), EFI
+#: boot-services data. Everything DXE allocates during the boot lies in the PEI memory above it, up to T
 _OVMF_BOOT_BLOCK = 0x408_B000
-#: OVMF's LoadImage puts a bzImage's PE image top-down in the first conventional range that holds it: the
-#: gaps above the boot-services block held 6.1's (0x822000) and 6.12's (0xc01000) images, not 7.2's (0xe4b000),
-#: which went right under the block (efi=debug "Loader Code" ranges of the calibration boots)
-_OVMF_GAP_HOLDS = 0xE4_B000
+_OVMF_PEI_STACK = 0x2_0000
+#: OvmfPkg's QemuKernelLoaderFsDxe copies the two fw_cfg blobs (the bzImage file and the initrd, each in whole
+#: pages of boot-services data) into the PEI memory at its start; they end this far under T (efi=debug maps of
+#: cal-6.12-uefi-2G-256M-initrd17M and cal-6.1-uefi-2560M-256M-initrd33M: T - 0x1482000)
+_OVMF_BLOBS_END = 0x148_2000
+#: what DXE allocates after the blobs, top-down right under them: small pieces (0x25d000 in all), then one
+#: block of 0x101000 that goes under the PEI stack when the room left above it is too small (the same maps; the
+#: calibration boots' long command line costs one page more)
+_OVMF_DXE_LATE = 0x25_D000
+_OVMF_DXE_LATE_BLOCK = 0x10_1000
+#: what the boot manager holds at the top of that free memory while LoadImage runs (given back before the stub)
+_OVMF_LOADIMAGE_HELD = 0xD000
+#: the EFI stub's allocations before it copies the initrd (boot_params, command line), at the top again
+_OVMF_STUB_BEFORE_INITRD = 0x4000
+
+
+@dataclass(frozen=True, slots=True)
+class OvmfLoader:
+    """Where OVMF's LoadImage and the EFI stub put their buffers ([start, end) each), the PEI stack's start and
+    DXE's late block when it went under the stack (boot-services data Linux keeps until after the crash region)."""
+
+    pei_stack: int
+    pe_image: tuple[int, int]
+    initrd: tuple[int, int]
+    spilled: tuple[int, int] | None = None
+
+
+def _take(free: list[tuple[int, int]], size: int, what: str) -> tuple[int, int]:
+    """EDK2's AllocatePages(AllocateAnyPages) in the default bin: the highest free range that holds ``size``
+    pages, its top part (DxeCore Page.c CoreFindFreePagesI)."""
+    fits = [r for r in free if r[1] - r[0] >= size]
+    if not fits:
+        raise KdumplabError("--initrd-size", f"OVMF has no free range for {what} ({size:#x} bytes) in the model")
+    lo, hi = max(fits, key=lambda r: r[1])
+    free.remove((lo, hi))
+    free.append((lo, hi - size))
+    return hi - size, hi
+
+
+def _join(free: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """FreePages: a freed range merges with free neighbours into one descriptor."""
+    out: list[tuple[int, int]] = []
+    for lo, hi in sorted(r for r in free if r[1] > r[0]):
+        if out and out[-1][1] == lo:
+            out[-1] = (out[-1][0], hi)
+        else:
+            out.append((lo, hi))
+    return out
+
+
+def ovmf_loader(mem: int, img: X86Image, initrd_size: int) -> OvmfLoader:
+    """Replay the EFI loader's allocations under OVMF 2022.11 (all top-down, highest free range first):
+
+    1. QemuKernelLoaderFsDxe (at its start) copies the kernel and initrd blobs from fw_cfg into the PEI memory
+       above the PEI stack; DXE's later allocations go under them, its late 1 MiB block under the PEI stack
+       when the room is too small; what is left above the stack is the gap the loader sees.
+    2. LoadImage reads the bzImage file again into a buffer, then allocates the PE image (SizeOfImage, EFI
+       loader code) and frees the buffer: what does not fit the gap goes right under the PEI stack, the PE
+       image under the buffer when both do.
+    3. The EFI stub copies the initrd (LoadFile2 of LINUX_EFI_INITRD_MEDIA_GUID, efi_load_initrd, EFI loader
+       data) into the highest free range that holds it: the gap when it fits, else under the PE image.
+
+    A large initrd therefore moves what Linux keeps reserved below the PEI stack (the initrd copy, by
+    reserve_initrd; DXE's late block, by efi_reserve_boot_services), and with it the low crash region."""
+    pages = lambda n: align_up(n, SZ_4K)  # noqa: E731
+    top = q35_lowmem(mem)
+    stack = top - _OVMF_BOOT_BLOCK
+    blobs = top - _OVMF_BLOBS_END - pages(img.file_size) - pages(initrd_size)
+    room = blobs - (stack + _OVMF_PEI_STACK)
+    if room < _OVMF_DXE_LATE:
+        raise KdumplabError("--initrd-size", f"{initrd_size:#x} bytes: with {img.package} the fw_cfg blobs leave "
+                            "too little of OVMF's PEI memory; where DXE then allocates is not modelled")
+    spilled = None
+    gap_top = blobs - _OVMF_DXE_LATE - _OVMF_DXE_LATE_BLOCK
+    low_end = stack
+    if room < _OVMF_DXE_LATE + _OVMF_DXE_LATE_BLOCK:  # the late block goes right under the PEI stack
+        gap_top, low_end = blobs - _OVMF_DXE_LATE, stack - _OVMF_DXE_LATE_BLOCK
+        spilled = (low_end, stack)
+    held = max(gap_top - _OVMF_LOADIMAGE_HELD, stack + _OVMF_PEI_STACK)
+    free = [(OVMF_FV[1], low_end), (stack + _OVMF_PEI_STACK, held)]
+    buffer = _take(free, pages(img.file_size), "LoadImage's file buffer")
+    pe = _take(free, pages(img.pe_image_size), "the PE image")
+    free = _join([*free, buffer, (held, gap_top)])
+    _take(free, _OVMF_STUB_BEFORE_INITRD, "the EFI stub's boot_params")
+    lo, _hi = _take(free, pages(initrd_size), "the initrd")
+    return OvmfLoader(stack, pe, (lo, lo + initrd_size), spilled)
+
+
 _E820_NAME = {"reserved": "Reserved", "ACPI data": "ACPI Tables", "ACPI NVS": "ACPI Non-volatile Storage"}
 
 
@@ -99,18 +183,17 @@ def ovmf_loader_window(mem: int) -> tuple[int, int]:
     return lo, next(s for s, _e, k in ovmf_e820(mem) if k != "usable" and s >= lo)
 
 
-def _pe_start(mem: int, img: X86Image) -> int | None:
-    """Where LoadImage put the PE image when it did not fit a gap above the boot-services block (else None)."""
-    if img.pe_image_size < _OVMF_GAP_HOLDS:
-        return None
-    return ovmf_boot_block(mem)[0] - align_up(img.pe_image_size, SZ_4K)
+def _pe_start(mem: int, img: X86Image, initrd_size: int) -> int | None:
+    """Where LoadImage put the PE image when it did not fit the gap above the PEI stack (else None)."""
+    ld = ovmf_loader(mem, img, initrd_size)
+    return ld.pe_image[0] if ld.pe_image[0] < ld.pei_stack else None
 
 
-def ovmf_conventional(mem: int, img: X86Image) -> tuple[tuple[int, int], ...]:
+def ovmf_conventional(mem: int, img: X86Image, initrd_size: int) -> tuple[tuple[int, int], ...]:
     """EFI conventional memory large enough to matter when the kernel's place is chosen: from the FVs' end to
     the boot-services block (or to the PE image under it), and all RAM above 4 GiB (one descriptor). The gaps
     inside the block are each smaller than any kernel here."""
-    low_end = _pe_start(mem, img) or ovmf_boot_block(mem)[0]
+    low_end = _pe_start(mem, img, initrd_size) or ovmf_boot_block(mem)[0]
     out = [(OVMF_FV[1], low_end)]
     top = q35_lowmem(mem)
     if mem > top:
@@ -118,14 +201,14 @@ def ovmf_conventional(mem: int, img: X86Image) -> tuple[tuple[int, int], ...]:
     return tuple(out)
 
 
-def ovmf_kernel_at(mem: int, img: X86Image) -> int:
+def ovmf_kernel_at(mem: int, img: X86Image, initrd_size: int) -> int:
     """Where the kernel runs under OVMF with nokaslr. The EFI stub (6.1.192+) allocates it with
     efi_random_alloc and seed 0: the first 2 MiB-aligned slot at or above LOAD_PHYSICAL_ADDR in conventional
     memory, 0x1600000 right above the FVs. 5.10's stub leaves the image where LoadImage put it (at or above 16
     MiB with init_size room: no relocation) and the decompressor runs in place, 2 MiB-aligned."""
     if img.efi_places_kernel:
         return align_up(max(OVMF_FV[1], Q35_KERNEL_BASE), SZ_2M)
-    start = _pe_start(mem, img)
+    start = _pe_start(mem, img, initrd_size)
     if start is None:
         raise KdumplabError("--firmware uefi", f"{img.package}: a PE image in a gap above OVMF's boot-services "
                             "block is not modelled for a kernel the decompressor places")
@@ -152,6 +235,8 @@ class X86Image:
     kaslr_size: int
     #: the PE/COFF header's SizeOfImage: what OVMF's LoadImage allocates for the bzImage (EfiLoaderCode)
     pe_image_size: int = 0
+    #: the bzImage file's size: the "kernel" blob QEMU's fw_cfg gives OVMF (setup and payload together)
+    file_size: int = 0
     #: under UEFI the EFI stub decompresses the kernel and chooses its place (efi_random_alloc) itself; else
     #: the decompressor runs where LoadImage put the image and chooses (5.10)
     efi_places_kernel: bool = False
@@ -288,7 +373,7 @@ def qemu_q35(mem: int = 6 * SZ_1G, numa: tuple[int, ...] | None = None, initrd_s
     if firmware == "uefi" and sizes:
         raise KdumplabError("--numa", "qemu-q35 under OVMF is modelled with one NUMA node only")
     uefi = firmware == "uefi"
-    nokaslr = ovmf_kernel_at(mem, img) if uefi else Q35_KERNEL_BASE
+    nokaslr = ovmf_kernel_at(mem, img, initrd_size) if uefi else Q35_KERNEL_BASE
     base = nokaslr if kernel_at is None else kernel_at
     if base % SZ_2M:
         raise KdumplabError("--kernel-at", f"{base:#x} is not 2 MiB aligned (CONFIG_PHYSICAL_ALIGN)")
@@ -302,7 +387,7 @@ def qemu_q35(mem: int = 6 * SZ_1G, numa: tuple[int, ...] | None = None, initrd_s
     if uefi:
         # the EFI stub (6.1+) draws from conventional memory from LOAD_PHYSICAL_ADDR; 5.10's decompressor from
         # min(its output, 512 MiB)
-        image = replace(image, placement=tuple(f"{a:x}-{b:x}" for a, b in ovmf_conventional(mem, img)),
+        image = replace(image, placement=tuple(f"{a:x}-{b:x}" for a, b in ovmf_conventional(mem, img, initrd_size)),
                         placement_minimum=Q35_KERNEL_BASE if img.efi_places_kernel else align_up(
                             min(nokaslr, 512 << 20), SZ_2M))
         reserved.append(Reservation("OVMF PEI/DXE firmware volumes (EFI boot-services data)", OVMF_FV[0],
@@ -312,6 +397,12 @@ def qemu_q35(mem: int = 6 * SZ_1G, numa: tuple[int, ...] | None = None, initrd_s
             if kind == "usable" and lo < b and a < top:
                 reserved.append(Reservation("OVMF boot services, EFI loader and stub allocations", max(a, lo),
                                             min(b, top) - max(a, lo)))
+        loader = ovmf_loader(mem, img, initrd_size)
+        if loader.spilled:
+            reserved.append(Reservation("OVMF DXE's late block under the PEI stack (EFI boot-services data)",
+                                        loader.spilled[0], loader.spilled[1] - loader.spilled[0]))
+        if initrd_size:  # the EFI stub's copy, which Linux keeps (reserve_initrd): under the PEI stack if large
+            initrd = PhysRange(*loader.initrd)
     elif initrd_size:
         start = q35_initrd_start(mem, initrd_size)
         initrd = PhysRange(start, start + initrd_size)
@@ -324,6 +415,6 @@ def qemu_q35(mem: int = 6 * SZ_1G, numa: tuple[int, ...] | None = None, initrd_s
         source=f"qemu-system-x86_64 7.2 -M q35, {'OVMF 2022.11' if uefi else 'SeaBIOS 1.16.2'}; "
                f"kernel {img.package}"
                + (f"; kernel at {base:#x}" if kernel_at is not None else "")
-               + ("; the initrd sits in the EFI loader's allocations at the top of low RAM (not placed)" if uefi
-                  else ""),
+               + ("; the EFI stub's initrd copy placed by replaying OVMF's allocations (presets.q35.ovmf_loader)"
+                  if uefi and initrd_size else ""),
     )
