@@ -116,6 +116,14 @@ class Edk2Build:
     #: PE/COFF SectionAlignment of Debian's arm64 Images (SEGMENT_ALIGN, 64 KiB): EDK2 allocates one more
     #: SectionAlignment than SizeOfImage and places the image at the first boundary inside
     section_align: int = SZ_64K
+    #: where EDK2's memory attributes table lands, from the start of the three-page boot-data pool the model
+    #: allocates for it: (stub run with ``efi=debug``, without). The table is a small pool (a header and one
+    #: descriptor per runtime region) that EDK2 rebuilds while the stub runs; which free pool chunk it gets
+    #: depends on the pool frees before it, and the stub's debug output is one of them. Read from the
+    #: ``MEMATTR=`` line and memblock dumps of the recordings: with ACPI the second page under efi=debug (the
+    #: calibration boots), six pages and 0x500 bytes up without it (every other ACPI boot); with acpi=off the
+    #: third page either way
+    memattr_offset: tuple[int, int] = (0x1018, 0x6518)
 
 
 #: EDK2 2022.11-6+deb12u2 (Debian bookworm qemu-efi-aarch64, QEMU_EFI.fd), the lab's ``--firmware uefi``.
@@ -154,7 +162,7 @@ EDK2_2022_11_DT = replace(
          (Kind.BOOT_CODE, 0x4783_3000, 0x4786_A000), (Kind.BOOT_DATA, 0x4786_A000, 0x47FE_A000),
          (Kind.BOOT_CODE, 0x47FE_A000, 0x47FE_E000), (Kind.BOOT_DATA, 0x47FE_E000, 0x47FF_7000),
          (Kind.BOOT_CODE, 0x47FF_7000, 0x47FF_A000), (Kind.BOOT_DATA, 0x47FF_A000, 0x4800_0000)),
-    acpi_size=0, descriptor_pages=False, late_data=(0x1E000, 0x1000, 0x3000),
+    acpi_size=0, descriptor_pages=False, late_data=(0x1E000, 0x1000, 0x3000), memattr_offset=(0x2018, 0x2018),
 )
 
 
@@ -406,7 +414,7 @@ def edk2_boot(build: Edk2Build, node0: tuple[int, int], other_nodes: tuple[tuple
     assert pool is not None
     # the memory attributes table EDK2 installs while the stub runs, in the second page of a boot-data pool of
     # its own (5.10, 6.1, 6.12 and 7.2 on cortex-a57; one page lower than seen on 16K 4 GiB)
-    memattr = boot_data(build.late_data[2]) + 0x1018
+    memattr = boot_data(build.late_data[2]) + build.memattr_offset["efi=debug" not in cmdline.split()]
     initrd = None
     if initrd_size:
         at = _stub_allocate(pages, initrd_size, EFI_ALLOC_ALIGN, default, Kind.LOADER_DATA,
