@@ -116,14 +116,16 @@ class Edk2Build:
     #: PE/COFF SectionAlignment of Debian's arm64 Images (SEGMENT_ALIGN, 64 KiB): EDK2 allocates one more
     #: SectionAlignment than SizeOfImage and places the image at the first boundary inside
     section_align: int = SZ_64K
-    #: where EDK2's memory attributes table lands, from the start of the three-page boot-data pool the model
-    #: allocates for it: (stub run with ``efi=debug``, without). The table is a small pool (a header and one
-    #: descriptor per runtime region) that EDK2 rebuilds while the stub runs; which free pool chunk it gets
-    #: depends on the pool frees before it, and the stub's debug output is one of them. Read from the
-    #: ``MEMATTR=`` line and memblock dumps of the recordings: with ACPI the second page under efi=debug (the
-    #: calibration boots), six pages and 0x500 bytes up without it (every other ACPI boot); with acpi=off the
-    #: third page either way
-    memattr_offset: tuple[int, int] = (0x1018, 0x6518)
+    #: where EDK2's memory attributes table lands (a small pool: a header and one descriptor per runtime
+    #: region, rebuilt while the stub runs). Without ``efi=debug`` it fits in a free chunk of the pool page
+    #: just above the lowest page of the firmware's boot-data bin in use by then (on 4K the bottom of the
+    #: ``late_data[0]`` pages; on 16K, whose larger Image leaves no room there for them, the bin's very
+    #: bottom), at this offset from that lowest page, and takes no page of its own. With ``efi=debug`` the
+    #: stub's debug output has used that chunk and the table gets a fresh ``late_data[2]`` pool, at
+    #: ``memattr_fresh`` from its start. None: always a fresh pool (acpi=off). Read from the ``MEMATTR=``
+    #: address every boot prints, 5.10 to 7.2, 4K and 16K (tests/ground_truth/test_efi_map.py)
+    memattr_quiet: int | None = 0x1518
+    memattr_fresh: int = 0x1018
 
 
 #: EDK2 2022.11-6+deb12u2 (Debian bookworm qemu-efi-aarch64, QEMU_EFI.fd), the lab's ``--firmware uefi``.
@@ -162,7 +164,7 @@ EDK2_2022_11_DT = replace(
          (Kind.BOOT_CODE, 0x4783_3000, 0x4786_A000), (Kind.BOOT_DATA, 0x4786_A000, 0x47FE_A000),
          (Kind.BOOT_CODE, 0x47FE_A000, 0x47FE_E000), (Kind.BOOT_DATA, 0x47FE_E000, 0x47FF_7000),
          (Kind.BOOT_CODE, 0x47FF_7000, 0x47FF_A000), (Kind.BOOT_DATA, 0x47FF_A000, 0x4800_0000)),
-    acpi_size=0, descriptor_pages=False, late_data=(0x1E000, 0x1000, 0x3000), memattr_offset=(0x2018, 0x2018),
+    acpi_size=0, descriptor_pages=False, late_data=(0x1E000, 0x1000, 0x3000), memattr_quiet=None, memattr_fresh=0x2018,
 )
 
 
@@ -396,6 +398,7 @@ def edk2_boot(build: Edk2Build, node0: tuple[int, int], other_nodes: tuple[tuple
         boot_data(initrd_size + build.pool_overhead)
     acpi = pages.top_down(Kind.ACPI_RECLAIM, build.acpi_size, default, align=SZ_64K) if build.acpi_size else 0
     boot_data(build.late_data[0])
+    bin_bottom = min(r.start for r in pages.used if bin_lo <= r.start < bin_hi and r.kind is Kind.BOOT_DATA)
     # LoadImage: the file into a pool buffer, the PE image below it, the buffer freed
     buf_size = _pages(kernel_file_size + build.pool_overhead)
     buf = pages.top_down(Kind.BOOT_DATA, buf_size, default)
@@ -412,9 +415,11 @@ def edk2_boot(build: Edk2Build, node0: tuple[int, int], other_nodes: tuple[tuple
     pool = pages.top_down(Kind.LOADER_DATA, SZ_4K, default)
     memmap = pages.top_down(Kind.LOADER_DATA, stub.memmap_pages * SZ_4K, default) if stub.memmap_pages else None
     assert pool is not None
-    # the memory attributes table EDK2 installs while the stub runs, in the second page of a boot-data pool of
-    # its own (5.10, 6.1, 6.12 and 7.2 on cortex-a57; one page lower than seen on 16K 4 GiB)
-    memattr = boot_data(build.late_data[2]) + build.memattr_offset["efi=debug" not in cmdline.split()]
+    # the memory attributes table EDK2 installs while the stub runs (Edk2Build.memattr_quiet)
+    if build.memattr_quiet is not None and "efi=debug" not in cmdline.split():
+        memattr = bin_bottom + build.memattr_quiet
+    else:
+        memattr = boot_data(build.late_data[2]) + build.memattr_fresh
     initrd = None
     if initrd_size:
         at = _stub_allocate(pages, initrd_size, EFI_ALLOC_ALIGN, default, Kind.LOADER_DATA,

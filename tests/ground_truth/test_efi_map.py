@@ -113,8 +113,6 @@ MEMATTR_KNOWN = {
     **dict.fromkeys(("6.1-uefi-dma1G-4G-512M", "6.1-uefi-dma1G-8G-1G", "6.1-uefi-dma2G-numa-3G3G-768M"),
                     "6.1 under acpi=off: one page higher than 5.10/6.12/7.2 (no 6.1 acpi=off calibration map)"),
     "6.12-16k-u-cal-16k-4G": "16K, efi=debug: one page higher than the 4K kernels' rule puts it",
-    **dict.fromkeys(("holdout-uefi-16k-6G-2G", "uefi-16k-2G-512M", "uefi-16k-8G-1G-high", "uefi-16k-numa-4G4G-768M"),
-                    "16K without efi=debug: 0x32500 higher, in a pool page the model does not have"),
 }
 MEMATTR = [pytest.param(p, marks=pytest.mark.xfail(strict=True, reason=MEMATTR_KNOWN[p.name]))
            if p.name in MEMATTR_KNOWN else p for p in ALL]
