@@ -126,6 +126,12 @@ class Edk2Build:
     #: address every boot prints, 5.10 to 7.2, 4K and 16K (tests/ground_truth/test_efi_map.py)
     memattr_quiet: int | None = 0x1518
     memattr_fresh: int = 0x1018
+    #: boot-services data pages EDK2 adds when QEMU gives it a virtio-rng device (``-device virtio-rng-pci``:
+    #: VirtioRngDxe binds it and offers EFI_RNG_PROTOCOL): (before the memory attributes table, after it).
+    #: Measured in the EFI maps of 6.12 4 GiB boots with and without the device (tests/data/boots-uefi/
+    #: 6.12-rng-cal-*): the same map but 5 more boot-data pages in the firmware's bin, the memattr table
+    #: 3 pages lower
+    rng_data: tuple[int, int] = (0x3000, 0x2000)
 
 
 #: EDK2 2022.11-6+deb12u2 (Debian bookworm qemu-efi-aarch64, QEMU_EFI.fd), the lab's ``--firmware uefi``.
@@ -193,21 +199,29 @@ class StubFacts:
     #: what the stub adds to a DT the firmware hands over (acpi=off: QEMU's tree from the config table), on
     #: top of its bootargs: /chosen's initrd, uefi-* and memreserve properties (bytes, from the memblock dumps)
     fdt_dt_extra: int = 537
+    #: with an EFI RNG the stub draws the kernel's place over all conventional memory (libstub/randomalloc.c
+    #: ``efi_random_alloc`` with the 64 KiB minimum alignment, the footprint rounded to 64 KiB): 6.1.192 and
+    #: later. None: 5.10's stub, which adds a random sub-2 MiB offset on top of a 2 MiB draw: not modelled (refused).
+    #: False: a build without RANDOMIZE_BASE (the lab's own), whose stub never draws
+    random_alloc: bool | None = True
 
 
 #: Read in Debian's linux-source-5.10 (5.10.223), -6.1 (6.1.192) and -6.12 (6.12.117) libstub; the DT sizes
 #: from the memblock dumps of the calibration boots (0x255 bytes on 5.10 with their 105-character command line,
 #: 108 bytes with its NUL and padding; artifacts.efi_stub_fdt builds the same tree byte for byte).
 STUB_FACTS = {
-    "5.10": StubFacts(align_after_rng=False, fdt_base=0x255 - 108, memmap_pages=2, fdt_dt_extra=613),
+    "5.10": StubFacts(align_after_rng=False, fdt_base=0x255 - 108, memmap_pages=2, fdt_dt_extra=613,
+        random_alloc=None),
     "6.1": StubFacts(align_after_rng=False, fdt_base=0x209 - 108),
     "6.12": StubFacts(align_after_rng=True, fdt_base=0x209 - 108, boot_data_pages=1),
     "6.12-16k": StubFacts(align_after_rng=True, fdt_base=0x209 - 108, boot_data_pages=1),
     # the lab's builds are 5.10.223 without RANDOMIZE_BASE: the stub skips the RNG and keeps 64 KiB alignment
-    "5.10-control": StubFacts(align_after_rng=False, fdt_base=0x255 - 108, memmap_pages=2, fdt_dt_extra=613),
-    "proposal-2019-v5": StubFacts(align_after_rng=False, fdt_base=0x255 - 108, memmap_pages=2, fdt_dt_extra=613),
+    "5.10-control": StubFacts(align_after_rng=False, fdt_base=0x255 - 108, memmap_pages=2, fdt_dt_extra=613,
+        random_alloc=False),
+    "proposal-2019-v5": StubFacts(align_after_rng=False, fdt_base=0x255 - 108, memmap_pages=2, fdt_dt_extra=613,
+        random_alloc=False),
     "proposal-2019-review": StubFacts(align_after_rng=False, fdt_base=0x255 - 108, memmap_pages=2,
-                                      fdt_dt_extra=613),
+                                      fdt_dt_extra=613, random_alloc=False),
     "7.2": StubFacts(align_after_rng=True, fdt_base=0x209 - 108, boot_data_pages=2, fdt_dt_extra=641),
 }
 
@@ -227,6 +241,8 @@ class EfiMap:
     memreserve: tuple[int, int]  # the LINUX_EFI_MEMRESERVE table (16 bytes in the stub's pool page)
     memattr: tuple[int, int] | None  # EDK2's memory attributes table (efi_memattr_init reserves it)
     memmap: tuple[int, int] | None = None  # the page efi_init reserves for the map, when outside ACPI reclaim
+    #: with an EFI RNG: the conventional memory the stub's random placement draws from, [start, end) each
+    random_from: tuple[tuple[int, int], ...] = ()
 
     @property
     def nomap(self) -> tuple[tuple[int, int], ...]:
@@ -347,6 +363,18 @@ def stub_kernel_slots(regions: tuple[EfiRegion, ...], size: int, align: int) -> 
     return tuple(out)
 
 
+def _stub_random_take(pages: _Pages, at: int, image_size: int) -> int:
+    """The stub's random placement allocates the chosen slot by address (EFI_ALLOCATE_ADDRESS, LoaderCode, the
+    kernel's footprint rounded up to 64 KiB); the PE image LoadImage made stays allocated beside it."""
+    size = align_up(image_size, EFI_ALLOC_ALIGN)
+    if at % EFI_ALLOC_ALIGN or not any(lo <= at and at + size <= hi for lo, hi in pages.free):
+        raise KdumplabError("--kernel-at", f"{at:#x} is not a place the EFI stub can choose: it needs "
+                            f"{iec_hex(size)} of conventional memory there, 64 KiB aligned",
+                            "give the start of \"Kernel code\" in /proc/iomem of an --rng boot")
+    pages.take(Kind.LOADER_CODE, at, at + size)
+    return at
+
+
 def stub_nokaslr_choice(loaded_text: int, align_after_rng: bool, nokaslr: bool) -> tuple[int, bool]:
     """The alignment the stub requires with no RNG, and whether the image as loaded already meets it.
 
@@ -359,13 +387,16 @@ def stub_nokaslr_choice(loaded_text: int, align_after_rng: bool, nokaslr: bool) 
 
 def edk2_boot(build: Edk2Build, node0: tuple[int, int], other_nodes: tuple[tuple[int, int], ...],
               kernel_file_size: int, image_size: int, initrd_size: int, generation: str, cmdline: str,
-              dtb_size: int = 0) -> EfiMap:
+              dtb_size: int = 0, rng: bool = False, kernel_at: int | None = None) -> EfiMap:
     """Replay EDK2's and the stub's allocations for one boot (see the module docstring, steps 1-5).
 
     ``node0`` is [start, end) of the first memory node, ``kernel_file_size`` the Image file's size,
     ``image_size`` the Image header's (the kernel's footprint, _end - _text), ``cmdline`` the command line
     the kernel gets (EDK2 appends `` initrd=initrd`` for QEMU's -initrd), ``dtb_size`` the size of the DT
-    the firmware hands over (acpi=off; 0: the stub makes an empty one).
+    the firmware hands over (acpi=off; 0: the stub makes an empty one). ``rng``: the firmware offers
+    EFI_RNG_PROTOCOL (QEMU's virtio-rng); the stub then draws the kernel's place from ``random_from`` unless
+    the command line says nokaslr. ``kernel_at``: the place it drew (one of :func:`stub_kernel_slots` over
+    ``random_from``); without it the map describes the no-RNG place (what ``nokaslr`` gives).
     """
     stub = STUB_FACTS.get(generation)
     if stub is None:
@@ -411,15 +442,32 @@ def edk2_boot(build: Edk2Build, node0: tuple[int, int], other_nodes: tuple[tuple
     loaded_text = align_up(pe, build.section_align)
     nokaslr = "nokaslr" in cmdline.split()
     align, in_place = stub_nokaslr_choice(loaded_text, stub.align_after_rng, nokaslr)
-    text = loaded_text if in_place else _stub_allocate(pages, image_size, align, default, Kind.LOADER_CODE)
+    random = rng and bool(stub.random_alloc) and not nokaslr
+    if rng and stub.random_alloc is None and not nokaslr:
+        raise KdumplabError("--rng", f"the {generation} EFI stub's random placement (a 2 MiB draw plus a random "
+                            "offset) is not modelled", "use 6.1 or later, or add nokaslr")
+    random_from = tuple(sorted(pages.free + list(other_nodes))) if random else ()
+    if kernel_at is not None and not random:
+        raise KdumplabError("--kernel-at", "the EFI stub places this kernel itself: it draws a place only with an "
+                            "EFI RNG (--rng), on 6.1 and later, without nokaslr")
+    if kernel_at is not None:
+        text = _stub_random_take(pages, kernel_at, image_size)
+    else:
+        text = loaded_text if in_place else _stub_allocate(pages, image_size, align, default, Kind.LOADER_CODE)
     pool = pages.top_down(Kind.LOADER_DATA, SZ_4K, default)
     memmap = pages.top_down(Kind.LOADER_DATA, stub.memmap_pages * SZ_4K, default) if stub.memmap_pages else None
     assert pool is not None
-    # the memory attributes table EDK2 installs while the stub runs (Edk2Build.memattr_quiet)
-    if build.memattr_quiet is not None and "efi=debug" not in cmdline.split():
+    if rng:
+        boot_data(build.rng_data[0])
+    # the memory attributes table EDK2 installs while the stub runs (Edk2Build.memattr_quiet); with virtio-rng
+    # it gets a fresh pool on every boot, as with efi=debug (the RNG protocol's pool frees come first: the
+    # MEMATTR= of all six --rng recordings that print it, with and without efi=debug)
+    if build.memattr_quiet is not None and not rng and "efi=debug" not in cmdline.split():
         memattr = bin_bottom + build.memattr_quiet
     else:
         memattr = boot_data(build.late_data[2]) + build.memattr_fresh
+    if rng:
+        boot_data(build.rng_data[1])
     initrd = None
     if initrd_size:
         at = _stub_allocate(pages, initrd_size, EFI_ALLOC_ALIGN, default, Kind.LOADER_DATA,
@@ -437,4 +485,4 @@ def edk2_boot(build: Edk2Build, node0: tuple[int, int], other_nodes: tuple[tuple
     del blob
     return EfiMap(tuple(sorted(regions, key=lambda r: r.start)), text, initrd, (fdt_at, fdt_at + fdt_size),
                   (pool + 0xF98, pool + 0xFA8), (memattr, memattr + 0x400),
-                  None if memmap is None else (memmap, memmap + SZ_4K))
+                  None if memmap is None else (memmap, memmap + SZ_4K), random_from)

@@ -41,6 +41,19 @@ in ``efi_fake_mem`` parsing (5.10) and names.
 
 Each slot is then one boot of the model with the kernel pinned there; slots that give the same reservation
 are one outcome, with the share of slots that give it.
+
+arm64 under UEFI with an EFI RNG (``Machine.efi_rng``; QEMU's virtio-rng under EDK2): the stub (6.1.192 and
+later, libstub/kaslr.c ``efi_kaslr_relocate_kernel``) draws the kernel's place with ``efi_random_alloc``: the
+footprint (_end - _text) rounded up to 64 KiB, every 64 KiB-aligned start from 64 KiB up inside one EFI
+conventional descriptor (no upper limit below 2^48), slot ``(total * seed32) >> 32`` of a 32-bit seed from
+EFI_RNG_PROTOCOL: every slot equally likely (to within total / 2^32). That is ~60,000 slots on 4 GiB. The
+model is not run once per slot: what the kernel's place changes in the reservation is which 2 MiB blocks the
+kernel touches (crash regions are 2 MiB aligned; memblock's top-down allocations step around it), and within
+one 2 MiB cell of start addresses that set changes once, where the kernel's end crosses a 2 MiB boundary. So
+each run of slots is cut into those segments, the model runs at each segment's first slot, and the segment's
+slots take its outcome (tests/test_kaslr_arm64.py checks this against every slot of a stretch of 4 GiB).
+Under EDK2 the pinned boot is rebuilt whole (``presets.qemu_virt(kernel_at=...)``): the stub's later
+allocations (initrd, DT) go top down around the kernel.
 """
 
 from __future__ import annotations
@@ -50,7 +63,7 @@ import re
 from dataclasses import dataclass
 
 from kdumplab.machine import Machine
-from kdumplab.ranges import SZ_2M, align_up
+from kdumplab.ranges import SZ_2M, SZ_64K, align_down, align_up
 
 __all__ = ["KaslrLayout", "SlotArea", "Outcome", "Distribution", "slot_areas", "slots", "layout_for",
            "distribution", "placement_is_random", "reserves_everywhere", "share_text"]
@@ -126,10 +139,51 @@ def slots(layout: KaslrLayout) -> tuple[int, ...]:
 
 
 def placement_is_random(machine: Machine, cmdline: str) -> bool:
-    """x86_64 with the decompressor's facts known (image size and init_size) and no ``nokaslr``."""
+    """x86_64 with the decompressor's facts known (image size and init_size), or arm64 under UEFI whose
+    firmware offers EFI_RNG_PROTOCOL with the stub's draw known (``kernel.placement``); no ``nokaslr``."""
     k = machine.kernel
-    return (machine.arch == "x86_64" and k is not None and k.init_size > 0 and k.image_size > 0
-            and not _NOKASLR.search(cmdline))
+    if k is None or _NOKASLR.search(cmdline):
+        return False
+    if machine.arch == "arm64":
+        return machine.firmware == "uefi" and machine.efi_rng and bool(k.placement) and k.image_size > 0
+    return machine.arch == "x86_64" and k.init_size > 0 and k.image_size > 0
+
+
+EFI_KIMG_ALIGN = SZ_64K  # arch/arm64/include/asm/efi.h: the stub's minimum alignment when it has an RNG
+
+
+def arm64_slot_runs(machine: Machine) -> tuple[tuple[int, int], ...]:
+    """efi_random_alloc's slots as runs (first, last), one per conventional range of ``kernel.placement``."""
+    k = machine.kernel
+    assert k is not None
+    size = align_up(k.image_size, EFI_KIMG_ALIGN)
+    out = []
+    for lo, hi in k.placement_ranges():
+        first, last = align_up(max(lo, EFI_KIMG_ALIGN), EFI_KIMG_ALIGN), align_down(hi - size, EFI_KIMG_ALIGN)
+        if first <= last:
+            out.append((first, last))
+    return tuple(out)
+
+
+def arm64_segments(machine: Machine) -> tuple[tuple[int, int], ...]:
+    """The runs cut where the set of 2 MiB blocks the kernel touches changes: (first slot, slot count) each."""
+    k = machine.kernel
+    assert k is not None
+    size = align_up(k.image_size, EFI_KIMG_ALIGN)
+    out = []
+    for first, last in arm64_slot_runs(machine):
+        cuts = set()
+        for cell in range(align_down(first, SZ_2M), last + 1, SZ_2M):
+            cuts.add(cell)
+            # the start at which the kernel's last byte moves into the next 2 MiB block
+            cuts.add(align_up(align_up(cell + size, SZ_2M) - size + 1, EFI_KIMG_ALIGN))
+        edges = sorted(c for c in cuts if first < c <= last) + [last + EFI_KIMG_ALIGN]
+        start = first
+        for e in edges:
+            if e > start:
+                out.append((start, (e - start) // EFI_KIMG_ALIGN))
+                start = e
+    return tuple(out)
 
 
 def layout_for(machine: Machine) -> KaslrLayout:
@@ -161,7 +215,9 @@ class Outcome:
     log: tuple[str, ...]
     slots: int
     share: float
-    kernel_at: tuple[int, ...]  # every slot that gives it
+    kernel_at: tuple[int, ...]  # every slot that gives it (arm64: the first slot of each segment)
+    #: (first slot, slot count) of each run of slots that gives it; empty: one per ``kernel_at``
+    segments: tuple[tuple[int, int], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,10 +228,15 @@ class Distribution:
     outcomes: tuple[Outcome, ...]  # most likely first
     #: the decompressor's needed_size: a kernel placed at slot S occupies [S, S + image_size)
     image_size: int = 0
+    #: the distance between two slots: 2 MiB on x86 (CONFIG_PHYSICAL_ALIGN), 64 KiB for the arm64 EFI stub
+    step: int = CONFIG_PHYSICAL_ALIGN
+
+    def _segments(self) -> list[tuple[int, int, Outcome]]:
+        return sorted((s, n, o) for o in self.outcomes for s, n in (o.segments or ((a, 1) for a in o.kernel_at)))
 
     @property
     def reserved_share(self) -> float:
-        return sum(o.share for o in self.outcomes if o.verdict == "reserved")
+        return min(1.0, sum(o.share for o in self.outcomes if o.verdict == "reserved"))
 
     @property
     def failed_share(self) -> float:
@@ -186,14 +247,14 @@ class Distribution:
         """The kernel's possible start addresses as runs of consecutive slots (2 MiB apart) with the same
         verdict: (first slot, last slot + 2 MiB, verdict), in address order; a kernel starting in a run
         occupies up to ``image_size`` beyond it. What ``report`` draws."""
-        verdict = {a: o.verdict for o in self.outcomes for a in o.kernel_at}
         out: list[list] = []
-        for a in sorted(verdict):
-            if out and out[-1][2] == verdict[a] and out[-1][1] == a - CONFIG_PHYSICAL_ALIGN:
-                out[-1][1] = a
+        for a, n, o in self._segments():
+            last = a + (n - 1) * self.step
+            if out and out[-1][2] == o.verdict and out[-1][1] == a - self.step:
+                out[-1][1] = last
             else:
-                out.append([a, a, verdict[a]])
-        return tuple((s, last + CONFIG_PHYSICAL_ALIGN, v) for s, last, v in out)
+                out.append([a, last, o.verdict])
+        return tuple((s, last + self.step, v) for s, last, v in out)
 
     @property
     def worst(self) -> Outcome:
@@ -201,31 +262,54 @@ class Distribution:
         return min(self.outcomes, key=lambda o: (o.verdict == "reserved", sum(e - s for _, s, e in o.regions)))
 
     def outcome_for(self, kernel_at: int) -> Outcome | None:
-        return next((o for o in self.outcomes if kernel_at in o.kernel_at), None)
+        return next((o for a, n, o in self._segments()
+                     if a <= kernel_at < a + n * self.step and (kernel_at - a) % self.step == 0), None)
 
 
 def _outcome_at(scenario, at: int):  # noqa: ANN001, ANN202 - a model.Scenario -> a BootOutcome
     """The model's boot with the kernel pinned at ``at``."""
     from kdumplab import model  # noqa: PLC0415
 
+    return model.run(dataclasses.replace(scenario, machine=_pinned(scenario, at))).outcome
+
+
+def _pinned(scenario, at: int) -> Machine:  # noqa: ANN001 - a model.Scenario
+    """The machine with its kernel at ``at``: QEMU virt under EDK2 rebuilt (the stub's later allocations go
+    around the kernel), any other machine with the same map and the kernel moved."""
+    from kdumplab import presets  # noqa: PLC0415
+
     machine = scenario.machine
-    pinned = dataclasses.replace(machine, kernel=dataclasses.replace(machine.kernel, load_address=at))
-    return model.run(dataclasses.replace(scenario, machine=pinned)).outcome
+    again = presets.qemu_virt_pinned(machine, scenario.kernel, scenario.cmdline, at)
+    if again is not None:
+        return again
+    return dataclasses.replace(machine, kernel=dataclasses.replace(machine.kernel, load_address=at))
+
+
+def _weighted_places(machine: Machine) -> tuple[tuple[int, int], ...]:
+    """(address to run the model at, how many equally likely slots share its outcome)."""
+    if machine.arch == "arm64":
+        return arm64_segments(machine)
+    return tuple((a, 1) for a in slots(layout_for(machine)))
 
 
 def distribution(scenario) -> Distribution:  # noqa: ANN001 - a model.Scenario
-    """Run the model once per slot (the kernel pinned there) and group the slots by outcome."""
-    addrs = slots(layout_for(scenario.machine))
-    groups: dict[tuple, list[int]] = {}
-    for at in addrs:
+    """Run the model once per slot (the kernel pinned there; arm64: once per segment of slots that share an
+    outcome) and group the slots by outcome. ``kernel_at`` of an arm64 outcome lists each segment's first
+    slot."""
+    places = _weighted_places(scenario.machine)
+    groups: dict[tuple, list[tuple[int, int]]] = {}
+    for at, count in places:
         o = _outcome_at(scenario, at)
         key = (o.verdict.value, tuple((r.name, r.start, r.end) for r in o.regions), o.log)
-        groups.setdefault(key, []).append(at)
-    total = len(addrs)
-    outcomes = [Outcome(v, regions, log, len(at), len(at) / total, tuple(at))
+        groups.setdefault(key, []).append((at, count))
+    total = sum(count for _, count in places)
+    arm64 = scenario.machine.arch == "arm64"
+    outcomes = [Outcome(v, regions, log, sum(c for _, c in at), sum(c for _, c in at) / total,
+                        tuple(a for a, _ in at), tuple(at) if arm64 else ())
                 for (v, regions, log), at in groups.items()]
     outcomes.sort(key=lambda o: -o.slots)
-    return Distribution(total, tuple(outcomes), scenario.machine.kernel.image_size)
+    return Distribution(total, tuple(outcomes), scenario.machine.kernel.image_size,
+                        EFI_KIMG_ALIGN if arm64 else CONFIG_PHYSICAL_ALIGN)
 
 
 def reserves_everywhere(scenario) -> bool:  # noqa: ANN001 - a model.Scenario
@@ -233,7 +317,7 @@ def reserves_everywhere(scenario) -> bool:  # noqa: ANN001 - a model.Scenario
     ``recommend`` and ``check`` ask of a size before offering it)."""
     from kdumplab.outcome import Verdict  # noqa: PLC0415
 
-    return all(_outcome_at(scenario, at).verdict is Verdict.RESERVED for at in slots(layout_for(scenario.machine)))
+    return all(_outcome_at(scenario, at).verdict is Verdict.RESERVED for at, _ in _weighted_places(scenario.machine))
 
 
 def share_text(dist: Distribution, where: str = "") -> str:

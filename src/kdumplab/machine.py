@@ -162,6 +162,9 @@ class Machine:
     #: the kernel describes the machine from ACPI tables (UEFI servers, QEMU virt under EDK2): arm64 setup_arch
     #: then unflattens no device tree (``if (acpi_disabled) unflatten_device_tree()``)
     acpi: bool = False
+    #: the UEFI firmware offers EFI_RNG_PROTOCOL (QEMU: a virtio-rng device): the arm64 EFI stub then draws
+    #: the kernel's physical place at random from ``kernel.placement`` (libstub/randomalloc.c)
+    efi_rng: bool = False
     source: str = ""
     notes: tuple[str, ...] = field(default=())
 
@@ -265,6 +268,8 @@ KEYS: tuple[Key, ...] = (
         choices=("dt", "uefi", "bios")),
     Key("", "acpi", "bool", "The kernel reads the machine from ACPI tables, not a device tree (UEFI servers): "
         "no unflattened DT among its early allocations."),
+    Key("", "efi_rng", "bool", "arm64 under UEFI: the firmware offers EFI_RNG_PROTOCOL, so the EFI stub puts the "
+        "kernel at a random 64 KiB-aligned place of [kernel] placement (EFI conventional memory)."),
     Key("", "dma_address_limit", "address", "The highest CPU address a DMA master reaches (DT dma-ranges, IORT); "
         "omitted: nothing limits it below 4 GiB."),
     Key("", "dt_extra_properties", "count", "Device-tree properties beyond the board's own (the lab's -dtb adds "

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from kdumplab import early, model, presets
+from kdumplab.tools.verify import kernel_code_start, kernel_text_at
 
 DATA = Path(__file__).parent.parent / "data"
 # boots/: recorded by `kdumplab lab suite`; realboots/: recorded by the lead before the lab existed, with the
@@ -86,8 +87,11 @@ def _shape(case: dict, cmdline: str) -> dict:
     """The machine shape beyond -m/-numa: the firmware (EDK2 when QEMU ran with -bios; its stub reads the
     command line), the DMA window and the size of the -dtb file that carried it."""
     out: dict = {}
-    if "-bios" in case.get("provenance", {}).get("qemu_cmdline", ()):
+    argv = case.get("provenance", {}).get("qemu_cmdline", ())
+    if "-bios" in argv:
         out = {"firmware": "uefi", "cmdline": cmdline}
+    if "virtio-rng-pci" in argv:  # the stub drew the kernel's place: pinned at its Kernel code (6.1: _stext)
+        out |= {"rng": True, "kernel_at": kernel_text_at(case["generation"], kernel_code_start(case["iomem"]))}
     window = case.get("dma_window")
     if window is None:
         return out

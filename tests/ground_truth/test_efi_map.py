@@ -15,12 +15,14 @@ from pathlib import Path
 import pytest
 
 from kdumplab import efi, presets
+from kdumplab.tools.verify import kernel_code_start, kernel_text_at
 
 DATA = Path(__file__).parent.parent / "data" / "boots-uefi"
 _LINE = re.compile(r"efi:   0x([0-9a-f]+)-0x([0-9a-f]+) \[([A-Za-z ]+?)\s*\|")
 _SIZES = {"M": 20, "G": 30}
 CASES = sorted(p for p in DATA.glob("*") if (p / "serial.log").exists() and "efi=debug" in
-               json.loads((p / "case.json").read_text())["cmdline"])
+               json.loads((p / "case.json").read_text())["cmdline"]
+               and "efi:   0x" in (p / "serial.log").read_text(errors="replace"))  # earlycon: the map was printed
 
 
 def _joined(entries: list[tuple[int, int, str]]) -> set[tuple[int, int, str]]:
@@ -46,9 +48,11 @@ def _model(case: dict) -> efi.EfiMap:
         start += size
     gen = case["generation"]
     build = efi.EDK2_2022_11 if case.get("dma_window") is None else efi.EDK2_2022_11_DT  # acpi=off
+    rng = "virtio-rng-pci" in case["provenance"].get("qemu_cmdline", ())  # the stub drew the kernel's place
     return efi.edk2_boot(build, banks[0], tuple(banks[1:]), presets.DEBIAN_IMAGE_FILE_SIZES[gen],
                          presets.DEBIAN_IMAGES[gen][1].image_size, case["provenance"]["initrd_size"], gen,
-                         case["cmdline"], case["provenance"].get("dtb_size") or 0)
+                         case["cmdline"], case["provenance"].get("dtb_size") or 0, rng,
+                         kernel_text_at(gen, kernel_code_start(case["iomem"])) if rng else None)
 
 
 # Known disagreements (strict xfails): the firmware's own boot-data bin holds one page more or less than

@@ -106,7 +106,7 @@ QEMU_VIRT_ACPI_LOW_DEVICES = tuple(
 
 def qemu_virt(mem: int = 8 * SZ_1G, numa: tuple[int, ...] | None = None, initrd_size: int = 0xf2000,
               kernel: str = "6.1", dma_window: int | None = None, dtb_file_size: int | None = None,
-              firmware: str = "dt", cmdline: str = "") -> Machine:
+              firmware: str = "dt", cmdline: str = "", rng: bool = False, kernel_at: int | None = None) -> Machine:
     """The guest ``qemu-system-aarch64 -M virt -m MEM [-numa ...] -kernel Image -initrd FILE`` builds.
 
     RAM is one block from 1 GiB (one bank per NUMA node, in order). QEMU 7.2 (hw/arm/boot.c) loads the
@@ -116,6 +116,9 @@ def qemu_virt(mem: int = 8 * SZ_1G, numa: tuple[int, ...] | None = None, initrd_
     ``dma_window``: QEMU's own DT with an identity ``dma-ranges`` of that size on the PCIe host bridge,
     passed with ``-dtb`` (a file of ``dtb_file_size`` bytes): devices reach only the first ``dma_window``
     bytes of RAM, which is what the kernel's ``of_dma_get_max_cpu_address`` returns (inclusive).
+
+    ``rng`` (``-device virtio-rng-pci``) and ``kernel_at`` matter under EDK2 only: the firmware then offers
+    EFI_RNG_PROTOCOL and the stub draws the kernel's place (``kernel_at``: the place it drew).
     """
     if mem < SZ_128M or mem % SZ_2M:
         raise KdumplabError("--mem", f"{iec_hex(mem)}: QEMU virt needs at least 128 MiB in 2 MiB steps")
@@ -144,7 +147,10 @@ def qemu_virt(mem: int = 8 * SZ_1G, numa: tuple[int, ...] | None = None, initrd_
     gib = mem / SZ_1G
     if firmware == "uefi":
         return _qemu_virt_uefi(mem, sizes, tuple(banks), kernel, initrd_size, high_io, cmdline,
-                               dma_window, dtb_file_size)
+                               dma_window, dtb_file_size, rng, kernel_at)
+    if rng or kernel_at is not None:
+        raise KdumplabError("--rng" if rng else "--kernel-at", "an arm64 direct boot puts the kernel where QEMU "
+                            "loads it; the EFI stub's random place needs --firmware uefi")
     return Machine(
         name=f"qemu-virt {gib:g}G" + (f" numa {'+'.join(f'{s / SZ_1G:g}G' for s in sizes)}" if numa else ""),
         banks=tuple(banks), kernel=image,
@@ -163,7 +169,7 @@ def qemu_virt(mem: int = 8 * SZ_1G, numa: tuple[int, ...] | None = None, initrd_
 
 def _qemu_virt_uefi(mem: int, sizes: tuple[int, ...], banks: tuple[Bank, ...], kernel: str, initrd_size: int,
                     high_io: tuple[tuple[int, int, str], ...], cmdline: str, dma_window: int | None,
-                    dtb_file_size: int | None) -> Machine:
+                    dtb_file_size: int | None, rng: bool = False, kernel_at: int | None = None) -> Machine:
     """-M virt under EDK2: the memory map and placements come from kdumplab.efi. With QEMU's ACPI tables the
     devices carry ACPI names; with a DMA window (-M virt,acpi=off and QEMU's tree with dma-ranges) EDK2 hands
     the tree to the kernel, which then names devices by their DT nodes and sizes ZONE_DMA from the window."""
@@ -177,9 +183,13 @@ def _qemu_virt_uefi(mem: int, sizes: tuple[int, ...], banks: tuple[Bank, ...], k
                             ", ".join(DEBIAN_IMAGE_FILE_SIZES))
     package, image = DEBIAN_IMAGES[kernel]
     build = efi.EDK2_2022_11 if dma_window is None else efi.EDK2_2022_11_DT
+    rng = rng or kernel_at is not None  # only a stub with an RNG puts the kernel anywhere but its own choice
+    if rng and dma_window is not None:
+        raise KdumplabError("--rng", "not recorded with --dma-window (-M virt,acpi=off): the device's lines and "
+                            "the firmware's allocations there are unknown")
     fw = efi.edk2_boot(build, (banks[0].start, banks[0].start + banks[0].size),
                        tuple((b.start, b.start + b.size) for b in banks[1:]), DEBIAN_IMAGE_FILE_SIZES[kernel],
-                       image.image_size, initrd_size, kernel, cmdline, dtb_file_size or 0)
+                       image.image_size, initrd_size, kernel, cmdline, dtb_file_size or 0, rng, kernel_at)
     # The kernel refuses ACPI's NUMA layout here: QEMU's SRAT gives no node to the flash bank the EFI map calls
     # memory (5.10/6.1 drivers/base/arch_numa.c numa_register_nodes: "invalid memblk node"; 6.12+
     # mm/numa_memblks.c numa_meminfo_cover_memory: "NUMA: no nodes coverage for 64MB"), and fakes one node.
@@ -196,11 +206,14 @@ def _qemu_virt_uefi(mem: int, sizes: tuple[int, ...], banks: tuple[Bank, ...], k
         name=f"qemu-virt {mem / SZ_1G:g}G uefi" + (f" numa {'+'.join(f'{s / SZ_1G:g}G' for s in sizes)}"
                                                   if len(sizes) > 1 else ""),
         banks=(flash,) + banks, reserved=tuple(reserved),
-        kernel=dataclasses.replace(image, load_address=fw.kernel_text),
+        kernel=dataclasses.replace(image, load_address=fw.kernel_text,
+                                   placement=tuple(f"{lo:x}-{hi:x}" for lo, hi in fw.random_from)),
+        efi_rng=rng,
         initrd=None if fw.initrd is None else PhysRange(*fw.initrd),
         dtb=PhysRange(*fw.fdt), page_size=for_kernel(kernel).page_size, firmware="uefi", acpi=dma_window is None,
         dma_address_limit=None if dma_window is None else QEMU_VIRT_RAM_BASE + dma_window - 1,
-        iomem_devices=_uefi_devices(dma_window is not None, high_io),
+        iomem_devices=_with_virtio_rng(_uefi_devices(dma_window is not None, high_io), kernel) if rng else
+        _uefi_devices(dma_window is not None, high_io),
         build=profiles.get(kernel).build or KernelBuild(),  # type: ignore[union-attr]
         source=f"qemu-system-aarch64 7.2 -M virt{',acpi=off' if dma_window is not None else ''} -bios QEMU_EFI.fd "
                f"({build.package} {build.version}, sha256 {build.sha256[:16]}); kernel {package}"
@@ -216,6 +229,43 @@ def _uefi_devices(dt: bool, high_io: tuple[tuple[int, int, str], ...]) -> tuple[
             f"{s:x}-{s + n - 1:x} : {name}" for s, n, name in high_io)
     return QEMU_VIRT_ACPI_LOW_DEVICES + tuple(
         f"{s:x}-{s + n - 1:x} : {'PCI Bus 0000:00' if name.startswith('pcie') else name}" for s, n, name in high_io)
+
+
+#: Debian arm64 builds with CONFIG_VIRTIO_PCI=y (config-* in the image packages: 6.12 and its 16K build; 5.10
+#: and 6.1 have =m; 7.2's package ships no config: its --rng boot shows the claim): only there does the lab's
+#: module-less initramfs show the virtio-rng device's BAR claimed by ``virtio-pci-modern``
+VIRTIO_PCI_BUILTIN = frozenset({"6.12", "6.12-16k", "7.2"})
+
+
+def _with_virtio_rng(devices: tuple[str, ...], kernel: str) -> tuple[str, ...]:
+    """/proc/iomem's device lines with QEMU's ``-device virtio-rng-pci`` (00:01.0) under EDK2 with ACPI: a 4 KiB
+    BAR at the start of the low PCI window and the 16 KiB modern-virtio BAR at the start of the high one
+    (tests/data/boots-uefi-rng), each right under its window's line."""
+    out: list[str] = []
+    for line in devices:
+        out.append(line)
+        if line.endswith(": PCI Bus 0000:00"):
+            start = int(line.split("-")[0], 16)
+            end = start + (0xFFF if start < 1 << 32 else 0x3FFF)
+            out.append(f"  {start:x}-{end:x} : 0000:00:01.0")
+            if start >= 1 << 32 and kernel in VIRTIO_PCI_BUILTIN:
+                out.append(f"    {start:x}-{end:x} : virtio-pci-modern")
+    return tuple(out)
+
+
+def qemu_virt_pinned(machine: Machine, kernel: str, cmdline: str, at: int) -> Machine | None:
+    """A qemu-virt machine under EDK2 with an EFI RNG rebuilt with the stub's draw at ``at`` (the same -m,
+    NUMA shape and initrd); None for any other machine."""
+    try:
+        gen = for_kernel(kernel).name
+    except KdumplabError:
+        return None
+    if not (machine.firmware == "uefi" and machine.efi_rng and machine.source.startswith("qemu-system-aarch64")
+            and "-bios QEMU_EFI.fd" in machine.source and gen in DEBIAN_IMAGE_FILE_SIZES):
+        return None
+    ram = tuple(b.size for b in machine.banks if not b.nomap)
+    return qemu_virt(sum(ram), ram if len(ram) > 1 else None, machine.initrd.size if machine.initrd else 0, gen,
+                     firmware="uefi", cmdline=cmdline, rng=True, kernel_at=at)
 
 
 def preset_names() -> tuple[str, ...]:

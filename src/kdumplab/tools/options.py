@@ -52,6 +52,7 @@ class MachineArgs:
     arch: str | None = None  # None: implied by the machine (qemu-q35 is x86_64)
     firmware: str | None = None  # None: the board's direct boot (dt on arm64, bios = SeaBIOS on x86)
     kernel_at: int | None = None  # plan --kernel-at: the kernel's physical address (x86: pins KASLR)
+    rng: bool | None = None  # qemu-virt under EDK2 with virtio-rng: the firmware offers EFI_RNG_PROTOCOL
     dma_window: int | None = None  # device DMA limited to the first SIZE of RAM (DT dma-ranges)
     cpu: str | None = None  # the lab's QEMU CPU model
     from_: str | None = None  # --from DIR|FILE: the machine inferred from evidence (kdumplab.infer)
@@ -76,6 +77,7 @@ class Option:
     metavar: str = "SIZE"
     qemu: bool = True  # describes the QEMU guest (refused with a file or another preset)
     lab: bool = True  # the lab commands take it too
+    is_flag: bool = False  # an on/off flag (its value True when given)
 
 
 #: QEMU CPU models the lab boots: Cortex-A57 is the fastest under TCG but has no 16K granule; Neoverse-N1 has
@@ -126,6 +128,10 @@ MACHINE_OPTIONS: list[Option] = [
     Option("--from", "from_", lambda text, where: text, "The machine inferred from evidence: a captured root, a "
            "sosreport, a dmesg or a /proc/iomem (banks, DMA limit, CMA, kernel image; each marked inferred).",
            metavar="DIR|FILE", qemu=False, lab=False),
+    Option("--rng", "rng", lambda given, where: True, "qemu-virt --firmware uefi: QEMU has -device "
+           "virtio-rng-pci, so EDK2 offers EFI_RNG_PROTOCOL and the arm64 EFI stub (6.1+) puts the kernel at a "
+           "random 64 KiB-aligned place: plan gives the distribution (--kernel-at pins one place).", metavar="",
+           lab=False, is_flag=True),
     Option("--cpu", "cpu", _choice(LAB_CPUS), "qemu-virt: the QEMU CPU model the lab boots (cortex-a57, "
            "neoverse-n1); it does not move the model.", metavar="MODEL"),
 ]
@@ -143,7 +149,8 @@ def machine_options(*, default: str | None = "qemu-virt", kernel: str | None = "
     def deco(func: Callable[..., Any]) -> Callable[..., Any]:
         @functools.wraps(func)
         def wrapper(**kw: Any) -> Any:
-            values = {o.dest: (None if kw.get(o.dest) is None else o.parse(kw[o.dest], o.flag)) for o in options}
+            values = {o.dest: (None if kw.get(o.dest) in (None, False) else o.parse(kw[o.dest], o.flag))
+                      for o in options}
             for o in options:
                 kw.pop(o.dest, None)
             name = kw.pop("machine_name")
@@ -154,7 +161,8 @@ def machine_options(*, default: str | None = "qemu-virt", kernel: str | None = "
             return func(**kw)
 
         for o in reversed(options):
-            wrapper = click.option(o.flag, o.dest, metavar=o.metavar, help=o.help)(wrapper)
+            wrapper = (click.option(o.flag, o.dest, is_flag=True, default=None, help=o.help) if o.is_flag else
+                       click.option(o.flag, o.dest, metavar=o.metavar, help=o.help))(wrapper)
         if kernel_option:
             kernel_help = LAB_KERNEL_HELP if lab else KERNEL_HELP
             wrapper = click.option("--kernel", default=kernel, required=kernel_required,
@@ -207,11 +215,13 @@ def build_machine(args: MachineArgs) -> Machine:
                         **({} if args.initrd_size is None else {"initrd_size": args.initrd_size}),
                         firmware="uefi" if args.firmware == "uefi" else "bios")
     if name == "qemu-virt":
+        uefi = args.firmware == "uefi"  # under EDK2 the stub's place shapes the EFI map: the preset pins it
         return _pin_kernel(presets.qemu_virt(mem=_mem(args), numa=args.numa,
                                              **({} if args.initrd_size is None else {"initrd_size": args.initrd_size}),
                                              kernel=image_for(args.kernel), dma_window=args.dma_window,
-                                             firmware=args.firmware or "dt", cmdline=args.cmdline),
-                           args.kernel_at)
+                                             firmware=args.firmware or "dt", cmdline=args.cmdline,
+                                             rng=bool(args.rng), kernel_at=args.kernel_at if uefi else None),
+                           None if uefi else args.kernel_at)
     if args.qemu_options:
         raise KdumplabError("/".join(args.qemu_options), f"describes a QEMU guest; {name} is not qemu-virt",
                             "put the size in the machine's TOML, or use --machine qemu-virt")

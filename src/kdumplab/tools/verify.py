@@ -108,16 +108,19 @@ def _reserved(line: str) -> bool:
 
 
 def scenario_for(generation: str, mem: str, numa: tuple[str, ...], append: str, initrd_size: int,
-                 dma_window: str | None = None, dtb_size: int | None = None, firmware: str = "dt"):
+                 dma_window: str | None = None, dtb_size: int | None = None, firmware: str = "dt",
+                 rng: bool = False, kernel_at: int | None = None):
     """The model scenario that describes a lab boot exactly (qemu-virt with the same -m, NUMA, initrd and
-    DMA window, and the -dtb file's size when one was passed)."""
+    DMA window, and the -dtb file's size when one was passed; under EDK2 with virtio-rng, the kernel pinned
+    at ``kernel_at``, where the stub's random draw put it)."""
     from kdumplab import model, presets  # noqa: PLC0415
     from kdumplab.ranges import parse_size  # noqa: PLC0415
 
     machine = presets.qemu_virt(parse_size(mem, "--mem"), tuple(parse_size(n, "--numa") for n in numa) or None,
                                 initrd_size, generation,
                                 dma_window=None if dma_window is None else parse_size(dma_window, "--dma-window"),
-                                dtb_file_size=dtb_size, firmware=firmware, cmdline=append)
+                                dtb_file_size=dtb_size, firmware=firmware, cmdline=append, rng=rng,
+                                kernel_at=kernel_at)
     return model.Scenario(machine, append, generation)
 
 
@@ -127,6 +130,17 @@ def kernel_code_start(iomem_text: str) -> int | None:
         if r.name == "Kernel code":
             return r.start
     return None
+
+
+def kernel_text_at(generation: str, code_start: int | None) -> int | None:
+    """The kernel's _text from where /proc/iomem's "Kernel code" starts (6.1 starts it at _stext)."""
+    from kdumplab import policy, presets  # noqa: PLC0415
+    from kdumplab.policy import Feature  # noqa: PLC0415
+
+    if code_start is None:
+        return None
+    image = presets.DEBIAN_IMAGES[generation][1]
+    return code_start - (image.stext if policy.for_kernel(generation).has(Feature.KERNEL_FROM_STEXT) else 0)
 
 
 def scenario_for_x86(generation: str, mem: str, numa: tuple[str, ...], append: str, initrd_size: int,
@@ -189,6 +203,9 @@ def verify_observation(obs) -> tuple[FieldCheck, ...]:
 
             observed = merge_loader_window(obs.iomem, *ovmf_loader_window(parse_size(obs.mem, "mem")))
         return compare(model.run(scenario), tuple(obs.crash_log), observed, obs.kexec_crash_size)
+    rng = obs.firmware == "uefi" and obs.rng
     scenario = scenario_for(obs.generation, obs.mem, tuple(obs.numa), obs.cmdline, obs.provenance.initrd_size,
-                            obs.dma_window, obs.provenance.dtb_size, obs.firmware)
+                            obs.dma_window, obs.provenance.dtb_size, obs.firmware, rng,
+                            kernel_text_at(obs.generation, kernel_code_start(obs.iomem))
+                            if rng and "nokaslr" not in obs.cmdline.split() else None)
     return compare(run_pinned(scenario, obs.iomem), tuple(obs.crash_log), obs.iomem, obs.kexec_crash_size)
