@@ -240,7 +240,7 @@ VIRTIO_PCI_BUILTIN = frozenset({"6.12", "6.12-16k", "7.2"})
 def _with_virtio_rng(devices: tuple[str, ...], kernel: str) -> tuple[str, ...]:
     """/proc/iomem's device lines with QEMU's ``-device virtio-rng-pci`` (00:01.0) under EDK2 with ACPI: a 4 KiB
     BAR at the start of the low PCI window and the 16 KiB modern-virtio BAR at the start of the high one
-    (tests/data/boots-uefi-rng), each right under its window's line."""
+    (tests/data/boots-uefi/*-rng-*), each right under its window's line."""
     out: list[str] = []
     for line in devices:
         out.append(line)
