@@ -387,10 +387,12 @@ def make_profile(name: str, policy: str, header: ImageHeader, one: DebugBoot, tw
     notes["crash"] = (f"static_kib from the boot's Memory: line; the rest as {ref.name}" if kib
                       else f"as {ref.name}")
     notes["kexec"] = f"as {ref.name}" + ("; text_vaddr from System.map" if system_map else "")
+    notes["efi_stub"] = f"as {ref.name}"
     prof = KernelProfile(
         name=name, arch="arm64", policy=policy, release=release or header.release,
         package=package or header.banner[:120], page_size=header.page_size, image=image, early=early, late=late,
         kexec=kexec, crash=crash, suite="", build=ref.build, virt_devices=ref.virt_devices, cma_align=cma_align,
+        efi_stub=ref.efi_stub, virtio_pci_builtin=ref.virtio_pci_builtin,
         description=f"calibrated: {header.release or name} following {policy}", citations=notes)
     # the page-table constant: the model with none against the kernel's own dump of the same moment
     real = _dump_pages(one, header.page_size)

@@ -34,6 +34,7 @@ from dataclasses import dataclass, replace
 from enum import Enum
 
 from kdumplab.errors import KdumplabError
+from kdumplab.profiles import ProfileTable
 from kdumplab.ranges import SZ_2M, SZ_4K, SZ_64K, align_down, align_up, iec_hex
 
 __all__ = ["Kind", "EfiRegion", "Edk2Build", "StubFacts", "EfiMap", "EDK2_2022_11", "EDK2_2022_11_DT", "STUB_FACTS",
@@ -206,24 +207,11 @@ class StubFacts:
     random_alloc: bool | None = True
 
 
-#: Read in Debian's linux-source-5.10 (5.10.223), -6.1 (6.1.192) and -6.12 (6.12.117) libstub; the DT sizes
-#: from the memblock dumps of the calibration boots (0x255 bytes on 5.10 with their 105-character command line,
-#: 108 bytes with its NUL and padding; artifacts.efi_stub_fdt builds the same tree byte for byte).
-STUB_FACTS = {
-    "5.10": StubFacts(align_after_rng=False, fdt_base=0x255 - 108, memmap_pages=2, fdt_dt_extra=613,
-        random_alloc=None),
-    "6.1": StubFacts(align_after_rng=False, fdt_base=0x209 - 108),
-    "6.12": StubFacts(align_after_rng=True, fdt_base=0x209 - 108, boot_data_pages=1),
-    "6.12-16k": StubFacts(align_after_rng=True, fdt_base=0x209 - 108, boot_data_pages=1),
-    # the lab's builds are 5.10.223 without RANDOMIZE_BASE: the stub skips the RNG and keeps 64 KiB alignment
-    "5.10-control": StubFacts(align_after_rng=False, fdt_base=0x255 - 108, memmap_pages=2, fdt_dt_extra=613,
-        random_alloc=False),
-    "proposal-2019-v5": StubFacts(align_after_rng=False, fdt_base=0x255 - 108, memmap_pages=2, fdt_dt_extra=613,
-        random_alloc=False),
-    "proposal-2019-review": StubFacts(align_after_rng=False, fdt_base=0x255 - 108, memmap_pages=2,
-                                      fdt_dt_extra=613, random_alloc=False),
-    "7.2": StubFacts(align_after_rng=True, fdt_base=0x209 - 108, boot_data_pages=2, fdt_dt_extra=641),
-}
+#: Each kernel's stub facts, a view of its profile (``KernelProfile.efi_stub``). Read in Debian's
+#: linux-source-5.10 (5.10.223), -6.1 (6.1.192) and -6.12 (6.12.117) libstub; the DT sizes from the memblock dumps
+#: of the calibration boots (0x255 bytes on 5.10 with their 105-character command line, 108 bytes with its NUL and
+#: padding; artifacts.efi_stub_fdt builds the same tree byte for byte).
+STUB_FACTS = ProfileTable(lambda p: (p.name, p.efi_stub) if p.efi_stub is not None else None)
 
 MIN_KIMG_ALIGN = SZ_2M  # arch/arm64/include/asm/boot.h
 EFI_ALLOC_ALIGN = SZ_64K  # arch/arm64/include/asm/efi.h

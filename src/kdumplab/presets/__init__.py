@@ -89,11 +89,9 @@ def qemu_virt_high_io(mem: int, pa_bits: int = QEMU_VIRT_PA_BITS) -> tuple[tuple
     return tuple(out)
 
 
-#: The size of each Image file (what fw_cfg hands EDK2 and EDK2 copies twice), from the lab cache; the lab's
-#: own builds (control and both 2019 proposals) are 3,409,928 bytes each (never booted under EDK2: predicted).
-DEBIAN_IMAGE_FILE_SIZES = {"5.10": 27_468_288, "6.1": 32_954_880, "6.12": 37_730_816, "6.12-16k": 38_277_632,
-                           "7.2": 48_271_296, "5.10-control": 3_409_928, "proposal-2019-v5": 3_409_928,
-                           "proposal-2019-review": 3_409_928}
+#: The size of each Image file (what fw_cfg hands EDK2 and EDK2 copies twice), a view of the profiles
+#: (``KernelProfile.image_file_size``, from the lab cache; the lab's own builds never booted under EDK2: predicted)
+DEBIAN_IMAGE_FILE_SIZES = ProfileTable(lambda p: (p.name, p.image_file_size) if p.image_file_size else None)
 
 #: /proc/iomem's device lines below RAM under EDK2 and QEMU's ACPI tables (devices named by their ACPI
 #: ids), the same on all four kernels (tests/data/boots-uefi); the PCIe window is named by its ACPI bus.
@@ -231,10 +229,11 @@ def _uefi_devices(dt: bool, high_io: tuple[tuple[int, int, str], ...]) -> tuple[
         f"{s:x}-{s + n - 1:x} : {'PCI Bus 0000:00' if name.startswith('pcie') else name}" for s, n, name in high_io)
 
 
-#: Debian arm64 builds with CONFIG_VIRTIO_PCI=y (config-* in the image packages: 6.12 and its 16K build; 5.10
-#: and 6.1 have =m; 7.2's package ships no config: its --rng boot shows the claim): only there does the lab's
-#: module-less initramfs show the virtio-rng device's BAR claimed by ``virtio-pci-modern``
-VIRTIO_PCI_BUILTIN = frozenset({"6.12", "6.12-16k", "7.2"})
+#: Debian arm64 builds with CONFIG_VIRTIO_PCI=y (``KernelProfile.virtio_pci_builtin``; config-* in the image
+#: packages: 6.12 and its 16K build; 5.10 and 6.1 have =m; 7.2's package ships no config: its --rng boot shows the
+#: claim): only there does the lab's module-less initramfs show the virtio-rng device's BAR claimed by
+#: ``virtio-pci-modern``
+VIRTIO_PCI_BUILTIN = ProfileTable(lambda p: (p.name, True) if p.virtio_pci_builtin else None)
 
 
 def _with_virtio_rng(devices: tuple[str, ...], kernel: str) -> tuple[str, ...]:

@@ -29,6 +29,7 @@ from kdumplab.errors import KdumplabError
 
 if TYPE_CHECKING:
     from kdumplab.crashview import CrashKernelFacts
+    from kdumplab.efi import StubFacts
     from kdumplab.kexec import KernelKexecFacts
     from kdumplab.machine import KernelBuild, KernelImage
     from kdumplab.policy import EarlyProfile, LateProfile, PolicyData
@@ -62,6 +63,12 @@ class KernelProfile:
     crash: CrashKernelFacts | None = None
     #: what memblock hands out after the reservation until /proc/iomem is built (kdumplab.late; None: x86)
     late: LateProfile | None = None
+    #: what its EFI stub does under EDK2 (kdumplab.efi; None: not modelled, x86)
+    efi_stub: StubFacts | None = None
+    #: the Image file's size in bytes (what fw_cfg hands EDK2, which copies it); 0: unknown
+    image_file_size: int = 0
+    #: built with CONFIG_VIRTIO_PCI=y, so the lab's module-less initramfs shows virtio devices' BARs claimed
+    virtio_pci_builtin: bool = False
     #: the Debian suite ``lab setup`` fetches the package from; "" when ``lab build`` makes it
     suite: str = ""
     #: the package names ``lab setup`` takes for it in that suite: a regular expression, ``{deb}`` standing for
@@ -209,6 +216,7 @@ def is_profile_file(text: str) -> bool:
 
 def _classes(arch: str) -> dict[str, type]:
     from kdumplab.crashview import CrashKernelFacts  # noqa: PLC0415
+    from kdumplab.efi import StubFacts  # noqa: PLC0415
     from kdumplab.kexec import KernelKexecFacts  # noqa: PLC0415
     from kdumplab.machine import KernelBuild, KernelImage  # noqa: PLC0415
     from kdumplab.policy import EarlyProfile, LateProfile  # noqa: PLC0415
@@ -221,11 +229,11 @@ def _classes(arch: str) -> dict[str, type]:
         return {"image": X86Image, "early": EarlyProfile, "late": LateProfile, "kexec": X86KernelFacts,
                 "crash": X86CrashKernelFacts, "build": KernelBuild}
     return {"image": KernelImage, "early": EarlyProfile, "late": LateProfile, "kexec": KernelKexecFacts,
-            "crash": CrashKernelFacts, "build": KernelBuild}
+            "crash": CrashKernelFacts, "build": KernelBuild, "efi_stub": StubFacts}
 
 
 _TOP = ("name", "arch", "policy", "release", "package", "page_size", "suite", "apt_package", "cma_align",
-        "description", "measured")
+        "description", "measured", "image_file_size", "virtio_pci_builtin")
 
 
 #: keys written in hex (addresses, offsets and byte sizes); every other number is decimal
@@ -254,7 +262,7 @@ def profile_to_toml(p: KernelProfile, header: tuple[str, ...] = ()) -> str:
     out += [f"{k} = {_value(getattr(p, k), k in _HEX)}" for k in _TOP if getattr(p, k) is not None]
     if p.virt_devices is not None:
         out.append(f"virt_devices = {_value(p.virt_devices)}")
-    for section in ("image", "early", "late", "kexec", "crash", "build"):
+    for section in ("image", "early", "late", "kexec", "crash", "build", "efi_stub"):
         obj = getattr(p, section)
         if obj is None:
             continue
@@ -318,7 +326,8 @@ def profile_from_toml(text: str, where: str) -> KernelProfile:
         raise KdumplabError(where, "no [profile] table", "a kernel profile written by kdumplab lab calibrate")
     if top.get("schema") != PROFILE_SCHEMA:
         raise KdumplabError(f"{where} [profile] schema", f"{top.get('schema')!r}, expected {PROFILE_SCHEMA}")
-    unknown = sorted(set(doc) - {"profile", "image", "early", "late", "kexec", "crash", "build", "citations"})
+    unknown = sorted(set(doc) - {"profile", "image", "early", "late", "kexec", "crash", "build", "efi_stub",
+                                 "citations"})
     if unknown:
         raise KdumplabError(f"{where} [{unknown[0]}]", "unknown table")
     arch = top.get("arch", "arm64")

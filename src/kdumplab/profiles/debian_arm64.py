@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from kdumplab.crashview import CrashKernelFacts
+from kdumplab.efi import StubFacts
 from kdumplab.kexec import KernelKexecFacts
 from kdumplab.machine import KernelImage
 from kdumplab.policy import EarlyProfile, LateProfile
@@ -29,6 +30,9 @@ CRASH_NEW_LOG = "OF: fdt: Reserving {kib} KiB of memory at {addr:#x} for elfcore
 # The running kernel (kexec.KernelKexecFacts): see that class for where each field was read.
 
 V5_10 = KernelProfile(
+    efi_stub=StubFacts(align_after_rng=False, fdt_base=0x255 - 108, memmap_pages=2, fdt_dt_extra=613,
+                       random_alloc=None),
+    image_file_size=27_468_288, virtio_pci_builtin=False,
     name="5.10", arch="arm64", policy="5.10", release="5.10.223-1", suite="bullseye",
     apt_package=r"^linux-image-5\.10\.0-\d+-{deb}(-unsigned)?$",
     package="linux-image-5.10.0-32-arm64-unsigned 5.10.223-1", page_size=4096,
@@ -49,6 +53,8 @@ V5_10 = KernelProfile(
 )
 
 V6_1 = KernelProfile(
+    efi_stub=StubFacts(align_after_rng=False, fdt_base=0x209 - 108),
+    image_file_size=32_954_880, virtio_pci_builtin=False,
     name="6.1", arch="arm64", policy="6.1", release="6.1.176-1", suite="bookworm",
     apt_package=r"^linux-image-6\.1\.0-\d+-{deb}-unsigned$",
     package="linux-image-6.1.0-56-arm64-unsigned 6.1.192-2", page_size=4096,
@@ -68,6 +74,8 @@ V6_1 = KernelProfile(
 )
 
 V6_12 = KernelProfile(
+    efi_stub=StubFacts(align_after_rng=True, fdt_base=0x209 - 108, boot_data_pages=1),
+    image_file_size=37_730_816, virtio_pci_builtin=True,
     name="6.12", arch="arm64", policy="6.12", release="6.12.107-1", suite="trixie",
     apt_package=r"^linux-image-6\.12\.\d+\+deb13-{deb}-unsigned$",
     package="linux-image-6.12.117+deb13-arm64-unsigned 6.12.117-1", page_size=4096,
@@ -87,6 +95,8 @@ V6_12 = KernelProfile(
 )
 
 V7_2 = KernelProfile(
+    efi_stub=StubFacts(align_after_rng=True, fdt_base=0x209 - 108, boot_data_pages=2, fdt_dt_extra=641),
+    image_file_size=48_271_296, virtio_pci_builtin=True,
     name="7.2", arch="arm64", policy="7.2", release="7.2.8-1", suite="sid",
     apt_package=r"^(linux-binary-7\.2\.\d+\+deb14-{deb}|linux-image-7\.2\.\d+\+deb14-{deb}(-unsigned)?)$",
     package="linux-binary-7.2.13+deb14-arm64 7.2.13-1", page_size=4096,
@@ -127,6 +137,7 @@ V7_2 = KernelProfile(
 V6_12_16K = replace(
     V6_12,
     name="6.12-16k", release="6.12.117-1", page_size=16 << 10,
+    image_file_size=38_277_632,
     apt_package=r"^linux-image-6\.12\.\d+\+deb13-{deb}-16k-unsigned$",
     package="linux-image-6.12.117+deb13-arm64-16k-unsigned 6.12.117-1",
     image=KernelImage(

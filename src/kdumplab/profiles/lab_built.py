@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from kdumplab.efi import StubFacts
 from kdumplab.machine import KernelBuild, KernelImage
 from kdumplab.policy import EarlyProfile, LateProfile
 from kdumplab.profiles import KernelProfile, debian_arm64
@@ -28,6 +29,10 @@ LAB_VIRT_DEVICES = (
 )
 
 CONTROL = KernelProfile(
+    # 5.10.223 without RANDOMIZE_BASE: the stub skips the RNG and keeps 64 KiB alignment (never booted under EDK2)
+    efi_stub=StubFacts(align_after_rng=False, fdt_base=0x255 - 108, memmap_pages=2, fdt_dt_extra=613,
+                       random_alloc=False),
+    image_file_size=3_409_928,
     name="5.10-control", arch="arm64", policy="5.10-control", release="5.10.223-1+5.10-control",
     package="linux-source-5.10 5.10.223-1 + base (lab build 96b73c5977e46def)", page_size=4096,
     # offsets from the build's System.map and Image header (lab/build.py image_facts; build keys in
