@@ -29,7 +29,7 @@ from kdumplab.errors import KdumplabError
 from kdumplab.evidence import Evidence, gather
 from kdumplab.family import Trait
 from kdumplab.logscan import Kind
-from kdumplab.machine import Bank, KernelBuild, KernelImage, Machine, Reservation
+from kdumplab.machine import Bank, KernelBuild, KernelImage, Machine, Reservation, memory_from_iomem
 from kdumplab.ranges import PhysRange
 
 __all__ = ["machine_from", "read_from", "evidence_from"]
@@ -83,19 +83,9 @@ def _banks(ev: Evidence) -> tuple[tuple[Bank, ...], tuple[Reservation, ...], str
         raise KdumplabError("--from", "the evidence shows no RAM: neither 'Early memory node ranges' in a log nor "
                             "System RAM lines in /proc/iomem", "give a whole dmesg or /proc/iomem")
     tops = [e for e in io.of("this") if e.depth in (0, None)]
-    ram = [(e.start, e.end) for e in tops if e.name == "System RAM"]
-    # arm64: top-level "reserved" next to System RAM is no-map memory (as tools/options.machine_from_iomem)
-    nomap = [(e.start, e.end) for e in tops if e.name == "reserved" and ev.arch == "arm64"
-             and any(t == e.start or s == e.end for s, t in ram)]
-    merged: list[list[int]] = []
-    for s, t in sorted(ram + nomap):
-        if merged and s <= merged[-1][1]:
-            merged[-1][1] = max(merged[-1][1], t)
-        else:
-            merged.append([s, t])
-    return (tuple(Bank(s, t - s) for s, t in merged),
-            tuple(Reservation("no-map (from /proc/iomem)", s, t - s, nomap=True) for s, t in nomap),
-            f"banks from {io.where}'s System RAM (top-level 'reserved' beside it as no-map)")
+    banks, nomap = memory_from_iomem([(e.start, e.end) for e in tops if e.name == "System RAM"],
+                                     [(e.start, e.end) for e in tops if e.name == "reserved"], ev.arch)
+    return banks, nomap, f"banks from {io.where}'s System RAM (top-level 'reserved' beside it as no-map)"
 
 
 def machine_from(ev: Evidence) -> Machine:

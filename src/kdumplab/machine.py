@@ -211,6 +211,24 @@ class Machine:
         return tuple(sorted({b.node for b in self.banks}))
 
 
+def memory_from_iomem(ram: list[tuple[int, int]], reserved: list[tuple[int, int]],
+                      arch: str) -> tuple[tuple[Bank, ...], tuple[Reservation, ...]]:
+    """Banks and no-map reservations from /proc/iomem's top-level System RAM and "reserved" ranges (end exclusive).
+
+    On arm64 a top-level "reserved" line touching System RAM is no-map memory (UEFI runtime, DT no-map):
+    memblock keeps it as memory but never maps it, so it joins its neighbours' bank and is marked no-map.
+    """
+    nomap = [(s, t) for s, t in reserved if arch == "arm64" and any(e == s or b == t for b, e in ram)]
+    spans: list[list[int]] = []
+    for s, t in sorted(ram + nomap):
+        if spans and s <= spans[-1][1]:
+            spans[-1][1] = max(spans[-1][1], t)
+        else:
+            spans.append([s, t])
+    return (tuple(Bank(s, t - s) for s, t in spans),
+            tuple(Reservation("no-map (from /proc/iomem)", s, t - s, nomap=True) for s, t in nomap))
+
+
 # -- the description: one table of keys drives the TOML loader, its checks, the writer and docs/machine.md --
 
 #: The highest physical address bit each architecture's Debian kernel can map: arm64 4K pages use

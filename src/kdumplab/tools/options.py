@@ -299,7 +299,7 @@ def machine_from_iomem(iomem: str, arch: str, where: str, name: str) -> Machine:
     This is what ``recommend`` needs from a live system; evidence from logs and captures is read by ``--from``.
     """
     from kdumplab.iomem import parse  # noqa: PLC0415
-    from kdumplab.machine import Bank, Reservation  # noqa: PLC0415
+    from kdumplab.machine import memory_from_iomem  # noqa: PLC0415
 
     top = parse(iomem, where)
     ram = [(r.start, r.end) for r in top if r.name == "System RAM"]
@@ -308,17 +308,8 @@ def machine_from_iomem(iomem: str, arch: str, where: str, name: str) -> Machine:
     if all(s == 0 for s, _ in ram):
         raise KdumplabError(where, "every address is 0: /proc/iomem shows addresses only to root",
                             "run as root, or describe the machine with --machine")
-    nomap = [(r.start, r.end) for r in top if r.name == "reserved" and arch == "arm64"
-             and any(e == r.start or s == r.end for s, e in ram)]
-    spans: list[list[int]] = []
-    for s, e in sorted(ram + nomap):
-        if spans and s <= spans[-1][1]:
-            spans[-1][1] = max(spans[-1][1], e)
-        else:
-            spans.append([s, e])
-    return Machine(name=name, arch=arch, banks=tuple(Bank(s, e - s) for s, e in spans),
-                    reserved=tuple(Reservation("no-map (from /proc/iomem)", s, e - s, nomap=True) for s, e in nomap),
-                    source=f"{where} (System RAM lines)")
+    banks, nomap = memory_from_iomem(ram, [(r.start, r.end) for r in top if r.name == "reserved"], arch)
+    return Machine(name=name, arch=arch, banks=banks, reserved=nomap, source=f"{where} (System RAM lines)")
 
 
 def live_machine() -> tuple[Machine, str]:
