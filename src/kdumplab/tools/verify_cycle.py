@@ -40,18 +40,6 @@ def cycle_scenario(cyc: Cycle) -> model.Scenario:
     return replace(sc, kexec_tools=cyc.kexec.version, crash_initrd_size=cyc.kexec.crash_initrd_size)
 
 
-_E820_RAM = re.compile(r"BIOS-e820: \[mem 0x([0-9a-f]+)-0x([0-9a-f]+)\]\s+(?:usable|System RAM)")
-_ELFCOREHDR = re.compile(r"(?:^|\s)elfcorehdr=(?:0x([0-9a-f]+)|(\d+)K)(?:\s|$)")
-
-
-def x86_crash_ram(cyc: Cycle) -> tuple[tuple[int, int], ...]:
-    """The RAM an x86 crash kernel was given: its BIOS-e820 usable entries (the map kexec handed over), as
-    [start, end) pairs; the 5.10-6.12 ("usable") and 7.x ("System RAM") wordings."""
-    if cyc.capture is None:
-        return ()
-    return tuple((int(a, 16), int(b, 16) + 1) for a, b in _E820_RAM.findall(cyc.capture.dmesg))
-
-
 def verify_x86_cycle(cyc: Cycle) -> tuple[FieldCheck, ...]:
     """An x86 cycle: the first boot exactly (pinned at its Kernel code address), then kexec's placement, what it
     handed the crash kernel and what that kernel saw (tools/verify_x86_cycle.py)."""
