@@ -317,6 +317,3 @@ def decide(release: str | None, arch: str, w: Wording, debian_version: str | Non
         return FamilyGuess(by_words.family, "release+wording", f"{by_rel.why}; {by_words.why}", inferred=True)
     return by_rel
 
-
-def by_name(name: str) -> Family:
-    return _BY_NAME[name]

@@ -18,7 +18,6 @@ import os
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 from kdumplab.errors import KdumplabError
 
@@ -225,6 +224,3 @@ def ram_bucket(ram: object) -> str:
         gib *= 2
     return f"<={gib}G" if gib < 1024 else f"<={gib // 1024}T"
 
-
-def is_archive(path: str) -> bool:
-    return Path(path).name.endswith(_ARCHIVE_SUFFIXES)
