@@ -86,3 +86,48 @@ def test_memblock_at_reservation_matches_real_boot(path: Path):
     assert mb is not None
     ours = _pages([(r.base, r.end) for r in mb.reserved], page)
     assert len(real ^ ours) <= 3, sorted(hex(p * page) for p in real ^ ours)[:10]
+
+
+# Where the EFI stub leaves the kernel inside its 2 MiB block, and how many PTE tables paging_init then spends
+# on the image beyond those of the placement the profiles were measured at (QEMU's direct boot, _text at
+# 0x40200000). Expected values from real boots: the page-table run at the top of node 0 in /proc/iomem of
+# tests/data/boots-uefi (5.10: 3 pages more on every ACPI boot, _text 0x120000 into its block; 2 with
+# acpi=off, 0x130000; 5.10 nokaslr, 2 MiB-aligned: none) and the RNG boots, which before this matched only
+# with one kernel-map table more (6.1 6G, 6.12 -b) or fewer (6.1 4G) than the aligned count, and now without.
+@pytest.mark.parametrize(("kernel", "text", "extra"), [
+    ("5.10", 0x1_38f2_0000, 3),   # 5.10-u-cal-4G-512M (ACPI)
+    ("5.10", 0x1_38f3_0000, 2),   # 5.10-u-cal-dma1G-4G-512M (acpi=off: the PE image 64 KiB higher)
+    ("5.10", 0x1_3740_0000, 0),   # 5.10-uefi-4G-nokaslr-512M
+    ("6.1", 0x1_384b_0000, 0),    # 6.1-u-cal-4G-512M (Kernel code at _stext 0x1384c0000)
+    ("6.1", 0x1_384c_0000, 0),    # 6.1-uefi-dma1G-4G-512M
+    ("6.1", 0x1_27de_0000, -1),   # 6.1-rng-cal-4G-512M: text covers one whole block more
+    ("6.1", 0x1_1031_0000, 1),    # 6.1-rng-6G-1G
+    ("6.1", 0x64c9_0000, 0),      # 6.1-rng-2G-256M
+    ("6.12", 0x8189_0000, 1),     # 6.12-rng-cal-4G-512M-b: the alias covers one whole block fewer
+    ("6.12", 0x969e_0000, 0),     # 6.12-rng-cal-4G-512M-a
+    ("6.12", 0x1_3560_0000, 0),   # 6.12-u-cal-4G-512M (the 6.12 stub moves the kernel to 2 MiB)
+    ("7.2", 0xc3ed_0000, 0),      # 7.2-rng-4G-512M: the alias is mapped with pages like the rest of RAM
+])
+def test_kernel_pte_tables_follow_the_placement(kernel: str, text: int, extra: int):
+    from kdumplab import early, policy
+    from kdumplab.presets import DEBIAN_IMAGES
+
+    pol = policy.for_kernel(kernel)
+    image = DEBIAN_IMAGES[kernel][1]
+
+    def tables(at: int) -> int:
+        return early.kernel_pte_tables(pol, at, image.init_begin, image.stext, 2 << 20)
+
+    assert tables(text) - tables(early.CALIBRATION_TEXT) == extra
+
+
+def test_kernel_pte_tables_count_blocks_not_covered_whole():
+    """A hand derivation on 5.10's segments (profile ``kernel_segments``): at _text 0x40200000 the image
+    touches 14 blocks, 13 of them whole in one segment but for 6 (text 5, rodata 3, init data 1, data 1 = 10
+    whole: 4 tables), and the linear alias [_text, __init_begin) covers 9 blocks whole: 4 - 9 = -5."""
+    from kdumplab import early, policy
+    from kdumplab.presets import DEBIAN_IMAGES
+
+    image = DEBIAN_IMAGES["5.10"][1]
+    assert early.kernel_pte_tables(policy.for_kernel("5.10"), 0x4020_0000, image.init_begin, image.stext,
+                                   2 << 20) == 4 - 9

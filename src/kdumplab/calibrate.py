@@ -355,8 +355,11 @@ def make_profile(name: str, policy: str, header: ImageHeader, one: DebugBoot, tw
     missing = sorted(set(f.name for f in dataclasses.fields(EarlyProfile)) - set(facts) - {"pt_extra_pages",
                                                                                          "dt_per_extra_node",
                                                                                          "cpumask_per_extra_node",
-                                                                                         "dt_per_property"})
+                                                                                         "dt_per_property",
+                                                                                         "kernel_segments"})
     notes["dt_per_property"] = f"as {ref.name} (only a boot whose DT has one more property shows it)"
+    notes["kernel_segments"] = (f"as {ref.name} (map_kernel's segment bounds: read from the Image and "
+                                "/proc/kallsyms; a boot at the calibration place does not show them)")
     if two is not None:
         f2 = early_facts(two, header.page_size)
         if "dt_unflatten" in f2 and "dt_unflatten" in facts:

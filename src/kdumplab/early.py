@@ -133,8 +133,50 @@ def table_spans(page_size: int) -> tuple[int, int]:
     return entries * page_size, entries * entries * page_size
 
 
+#: Where _text was when every profile's page tables were measured (``pt_extra_pages``): QEMU's direct boot
+#: loads the Image at RAM base + 2 MiB (tests/data/memblock, ``lab calibrate``)
+CALIBRATION_TEXT = 0x4020_0000
+
+
+def _blocks_inside(start: int, end: int, span: int) -> int:
+    """How many whole ``span``-aligned blocks [start, end) holds."""
+    return max(align_down(end, span) - align_up(start, span), 0) // span
+
+
+def kernel_pte_tables(policy: PolicyData, text: int, init_begin: int, stext: int, span: int) -> int:
+    """PTE-level table pages paging_init spends on the kernel image itself, with ``_text`` at ``text``
+    (``init_begin``, ``stext``: offsets from _text; ``span``: what one PTE table maps, PMD_SIZE).
+
+    Two mappings depend on where the image sits inside its PMD block (the EFI stub of 5.10 and 6.1 leaves
+    the kernel where EDK2 loaded it, 64 KiB- but not 2 MiB-aligned, and head.S keeps that misalignment as
+    the virtual offset, so virtual and physical addresses agree modulo the block size):
+
+    - map_kernel (5.10, 6.1; ``EarlyProfile.kernel_segments``) maps each segment with a block wherever it
+      covers a whole block, else through a PTE table: one table per block the image touches, less the
+      blocks one segment covers whole;
+    - map_mem first maps RAM with pages everywhere (rodata_full), leaving the kernel's linear alias
+      ``[_text (6.1: _stext), __init_begin)`` NOMAP, then maps that alias allowing blocks: each block it
+      covers whole needs no PTE table, though the count of one table per block of RAM includes it (up to
+      6.12; 7.2 maps the alias like the rest of RAM, ``Feature.KERNEL_ALIAS_WITH_RAM``).
+
+    arch/arm64/mm/mmu.c map_kernel, map_mem (Debian 5.10.223, 6.1.192, 6.12.117)."""
+    assert policy.early is not None
+    bounds = policy.early.kernel_segments
+    tables = 0
+    if bounds:
+        lo, hi = text + bounds[0], text + bounds[-1]
+        touched = len(range(align_down(lo, span), hi, span))
+        whole = sum(_blocks_inside(text + a, text + b, span) for a, b in zip(bounds, bounds[1:], strict=False))
+        tables += touched - whole
+    if policy.has(Feature.KERNEL_ALIAS_WITH_RAM):
+        return tables
+    alias_start = text + (stext if policy.has(Feature.KERNEL_FROM_STEXT) else 0)
+    return tables - _blocks_inside(alias_start, text + init_begin, span)
+
+
 def page_table_pages(policy: PolicyData, mb: Memblock, pages_everywhere: bool, page_size: int = SZ_4K,
-                     crash_alone: tuple[int, int] | None = None, kernel_text: tuple[int, int] | None = None) -> int:
+                     crash_alone: tuple[int, int] | None = None, kernel_text: tuple[int, int] | None = None,
+                     stext: int = 0) -> int:
     """paging_init(): the page-table pages of the linear map, plus the kernel mapping and idmap (a
     per-generation constant, ``pt_extra_pages``).
 
@@ -165,6 +207,12 @@ def page_table_pages(policy: PolicyData, mb: Memblock, pages_everywhere: bool, p
                 if prev_end is not None and align_down(prev_end - 1, span) == align_down(base, span):
                     pages -= 1
             prev_end = end
+        if kernel_text is not None:
+            # pt_extra_pages holds the kernel's own tables where they were measured; placed elsewhere in its
+            # block (UEFI), the kernel takes more or fewer
+            text, init_end = kernel_text
+            pages += (kernel_pte_tables(policy, text, init_end - text, stext, pte_span)
+                      - kernel_pte_tables(policy, CALIBRATION_TEXT, init_end - text, stext, pte_span))
         return max(pages, 1)
     apart = ([crash_alone] if crash_alone is not None else []) + ([kernel_text] if kernel_text is not None else [])
     gibs = {g for base, end in mapped for g in range(base // pmd_span, (end - 1) // pmd_span + 1)}
@@ -198,7 +246,8 @@ def _early_setup(policy: PolicyData, mb: Memblock, machine: Machine, facts: Boot
     page_size = machine.page_size
     k = machine.kernel
     text = None if k is None else (k.load_address, k.load_address + k.init_begin)  # _text .. __init_begin
-    pages = page_table_pages(policy, mb, facts.pages_everywhere, page_size, facts.crash_mapped_alone, text)
+    pages = page_table_pages(policy, mb, facts.pages_everywhere, page_size, facts.crash_mapped_alone, text,
+                             0 if k is None else k.stext)
     pages += facts.kaslr_tables[1]
     mb, first = _pages_top_down(mb, pages, page_size, "page tables")
     if first is not None:

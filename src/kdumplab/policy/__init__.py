@@ -68,6 +68,10 @@ class Feature(enum.Enum):
     #: allocation (7.2: memblock=debug shows one ``memmap_alloc`` of 2 MiB per section and no
     #: ``memblock_alloc_exact_nid_raw``), so the pieces fill holes between NOMAP ranges (EFI runtime regions)
     MEMMAP_PER_SECTION = enum.auto()
+    #: map_mem maps the kernel's linear alias [_text, __init_begin) first, with the flags of the rest of RAM
+    #: (pages everywhere under rodata_full), instead of last with blocks allowed (7.2); where the kernel sits
+    #: in its 2 MiB block then changes no page-table count (``early.kernel_pte_tables``)
+    KERNEL_ALIAS_WITH_RAM = enum.auto()
     #: memblock's allocators mark what they reserve MEMBLOCK_RSRV_KERN and memblock_reserve() does not, so
     #: an allocation touching the kernel, initrd or DTB stays a region (and a /proc/iomem line) of its own
     MEMBLOCK_RSRV_KERN = enum.auto()
@@ -130,6 +134,11 @@ class EarlyProfile:
     #: the usemaps go into the section of the node's pg_data_t (sparse_early_usemaps_alloc_pgdat_section,
     #: up to 6.x); 7.x allocates them plainly top-down on the node (mm/sparse.c sparse_usage_init)
     usemap_near_pgdat: bool = True
+    #: the bounds of the kernel segments paging_init's map_kernel maps from memblock, as offsets from _text:
+    #: text, rodata, init text, init data, data (``_stext``/``_text``, ``_etext``, ``__init_begin``,
+    #: ``__inittext_end``, ``_sdata``, ``_end``). Empty where the early boot code maps the image into tables
+    #: inside it (6.12+: arch/arm64/kernel/pi/map_kernel.c), so no memblock page depends on them.
+    kernel_segments: tuple[int, ...] = ()
 
 
 #: how swiotlb's per-slab metadata is allocated after the buffer (LateProfile.swiotlb_meta):

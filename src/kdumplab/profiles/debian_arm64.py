@@ -41,7 +41,11 @@ V5_10 = KernelProfile(
         image_size=0x1ad_0000, init_pg_dir=0x1ac_8000, init_pg_end=0x1ac_d000),
     early=EarlyProfile(pt_extra_pages=-2, dt_unflatten=0x8b14, dt_per_extra_node=0x2d8, numa_distance=True,
                        node_data=0x2500, cpumask=0, cpumask_per_extra_node=0, section_bits=30,
-                       section_roots=0x4000, usemap_per_section=336, vmemmap_pt_pages=2, dt_per_property=88),
+                       section_roots=0x4000, usemap_per_section=336, vmemmap_pt_pages=2, dt_per_property=88,
+                       # _etext: "11712K kernel code" (_etext - _stext) and /proc/kallsyms; __inittext_end: the
+                       # Image's .altinstructions table ends at 0x131e44c (after _einittext 0x12eb32c in
+                       # /proc/kallsyms), rounded up to SEGMENT_ALIGN (64 KiB) as vmlinux.lds.S does
+                       kernel_segments=(0, 0xb8_0000, 0x128_0000, 0x132_0000, 0x17d_0000, 0x1ad_0000)),
     # tests/data/memblock/5.10-*: "percpu: Embedded 33 pages/cpu s95576 r8192 d31400 u135168", a 144-byte
     # chunk header (136 + the populated bitmap) and 544 bytes of slot lists
     late=LateProfile(95576, 8192, 31400, 135168, percpu_chunk_struct=136, percpu_slot_lists=544,
@@ -63,7 +67,11 @@ V6_1 = KernelProfile(
         image_size=0x201_0000, init_pg_dir=0x200_b000, init_pg_end=0x201_0000),
     early=EarlyProfile(pt_extra_pages=2, dt_unflatten=0x9c7c, dt_per_extra_node=0x330, numa_distance=True,
                        node_data=0x2c80, cpumask=0, cpumask_per_extra_node=0, section_bits=27,
-                       section_roots=0x20000, usemap_per_section=56, vmemmap_pt_pages=2, dt_per_property=96),
+                       section_roots=0x20000, usemap_per_section=56, vmemmap_pt_pages=2, dt_per_property=96,
+                       # text from _stext (map_kernel, 6.1); _etext: "13248K kernel code" and /proc/kallsyms;
+                       # __inittext_end: .altinstructions ends at 0x173214f (_einittext 0x16d5f98), rounded up
+                       # to 64 KiB (6.1.192-3's Image; the same sections as the profile's Kernel code/data)
+                       kernel_segments=(0x1_0000, 0xd0_0000, 0x166_0000, 0x174_0000, 0x1cb_0000, 0x201_0000)),
     # tests/data/memblock/6.1-*: "percpu: Embedded 31 pages/cpu s87272 r8192 d31512 u126976", 288 bytes of slot
     # lists; swiotlb_init_remap's slot and area arrays
     late=LateProfile(87272, 8192, 31512, 126976, percpu_chunk_struct=136, percpu_slot_lists=288,
