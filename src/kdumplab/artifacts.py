@@ -7,6 +7,7 @@ import struct
 import fdt
 
 from kdumplab.errors import KdumplabError
+from kdumplab.firmware_fdt import FdtShape, shape_of, with_property
 from kdumplab.kexec import KexecLoad
 
 __all__ = ["crash_dtb", "crash_dtb_size", "efi_stub_fdt", "elfcorehdr_bytes", "base_dtb", "without_nops"]
@@ -127,24 +128,6 @@ def _strip_nops(blob: bytes, where: str) -> bytes:
     return header + rsv + bytes(out) + strings
 
 
-def _root_cells(tree: fdt.FDT, name: str, where: str) -> int:
-    """The root's ``#address-cells``/``#size-cells``: one 32-bit cell, 1 or 2 (kexec-tools writes its /chosen
-    numbers with these; arm64 needs 2, a 32-bit tree has 1). Absent means 1, the devicetree spec's default.
-    Anything else (an empty property, several cells, 0 or 3) is a one-line error, not a guess."""
-    if not tree.exist_property(name):
-        return 1
-    prop = tree.get_property(name)
-    data = getattr(prop, "data", None)
-    if not isinstance(prop, fdt.PropWords) or len(data or ()) != 1 or data[0] not in (1, 2):
-        raise KdumplabError(where, f"root {name} must be one cell holding 1 or 2, not {_shown(prop)}")
-    return int(data[0])
-
-
-def _shown(prop: object) -> str:
-    data = getattr(prop, "data", None)
-    return "an empty property" if not data else f"{list(data)[:4]!r}"
-
-
 def _padded(text: str) -> bytes:
     """A string property as kexec-tools' dtb_set_property stores it: NUL-terminated, then NUL-padded to 4 bytes."""
     raw = text.encode() + b"\0"
@@ -167,7 +150,8 @@ def crash_dtb(base: bytes, load: KexecLoad, bootargs: str, where: str = "dtb") -
         raise
     except Exception as err:  # noqa: BLE001 - the fdt library raises bare Exception on a damaged blob
         raise KdumplabError(where, f"not a readable device tree: {err}") from None
-    ac, sc = _root_cells(tree, "#address-cells", where), _root_cells(tree, "#size-cells", where)
+    shape = shape_of(base, where)
+    ac, sc = shape.address_cells, shape.size_cells
     if not tree.exist_node("chosen"):
         tree.add_item(fdt.Node("chosen"))
     addr, size = load.elfcorehdr
@@ -195,62 +179,25 @@ def crash_dtb(base: bytes, load: KexecLoad, bootargs: str, where: str = "dtb") -
     return tree.to_dtb(version=17)
 
 
-def _chosen_props(blob: bytes, where: str) -> tuple[dict[str, int] | None, bytes, int]:
-    """The /chosen node's properties (name -> value length) of a flattened tree, its strings block, and the
-    size the tree has once packed (header, reservation map, structure with any FDT_NOP tokens, strings)."""
-    packed = without_nops(blob, where)  # also checks the header and walks the structure once
-    _, off_struct, off_strings, off_rsv, *_ = struct.unpack_from(">9I", blob, 4)
-    size_strings, size_struct = struct.unpack_from(">2I", blob, 32)
-    strings = blob[off_strings:off_strings + size_strings]
-    rsv = struct.unpack_from(">I", packed, 8)[0] - 40  # the map as without_nops copied it
-    depth, here, chosen = 0, False, None
-    pos = off_struct
-    while pos < off_struct + size_struct:
-        (tag,) = struct.unpack_from(">I", blob, pos)
-        if tag == _FDT_BEGIN_NODE:
-            name_end = blob.index(b"\0", pos + 4)
-            depth += 1
-            here = depth == 2 and blob[pos + 4:name_end] == b"chosen"
-            if here:
-                chosen = {}
-            pos += 4 + ((name_end - pos - 4 + 1 + 3) & ~3)
-            continue
-        if tag == _FDT_PROP:
-            length, nameoff = struct.unpack_from(">2I", blob, pos + 4)
-            if here and chosen is not None:
-                chosen[strings[nameoff:strings.index(b"\0", nameoff)].decode()] = length
-            pos += 12 + ((length + 3) & ~3)
-            continue
-        if tag == _FDT_END_NODE:
-            depth -= 1
-            here = False
-        elif tag == _FDT_END:
-            break
-        pos += 4
-    return chosen, strings, 40 + rsv + size_struct + size_strings
-
-
-def crash_dtb_size(base: bytes, usable_ranges: int, initrd: bool, bootargs: str, low_range: bool = False,
-                   where: str = "dtb") -> int:
-    """The size of the DTB segment kexec-tools builds from the running kernel's tree (``base``), as libfdt
-    counts it, without building the tree.
+def crash_dtb_size(base: bytes | FdtShape, usable_ranges: int, initrd: bool, bootargs: str,
+                   low_range: bool = False, where: str = "dtb") -> int:
+    """The size of the DTB segment kexec-tools builds from the running kernel's tree (``base``: its bytes, or
+    its shape as ``kdumplab.firmware_fdt`` counts it when only the boot chain is known), without building it.
 
     kexec-tools (kexec-arm64.c setup_2nd_dtb, dt-ops.c dtb_set_property, the same in 2.0.20-2.0.32) opens the
     tree into a bigger buffer, sets each /chosen property with ``fdt_setprop`` and packs it again
     (``fdt_pack``: header, reservation map, structure, strings, no gaps), so the segment is the packed size
     of the first kernel's /sys/firmware/fdt (QEMU's 1 MiB buffer or the EFI stub's tree alike) plus, per
-    property: the change of its 4-byte-padded value when it exists, else a 12-byte property header, the
-    padded value and its name with a NUL in the strings block, unless that text already ends some string
-    there (libfdt's fdt_find_add_string matches any ``name\0`` inside the block, so names QEMU once set and
-    the kernel deleted still count). Set: linux,elfcorehdr (one address/size pair), linux,usable-memory-range
-    (one pair per range), linux,low-memory-range (2.0.25-lowmem), linux,initrd-start/-end (64 bits each),
-    bootargs (the text and its NUL). A tree without /chosen gets the node (16 bytes).
+    property, what ``firmware_fdt.with_property`` counts: the change of its 4-byte-padded value when it
+    exists, else a 12-byte property header, the padded value and its name with a NUL in the strings block,
+    unless that text already ends some string there (libfdt's fdt_find_add_string matches any ``name\0``
+    inside the block, so names QEMU once set and the kernel deleted still count). Set: linux,elfcorehdr (one
+    address/size pair), linux,usable-memory-range (one pair per range), linux,low-memory-range
+    (2.0.25-lowmem), linux,initrd-start/-end (64 bits each), bootargs (the text and its NUL). A tree without
+    /chosen gets the node (16 bytes).
     """
-    chosen, strings, size = _chosen_props(base, where)
-    if chosen is None:
-        chosen, size = {}, size + 16
-    tree = fdt.parse_dtb(without_nops(base, where))
-    pair = 4 * (_root_cells(tree, "#address-cells", where) + _root_cells(tree, "#size-cells", where))
+    shape = base if isinstance(base, FdtShape) else shape_of(base, where)
+    pair = 4 * (shape.address_cells + shape.size_cells)
     sets = [("linux,elfcorehdr", pair), ("linux,usable-memory-range", pair * usable_ranges)]
     if low_range:
         sets.append(("linux,low-memory-range", pair))
@@ -258,18 +205,9 @@ def crash_dtb_size(base: bytes, usable_ranges: int, initrd: bool, bootargs: str,
         sets += [("linux,initrd-start", 8), ("linux,initrd-end", 8)]
     if bootargs:
         sets.append(("bootargs", len(bootargs.encode()) + 1))
-    table = bytearray(strings)
     for name, length in sets:
-        padded = (length + 3) & ~3
-        if name in chosen:
-            size += padded - ((chosen[name] + 3) & ~3)
-            continue
-        size += 12 + padded
-        key = name.encode() + b"\0"
-        if key not in table:
-            table += key
-            size += len(key)
-    return size
+        shape = with_property(shape, name, length)
+    return shape.size
 
 
 def elfcorehdr_bytes(load: KexecLoad) -> bytes:

@@ -255,7 +255,8 @@ def _early_setup(policy: PolicyData, mb: Memblock, machine: Machine, facts: Boot
     nodes = _nodes(mb)
     extra = len(nodes) - 1
     if not machine.acpi:  # setup_arch: "if (acpi_disabled) unflatten_device_tree();" (5.10 .. 7.2)
-        dt = p.dt_unflatten + extra * p.dt_per_extra_node + machine.dt_extra_properties * p.dt_per_property
+        dt = (p.dt_unflatten + extra * p.dt_per_extra_node + machine.dt_extra_properties * p.dt_per_property
+              + sum(_memory_node_name(lo) - _FITTED_MEMORY_NODE_NAME for _, lo, _ in nodes[1:]))
         mb, a = _top(mb, dt, 8, "device tree")
         allocs.append(a) if a else None
     if p.numa_distance:
@@ -268,6 +269,19 @@ def _early_setup(policy: PolicyData, mb: Memblock, machine: Machine, facts: Boot
         mb, a = _top(mb, p.cpumask + extra * p.cpumask_per_extra_node, 64, "cpumask")
         allocs.append(a) if a else None
     return mb, allocs
+
+
+#: ``dt_per_extra_node`` was read from 4G+4G boots, whose second memory node is "memory@140000000" (below)
+_FITTED_MEMORY_NODE_NAME = 24
+
+
+def _memory_node_name(start: int) -> int:
+    """The bytes the unflattened tree gives a ``memory@START`` node's name: drivers/of/fdt.c populate_node
+    copies the name and its NUL right after ``struct device_node``, and unflatten_dt_alloc starts the next
+    piece 8-byte aligned (``__alignof__(struct device_node)``). A second node below 4 GiB ("memory@c0000000",
+    16 bytes) thus costs 8 bytes less than one above it: 6.12-16k on 2G+6G puts NODE_DATA(1) at
+    0x23fbedf00-0x23fbf177f, right below a tree 43,132 bytes long (tests/data/boots/6.12-16k-numa-2Gh)."""
+    return align_up(len(f"memory@{start:x}") + 1, 8)
 
 
 def _count_indices(spans: list[tuple[int, int]], unit: int) -> int:

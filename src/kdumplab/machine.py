@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kdumplab.errors import KdumplabError
+from kdumplab.firmware_fdt import QemuDtb
 from kdumplab.ranges import SZ_4K, SZ_64K, U64_MAX, PhysRange, iec_hex, parse_count, parse_memory
 
 __all__ = ["Bank", "Reservation", "KernelImage", "KernelBuild", "Machine", "Key", "KEYS", "TABLES", "PHYS_BITS",
@@ -153,6 +154,9 @@ class Machine:
     #: properties the device tree has beyond the board's own (the lab's -dtb adds ``dma-ranges``); each is
     #: one more ``struct property`` in the unflattened tree (kdumplab.early)
     dt_extra_properties: int = 0
+    #: the ``-dtb`` file QEMU loads (None: QEMU's built-in tree, or not QEMU): what the kernel's
+    #: /sys/firmware/fdt, and so the crash kernel's DTB, is made from (kdumplab.firmware_fdt)
+    qemu_dtb: QemuDtb | None = None
     build: KernelBuild = KernelBuild()
     #: device / MMIO lines of /proc/iomem that are not RAM (kept as text; they do not move the model)
     iomem_devices: tuple[str, ...] = ()

@@ -297,16 +297,26 @@ def _efi_nomap(machine: Machine) -> tuple[tuple[int, int], ...]:
 def _kexec(policy: PolicyData, machine: Machine, iomem: Any, outcome: BootOutcome, version: str,
            crash_initrd_size: int | None, cmdline: str = ""):
     """``kexec -p`` of the same kernel (with the given kdump initrd, else the machine's own) against the
-    predicted /proc/iomem (its text, or the lines kexec-tools reads from it). Under UEFI kexec-tools starts
-    from the EFI stub's tree (``artifacts.efi_stub_fdt`` with the kernel's ``cmdline``), and the crash
-    kernel's command line is the lab's (``kexec.CRASH_APPEND``, which the DT default size assumes too)."""
-    from kdumplab import artifacts, kexec  # noqa: PLC0415
+    predicted /proc/iomem (its text, or the lines kexec-tools reads from it). kexec-tools starts from the
+    running kernel's tree: under UEFI with ACPI the EFI stub's own (``artifacts.efi_stub_fdt`` with the
+    kernel's ``cmdline``); from a QEMU ``-dtb`` file (``machine.qemu_dtb``) that file as QEMU loads it and,
+    under UEFI (acpi=off), as EDK2 and the stub amend it (``kdumplab.firmware_fdt``). The crash kernel's
+    command line is the lab's (``kexec.CRASH_APPEND``, which the DT default size assumes too)."""
+    from kdumplab import artifacts, firmware_fdt, kexec  # noqa: PLC0415
 
     main = outcome.main
-    base = None
-    if machine.firmware == "uefi" and policy.kexec_generation:
-        facts = kexec.KERNEL_KEXEC[policy.kexec_generation]
-        initrd = machine.initrd
+    base: Any = None
+    facts = kexec.KERNEL_KEXEC[policy.kexec_generation] if policy.kexec_generation else None
+    initrd = machine.initrd
+    if machine.qemu_dtb is not None and facts is not None:
+        uefi = machine.firmware == "uefi"
+        base = firmware_fdt.qemu_loaded(machine.qemu_dtb, cmdline, initrd=not uefi and initrd is not None)
+        if uefi:
+            base = firmware_fdt.efi_stub_amended(firmware_fdt.edk2_handed(base), cmdline,
+                                                 initrd_in_dt=facts.efi_stub_initrd_in_dt and initrd is not None,
+                                                 kaslr_seed=machine.efi_rng)
+        base = firmware_fdt.as_the_kernel_keeps_it(base)
+    elif machine.firmware == "uefi" and facts is not None:
         base = artifacts.efi_stub_fdt(
             cmdline, last_comp_version=facts.efi_stub_fdt_last_comp,
             initrd=(initrd.start, initrd.end) if facts.efi_stub_initrd_in_dt and initrd is not None else None)
@@ -315,7 +325,7 @@ def _kexec(policy: PolicyData, machine: Machine, iomem: Any, outcome: BootOutcom
 
 
 def _load(policy: PolicyData, machine: Machine, iomem: Any, crashk_res: Any, version: str,
-          crash_initrd_size: int | None, base_fdt: bytes | None = None, bootargs: str = ""):
+          crash_initrd_size: int | None, base_fdt: Any = None, bootargs: str = ""):
     from kdumplab import artifacts, kexec  # noqa: PLC0415
 
     if not policy.kexec_generation:

@@ -101,10 +101,7 @@ def _shape(case: dict, cmdline: str) -> dict:
 
 # Known disagreements, each a strict xfail (fixing it turns the test red until the entry is removed). The three
 # lab-kernel entries of issue 13 went when the lab kernels got their own memblock=debug calibration.
-KNOWN: dict[str, str] = {
-    "6.12-16k-numa-2Gh": ("16K kernel on two nodes: the swiotlb area array and node 0's device tree differ by a few "
-                          "hundred bytes from the model; issue 11 item 7"),
-}
+KNOWN: dict[str, str] = {}
 BOOT_CASES = [pytest.param(p, marks=pytest.mark.xfail(strict=True, reason=KNOWN[p.name])) if p.name in KNOWN else p
               for p in BOOTS]
 

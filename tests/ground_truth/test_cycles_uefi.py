@@ -147,13 +147,7 @@ def test_vmcore(case: Path) -> None:
     assert view.vmcore_size == cyc.capture.vmcore_size
 
 
-_DT_UNDER_EFI = pytest.mark.xfail(strict=True, reason=(
-    "acpi=off: the EFI stub amends QEMU's -dtb tree (memory node, kaslr-seed, stdout-path kept), so kexec-tools' "
-    "DTB is 8 KiB, not the 640 bytes of the stub's empty tree the model assumes; the real tree drives verify"))
-
-
-@pytest.mark.parametrize("case", [pytest.param(p, marks=_DT_UNDER_EFI) if load_cycle(p).first.dma_window else p
-                                  for p in CASES], ids=[p.name for p in CASES])
+@pytest.mark.parametrize("case", CASES, ids=[p.name for p in CASES])
 def test_end_to_end_from_the_uefi_boot_model(case: Path) -> None:
     # the model's own first kernel under EDK2 (kdumplab.efi: memory map, stub placement, the cycle's big
     # initrd) instead of the recorded one, then kexec and the crash kernel: the same recorded result

@@ -3,11 +3,13 @@ described in ``data/*.toml`` (each citing the public dump it came from)."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from importlib import resources
 
 from kdumplab import profiles
 from kdumplab.errors import KdumplabError
+from kdumplab.firmware_fdt import QemuDtb, qemu_dtb_file_size
 from kdumplab.machine import Bank, KernelBuild, KernelImage, Machine, load_machine
 from kdumplab.policy import for_kernel
 from kdumplab.profiles import ProfileTable
@@ -20,9 +22,6 @@ QEMU_VIRT_RAM_BASE = 0x4000_0000
 #: QEMU's -M virt DTB is created with a 1 MiB total size (seen as a 1 MiB memblock reservation)
 QEMU_VIRT_DTB_SIZE = 1 << 20
 
-#: Size of QEMU 7.2's own -M virt tree (``dumpdtb``) after ``fdtput`` adds the dma-ranges property (which
-#: packs it), by number of NUMA nodes; measured here, the same for every -m and for both lab CPUs.
-QEMU_VIRT_DMA_DTB_FILE_SIZE = {1: 7553, 2: 7690}
 
 
 def qemu_loaded_dtb_size(file_size: int) -> int:
@@ -139,13 +138,17 @@ def qemu_virt(mem: int = 8 * SZ_1G, numa: tuple[int, ...] | None = None, initrd_
     dtb_start = align_up(initrd_start + initrd_size, SZ_2M)
     if dma_window is not None and not 0 < dma_window <= mem:
         raise KdumplabError("--dma-window", f"{dma_window:#x} bytes is not within the {mem:#x} bytes of RAM")
-    if dma_window is not None and dtb_file_size is None:
-        dtb_file_size = QEMU_VIRT_DMA_DTB_FILE_SIZE.get(len(sizes), QEMU_VIRT_DMA_DTB_FILE_SIZE[1])
+    qemu_dtb = None
+    if dma_window is not None:  # QEMU's own tree for these nodes plus dma-ranges (lab/qemu.py make_dtb)
+        nodes = tuple((b.start, b.size) for b in banks)
+        if dtb_file_size is None:
+            dtb_file_size = qemu_dtb_file_size(nodes, len(sizes) > 1)
+        qemu_dtb = QemuDtb(dtb_file_size, nodes, len(sizes) > 1)
     dtb_size = QEMU_VIRT_DTB_SIZE if dtb_file_size is None else qemu_loaded_dtb_size(dtb_file_size)
     gib = mem / SZ_1G
     if firmware == "uefi":
-        return _qemu_virt_uefi(mem, sizes, tuple(banks), kernel, initrd_size, high_io, cmdline,
-                               dma_window, dtb_file_size, rng, kernel_at)
+        return dataclasses.replace(_qemu_virt_uefi(mem, sizes, tuple(banks), kernel, initrd_size, high_io, cmdline,
+                                                   dma_window, dtb_file_size, rng, kernel_at), qemu_dtb=qemu_dtb)
     if rng or kernel_at is not None:
         raise KdumplabError("--rng" if rng else "--kernel-at", "an arm64 direct boot puts the kernel where QEMU "
                             "loads it; the EFI stub's random place needs --firmware uefi")
@@ -157,6 +160,7 @@ def qemu_virt(mem: int = 8 * SZ_1G, numa: tuple[int, ...] | None = None, initrd_
         page_size=for_kernel(kernel).page_size,
         dma_address_limit=None if dma_window is None else QEMU_VIRT_RAM_BASE + dma_window - 1,
         dt_extra_properties=0 if dma_window is None else 1,  # the one `fdtput ... dma-ranges`
+        qemu_dtb=qemu_dtb,
         iomem_devices=prof.virt_devices if prof.virt_devices is not None else
         QEMU_VIRT_LOW_DEVICES + tuple(f"{s:x}-{s + n - 1:x} : {name}" for s, n, name in high_io),
         build=prof.build or KernelBuild(),
@@ -171,7 +175,6 @@ def _qemu_virt_uefi(mem: int, sizes: tuple[int, ...], banks: tuple[Bank, ...], k
     """-M virt under EDK2: the memory map and placements come from kdumplab.efi. With QEMU's ACPI tables the
     devices carry ACPI names; with a DMA window (-M virt,acpi=off and QEMU's tree with dma-ranges) EDK2 hands
     the tree to the kernel, which then names devices by their DT nodes and sizes ZONE_DMA from the window."""
-    import dataclasses  # noqa: PLC0415
 
     from kdumplab import efi  # noqa: PLC0415
     from kdumplab.machine import Reservation  # noqa: PLC0415
