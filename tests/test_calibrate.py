@@ -68,7 +68,7 @@ def test_calibration_regenerates_the_builtin_profile(kernel: str, calibrated: di
     ref, got = profiles.get(kernel), calibrated[kernel]
     assert got.early == ref.early
     assert got.image == ref.image
-    assert got.crash.static_kib == ref.crash.static_kib
+    assert got.crash == dataclasses.replace(ref.crash, generation=got.crash.generation)
     assert got.page_size == ref.page_size and got.policy == ref.policy
     assert ("not shown by the boots" in got.citations.get("early", "")) == (kernel == "7.2")
 

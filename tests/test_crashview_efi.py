@@ -9,10 +9,13 @@ from pathlib import Path
 import pytest
 
 from kdumplab.artifacts import crash_dtb_size
-from kdumplab.crashview import CRASH_KERNELS, SWIOTLB_KIB, crash_view, efi_nomap_ranges, numa_nodes_seen
+from kdumplab.crashview import efi_nomap_ranges, numa_nodes_seen
 from kdumplab.kexec import KexecLoad
 from kdumplab.lab.cycle import load_cycle
 from kdumplab.tools.verify_cycle import real_chosen
+from tests.test_crashview import view
+
+SWIOTLB_KIB = 64 << 10  # kernel/dma/swiotlb.c IO_TLB_DEFAULT_SIZE
 
 DATA = Path(__file__).parent / "data"
 
@@ -54,30 +57,28 @@ def _load(usable: tuple[tuple[int, int], ...]) -> KexecLoad:
 
 
 def test_nomap_memory_changes_swiotlb_memmap_and_cma_not_system_ram() -> None:
-    k = CRASH_KERNELS["6.12"]
     low = _load(((0xDC000000, 0xFBFFFFFF),))
-    dt, efi = crash_view(k, low), crash_view(k, low, nomap=NOMAP)
+    dt, efi = view("6.12", low), view("6.12", low, nomap=NOMAP)
     # DT: low memory only, 6.12's RAM/1024 buffer; UEFI: memblock ends at 0x13ffdffff > 4 GiB: the full buffer
     assert dt.swiotlb_kib == 512 and efi.swiotlb_kib == SWIOTLB_KIB
     assert efi.iomem_lines == dt.iomem_lines == ("dc000000-fbffffff : System RAM",)
     assert efi.memtotal_kb_max == dt.memtotal_kb_max == 512 << 10
-    # two more 128 MiB sections get a memmap (0x0 and 0x138000000): 2 x 2 MiB
-    assert dt.memtotal_kb - efi.memtotal_kb == (SWIOTLB_KIB - 512) + 2 * 2048
+    # two more 128 MiB sections get a memmap (0x0 and 0x138000000): 2 x 2 MiB; and the bigger buffer's slot
+    # array (swiotlb_init_remap, 24 bytes per 2 KiB slab, page-rounded): 768 KiB for 64 MiB, 8 KiB for 512 KiB
+    assert dt.memtotal_kb - efi.memtotal_kb == (SWIOTLB_KIB - 512) + 2 * 2048 + (768 - 8)
     # 6.1 with only a high range: DT places CMA above 4 GiB; under UEFI the DMA limit is 4 GiB (memory starts
     # at 0x04000000) and nothing usable lies below it
     high = _load(((0x1EB800000, 0x22B7FFFFF),))
-    assert crash_view(CRASH_KERNELS["6.1"], high).cma_kib == 64 << 10
-    assert crash_view(CRASH_KERNELS["6.1"], high, nomap=NOMAP).cma_kib == 0
+    assert view("6.1", high).cma_kib == 64 << 10
+    assert view("6.1", high, nomap=NOMAP).cma_kib == 0
 
 
 def test_hashes_count_nomap_up_to_6_8() -> None:
     # free_area_init_core's present pages (5.10, 6.1) hold no-map memory; calc_nr_kernel_pages (6.9+) does not
     big = ((0x40000000, 0x7FFFFFFF),)  # 1 GiB of no-map memory
     usable = _load(((0xDC000000, 0xFBFFFFFF),))
-    assert crash_view(CRASH_KERNELS["5.10"], usable, nomap=big).hashes_kib > crash_view(
-        CRASH_KERNELS["5.10"], usable).hashes_kib
-    assert crash_view(CRASH_KERNELS["6.12"], usable, nomap=big).hashes_kib == crash_view(
-        CRASH_KERNELS["6.12"], usable).hashes_kib
+    assert view("5.10", usable, nomap=big).hashes_kib > view("5.10", usable).hashes_kib
+    assert view("6.12", usable, nomap=big).hashes_kib == view("6.12", usable).hashes_kib
 
 
 def _booted_crash_kernel(path: Path) -> bool:

@@ -39,7 +39,7 @@ from kdumplab.machine import KernelImage
 from kdumplab.policy import EarlyProfile
 from kdumplab.profiles import KernelProfile
 
-__all__ = ["ImageHeader", "read_image_header", "DebugBoot", "early_facts", "image_from_boot", "static_kib",
+__all__ = ["ImageHeader", "read_image_header", "DebugBoot", "early_facts", "image_from_boot",
            "make_profile", "QEMU_VIRT_TEXT"]
 
 #: where QEMU -M virt loads an arm64 Image's _text: RAM base + 2 MiB (+ text_offset) (hw/arm/boot.c)
@@ -131,8 +131,6 @@ _ALLOC = re.compile(r"memblock_(?:alloc_try_nid|alloc_exact_nid_raw|alloc_try_ni
                     r"align=(0x[0-9a-f]+)(?: nid=(-?\d+))? from=(0x[0-9a-f]+) max_addr=(0x[0-9a-f]+) (\w+)")
 _RANGE = re.compile(r"memblock_(reserve|free|phys_free|remove|add): \[(0x[0-9a-f]+)-(0x[0-9a-f]+)\] ([\w.]+)")
 _NODE_DATA = re.compile(r"NODE_DATA(?:\(\d+\) allocated)? \[mem (0x)?([0-9a-f]+)-(0x)?([0-9a-f]+)\]")
-_MEMORY = re.compile(r"Memory: \d+K/\d+K available \((\d+)K kernel code, (\d+)K rwdata, (\d+)K rodata, \d+K init, "
-                     r"(\d+)K bss")
 _PERCPU = re.compile(r"percpu: Embedded \d+ pages/cpu s(\d+) r(\d+) d(\d+) u(\d+)")
 _IOMEM = re.compile(r"^\s*([0-9a-f]+)-([0-9a-f]+) : Kernel (code|data)$")
 
@@ -292,16 +290,6 @@ def percpu_first_chunk(boot: DebugBoot) -> dict[str, int]:
     return {}
 
 
-def static_kib(boot: DebugBoot) -> int | None:
-    """Code + rwdata + rodata + bss of the ``Memory:`` line: what the kernel keeps of its image after init
-    (the crash kernel prints the same numbers)."""
-    for line in boot.lines():
-        m = _MEMORY.search(line)
-        if m:
-            return sum(int(g) for g in m.groups())
-    return None
-
-
 def _reference(policy: str, page_size: int) -> KernelProfile:
     from kdumplab import profiles  # noqa: PLC0415
 
@@ -376,19 +364,16 @@ def make_profile(name: str, policy: str, header: ImageHeader, one: DebugBoot, tw
     if missing:
         notes["early"] = f"{', '.join(missing)} not shown by the boots: {ref.name}'s"
     image = image_from_boot(one, header, rows[policy].has(Feature.KERNEL_FROM_STEXT), system_map)
-    kib = static_kib(one)
     pageblock = table_spans(header.page_size)[0]
     cma_align = max(rows[policy].cma_align, pageblock) if header.page_size != 4096 else None
-    crash = dataclasses.replace(ref.crash, generation=name, page_size=header.page_size,
-                                **({"static_kib": kib} if kib else {}))
+    crash = dataclasses.replace(ref.crash, generation=name, page_size=header.page_size)
     vaddr = (system_map or {}).get("text_vaddr")
     kexec = dataclasses.replace(ref.kexec, generation=name, **({"text_vaddr": vaddr} if vaddr is not None else {}))
     percpu = percpu_first_chunk(one)
     late = dataclasses.replace(ref.late, **percpu) if ref.late is not None else None
     notes["late"] = (f"percpu first chunk from the boot's percpu: line; the rest as {ref.name}" if percpu
                      else f"as {ref.name}")
-    notes["crash"] = (f"static_kib from the boot's Memory: line; the rest as {ref.name}" if kib
-                      else f"as {ref.name}")
+    notes["crash"] = f"as {ref.name}; its MemTotal follows from the image, early and late facts (crashboot)"
     notes["kexec"] = f"as {ref.name}" + ("; text_vaddr from System.map" if system_map else "")
     notes["efi_stub"] = f"as {ref.name}"
     prof = KernelProfile(

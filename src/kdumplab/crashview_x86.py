@@ -28,7 +28,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from kdumplab.crashview import CrashView, _early_hashes_kib
+from kdumplab.crashview import CrashView
 from kdumplab.errors import KdumplabError
 from kdumplab.kexec_x86 import E820_RAM, X86KernelFacts, X86KexecLoad
 from kdumplab.profiles import ProfileTable
@@ -41,7 +41,19 @@ SZ_1M = 1 << 20
 SECTION = 1 << 27  # SECTION_SIZE_BITS 27 on x86_64
 SECTION_MEMMAP_KIB = (SECTION // PAGE) * 64 // 1024  # 2 MiB of struct page per section
 SWIOTLB_KIB = 64 << 10
+_HASHES = ((13, 8), (14, 8))  # dentry cache and inode cache: (scale, bytes per bucket), sized from free pages
 NODE_DATA_KIB = 176  # a further NUMA node's pg_data_t (0x2b000-0x2b080, read in the x86 calibration boots) + a page
+
+
+def _early_hashes_kib(pages: int) -> int:
+    """alloc_large_system_hash for the boot-time VFS hashes: pages rounded up to 1 MiB, one bucket per
+    2^scale bytes, rounded up to a power of two; memblock memory, so outside MemTotal."""
+    pages = -(-pages // 256) * 256
+    total = 0
+    for scale, bucket in _HASHES:
+        entries = max(pages >> (scale - 12), 1)
+        total += (1 << (entries - 1).bit_length()) * bucket
+    return total // 1024
 
 
 @dataclass(frozen=True, slots=True)

@@ -48,6 +48,12 @@ class BootFacts:
     #: (PUD table) boundaries, and the random kernel offset moves the image across table boundaries; QEMU
     #: puts a fresh kaslr-seed in every boot's DT, so a boot can only be pinned, not predicted (verify does).
     kaslr_tables: tuple[int, int] = (0, 0)
+    #: NUMA nodes the firmware describes that hold no memblock memory: a crash kernel capped to
+    #: linux,usable-memory-range still parses every DT memory node's numa-node-id, so each such node gets its
+    #: NODE_DATA (allocated on another node: "NODE_DATA(1) on node 0") and counts in nr_node_ids and the
+    #: unflattened DT (arm64 numa_register_nodes loops numa_nodes_parsed: Debian 5.10.223 arch/arm64/mm/numa.c,
+    #: drivers/base/arch_numa.c from 6.1; recorded 6.12-kt2.0.25-numa-512M and 7.2-kt2.0.25-numa-512M)
+    memoryless_nodes: tuple[int, ...] = ()
 
 
 #: The (vmemmap, kernel map) page-table pages a KASLR boot may have beyond the unrandomised layout, in the
@@ -228,12 +234,14 @@ def page_table_pages(policy: PolicyData, mb: Memblock, pages_everywhere: bool, p
     return max(pages, 1)
 
 
-def _nodes(mb: Memblock) -> list[tuple[int, int, int]]:
-    """(nid, start, end) of each node, in node order."""
+def _nodes(mb: Memblock, memoryless: tuple[int, ...] = ()) -> list[tuple[int, int, int]]:
+    """(nid, start, end) of each node, in node order; ``memoryless`` nodes are (nid, 0, 0)."""
     spans: dict[int, tuple[int, int]] = {}
     for r in mb.memory:
         lo, hi = spans.get(r.nid, (r.base, r.end))
         spans[r.nid] = (min(lo, r.base), max(hi, r.end))
+    for nid in memoryless:
+        spans.setdefault(nid, (0, 0))
     return [(nid, lo, hi) for nid, (lo, hi) in sorted(spans.items())]
 
 
@@ -252,7 +260,7 @@ def _early_setup(policy: PolicyData, mb: Memblock, machine: Machine, facts: Boot
     mb, first = _pages_top_down(mb, pages, page_size, "page tables")
     if first is not None:
         allocs.append(EarlyAlloc("page tables", first, pages * page_size))
-    nodes = _nodes(mb)
+    nodes = _nodes(mb, facts.memoryless_nodes)
     extra = len(nodes) - 1
     if not machine.acpi:  # setup_arch: "if (acpi_disabled) unflatten_device_tree();" (5.10 .. 7.2)
         dt = (p.dt_unflatten + extra * p.dt_per_extra_node + machine.dt_extra_properties * p.dt_per_property
@@ -375,9 +383,16 @@ def _sparse(policy: PolicyData, mb: Memblock, page_size: int, vmemmap_kaslr: int
     return mb, allocs
 
 
-def _cma(policy: PolicyData, mb: Memblock, cma_bytes: int, limit: int) -> tuple[Memblock, list[EarlyAlloc]]:
+def _cma(policy: PolicyData, mb: Memblock, cma_bytes: int, limit: int,
+         memoryless: tuple[int, ...] = ()) -> tuple[Memblock, list[EarlyAlloc]]:
     """dma_contiguous_reserve(): the default CMA area below the DMA limit; bottom-up above 4 GiB first
-    in 6.1+ when RAM reaches that far (mm/cma.c), else top-down below the limit."""
+    in 6.1+ when RAM reaches that far (mm/cma.c), else top-down below the limit.
+
+    7.x then reserves one more area per online node (kernel/dma/contiguous.c dma_numa_cma_reserve, when more
+    than one node is online; a memory-less node counts and fails "reservation failed: err -12"):
+    mm/cma.c cma_alloc_mem on that node only, bottom-up from 4 GiB when memblock ends at least 4 GiB + size
+    above 0, else (or when that fails) top-down below the end of memblock (Debian 7.2.13; recorded
+    7.2-kt2.0.25-numa-512M: the crash kernel's node-0 area at 0xf3e00000, below the default one)."""
     if not cma_bytes:
         return mb, []
     align = policy.cma_align
@@ -392,9 +407,13 @@ def _cma(policy: PolicyData, mb: Memblock, cma_bytes: int, limit: int) -> tuple[
     if addr is not None:
         allocs.append(EarlyAlloc("CMA", addr, size))
     nodes = _nodes(mb)
-    if policy.has(Feature.PERNODE_CMA) and len(nodes) > 1:
+    if policy.has(Feature.PERNODE_CMA) and len(nodes) + len(memoryless) > 1:
         for nid, lo, hi in nodes:
-            a, mb = _bottom_up(mb, size, align, max(lo, SZ_4G), hi, f"CMA node {nid}", nid=nid)
+            a = None
+            if mb.end_of_dram() >= SZ_4G + size:
+                a, mb = _bottom_up(mb, size, align, max(lo, SZ_4G), hi, f"CMA node {nid}", nid=nid)
+            if a is None:
+                a, mb = mb.alloc_range(size, align, lo, hi, f"CMA node {nid}", nid=nid)
             if a is not None:
                 allocs.append(EarlyAlloc(f"CMA node {nid}", a, size))
     return mb, allocs
@@ -435,7 +454,7 @@ def run_step(step: EarlyStep, policy: PolicyData, mb: Memblock, machine: Machine
         return _sparse(policy, mb, machine.page_size, facts.kaslr_tables[0])
     if step is EarlyStep.CMA:
         cma = machine.build.cma_bytes if facts.cma_bytes is None else facts.cma_bytes
-        return _cma(policy, mb, cma, limit)
+        return _cma(policy, mb, cma, limit, facts.memoryless_nodes)
     if step is EarlyStep.X86_SETUP:
         return _x86_setup(policy, mb, machine.page_size)
     if step is EarlyStep.RESOURCES:

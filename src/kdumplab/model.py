@@ -272,20 +272,22 @@ def run(scenario: Scenario, reuse: bool = True) -> Result:
 
 
 def _crash_view(policy: PolicyData, load: Any, machine: Machine,
-                nomap: tuple[tuple[int, int], ...] | None = None) -> Any:
+                nomap: tuple[tuple[int, int], ...] | None = None, cmdline: str = "") -> Any:
     """The crash kernel's view of a successful load (None when kexec-tools was not asked or refused);
     ``nomap``: the EFI no-map regions it keeps under UEFI (``crashview.efi_nomap_ranges``); None: the
     machine's own no-map memory when it boots through UEFI (the crash kernel reads the same EFI memory map),
-    nothing on a DT boot (the cap there comes before /reserved-memory marks anything no-map)."""
+    nothing on a DT boot (the cap there comes before /reserved-memory marks anything no-map). ``cmdline``: the
+    crash kernel's command line (kexec-tools ``--append``; "" for the lab's, ``kexec.CRASH_APPEND``)."""
     if load is None or not load.loaded:
         return None
-    from kdumplab import crashview  # noqa: PLC0415
+    from kdumplab import crashview, kexec  # noqa: PLC0415
 
     if nomap is None:
         nomap = _efi_nomap(machine) if machine.firmware == "uefi" else ()
 
     nodes = crashview.numa_nodes_seen(tuple((b.start, b.start + b.size, b.node) for b in machine.banks), nomap)
-    return crashview.crash_view(crashview.CRASH_KERNELS[policy.kexec_generation], load, nodes=nodes, nomap=nomap)
+    return crashview.crash_view(crashview.CRASH_KERNELS[policy.kexec_generation], load, policy, machine, nodes=nodes,
+                                nomap=nomap, cmdline=cmdline or kexec.CRASH_APPEND)
 
 
 def _efi_nomap(machine: Machine) -> tuple[tuple[int, int], ...]:
@@ -367,7 +369,7 @@ def crash_side(policy: PolicyData, machine: Machine, iomem_text: str, crashk_res
 
     load = _load(policy, machine, iomem_text, crashk_res, version, crash_initrd_size, base_fdt, bootargs)
     nomap = crashview.efi_nomap_ranges(iomem_text) if efi else ()
-    return load, _crash_view(policy, load, machine, nomap)
+    return load, _crash_view(policy, load, machine, nomap, bootargs)
 
 
 def _kexec_x86(policy: PolicyData, machine: Machine, iomem: Any, outcome: BootOutcome, version: str,

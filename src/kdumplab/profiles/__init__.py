@@ -274,11 +274,19 @@ def profile_to_toml(p: KernelProfile, header: tuple[str, ...] = ()) -> str:
     return "\n".join(out) + "\n"
 
 
+#: Keys profile files written before a field was retired may still hold; read and ignored. The crash kernel's
+#: fitted MemTotal numbers went when its MemTotal became its own boot (kdumplab.crashboot, session 5).
+_RETIRED = {"CrashKernelFacts": frozenset({
+    "static_kib", "section_bytes", "per_gib_kib", "fixed_kib", "bounce_when_low_only", "hash_after_reservations",
+    "cma_per_node", "swiotlb_halves", "hashes_count_nomap"})}
+
+
 def _build(cls: type, table: Any, where: str, base: Any = None) -> Any:
     """One section; keys it leaves out are ``base``'s (the policy's built-in kernel), so a file written before a
-    field existed still means what it meant."""
+    field existed still means what it meant (and one written before a field was retired, ``_RETIRED``)."""
     if not isinstance(table, dict):
         raise KdumplabError(where, "is not a table")
+    table = {k: v for k, v in table.items() if k not in _RETIRED.get(cls.__name__, ())}
     fields = {f.name: f for f in dataclasses.fields(cls)}
     unknown = sorted(set(table) - set(fields))
     if unknown:

@@ -22,11 +22,9 @@ __all__ = ["PROFILES", "CRASH_OLD_LOG", "CRASH_NEW_LOG"]
 CRASH_OLD_LOG = "Reserving {kib}KB of memory at {addr:#x} for elfcorehdr"
 CRASH_NEW_LOG = "OF: fdt: Reserving {kib} KiB of memory at {addr:#x} for elfcorehdr"
 
-# The crash kernel (crashview.CrashKernelFacts): static_kib from each crash kernel's "Memory: ...K available
-# (...K kernel code, ...K rwdata, ...K rodata, ...K init, ...K bss, ...)" line. The dentry and inode hashes
-# are sized as alloc_large_system_hash does (checked against every "hash table entries" line of the recorded
-# crash kernels). per_gib_kib and fixed_kib are a least-squares fit of the rest of MemTotal over the 43 loaded
-# cycles of tests/data/cycles/*-kt* (not the holdout-* ones, recorded afterwards to test it).
+# The crash kernel (crashview.CrashKernelFacts): which usable ranges it reads and how it words its elfcorehdr
+# line. Its MemTotal, swiotlb, CMA and hashes need no numbers of their own: kdumplab.crashboot boots the same
+# profile (image, early and late facts) on the memory kexec-tools gives it (tests/test_crashboot.py).
 # The running kernel (kexec.KernelKexecFacts): see that class for where each field was read.
 
 V5_10 = KernelProfile(
@@ -52,8 +50,7 @@ V5_10 = KernelProfile(
                      swiotlb_meta="list+orig", bounce_when_low_only=False),
     kexec=KernelKexecFacts("5.10", False, 48, 0xFFFF800010000000, False, efi_stub_initrd_in_dt=True,
                            efi_stub_fdt_last_comp=2),
-    crash=CrashKernelFacts("5.10", 1, CRASH_OLD_LOG, 21853, 1 << 30, 2052, 362, False, False,
-                           hashes_count_nomap=True),
+    crash=CrashKernelFacts("5.10", 1, CRASH_OLD_LOG),
 )
 
 V6_1 = KernelProfile(
@@ -77,8 +74,7 @@ V6_1 = KernelProfile(
     late=LateProfile(87272, 8192, 31512, 126976, percpu_chunk_struct=136, percpu_slot_lists=288,
                      swiotlb_meta="slots+areas", swiotlb_halves=True, bounce_when_low_only=False),
     kexec=KernelKexecFacts("6.1", False, 48, 0xFFFF800008000000, False),
-    crash=CrashKernelFacts("6.1", 2, CRASH_NEW_LOG, 26205, 1 << 27, 2711, 91, False, False,
-                           hashes_count_nomap=True, swiotlb_halves=True),
+    crash=CrashKernelFacts("6.1", 2, CRASH_NEW_LOG),
 )
 
 V6_12 = KernelProfile(
@@ -99,7 +95,7 @@ V6_12 = KernelProfile(
                      swiotlb_meta="slots+areas", swiotlb_halves=True, bounce_when_low_only=True,
                      kernel_pages_from_free=True),
     kexec=KernelKexecFacts("6.12", False, 52, 0xFFFF800080000000, True),
-    crash=CrashKernelFacts("6.12", 2, CRASH_NEW_LOG, 34492, 1 << 27, 2418, 627, True, False, swiotlb_halves=True),
+    crash=CrashKernelFacts("6.12", 2, CRASH_NEW_LOG),
 )
 
 V7_2 = KernelProfile(
@@ -122,8 +118,7 @@ V7_2 = KernelProfile(
                      swiotlb_meta="slots+areas", swiotlb_halves=True, bounce_when_low_only=True,
                      kernel_pages_from_free=True),
     kexec=KernelKexecFacts("7.x", False, 52, 0xFFFF800080000000, True),
-    crash=CrashKernelFacts("7.x", 2, CRASH_NEW_LOG, 43934, 1 << 27, 2420, 721, True, True, cma_per_node=True,
-                           swiotlb_halves=True),
+    crash=CrashKernelFacts("7.x", 2, CRASH_NEW_LOG),
 )
 
 # Debian's linux-image-6.12.N+deb13-arm64-16k (read in 6.12.117): 6.12's reservation code; what moves the
@@ -136,11 +131,9 @@ V7_2 = KernelProfile(
 # allocations read from memblock=debug boots on -cpu neoverse-n1 (tests/data/memblock/6.12-16k-*.log.gz).
 # Image: header flags page size 16K, image_size 0x25b0000; /proc/iomem Kernel code 40200000-41f6ffff,
 # Kernel data 422c0000-427affff (tests/data/boots/6.12-16k-*).
-# As the crash kernel: its own static size (the "Memory:" line of the recorded 6.12-16k crash kernels: 15808K
-# code + 3844K rwdata + 14096K rodata + 1038K bss); a quarter of the memmap (64 bytes per 16K page); and 6.12's
-# per-GiB overhead with its linear-map page tables (2 MiB per GiB with 4K pages, one 4K PTE page per 2 MiB)
-# replaced by the 16K ones (512 KiB per GiB, one 16K PTE page per 32 MiB). /proc/vmcore's ELF header and notes
-# are rounded to 16K (recorded: 24 KiB more than with 4K rounding). The running kernel: the same layout as 6.12
+# As the crash kernel: /proc/vmcore's ELF header and notes are rounded to 16K (recorded: 24 KiB more than with 4K
+# rounding); its MemTotal follows from the 16K boot model (kdumplab.crashboot). The running kernel: the same
+# layout as 6.12
 # (recorded 6.12-16k cycles: va_bits 52, page_offset 0xfff0000000000000).
 V6_12_16K = replace(
     V6_12,
@@ -162,8 +155,7 @@ V6_12_16K = replace(
                      swiotlb_meta="slots+areas", swiotlb_halves=True, bounce_when_low_only=True,
                      kernel_pages_from_free=True),
     kexec=replace(V6_12.kexec, generation="6.12-16k"),
-    crash=replace(V6_12.crash, generation="6.12-16k", page_size=16 << 10, static_kib=34786,
-                  per_gib_kib=2418 - 2048 + 512),
+    crash=replace(V6_12.crash, generation="6.12-16k", page_size=16 << 10),
     cma_align=32 << 20,  # PAGE_SIZE << pageblock_order (mm/cma.c CMA_MIN_ALIGNMENT_BYTES)
     description="Debian 13 trixie, 16K pages: as 6.12; 32 MiB pageblocks, CMA alignment and memmap buffer",
     citations={"cma_align": "mm/cma.c: CMA_MIN_ALIGNMENT_BYTES = PAGE_SIZE * pageblock_nr_pages (32 MiB with 16K)",

@@ -5,8 +5,9 @@ What the cycle showed is read from the raw evidence, not from the model's own fo
 ``/proc/device-tree/chosen`` properties (big-endian cells), its /proc/iomem, its MemTotal, and the program
 headers at the start of /proc/vmcore (decoded with pyelftools).
 
-Virtual addresses depend on KASLR, so the PT_LOADs are compared by their physical ranges; MemTotal is an
-estimate and is compared within ``MEMTOTAL_TOLERANCE_KIB``. Everything else must be equal.
+Virtual addresses depend on KASLR, so the PT_LOADs are compared by their physical ranges; MemTotal (the crash
+kernel's own boot, kdumplab.crashboot) is compared within ``MEMTOTAL_TOLERANCE_KIB``. Everything else must be
+equal.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ def cycle_scenario(cyc: Cycle) -> model.Scenario:
     command line) plus the kexec-tools version and the size of the crash kernel's initramfs."""
     first = cyc.first
     sc = scenario_for(first.generation, first.mem, tuple(first.numa), first.cmdline, first.provenance.initrd_size,
-                      first.dma_window, first.provenance.dtb_size)
+                      first.dma_window, first.provenance.dtb_size, first.firmware)
     return replace(sc, kexec_tools=cyc.kexec.version, crash_initrd_size=cyc.kexec.crash_initrd_size)
 
 
@@ -150,8 +151,9 @@ def real_program_headers(cyc: Cycle) -> tuple[tuple[str, int, int], ...]:
     return tuple((seg["p_type"], seg["p_paddr"], seg["p_memsz"]) for seg in elf.iter_segments())
 
 
-#: The crash kernel's MemTotal is an estimate (crashview.py): over all 137 recorded loads (DT and UEFI, hold-outs
-#: included) it is within 982 KiB; issue 11 item 6 asks for 1 MiB.
+#: Issue 11 item 6 asks for the crash kernel's MemTotal within 1 MiB. The model (kdumplab.crashboot, its own boot)
+#: is within 8 KiB of all 113 recorded arm64 crash kernels (32 KiB: 16K pages under UEFI), x86 within 8 KiB; the
+#: ground-truth tests hold it to two pages, this stays the issue's bound for captures from elsewhere.
 MEMTOTAL_TOLERANCE_KIB = 1024
 _SWIOTLB = re.compile(r"software IO TLB: mapped \[mem 0x([0-9a-f]+)-0x([0-9a-f]+)\]")
 
