@@ -126,12 +126,7 @@ def crash_boot(policy: PolicyData, machine: Machine, cmdline: str, memoryless_no
 
     facts = replace(boot_facts(policy, machine, cmdline), memoryless_nodes=memoryless_nodes)
     mb = early.boot_memblock(policy, machine)
-    if policy.fixed_low_max is not None:
-        low_max = policy.fixed_low_max
-    elif machine.build.zone_dma or machine.build.zone_dma32:
-        low_max = early.dma_phys_limit(policy, mb, machine)
-    else:
-        low_max = policy.high_max
+    low_max = early.low_limit(policy, mb, machine)
     allocs: list[EarlyAlloc] = []
     free_after_sparse = None
     for step in policy.early_steps:

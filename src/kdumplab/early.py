@@ -27,7 +27,7 @@ from kdumplab.outcome import EarlyAlloc
 from kdumplab.policy import EarlyStep, Feature, PolicyData
 from kdumplab.ranges import SZ_4G, SZ_4K, align_down, align_up
 
-__all__ = ["BootFacts", "boot_memblock", "dma_phys_limit", "run_step", "STRUCT_PAGE_SIZE"]
+__all__ = ["BootFacts", "boot_memblock", "dma_phys_limit", "low_limit", "run_step", "STRUCT_PAGE_SIZE"]
 
 STRUCT_PAGE_SIZE = 64
 MAX_PHYSMEM_BITS = 48  # arm64 sparsemem: the section roots cover 2^48 bytes in every Debian build
@@ -112,6 +112,16 @@ def dma_phys_limit(policy: PolicyData, mb: Memblock, machine: Machine) -> int:
     elif start > mask:
         mask = SZ_4G - 1
     return min(mask, end - 1) + 1
+
+
+def low_limit(policy: PolicyData, mb: Memblock, machine: Machine) -> int:
+    """The end of the low window a boot works with (CRASH_ADDR_LOW_MAX, CMA's and swiotlb's limit): the
+    policy's fixed one, else arm64_dma_phys_limit with DMA zones, else the policy's high limit."""
+    if policy.fixed_low_max is not None:
+        return policy.fixed_low_max
+    if machine.build.zone_dma or machine.build.zone_dma32:
+        return dma_phys_limit(policy, mb, machine)
+    return policy.high_max
 
 
 def free_pages(mb: Memblock, page: int) -> int:

@@ -142,12 +142,7 @@ def _early_state(policy: PolicyData, machine: Machine, facts: BootFacts, deferre
     if not deferred and EarlyStep.CRASHKERNEL in steps:
         steps.remove(EarlyStep.CRASHKERNEL)
         steps.insert(0, EarlyStep.CRASHKERNEL)
-    if policy.fixed_low_max is not None:
-        low_max = policy.fixed_low_max
-    elif machine.build.zone_dma or machine.build.zone_dma32:
-        low_max = early.dma_phys_limit(policy, mb, machine)
-    else:
-        low_max = policy.high_max
+    low_max = early.low_limit(policy, mb, machine)
     allocs: list[EarlyAlloc] = []
     free_after_sparse = None
     while steps and steps[0] is not EarlyStep.CRASHKERNEL:
