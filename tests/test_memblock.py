@@ -152,3 +152,19 @@ def test_written_out_top_down_search_equals_plain_search(banks, holes, size_kb, 
     m = Memblock(m.memory, m.reserved, movable_node=movable)
     args = (size_kb * 1024, 1 << align_shift, lo_mb * M, (lo_mb + span_mb) * M, nid, flags)
     assert m.find_in_range(*args) == _plain_top_down(m, *args)
+
+
+@settings(max_examples=400, deadline=None)
+@given(ops=st.lists(st.tuples(st.integers(0, 255), st.integers(0, 24), st.sampled_from((Flag.NONE, Flag.RSRV_KERN))),
+                    max_size=24))
+def test_reserve_fast_path_equals_general_insert(ops):
+    """reserve() inserts a range that overlaps nothing without the general merge; every sequence of
+    reserves (overlapping, touching, empty, other flags) gives the list the general ``_insert`` gives."""
+    from kdumplab.memblock import _insert
+
+    m = Memblock.from_memory([Region(0, 1 << 30)])
+    plain: tuple[Region, ...] = ()
+    for slot, n, flags in ops:
+        m = m.reserve(slot * 4096, n * 4096, "x", flags)
+        plain = _insert(plain, slot * 4096, n * 4096, flags, 0)
+        assert m.reserved == plain

@@ -70,3 +70,54 @@ def test_one_pass_split_equals_call_by_call(ranges, kids):
     for start, end in ranges:
         step = reserve_with_split(step, start, end)
     assert _reserve_all_with_split(parent, ranges) == step
+
+
+# -- the sweep's fast path: model.outcome and sweep.point against the plain, fresh model.run ----------------
+
+from kdumplab import sweep  # noqa: E402
+from kdumplab.presets.q35 import qemu_q35  # noqa: E402
+
+X86_KERNELS = POLICY_NAMES("x86_64")
+any_machine = st.one_of(
+    machines,
+    st.builds(lambda mem_mib, kernel: qemu_virt(mem_mib * M, kernel=kernel, firmware="uefi"),
+              st.integers(1024, 16 * 1024).map(lambda n: n - n % 2), st.sampled_from(("5.10", "6.1", "6.12", "7.2"))),
+)
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.lists(st.builds(model.Scenario, any_machine, st.lists(st.sampled_from(TOKENS), max_size=4).map(" ".join),
+                          st.sampled_from(KERNELS)), min_size=1, max_size=4))
+def test_outcome_equals_the_fresh_runs_outcome(batch):
+    for sc in batch:
+        assert model.outcome(sc) == model.run(sc, reuse=False).outcome
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.integers(1024, 64 * 1024).map(lambda n: n - n % 2), st.sampled_from(X86_KERNELS),
+       st.lists(st.sampled_from(TOKENS), max_size=3).map(" ".join))
+def test_outcome_equals_the_fresh_runs_outcome_x86(mem_mib, kernel, line):
+    sc = model.Scenario(qemu_q35(mem_mib * M, kernel=kernel if kernel in ("5.10", "6.1", "6.12") else "6.1"),
+                        line, kernel)
+    assert model.outcome(sc) == model.run(sc, reuse=False).outcome
+
+
+def _plain_point(kernel: str, mem: int, cmdline: str, kexec_tools: str | None) -> sweep.Point:
+    """What a sweep point says, read off a fresh ``model.run`` (no reuse, every stage computed)."""
+    res = model.run(model.Scenario(sweep._machine(kernel, mem), cmdline, kernel, kexec_tools), reuse=False)
+    out, main = res.outcome, res.outcome.main
+    kexec = "" if res.kexec is None or main is None else ("loads" if res.kexec.loaded else "refuses")
+    return sweep.Point(kernel, mem, out.verdict.value, "" if main is None else ("high" if main.high else "low"),
+                       any(r.start < out.low_max for r in out.regions), kexec,
+                       tuple((r.role.value, r.start, r.end) for r in out.regions), out.reason)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.sampled_from(KERNELS), st.lists(st.integers(64, 48 * 1024), min_size=1, max_size=8),
+       st.lists(st.sampled_from(TOKENS), max_size=4).map(" ".join), st.sampled_from((None, "2.0.20", "2.0.32")))
+def test_sweep_chunk_equals_plain_runs(kernel, mems_2m, line, kexec_tools):
+    """A sweep task (sizes in a row, as a worker runs them, with everything it reuses) gives, point for point,
+    what a fresh model.run says at each size."""
+    mems = tuple(n * 2 * M for n in mems_2m)
+    assert sweep.sweep_chunk((kernel, mems, line, kexec_tools)) == [
+        _plain_point(kernel, mem, line, kexec_tools) for mem in mems]

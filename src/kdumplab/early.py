@@ -126,7 +126,12 @@ def low_limit(policy: PolicyData, mb: Memblock, machine: Machine) -> int:
 
 def free_pages(mb: Memblock, page: int) -> int:
     """Whole free pages of memblock (for_each_free_mem_range, PFN_UP(start) to PFN_DOWN(end))."""
-    return sum(max(hi // page - -(-lo // page), 0) for lo, hi, _ in mb.free_ranges())
+    pages = 0
+    for lo, hi, _ in mb.free_ranges():
+        n = hi // page + lo // -page  # PFN_DOWN(hi) - PFN_UP(lo)
+        if n > 0:
+            pages += n
+    return pages
 
 
 def _top(mb: Memblock, size: int, align: int, what: str, nid: int = NUMA_NO_NODE, start: int = 0,
@@ -246,6 +251,9 @@ def page_table_pages(policy: PolicyData, mb: Memblock, pages_everywhere: bool, p
 
 def _nodes(mb: Memblock, memoryless: tuple[int, ...] = ()) -> list[tuple[int, int, int]]:
     """(nid, start, end) of each node, in node order; ``memoryless`` nodes are (nid, 0, 0)."""
+    memory = mb.memory
+    if len(memory) == 1 and not memoryless:
+        return [(memory[0].nid, memory[0].base, memory[0].end)]
     spans: dict[int, tuple[int, int]] = {}
     for r in mb.memory:
         lo, hi = spans.get(r.nid, (r.base, r.end))
@@ -318,10 +326,11 @@ def _chunks_top_down(mb: Memblock, count: int, size: int, nid: int, what: str) -
     lowest = None
     while count:
         top = None
-        for lo, hi, _ in mb.free_ranges(nid):
+        for lo, hi, _ in reversed(list(mb.free_ranges(nid))):  # the highest range that holds one
             lo, hi = align_up(max(lo, size), size), align_down(hi, size)
             if hi > lo:
                 top = (lo, hi)
+                break
         if top is None:
             break
         lo, hi = top

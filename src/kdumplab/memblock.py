@@ -203,16 +203,18 @@ class Memblock:
     def _gaps(self, m: Region) -> list[tuple[int, int]]:
         """The free parts of one memory region, low to high."""
         out = []
-        cursor = m.base
-        i = bisect_right(self.reserved, cursor, key=_end)
-        while i < len(self.reserved) and self.reserved[i].base < m.end:
-            r = self.reserved[i]
+        cursor, m_end = m.base, m.end
+        reserved = self.reserved
+        for i in range(bisect_right(reserved, cursor, key=_end), len(reserved)):
+            r = reserved[i]
+            if r.base >= m_end:
+                break
             if r.base > cursor:
                 out.append((cursor, r.base))
-            cursor = max(cursor, r.end)
-            i += 1
-        if cursor < m.end:
-            out.append((cursor, m.end))
+            if r.end > cursor:
+                cursor = r.end
+        if cursor < m_end:
+            out.append((cursor, m_end))
         return out
 
     def free_ranges(self, nid: int = NUMA_NO_NODE, flags: Flag = Flag.NONE) -> Iterator[tuple[int, int, int]]:
@@ -223,7 +225,7 @@ class Memblock:
         and other nodes when ``nid`` is given.
         """
         for m in self.memory:
-            if self._usable(m, nid, flags):
+            if (nid == NUMA_NO_NODE and m.flags is Flag.NONE and flags is Flag.NONE) or self._usable(m, nid, flags):
                 for lo, hi in self._gaps(m):
                     yield lo, hi, m.nid
 
@@ -299,8 +301,15 @@ class Memblock:
 
     def reserve(self, base: int, size: int, what: str = "", flags: Flag = Flag.NONE) -> Memblock:
         """memblock_reserve()."""
-        return _memblock(self.memory, _insert(self.reserved, base, size, flags, 0), self.bottom_up,
-                         self.movable_node, self.alloc_flags, self.log + ((what, base, size),))
+        reserved = self.reserved
+        end = base + size
+        i = bisect_right(reserved, base, key=_end)  # first region ending after base
+        if size > 0 and (i == len(reserved) or reserved[i].base >= end):  # overlaps nothing (the usual case)
+            new = _insert_free(reserved, i, base, end, flags, 0)
+        else:
+            new = _insert(reserved, base, size, flags, 0)
+        return _memblock(self.memory, new, self.bottom_up, self.movable_node, self.alloc_flags,
+                         self.log + ((what, base, size),))
 
     def free(self, base: int, size: int) -> Memblock:
         """memblock_free() / memblock_phys_free(): give a reserved range back."""
@@ -329,7 +338,11 @@ class Memblock:
         A request for one node falls back to any node; a request for mirrored memory falls back to any
         memory (the kernel warns about the latter).
         """
-        addr = self.find_in_range(size, align, start, end, nid, flags)
+        if self.bottom_up or size <= 0:
+            addr = self.find_in_range(size, align, start, end, nid, flags)
+        else:  # find_in_range's top-down search, called directly (this runs ~40 times per model.run)
+            lo = start if start >= SZ_4K else SZ_4K
+            addr = self._find_top_down(size, align, lo, end if end >= lo else lo, nid, flags)
         if addr is None and nid != NUMA_NO_NODE:
             addr = self.find_in_range(size, align, start, end, NUMA_NO_NODE, flags)
         if addr is None and Flag.MIRROR in flags:

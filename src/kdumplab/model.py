@@ -26,7 +26,7 @@ from kdumplab.policy import EarlyStep, Feature, PolicyData, for_kernel
 from kdumplab.ranges import SZ_4G
 from kdumplab.reserve import Placement, reserve_crashkernel
 
-__all__ = ["Scenario", "Result", "run", "boot_facts", "crash_side"]
+__all__ = ["Scenario", "Result", "run", "outcome", "boot_facts", "crash_side"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,27 +175,36 @@ def _low_1m_line(policy: PolicyData, cmdline: str) -> tuple[str, ...]:
     return ()
 
 
-def run(scenario: Scenario, reuse: bool = True) -> Result:
-    """Predict one boot.
+@dataclass(frozen=True, slots=True)
+class _Boot:
+    """The boot up to the end of the early steps: what ``run`` goes on from, and all ``outcome`` needs."""
 
-    With ``reuse`` (the default) what does not depend on the changed inputs is taken from earlier calls:
-    the early memblock state per (machine, policy, cmdline facts) and the parsed crashkernel= per
-    (command line, grammar, RAM). ``reuse=False`` computes every stage afresh; both give equal results.
-    """
-    from kdumplab import iomem_build, iomem_x86  # noqa: PLC0415 - keeps the import graph one-directional
+    machine: Machine  # the scenario's, with the kernel's page size
+    policy: PolicyData
+    facts: BootFacts
+    deferred: bool
+    parsed: Any  # cmdline.ParseResult
+    outcome: BootOutcome
+    at_reservation: Memblock
+    early_done: Memblock
+    low_max: int
+    free_after_sparse: int | None
 
+
+def _boot(scenario: Scenario, cache: bool) -> _Boot:
+    """Policy, early steps, the crash reservation and the early steps after it (see ``run``)."""
     machine = scenario.machine
     policy = for_kernel(scenario.kernel, machine.arch)
     if machine.page_size != policy.page_size:  # the page size is the kernel's (CONFIG_ARM64_*K_PAGES)
         machine = dataclasses.replace(machine, page_size=policy.page_size)
-    facts = (_boot_facts_reused if reuse else _boot_facts)(policy.grammar, machine.build.rodata_full,
+    facts = (_boot_facts_reused if cache else _boot_facts)(policy.grammar, machine.build.rodata_full,
                                                            scenario.cmdline)
     if scenario.kaslr_tables != (0, 0):
         facts = dataclasses.replace(facts, kaslr_tables=scenario.kaslr_tables)
     grammar = cmdline_mod.GRAMMARS[policy.grammar]
     deferred = _deferred(policy, machine)
-    state = (_early_state_reused if reuse else _early_state)(policy, machine, facts, deferred)
-    parse = _parse_reused if reuse else cmdline_mod.parse_crashkernel
+    state = (_early_state_reused if cache else _early_state)(policy, machine, facts, deferred)
+    parse = _parse_reused if cache else cmdline_mod.parse_crashkernel
     mb, low_max = state.memblock, state.low_max
     free_after_sparse = state.free_after_sparse
     allocs = list(state.allocs)
@@ -223,8 +232,6 @@ def run(scenario: Scenario, reuse: bool = True) -> Result:
         if step is EarlyStep.SPARSE:
             free_after_sparse = early.free_pages(mb, machine.page_size)
     assert placement is not None and parsed is not None
-    early_done = mb
-    final = _late_allocations(policy, mb, machine, low_max, scenario.cmdline, free_after_sparse)
 
     parse_log = tuple(line.text for line in parsed.log)
     log = _low_1m_line(policy, scenario.cmdline) + parse_log + placement.log
@@ -237,12 +244,39 @@ def run(scenario: Scenario, reuse: bool = True) -> Result:
     reason = placement.reason if parsed.request is not None else parsed.reason
     outcome = BootOutcome(policy=policy.name, verdict=verdict, regions=placement.regions, log=log, reason=reason,
                           low_max=low_max, high_max=policy.high_max, system_ram=system_ram, early=tuple(allocs))
+    return _Boot(machine, policy, facts, deferred, parsed, outcome, at_reservation, mb, low_max, free_after_sparse)
+
+
+def outcome(scenario: Scenario, cache: bool = True) -> BootOutcome:
+    """``run(scenario).outcome`` without the stages after the early ones (late allocations, /proc/iomem, the
+    linear map, kexec-tools): what a sweep reads when it does not ask kexec-tools. Same stages, same code;
+    ``cache`` as in ``run``."""
+    return _boot(scenario, cache).outcome
+
+
+def run(scenario: Scenario, reuse: bool = True, cache: bool | None = None) -> Result:
+    """Predict one boot.
+
+    With ``reuse`` (the default) what does not depend on the changed inputs is taken from earlier calls:
+    the early memblock state per (machine, policy, cmdline facts) and the parsed crashkernel= per
+    (command line, grammar, RAM), and kexec-tools reads the lines of the /proc/iomem tree rather than its
+    printed text. ``reuse=False`` computes every stage afresh; both give equal results. ``cache=False``
+    keeps the reuse within the call but neither looks up nor fills the caches: a sweep over RAM sizes, whose
+    keys never repeat, would only pay for hashing each new machine (None: the same as ``reuse``).
+    """
+    from kdumplab import iomem_build, iomem_x86  # noqa: PLC0415 - keeps the import graph one-directional
+
+    b = _boot(scenario, reuse if cache is None else cache)
+    machine, policy, facts, deferred, parsed, outcome = (b.machine, b.policy, b.facts, b.deferred, b.parsed,
+                                                         b.outcome)
+    low_max, early_done = b.low_max, b.early_done
+    final = _late_allocations(policy, early_done, machine, low_max, scenario.cmdline, b.free_after_sparse)
     if machine.arch == "x86_64":  # x86 builds /proc/iomem from e820, not from memblock
         tree = iomem_x86.build_iomem_x86(machine, outcome)
     else:
         tree = iomem_build.build_iomem(policy, machine, final, outcome)
     firmware_nomap = tuple(r.range for r in machine.reserved if r.nomap) + tuple(
-        b.range for b in machine.banks if b.nomap)
+        bank.range for bank in machine.banks if bank.nomap)
     lm = linear_map(policy, outcome, firmware_nomap, facts.pages_everywhere, False, parsed.early_param, deferred)
     crash_size = sum(r.size for r in outcome.regions if policy.has(Feature.CRASH_SIZE_INCLUDES_LOW)
                      or r.role.value == "main")
@@ -258,7 +292,7 @@ def run(scenario: Scenario, reuse: bool = True) -> Result:
             iomem_in = iomem_text = render(tree)
         kexec_model = _KEXEC_BY_ARCH.get(machine.arch) or functools.partial(_kexec, cmdline=scenario.cmdline)
         load = kexec_model(policy, machine, iomem_in, outcome, scenario.kexec_tools, scenario.crash_initrd_size)
-    res = Result(scenario=scenario, policy=policy, outcome=outcome, memblock=at_reservation, final_memblock=final,
+    res = Result(scenario=scenario, policy=policy, outcome=outcome, memblock=b.at_reservation, final_memblock=final,
                  early_memblock=early_done, iomem=tree, linear_map=lm, kexec_crash_size=crash_size,
                  deferred=deferred, kexec=load, _iomem_text=iomem_text)
     if not reuse:  # computed at once, as before

@@ -133,16 +133,21 @@ def _machine(kernel: str, mem: int):  # noqa: ANN202
 
 
 def point(kernel: str, mem: int, cmdline: str, kexec_tools: str | None) -> Point:
-    """model.run at one size."""
+    """model.run at one size (without kexec-tools, only the stages up to the reservation: ``model.outcome``).
+    The model's caches are left alone: each size is a new machine, so no key would ever be found again."""
     from kdumplab import model
 
-    res = model.run(model.Scenario(_machine(kernel, mem), cmdline, kernel, kexec_tools))
-    out = res.outcome
+    scenario = model.Scenario(_machine(kernel, mem), cmdline, kernel, kexec_tools)
+    kexec = ""
+    if kexec_tools is None:
+        out = model.outcome(scenario, cache=False)
+    else:
+        res = model.run(scenario, cache=False)
+        out = res.outcome
+        if res.kexec is not None and out.main is not None:
+            kexec = "loads" if res.kexec.loaded else "refuses"
     main = out.main
     regions = tuple((r.role.value, r.start, r.end) for r in out.regions)
-    kexec = ""
-    if res.kexec is not None and main is not None:
-        kexec = "loads" if res.kexec.loaded else "refuses"
     return Point(kernel, mem, out.verdict.value, "" if main is None else ("high" if main.high else "low"),
                  any(r.start < out.low_max for r in out.regions), kexec, regions, out.reason)
 
