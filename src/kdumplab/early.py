@@ -373,7 +373,9 @@ def _sparse(policy: PolicyData, mb: Memblock, page_size: int, vmemmap_kaslr: int
     by_node: dict[int, list[tuple[int, int]]] = {}
     for r in mb.memory:
         by_node.setdefault(r.nid, []).append((r.base, r.end))
-    for nid, _lo, hi in _nodes(mb):
+    nodes = _nodes(mb)
+    first_nid = nodes[0][0] if nodes else 0
+    for nid, _lo, hi in nodes:
         spans = by_node.get(nid, [])
         sections = _count_indices(spans, section)  # counted, never enumerated: a 256 TiB node has 2M sections
         roots = {i for base, end in spans for i in range(base // roots_per, (end - 1) // roots_per + 1)}
@@ -391,7 +393,7 @@ def _sparse(policy: PolicyData, mb: Memblock, page_size: int, vmemmap_kaslr: int
             a = None if low is None else EarlyAlloc(f"memmap node {nid}", low, size)
         else:
             mb, a = _top(mb, size, per_section, f"memmap node {nid}", nid=nid)
-        if nid == 0 or not allocs:
+        if nid == first_nid:  # the first node with memory (a crash kernel's node 0 may have none)
             for _ in range(p.vmemmap_pt_pages + vmemmap_kaslr):
                 mb, _a = _top(mb, page_size, page_size, "vmemmap page tables", nid=nid)
         if a is not None and basepages:  # sparse_buffer_fini: the unused rest of the buffer is freed
