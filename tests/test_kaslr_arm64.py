@@ -112,8 +112,10 @@ def test_bad_places_are_refused(kwargs: dict, where: str):
 def test_virtio_rng_adds_firmware_pages_only_in_its_bin():
     """With the device EDK2 holds 5 more boot-data pages (3 before the memory attributes table): the table
     sits 3 pages lower, nothing Linux keeps elsewhere moves (6.12-rng-cal-4G-512M-a vs 6.12-u-cal-4G-512M)."""
-    plain = presets.qemu_virt(4 << 30, None, 0xF2000, "6.12", firmware="uefi", cmdline="efi=debug")
-    rng = presets.qemu_virt(4 << 30, None, 0xF2000, "6.12", firmware="uefi", cmdline="efi=debug", rng=True,
+    cal = ("console=ttyAMA0 panic=-1 earlycon=pl011,0x9000000 memblock=debug efi=debug crashkernel=512M "
+           "initrd=initrd")  # the calibration boots' line: 105 characters, so a fresh pool for the table
+    plain = presets.qemu_virt(4 << 30, None, 0xF2000, "6.12", firmware="uefi", cmdline=cal)
+    rng = presets.qemu_virt(4 << 30, None, 0xF2000, "6.12", firmware="uefi", cmdline=cal, rng=True,
                             kernel_at=0x969E0000)
     memattr = {m.reserved[i].name: m.reserved[i].start for m in (plain,) for i in range(len(m.reserved))}
     memattr_rng = {r.name: r.start for r in rng.reserved}

@@ -38,7 +38,8 @@ from kdumplab.profiles import ProfileTable
 from kdumplab.ranges import SZ_2M, SZ_4K, SZ_64K, align_down, align_up, iec_hex
 
 __all__ = ["Kind", "EfiRegion", "Edk2Build", "StubFacts", "EfiMap", "EDK2_2022_11", "EDK2_2022_11_DT", "STUB_FACTS",
-           "edk2_boot", "stub_kernel_slots", "stub_nokaslr_choice", "FLASH_RANGE"]
+           "edk2_boot", "stub_kernel_slots", "stub_nokaslr_choice", "FLASH_RANGE", "STUB_CHOSEN_PROPERTIES",
+           "handed_dt_extra_properties", "pei_table_gibs"]
 
 
 class Kind(Enum):
@@ -118,21 +119,40 @@ class Edk2Build:
     #: SectionAlignment than SizeOfImage and places the image at the first boundary inside
     section_align: int = SZ_64K
     #: where EDK2's memory attributes table lands (a small pool: a header and one descriptor per runtime
-    #: region, rebuilt while the stub runs). Without ``efi=debug`` it fits in a free chunk of the pool page
-    #: just above the lowest page of the firmware's boot-data bin in use by then (on 4K the bottom of the
-    #: ``late_data[0]`` pages; on 16K, whose larger Image leaves no room there for them, the bin's very
-    #: bottom), at this offset from that lowest page, and takes no page of its own. With ``efi=debug`` the
-    #: stub's debug output has used that chunk and the table gets a fresh ``late_data[2]`` pool, at
-    #: ``memattr_fresh`` from its start. None: always a fresh pool (acpi=off). Read from the ``MEMATTR=``
-    #: address every boot prints, 5.10 to 7.2, 4K and 16K (tests/ground_truth/test_efi_map.py)
+    #: region, rebuilt while the stub runs). It fits in a free chunk of the pool page just above the lowest
+    #: page of the firmware's boot-data bin in use by then (on 4K the bottom of the ``late_data[0]`` pages; on
+    #: 16K, whose larger Image leaves no room there for them, the bin's very bottom), at this offset from
+    #: that lowest page, and takes no page of its own, unless the command line is long enough
+    #: (``memattr_cmdline``) that EDK2's copy of it has used that chunk: then the table gets a fresh
+    #: ``late_data[2]`` pool, at ``memattr_fresh`` from its start. None: always a fresh pool (acpi=off). Read
+    #: from the ``MEMATTR=`` address every boot prints, 5.10 to 7.2, 4K and 16K (tests/ground_truth/test_efi_map.py)
     memattr_quiet: int | None = 0x1518
     memattr_fresh: int = 0x1018
+    #: the shortest command line (as the kernel sees it, with EDK2's `` initrd=initrd``) whose fw_cfg copy
+    #: moves the memory attributes table to a fresh pool. OvmfPkg GenericQemuLoadImageLib copies QEMU's
+    #: -append (its length plus a NUL) into a pool: up to 88 bytes that is a block of the 128-byte list,
+    #: from 89 one of the 256-byte list (MdeModulePkg/Core/Dxe/Mem/Pool.c: the size aligned to 8 plus the
+    #: 40-byte head and tail, mPoolSizeTable), which the table's chunk then serves. Boots of 99 and 101
+    #: characters had the table in the chunk, 102 and 105 in a fresh pool, with and without efi=debug
+    #: (tests/data/boots-uefi/6.1-u-len*)
+    memattr_cmdline: int = 102
+    #: page-table pages DXE allocates (boot-services data, top down, before the kernel file arrives) to split
+    #: the 1 GiB block PEI mapped the top GiB of the first node with, the first time it changes attributes
+    #: there: the level-2 table, and a level-3 table for the 2 MiB block that holds that table (ArmPkg
+    #: ArmMmuLib ``UpdateRegionMappingRecursive`` maps a region covering the page table it writes with a
+    #: table, not a block). ``top`` and ``bin`` were read on such boots; where PEI already made that table
+    #: (:func:`pei_table_gibs`) the bin's allocations sit this much higher
+    dxe_split_tables: int = 0x2000
     #: boot-services data pages EDK2 adds when QEMU gives it a virtio-rng device (``-device virtio-rng-pci``:
     #: VirtioRngDxe binds it and offers EFI_RNG_PROTOCOL): (before the memory attributes table, after it).
     #: Measured in the EFI maps of 6.12 4 GiB boots with and without the device (tests/data/boots-uefi/
     #: 6.12-rng-cal-*): the same map but 5 more boot-data pages in the firmware's bin, the memattr table
     #: 3 pages lower
     rng_data: tuple[int, int] = (0x3000, 0x2000)
+    #: properties EDK2 adds to the DT it hands over (acpi=off): ``status = "disabled"`` on the devices its
+    #: runtime services own, /pl031@9010000 and /flash@0 (the first kernel's /sys/firmware/fdt of the acpi=off
+    #: cycles against QEMU's tree of the DT cycles, tests/data/cycles-uefi/*dma*, tests/data/cycles/*dma*)
+    dt_properties: int = 0
 
 
 #: EDK2 2022.11-6+deb12u2 (Debian bookworm qemu-efi-aarch64, QEMU_EFI.fd), the lab's ``--firmware uefi``.
@@ -172,7 +192,44 @@ EDK2_2022_11_DT = replace(
          (Kind.BOOT_CODE, 0x47FE_A000, 0x47FE_E000), (Kind.BOOT_DATA, 0x47FE_E000, 0x47FF_7000),
          (Kind.BOOT_CODE, 0x47FF_7000, 0x47FF_A000), (Kind.BOOT_DATA, 0x47FF_A000, 0x4800_0000)),
     acpi_size=0, descriptor_pages=False, late_data=(0x1E000, 0x1000, 0x3000), memattr_quiet=None, memattr_fresh=0x2018,
+    dt_properties=2,
 )
+
+#: The /chosen properties every arm64 EFI stub sets besides ``bootargs`` and (5.10) the initrd's:
+#: linux,uefi-system-table, -mmap-start, -mmap-size, -mmap-desc-size, -mmap-desc-ver and linux,uefi-secure-boot
+#: (libstub/fdt.c update_fdt, Debian 5.10.223, 6.1.192, 6.12.117; ``kaslr-seed`` only overwrites QEMU's)
+STUB_CHOSEN_PROPERTIES = 6
+
+
+def handed_dt_extra_properties(build: Edk2Build, cmdline: bool, initrd: bool, stub_sets_initrd: bool) -> int:
+    """How many more properties the kernel unflattens from the tree EDK2 hands over (acpi=off) than from the
+    same QEMU tree on a direct boot: EDK2's own (``Edk2Build.dt_properties``) and the stub's /chosen
+    (``bootargs``, 5.10's ``linux,initrd-start``/``-end``, :data:`STUB_CHOSEN_PROPERTIES`), less the
+    ``bootargs`` and ``linux,initrd-start``/``-end`` QEMU writes into /chosen only when it starts the kernel
+    itself. Checked against the unflattened tree's size in the memblock=debug boots (5.10: 9 more
+    properties, 6.12: 7, with the dma-ranges one: tests/data/boots-uefi/*-u-cal-dma1G-*)."""
+    stub = int(cmdline) + 2 * int(initrd and stub_sets_initrd) + STUB_CHOSEN_PROPERTIES
+    return build.dt_properties + stub - int(cmdline) - 2 * int(initrd)
+
+
+
+#: Where PEI's own page tables are (its memory, the ``low`` regions): the GiB from 0x40000000
+PEI_TABLES_GIB = 0x4000_0000
+SZ_1G = 1 << 30
+
+
+def pei_table_gibs(start: int, top: int) -> tuple[bool, bool]:
+    """How PEI maps the first node [start, top) (ArmVirtPkg QemuVirtMemInfoLib: RAM is that node alone; ArmPkg
+    ArmMmuLib): a 1 GiB block for every whole GiB, except that a GiB holding the page tables being written
+    gets a level-2 table, as does a GiB RAM covers only in part.
+
+    Returns (whether PEI makes one more level-2 table than on a node of whole GiB, one page of its memory;
+    whether the GiB holding the node's top, where DXE runs, already has a table, so DXE need not split
+    it). Checked in the EFI map of a 1.5 GiB boot (tests/data/boots-uefi/6.1-u-dbg-1536M-128M: PEI's regions
+    one page lower) and in the memory attributes table's place on every first node of 1, 1.5 and 2.5 GiB."""
+    top_gib = align_down(top - 1, SZ_1G)
+    partial = top % SZ_1G != 0
+    return partial and top_gib != PEI_TABLES_GIB, partial or top_gib == PEI_TABLES_GIB
 
 
 @dataclass(frozen=True, slots=True)
@@ -394,13 +451,21 @@ def edk2_boot(build: Edk2Build, node0: tuple[int, int], other_nodes: tuple[tuple
         raise KdumplabError("--mem", f"{iec_hex(top - start)} in the first node is too little for EDK2 here",
                             "give the first node at least 128 MiB more than the firmware's 60 MiB")
     pages = _Pages(start, top)
-    for kind, lo, hi in build.low:
+    pei_table, dxe_spared = pei_table_gibs(start, top)
+    low = build.low
+    if pei_table:  # PEI's allocations below its last region (the table comes first) sit one page lower
+        low = low[:1] + tuple((k, lo - SZ_4K, hi - SZ_4K) for k, lo, hi in low[1:-1]) + (
+            (low[-1][0], low[-1][1] - SZ_4K, low[-1][2]),)
+    for kind, lo, hi in low:
         if start <= lo and hi <= top:
             pages.take(kind, lo, hi)
+    spared = build.dxe_split_tables if dxe_spared else 0
     for kind, below_start, below_end in build.top:
+        if (kind, below_start) == (Kind.BOOT_DATA, build.bin[1]):  # DXE's own data, less the tables it spared
+            below_start -= spared
         pages.take(kind, top - below_start, top - below_end)
     default = top - build.default_top
-    bin_lo, bin_hi = top - build.bin[0], top - build.bin[1]
+    bin_lo, bin_hi = top - build.bin[0], top - build.bin[1] + spared
 
     def boot_data(size: int) -> int:
         """A boot-services data pool: into the bin when it fits there, else the highest default memory."""
@@ -448,9 +513,9 @@ def edk2_boot(build: Edk2Build, node0: tuple[int, int], other_nodes: tuple[tuple
     if rng:
         boot_data(build.rng_data[0])
     # the memory attributes table EDK2 installs while the stub runs (Edk2Build.memattr_quiet); with virtio-rng
-    # it gets a fresh pool on every boot, as with efi=debug (the RNG protocol's pool frees come first: the
-    # MEMATTR= of all six --rng recordings that print it, with and without efi=debug)
-    if build.memattr_quiet is not None and not rng and "efi=debug" not in cmdline.split():
+    # it gets a fresh pool on every boot, as with a long command line (the RNG protocol's pool frees come
+    # first: the MEMATTR= of all six --rng recordings that print it)
+    if build.memattr_quiet is not None and not rng and len(cmdline) < build.memattr_cmdline:
         memattr = bin_bottom + build.memattr_quiet
     else:
         memattr = boot_data(build.late_data[2]) + build.memattr_fresh

@@ -60,7 +60,10 @@ def _model(case: dict) -> efi.EfiMap:
 # entries, as EDK2 grows its descriptor pool a page at a time; only their total in the ACPI boots is modelled.
 # Nothing Linux keeps or places moves: test_what_linux_sees below passes on these.
 KNOWN = {"5.10-u-cal-dma1G-4G-512M": "one boot-data page fewer in the firmware's bin (descriptor pool)",
-         "7.2-u-cal-dma2G-numa-2G2G-512M": "one boot-data page more in the firmware's bin (descriptor pool)"}
+         "7.2-u-cal-dma2G-numa-2G2G-512M": "one boot-data page more in the firmware's bin (descriptor pool)",
+         # the only efi=debug map with the memory attributes table in its chunk (a command line under 102
+         # characters): 2 boot-data pages more at the bin's bottom, allocated after the table; not modelled
+         "6.1-u-dbg-1536M-128M": "two boot-data pages more in the firmware's bin, below the memory attributes table"}
 EXACT = [pytest.param(p, marks=pytest.mark.xfail(strict=True, reason=KNOWN[p.name])) if p.name in KNOWN else p
          for p in CASES]
 
@@ -98,6 +101,8 @@ def test_stub_placement_is_what_the_kernel_reserved(case_dir: Path):
     serial = (case_dir / "serial.log").read_text(errors="replace").split("=== DMESG", 1)[0]
     got = [(int(a, 16), int(b, 16) + 1) for a, b in
            re.findall(r"memblock_reserve: \[0x([0-9a-f]+)-0x([0-9a-f]+)\].*arm64_memblock_init", serial)]
+    if not got:
+        pytest.skip("booted without memblock=debug: the kernel's reservations are not in the log")
     fw = _model(case)
     _, image = presets.DEBIAN_IMAGES[case["generation"]]
     page = 16384 if case["generation"].endswith("16k") else 4096
@@ -108,12 +113,10 @@ def test_stub_placement_is_what_the_kernel_reserved(case_dir: Path):
 
 # The memory attributes table's address (the "MEMATTR=" of the kernel's first efi: line, printed on every
 # boot) against the model, on every UEFI boot: efi=debug or not, ACPI or acpi=off (Edk2Build.memattr_offset).
-ALL = sorted(p for p in DATA.glob("*") if (p / "serial.log").exists())
+# every boot whose log kept the kernel's first efi: line (a memblock=debug boot without earlycon loses it)
+ALL = sorted(p for p in DATA.glob("*") if (p / "serial.log").exists()
+             and "MEMATTR=" in (p / "serial.log").read_text(errors="replace"))
 MEMATTR_KNOWN = {
-    **dict.fromkeys(("5.10-uefi-1G-128M", "6.12-uefi-1G-128M", "6.1-holdout-uefi-2560M-fixed",
-                     "6.12-holdout-uefi-2560M-fixed", "6.1-holdout-uefi-numa-1G1G1G-256M",
-                     "7.2-holdout-uefi-numa-1G1G1G-256M"),
-                    "first node of 1, 1.5 or 2.5 GiB: the table sits two pages higher (not understood)"),
     **dict.fromkeys(("6.1-uefi-dma1G-4G-512M", "6.1-uefi-dma1G-8G-1G", "6.1-uefi-dma2G-numa-3G3G-768M"),
                     "6.1 under acpi=off: one page higher than 5.10/6.12/7.2 (no 6.1 acpi=off calibration map)"),
     "6.12-16k-u-cal-16k-4G": "16K, efi=debug: one page higher than the 4K kernels' rule puts it",

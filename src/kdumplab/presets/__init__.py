@@ -183,6 +183,8 @@ def _qemu_virt_uefi(mem: int, sizes: tuple[int, ...], banks: tuple[Bank, ...], k
         raise KdumplabError("--firmware uefi", f"the lab does not boot {kernel!r} under EDK2",
                             ", ".join(DEBIAN_IMAGE_FILE_SIZES))
     package, image = DEBIAN_IMAGES[kernel]
+    prof = profiles.get(kernel)
+    assert prof is not None
     build = efi.EDK2_2022_11 if dma_window is None else efi.EDK2_2022_11_DT
     rng = rng or kernel_at is not None  # only a stub with an RNG puts the kernel anywhere but its own choice
     if rng and dma_window is not None:
@@ -213,9 +215,12 @@ def _qemu_virt_uefi(mem: int, sizes: tuple[int, ...], banks: tuple[Bank, ...], k
         initrd=None if fw.initrd is None else PhysRange(*fw.initrd),
         dtb=PhysRange(*fw.fdt), page_size=for_kernel(kernel).page_size, firmware="uefi", acpi=dma_window is None,
         dma_address_limit=None if dma_window is None else QEMU_VIRT_RAM_BASE + dma_window - 1,
+        # acpi=off: the kernel unflattens QEMU's tree with its dma-ranges as EDK2 and the stub amended it
+        dt_extra_properties=0 if dma_window is None else 1 + efi.handed_dt_extra_properties(
+            build, bool(cmdline), bool(initrd_size), prof.kexec is not None and prof.kexec.efi_stub_initrd_in_dt),
         iomem_devices=_with_virtio_rng(_uefi_devices(dma_window is not None, high_io), kernel) if rng else
         _uefi_devices(dma_window is not None, high_io),
-        build=profiles.get(kernel).build or KernelBuild(),  # type: ignore[union-attr]
+        build=prof.build or KernelBuild(),
         source=f"qemu-system-aarch64 7.2 -M virt{',acpi=off' if dma_window is not None else ''} -bios QEMU_EFI.fd "
                f"({build.package} {build.version}, sha256 {build.sha256[:16]}); kernel {package}"
                + (f"; dma-ranges {dma_window:#x} (-dtb of {dtb_file_size} bytes)" if dma_window is not None else ""),
