@@ -383,10 +383,17 @@ def _sparse(policy: PolicyData, mb: Memblock, page_size: int, vmemmap_kaslr: int
         for _ in roots:
             mb, a = _top(mb, page_size, 64, "section index", nid=nid)
         seen_roots |= roots
-        goal = align_down(hi - 1, section)  # the usemap goes next to the node data, in its section
+        # mm/sparse.c sparse_early_usemaps_alloc_pgdat_section: the usemap goes in the section of the node's
+        # pg_data_t (the top of the node on a DT boot; under UEFI, and in a crash kernel whose node ends in
+        # no-map memory, lower), and anywhere when that section has no room (recorded 6.12 UEFI crash kernels,
+        # memblock=debug: "sparse_init_nid" 0x188 bytes at the top of the crash region)
+        pgdat = next((base for what, base, _ in reversed(mb.log) if what == f"node data {nid}"), hi - 1)
+        goal = align_down(pgdat, section)
         window = (goal, goal + section) if p.usemap_near_pgdat else (0, ANYWHERE)
         mb, a = _top(mb, p.usemap_per_section * sections, 64, f"usemap {nid}", nid=nid,
                      start=window[0], end=window[1])
+        if a is None and p.usemap_near_pgdat:
+            mb, a = _top(mb, p.usemap_per_section * sections, 64, f"usemap {nid}", nid=nid)
         size = sections * per_section
         if policy.has(Feature.MEMMAP_PER_SECTION) and not basepages:
             mb, low = _chunks_top_down(mb, sections, per_section, nid, f"memmap node {nid}")
