@@ -63,3 +63,33 @@ def test_swiotlb_halves_beside_cma_in_a_small_low_region() -> None:
     assert view("7.2", load, cmdline="console=ttyAMA0 cma=0").swiotlb_kib == 65536  # no CMA beside it
     assert view("7.2", load, cmdline="console=ttyAMA0 cma=0").cma_kib == 0
     assert view("5.10", _load([(0xF6000000, 0xFBFFFFFF), (0x20EE00000, 0x23EDFFFFF)])).swiotlb_kib == 0
+
+
+def test_crash_notes_one_prstatus_per_cpu() -> None:
+    # struct elf_prstatus on arm64: 112 bytes of common fields + 34 registers x 8 + pr_fpvalid, padded to 8
+    # = 392; the note adds a 12-byte header and "CORE\0" padded to 8
+    from kdumplab.crashview import PRSTATUS_NOTE, crash_notes_bytes
+
+    assert PRSTATUS_NOTE == 12 + 8 + (112 + 34 * 8 + 8)
+    # the recorded one-CPU 6.12 cycles' merged PT_NOTE is 3,856 bytes (tests/data/cycles, /proc/vmcore's
+    # program headers): its VMCOREINFO note is the rest
+    assert crash_notes_bytes(3444, 1) == 3856
+    # fs/proc/vmcore.c rounds the merged notes up to a page: 2 CPUs on 6.12 need 2 pages, 5.10 fits 2 in one
+    assert -(-crash_notes_bytes(3444, 2) // 4096) == 2
+    assert -(-crash_notes_bytes(2920, 2) // 4096) == 1 and -(-crash_notes_bytes(2920, 3) // 4096) == 2
+    assert -(-crash_notes_bytes(3444, 11) // 4096) == 2 and -(-crash_notes_bytes(3444, 12) // 4096) == 3
+
+
+def test_vmcore_grows_a_page_with_the_second_cpu() -> None:
+    # the model end to end: 6.12 on 4G, crashkernel=512M, kexec-tools 2.0.32; -smp 2 adds 4 KiB to
+    # /proc/vmcore (recorded: tests/data/cycles/6.12-kt2.0.32-smp2-4G-512M, 3,796,905,984 bytes)
+    import dataclasses
+
+    from kdumplab import model
+    from kdumplab.tools.verify import scenario_for
+
+    sizes = []
+    for cpus in (1, 2):
+        sc = scenario_for("6.12", "4G", (), "console=ttyAMA0 panic=-1 crashkernel=512M", 987623, cpus=cpus)
+        sizes.append(model.run(dataclasses.replace(sc, kexec_tools="2.0.32")).crash_view.vmcore_size)
+    assert sizes[1] - sizes[0] == 4096

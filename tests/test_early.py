@@ -131,3 +131,30 @@ def test_kernel_pte_tables_count_blocks_not_covered_whole():
     image = DEBIAN_IMAGES["5.10"][1]
     assert early.kernel_pte_tables(policy.for_kernel("5.10"), 0x4020_0000, image.init_begin, image.stext,
                                    2 << 20) == 4 - 9
+
+
+@pytest.mark.parametrize("case", ["6.12-smp2-dbg-4G-512M", "6.12-smp3-dbg-4G-512M", "6.12-16k-numa-2Gh"])
+def test_the_unflattened_tree_with_more_cpus_and_nodes(case: str) -> None:
+    # the size __unflatten_device_tree asks memblock for, as the kernel logged it (memblock=debug:
+    # early_init_dt_alloc_memory_arch), or where NODE_DATA(1) ended up right below it (the 16K 2G+6G boot)
+    import json
+    import re
+    from pathlib import Path
+
+    from kdumplab import model, presets
+    from kdumplab.tools.verify import qemu_cpus
+
+    root = Path(__file__).parent / "data" / "boots" / case
+    rec = json.loads((root / "case.json").read_text())
+    log = (root / "serial.log").read_text(errors="replace")
+    numa = tuple(int(n[:-1]) << 30 for n in rec["numa"]) or None
+    machine = presets.qemu_virt(int(rec["mem"][:-1]) << 30, numa, rec["provenance"]["initrd_size"],
+                                rec["generation"], cpus=qemu_cpus(rec["provenance"]["qemu_cmdline"]))
+    res = model.run(model.Scenario(machine, rec["cmdline"], rec["generation"]))
+    dt = next(a for a in res.outcome.early if a.what == "device tree")
+    m = re.search(r"memblock_alloc_try_nid: (\d+) bytes align=0x8 .*early_init_dt_alloc_memory_arch", log)
+    if m:
+        assert dt.size == int(m.group(1))
+    else:
+        node1 = re.search(r"NODE_DATA\(1\) allocated \[mem 0x([0-9a-f]+)-0x([0-9a-f]+)\]", log)
+        assert dt.start == int(node1.group(2), 16) + 1

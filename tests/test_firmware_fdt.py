@@ -19,6 +19,7 @@ from kdumplab.firmware_fdt import (
     as_the_kernel_keeps_it,
     edk2_handed,
     efi_stub_amended,
+    qemu_cpu_bytes,
     qemu_dtb_file_size,
     qemu_loaded,
     shape_of,
@@ -125,3 +126,26 @@ def test_a_damaged_tree_is_one_line() -> None:
         shape_of(header + bytes(60), "first kernel fdt")
     with pytest.raises(KdumplabError, match="is not QEMU's tree"):
         QemuDtb(10, ((0, 1),))
+
+
+# QEMU 7.2 `-M virt,dumpdtb=F -smp N` then `fdtput ... dma-ranges` (lab/qemu.py make_dtb), run here once per
+# shape: the -dtb file's size by memory nodes and CPUs (cortex-a57; neoverse-n1 gave the same for 4G+4G -smp 8)
+@pytest.mark.parametrize(("nodes", "numa", "cpus", "size"), [
+    (((0x4000_0000, 4 * SZ_1G),), False, 2, 7724),
+    (((0x4000_0000, 4 * SZ_1G),), False, 8, 8588),
+    (((0x4000_0000, 4 * SZ_1G), (0x1_4000_0000, 4 * SZ_1G)), True, 2, 7877),
+    (((0x4000_0000, 4 * SZ_1G), (0x1_4000_0000, 4 * SZ_1G)), True, 8, 8837),
+    (((0x4000_0000, SZ_1G), (0x8000_0000, 3 * SZ_1G)), True, 3, 8033),
+])
+def test_the_dtb_file_size_with_more_cpus(nodes: tuple, numa: bool, cpus: int, size: int) -> None:
+    assert qemu_dtb_file_size(nodes, numa, cpus) == size
+
+
+def test_cpu_bytes_by_hand() -> None:
+    # dumpdtb of the built-in tree (4G, cortex-a57): structure 6,992 / 7,156 / 7,300 / 8,020 bytes with
+    # -smp 1 / 2 / 3 / 8, strings 454 then 461: cpu@N 112 + coreN 32 per CPU, enable-method on cpu@0 20, the
+    # string "enable-method\0" replacing "method\0" 7
+    assert qemu_cpu_bytes(1) == 0
+    assert qemu_cpu_bytes(2) == 7156 - 6992 + 7
+    assert qemu_cpu_bytes(3) - qemu_cpu_bytes(2) == 7300 - 7156
+    assert qemu_cpu_bytes(8) == 8020 - 6992 + 7

@@ -23,7 +23,8 @@ if TYPE_CHECKING:
     from kdumplab.machine import Machine
     from kdumplab.policy import PolicyData
 
-__all__ = ["CRASH_KERNELS", "CrashKernelFacts", "CrashView", "crash_view", "efi_nomap_ranges", "numa_nodes_seen"]
+__all__ = ["CRASH_KERNELS", "CrashKernelFacts", "CrashView", "crash_view", "crash_notes_bytes", "efi_nomap_ranges",
+           "numa_nodes_seen", "PRSTATUS_NOTE"]
 
 PAGE = 0x1000
 
@@ -50,6 +51,22 @@ class CrashKernelFacts:
 #: kernel profiles (kdumplab.profiles), where each kernel's numbers and their sources are written.
 CRASH_KERNELS: Mapping[str, CrashKernelFacts] = ProfileTable(lambda p: None if p.crash is None else
                                                              (p.crash.generation, p.crash))
+
+#: One CPU's crash note on arm64 (kernel/crash_core.c crash_save_cpu: NT_PRSTATUS): a 12-byte note header,
+#: "CORE\0" padded to 8 and struct elf_prstatus (392: 112 bytes of common fields, 34 registers of 8 bytes,
+#: pr_fpvalid and padding). Every CPU online at the panic saves one (the crashing one in
+#: machine_crash_shutdown, the others as crash_smp_send_stop stops them); empty notes of CPUs that never ran
+#: count 0 (fs/proc/vmcore.c update_note_header_size_elf64 walks each PT_NOTE to its real size).
+PRSTATUS_NOTE = 12 + 8 + 392
+
+
+def crash_notes_bytes(vmcoreinfo_note: int, cpus: int) -> int:
+    """The crash notes /proc/vmcore merges into its one note segment (merge_note_headers_elf64, 5.10-7.x):
+    the VMCOREINFO note plus one NT_PRSTATUS note per CPU; the segment is that rounded up to a page, so a
+    6.12 machine with 2 to 11 CPUs has an 8 KiB segment, not 4 KiB (recorded -smp 2 and 8 cycles: /proc/vmcore
+    4,096 bytes longer than with -smp 1; 5.10 with -smp 2 still fits one page, with -smp 3 not)."""
+    return vmcoreinfo_note + PRSTATUS_NOTE * cpus
+
 
 @dataclass(frozen=True, slots=True)
 class CrashView:

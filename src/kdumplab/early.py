@@ -24,7 +24,7 @@ from dataclasses import dataclass, replace
 from kdumplab.machine import Machine
 from kdumplab.memblock import NUMA_NO_NODE, Flag, Memblock, Region
 from kdumplab.outcome import EarlyAlloc
-from kdumplab.policy import EarlyStep, Feature, PolicyData
+from kdumplab.policy import EarlyProfile, EarlyStep, Feature, PolicyData
 from kdumplab.ranges import SZ_4G, SZ_4K, align_down, align_up
 
 __all__ = ["BootFacts", "boot_memblock", "dma_phys_limit", "low_limit", "run_step", "STRUCT_PAGE_SIZE"]
@@ -282,7 +282,8 @@ def _early_setup(policy: PolicyData, mb: Memblock, machine: Machine, facts: Boot
     extra = len(nodes) - 1
     if not machine.acpi:  # setup_arch: "if (acpi_disabled) unflatten_device_tree();" (5.10 .. 7.2)
         dt = (p.dt_unflatten + extra * p.dt_per_extra_node + machine.dt_extra_properties * p.dt_per_property
-              + sum(_memory_node_name(lo) - _FITTED_MEMORY_NODE_NAME for _, lo, _ in nodes[1:]))
+              + sum(_memory_node_name(lo) - _FITTED_MEMORY_NODE_NAME for _, lo, _ in nodes[1:])
+              + _cpu_nodes(p, machine.cpus, extra > 0))
         mb, a = _top(mb, dt, 8, "device tree")
         allocs.append(a) if a else None
     if p.numa_distance:
@@ -308,6 +309,20 @@ def _memory_node_name(start: int) -> int:
     16 bytes) thus costs 8 bytes less than one above it: 6.12-16k on 2G+6G puts NODE_DATA(1) at
     0x23fbedf00-0x23fbf177f, right below a tree 43,132 bytes long (tests/data/boots/6.12-16k-numa-2Gh)."""
     return align_up(len(f"memory@{start:x}") + 1, 8)
+
+
+def _cpu_nodes(p: EarlyProfile, cpus: int, numa: bool) -> int:
+    """The unflattened tree's bytes for QEMU's CPUs beyond the first: each brings a cpu@N node (phandle, reg,
+    enable-method, compatible, device_type) and a cpu-map coreN node (cpu), and from two CPUs on cpu@0 has an
+    enable-method too. A node costs what ``dt_per_extra_node`` holds besides its five properties and the name
+    it was read with (the memory node plus numa-node-id on the first memory and CPU nodes), plus its own
+    8-byte name; each property ``dt_per_property``. 6.12: 42,276 / 43,660 / 44,940 bytes with -smp 1 / 2 / 3
+    (memblock=debug boots: early_init_dt_alloc_memory_arch)."""
+    if cpus <= 1:
+        return 0
+    node = p.dt_per_extra_node - 5 * p.dt_per_property - _FITTED_MEMORY_NODE_NAME + 8
+    per_cpu = 2 * node + (6 + numa) * p.dt_per_property
+    return (cpus - 1) * per_cpu + p.dt_per_property
 
 
 def _count_indices(spans: list[tuple[int, int]], unit: int) -> int:

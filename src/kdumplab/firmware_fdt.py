@@ -22,7 +22,7 @@ from dataclasses import dataclass, replace
 
 from kdumplab.errors import KdumplabError
 
-__all__ = ["FdtShape", "QemuDtb", "shape_of", "with_property", "qemu_dtb_file_size", "qemu_loaded",
+__all__ = ["FdtShape", "QemuDtb", "shape_of", "with_property", "qemu_dtb_file_size", "qemu_cpu_bytes", "qemu_loaded",
            "edk2_handed", "efi_stub_amended", "as_the_kernel_keeps_it", "QEMU_PSCI_NODE", "EDK2_DISABLED_NODES"]
 
 _HEADER = 40
@@ -177,8 +177,23 @@ _QEMU_STRINGS = b"kaslr-seed\0rng-seed\0stdout-path\0"
 #: the one-node -M virt tree with -smp 1 as dumpdtb writes it plus the lab's dma-ranges (7,553 bytes,
 #: tests/data/boots/*-dma*), less its one 72-byte memory node
 _QEMU_VIRT_TREE_BASE = 7553 - 72
-#: each CPU node's numa-node-id (one -smp CPU) and the string "numa-node-id\0", with -numa
-_QEMU_NUMA_EXTRA = 16 + 13
+#: with -numa: the string "numa-node-id\0" and one such property (16 bytes) in each CPU node
+_QEMU_NUMA_STRING = 13
+_QEMU_NUMA_ID = 16
+#: each CPU beyond the first (hw/arm/virt.c fdt_add_cpu_nodes): its cpu@N node (name, phandle, reg,
+#: enable-method "psci", compatible, device_type: 112 bytes) and its cpu-map core (32); with two or more CPUs
+#: every cpu node has ``enable-method`` (20 bytes on cpu@0 too) and the strings block holds
+#: "enable-method\0", which then also serves psci's "method" (+7 bytes). dumpdtb of -smp 1, 2, 3 and 8
+#: (cortex-a57 and neoverse-n1): structure 6,992, 7,156, 7,300, 8,020 bytes, strings 454, then 461.
+_QEMU_PER_EXTRA_CPU = 112 + 32
+_QEMU_SMP_ONCE = 20 + 7
+
+
+def qemu_cpu_bytes(cpus: int, numa: bool = False) -> int:
+    """What QEMU's -M virt tree holds beyond a one-CPU tree for ``cpus`` CPUs (``qemu_dtb_file_size``, and
+    the crash kernel's DTB from QEMU's built-in tree, kexec.KexecInputs.dtb_size)."""
+    extra = (_QEMU_PER_EXTRA_CPU + (_QEMU_NUMA_ID if numa else 0)) * (cpus - 1)
+    return extra + (_QEMU_SMP_ONCE if cpus > 1 else 0)
 
 
 def _memory_node(start: int, numa: bool) -> int:
@@ -187,12 +202,12 @@ def _memory_node(start: int, numa: bool) -> int:
     return 4 + _pad(len(f"memory@{start:x}") + 1) + (12 + 16) + (12 + 8) + (16 if numa else 0) + 4
 
 
-def qemu_dtb_file_size(memory_nodes: tuple[tuple[int, int], ...], numa: bool) -> int:
-    """The size of the lab's ``-dtb`` file for these memory nodes with ``-smp 1``: checked against dumpdtb +
+def qemu_dtb_file_size(memory_nodes: tuple[tuple[int, int], ...], numa: bool, cpus: int = 1) -> int:
+    """The size of the lab's ``-dtb`` file for these memory nodes and -smp ``cpus``: checked against dumpdtb +
     fdtput for 4G and 8G on one node (7,553 bytes, cortex-a57 and neoverse-n1 alike), 1G+3G (7,686) and
     4G+4G (7,690): the unit address in each memory node's name changes its padding."""
     return (_QEMU_VIRT_TREE_BASE + sum(_memory_node(s, numa) for s, _ in memory_nodes)
-            + (_QEMU_NUMA_EXTRA if numa else 0))
+            + (_QEMU_NUMA_STRING + _QEMU_NUMA_ID if numa else 0) + qemu_cpu_bytes(cpus, numa))
 
 
 def qemu_loaded(dtb: QemuDtb, append: str, initrd: bool = False) -> FdtShape:

@@ -69,12 +69,14 @@ def _first_chunk_maps(start_offset: int, map_size: int, page: int, lp: LateProfi
     return (lp.percpu_chunk_struct + 8 * -(-pages // 64), longs * 8, (-(-(bits + 1) // 64)) * 8, pages * PCPU_BLOCK_MD)
 
 
-def _percpu(mb: Memblock, page: int, lp: LateProfile) -> Memblock:
+def _percpu(mb: Memblock, page: int, lp: LateProfile, cpus: int = 1) -> Memblock:
+    """pcpu_embed_first_chunk with every CPU in one group (QEMU puts all -smp CPUs on node 0): one unit per
+    CPU in a single page-aligned allocation, then the group offsets and sizes (unsigned long each), the unit
+    map (an int per CPU) and the unit offsets (an unsigned long per CPU)."""
     ai, mb = mb.alloc_range(page, page, 0, U64_MAX, "percpu alloc info")
     areas, mb = mb.alloc_range(page, SMP_CACHE_BYTES, 0, U64_MAX, "percpu areas")
-    _, mb = mb.alloc_range(lp.percpu_unit, page, 0, U64_MAX, "percpu first chunk", nid=0)
-    # one group, one CPU: group offsets and sizes (unsigned long each), unit map (int), unit offsets
-    sizes = [8, 8, 4, 8, lp.percpu_slot_lists]
+    _, mb = mb.alloc_range(lp.percpu_unit * cpus, page, 0, U64_MAX, "percpu first chunk", nid=0)
+    sizes = [8, 8, 4 * cpus, 8 * cpus, lp.percpu_slot_lists]
     static, reserved = lp.percpu_static, lp.percpu_reserved
     if reserved:
         sizes += _first_chunk_maps(static % page, reserved, page, lp)
@@ -119,13 +121,18 @@ def _bounce_nslabs(ram: int) -> int:
     return 1 << (slabs - 1).bit_length()
 
 
-def _swiotlb(mb: Memblock, page: int, low_max: int, lp: LateProfile) -> Memblock:
+def _swiotlb(mb: Memblock, page: int, low_max: int, lp: LateProfile, cpus: int = 1) -> Memblock:
     """mem_init: swiotlb when RAM reaches above the DMA limit (or, 6.5+, a small kmalloc bounce buffer);
-    the buffer comes from below the limit and nothing more is allocated when it does not fit."""
+    the buffer comes from below the limit and nothing more is allocated when it does not fit. 6.1+ split it
+    into one area per possible CPU, rounded up to a power of two (kernel/dma/swiotlb.c swiotlb_init_remap:
+    "software IO TLB: area num 2." with -smp 2), each a 16-byte struct io_tlb_area in the area array."""
+    areas = 1 << (cpus - 1).bit_length()  # swiotlb_adjust_nareas(num_possible_cpus())
     if mb.end_of_dram() > low_max:
         nslabs = SWIOTLB_DEFAULT >> IO_TLB_SHIFT
     elif lp.bounce_when_low_only:
-        nslabs = min(_bounce_nslabs(mb.phys_mem_size()), SWIOTLB_DEFAULT >> IO_TLB_SHIFT)
+        # round_up_default_nslabs: at least one segment of 128 slabs per area
+        nslabs = max(min(_bounce_nslabs(mb.phys_mem_size()), SWIOTLB_DEFAULT >> IO_TLB_SHIFT),
+                     IO_TLB_SEGSIZE * areas)
     else:
         return mb
     buf, mb = mb.alloc_range(nslabs << IO_TLB_SHIFT, page, 0, low_max, "swiotlb")
@@ -137,7 +144,8 @@ def _swiotlb(mb: Memblock, page: int, low_max: int, lp: LateProfile) -> Memblock
     if lp.swiotlb_meta == "list+orig":
         metadata = ((align_up(nslabs * 4, page), page), (align_up(nslabs * 8, page), page))
     else:
-        metadata = ((align_up(nslabs * 24, page), page), (16, SMP_CACHE_BYTES))
+        areas = min(areas, nslabs // IO_TLB_SEGSIZE)  # limit_nareas
+        metadata = ((align_up(nslabs * 24, page), page), (16 * areas, SMP_CACHE_BYTES))
     for size, align in metadata:
         _, mb = mb.alloc_range(size, align, 0, U64_MAX, "swiotlb metadata")
     return mb
@@ -151,6 +159,6 @@ def late_allocations(lp: LateProfile, mb: Memblock, machine: Machine, low_max: i
     if not resources_done:
         mb = standard_resources(mb)
     mb = _command_line(mb, cmdline)
-    mb = _percpu(mb, page, lp)
+    mb = _percpu(mb, page, lp, machine.cpus)
     mb = _hashes(mb, page, struct_page, free_after_sparse if lp.kernel_pages_from_free else None)
-    return _swiotlb(mb, page, low_max, lp)
+    return _swiotlb(mb, page, low_max, lp, machine.cpus)

@@ -157,6 +157,9 @@ class Machine:
     #: the ``-dtb`` file QEMU loads (None: QEMU's built-in tree, or not QEMU): what the kernel's
     #: /sys/firmware/fdt, and so the crash kernel's DTB, is made from (kdumplab.firmware_fdt)
     qemu_dtb: QemuDtb | None = None
+    #: CPUs the kernel brings up (QEMU -smp): one per-CPU unit each in the first chunk, and at a panic each
+    #: saves its registers as one crash note that /proc/vmcore's note segment carries (crashview)
+    cpus: int = 1
     build: KernelBuild = KernelBuild()
     #: device / MMIO lines of /proc/iomem that are not RAM (kept as text; they do not move the model)
     iomem_devices: tuple[str, ...] = ()
@@ -181,6 +184,8 @@ class Machine:
             raise KdumplabError(self.name, f"unknown firmware {self.firmware!r}", "use dt, uefi or bios")
         if self.page_size not in (SZ_4K, 16 * 1024, SZ_64K):
             raise KdumplabError(self.name, f"page size {self.page_size} is not 4K, 16K or 64K")
+        if not 1 <= self.cpus <= 4096:  # NR_CPUS of Debian's arm64 builds is 4096 at most
+            raise KdumplabError(self.name, f"{self.cpus} CPUs: a kernel brings up 1 to 4096")
         top = 1 << PHYS_BITS[self.arch]
         if self.ram_end > top:
             raise KdumplabError(self.name, f"RAM ends at {self.ram_end:#x}, past the {PHYS_BITS[self.arch]}-bit "
@@ -296,6 +301,8 @@ KEYS: tuple[Key, ...] = (
         "omitted: nothing limits it below 4 GiB."),
     Key("", "dt_extra_properties", "count", "Device-tree properties beyond the board's own (the lab's -dtb adds "
         "`dma-ranges`): each is one more struct property in the unflattened tree."),
+    Key("", "cpus", "count", "CPUs the kernel brings up (1 when omitted): each takes a per-CPU unit and, at a "
+        "panic, adds one crash note to /proc/vmcore."),
     Key("", "source", "text", "Where the numbers come from (a boot log, a dump), for the reader."),
     Key("", "notes", "texts", "What the source does not show and how it was decided."),
     Key("", "iomem_devices", "texts", "Non-RAM lines of /proc/iomem, verbatim (kept as text)."),

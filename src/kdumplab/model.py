@@ -315,8 +315,9 @@ def _crash_view(policy: PolicyData, load: Any, machine: Machine,
         nomap = _efi_nomap(machine) if machine.firmware == "uefi" else ()
 
     nodes = crashview.numa_nodes_seen(tuple((b.start, b.start + b.size, b.node) for b in machine.banks), nomap)
-    return crashview.crash_view(crashview.CRASH_KERNELS[policy.kexec_generation], load, policy, machine, nodes=nodes,
-                                nomap=nomap, cmdline=cmdline or kexec.CRASH_APPEND)
+    notes = crashview.crash_notes_bytes(kexec.KERNEL_KEXEC[policy.kexec_generation].vmcoreinfo_note, machine.cpus)
+    return crashview.crash_view(crashview.CRASH_KERNELS[policy.kexec_generation], load, policy, machine,
+                                notes_bytes=notes, nodes=nodes, nomap=nomap, cmdline=cmdline or kexec.CRASH_APPEND)
 
 
 def _efi_nomap(machine: Machine) -> tuple[tuple[int, int], ...]:
@@ -367,11 +368,19 @@ def _load(policy: PolicyData, machine: Machine, iomem: Any, crashk_res: Any, ver
     # The DTB segment is the running kernel's flattened tree as kexec-tools rewrites it, not the firmware's
     # placement of it (QEMU reserves 1 MiB): 7,750 bytes in the recorded cycles, KexecInputs' default size,
     # or counted from the running kernel's own tree when it is known.
-    dtb = {} if base_fdt is None else {
-        "dtb_size": artifacts.crash_dtb_size(base_fdt, 1, bool(initrd), bootargs, where="first kernel fdt")}
+    if base_fdt is not None:
+        dtb = {"dtb_size": artifacts.crash_dtb_size(base_fdt, 1, bool(initrd), bootargs, where="first kernel fdt")}
+    elif machine.cpus > 1:  # QEMU's built-in tree (the default size) with a cpu node and core per further CPU
+        from kdumplab.firmware_fdt import qemu_cpu_bytes  # noqa: PLC0415
+
+        numa = len({b.node for b in machine.banks}) > 1
+        dtb = {"dtb_size": kexec.KexecInputs().dtb_size + qemu_cpu_bytes(machine.cpus, numa)}
+    else:
+        dtb = {}
     inputs = kexec.KexecInputs(
         initrd_size=initrd,
         page_size=machine.page_size,
+        possible_cpus=machine.cpus,  # one PT_NOTE per CPU kexec-tools finds (one with -smp 1: the recorded runs)
         **dtb,
         **({} if k is None else {
             "image_size": k.image_size or k.end, "text_offset": k.text_offset,

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from kdumplab import early, model, presets
-from kdumplab.tools.verify import kernel_code_start, kernel_text_at
+from kdumplab.tools.verify import kernel_code_start, kernel_text_at, qemu_cpus
 
 DATA = Path(__file__).parent.parent / "data"
 # boots/: recorded by `kdumplab lab suite`; realboots/: recorded by the lead before the lab existed, with the
@@ -88,6 +88,8 @@ def _shape(case: dict, cmdline: str) -> dict:
     command line), the DMA window and the size of the -dtb file that carried it."""
     out: dict = {}
     argv = case.get("provenance", {}).get("qemu_cmdline", ())
+    if qemu_cpus(argv) > 1:  # -smp N: per-CPU units, swiotlb areas and the tree's cpu nodes
+        out["cpus"] = qemu_cpus(argv)
     if "-bios" in argv:
         out = {"firmware": "uefi", "cmdline": cmdline}
     if "virtio-rng-pci" in argv:  # the stub drew the kernel's place: pinned at its Kernel code (6.1: _stext)

@@ -102,8 +102,13 @@ class BootSpec:
     #: a virtio-rng device: EDK2's VirtioRngDxe then offers EFI_RNG_PROTOCOL, and the arm64 EFI stub places the
     #: kernel at a random address (libstub/arm64-stub.c handle_kernel_image -> efi_random_alloc)
     rng: bool = False
+    #: QEMU -smp: CPUs the guest has (the lab's recordings use 1; more CPUs each save a crash note at panic,
+    #: which /proc/vmcore's note segment holds)
+    smp: int = 1
 
     def __post_init__(self) -> None:
+        if not 1 <= self.smp <= 8:  # -M virt's default GICv2 takes 8; q35 is kept to the same
+            raise KdumplabError("--smp", f"{self.smp} CPUs: the lab boots 1 to 8 (QEMU virt's GICv2 takes 8)")
         total = parse_size(self.mem)
         if self.numa and sum(parse_size(n) for n in self.numa) != total:
             raise KdumplabError("--numa", f"node sizes {','.join(self.numa)} do not add up to {self.mem}")
@@ -175,7 +180,7 @@ def _machine_argv(spec: BootSpec, dumpdtb: str | None = None) -> list[str]:
         # kaslr-seed is not wiped to 0." (18 of 18 first cycles). QEMU 7.2's dtb-randomness=off leaves the
         # seeds out, as a firmware without an RNG would.
         machine[machine.index("-M") + 1] += ",dtb-randomness=off"
-    argv = [board.qemu, *machine, "-smp", "1", "-m", spec.mem]
+    argv = [board.qemu, *machine, "-smp", str(spec.smp), "-m", spec.mem]
     for i, size in enumerate(spec.numa):
         argv += ["-object", f"memory-backend-ram,id=m{i},size={size}", "-numa", f"node,memdev=m{i}"]
     return argv

@@ -103,7 +103,8 @@ QEMU_VIRT_ACPI_LOW_DEVICES = tuple(
 
 def qemu_virt(mem: int = 8 * SZ_1G, numa: tuple[int, ...] | None = None, initrd_size: int = 0xf2000,
               kernel: str = "6.1", dma_window: int | None = None, dtb_file_size: int | None = None,
-              firmware: str = "dt", cmdline: str = "", rng: bool = False, kernel_at: int | None = None) -> Machine:
+              firmware: str = "dt", cmdline: str = "", rng: bool = False, kernel_at: int | None = None,
+              cpus: int = 1) -> Machine:
     """The guest ``qemu-system-aarch64 -M virt -m MEM [-numa ...] -kernel Image -initrd FILE`` builds.
 
     RAM is one block from 1 GiB (one bank per NUMA node, in order). QEMU 7.2 (hw/arm/boot.c) loads the
@@ -116,6 +117,8 @@ def qemu_virt(mem: int = 8 * SZ_1G, numa: tuple[int, ...] | None = None, initrd_
 
     ``rng`` (``-device virtio-rng-pci``) and ``kernel_at`` matter under EDK2 only: the firmware then offers
     EFI_RNG_PROTOCOL and the stub draws the kernel's place (``kernel_at``: the place it drew).
+
+    ``cpus``: QEMU's -smp (the lab records with 1); QEMU's tree gets a cpu node and a cpu-map core per CPU.
     """
     if mem < SZ_128M or mem % SZ_2M:
         raise KdumplabError("--mem", f"{iec_hex(mem)}: QEMU virt needs at least 128 MiB in 2 MiB steps")
@@ -142,13 +145,14 @@ def qemu_virt(mem: int = 8 * SZ_1G, numa: tuple[int, ...] | None = None, initrd_
     if dma_window is not None:  # QEMU's own tree for these nodes plus dma-ranges (lab/qemu.py make_dtb)
         nodes = tuple((b.start, b.size) for b in banks)
         if dtb_file_size is None:
-            dtb_file_size = qemu_dtb_file_size(nodes, len(sizes) > 1)
+            dtb_file_size = qemu_dtb_file_size(nodes, len(sizes) > 1, cpus)
         qemu_dtb = QemuDtb(dtb_file_size, nodes, len(sizes) > 1)
     dtb_size = QEMU_VIRT_DTB_SIZE if dtb_file_size is None else qemu_loaded_dtb_size(dtb_file_size)
     gib = mem / SZ_1G
     if firmware == "uefi":
         return dataclasses.replace(_qemu_virt_uefi(mem, sizes, tuple(banks), kernel, initrd_size, high_io, cmdline,
-                                                   dma_window, dtb_file_size, rng, kernel_at), qemu_dtb=qemu_dtb)
+                                                   dma_window, dtb_file_size, rng, kernel_at), qemu_dtb=qemu_dtb,
+                                   cpus=cpus)
     if rng or kernel_at is not None:
         raise KdumplabError("--rng" if rng else "--kernel-at", "an arm64 direct boot puts the kernel where QEMU "
                             "loads it; the EFI stub's random place needs --firmware uefi")
@@ -160,7 +164,7 @@ def qemu_virt(mem: int = 8 * SZ_1G, numa: tuple[int, ...] | None = None, initrd_
         page_size=for_kernel(kernel).page_size,
         dma_address_limit=None if dma_window is None else QEMU_VIRT_RAM_BASE + dma_window - 1,
         dt_extra_properties=0 if dma_window is None else 1,  # the one `fdtput ... dma-ranges`
-        qemu_dtb=qemu_dtb,
+        qemu_dtb=qemu_dtb, cpus=cpus,
         iomem_devices=prof.virt_devices if prof.virt_devices is not None else
         QEMU_VIRT_LOW_DEVICES + tuple(f"{s:x}-{s + n - 1:x} : {name}" for s, n, name in high_io),
         build=prof.build or KernelBuild(),

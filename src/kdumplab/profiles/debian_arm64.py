@@ -49,7 +49,7 @@ V5_10 = KernelProfile(
     late=LateProfile(95576, 8192, 31400, 135168, percpu_chunk_struct=136, percpu_slot_lists=544,
                      swiotlb_meta="list+orig", bounce_when_low_only=False),
     kexec=KernelKexecFacts("5.10", False, 48, 0xFFFF800010000000, False, efi_stub_initrd_in_dt=True,
-                           efi_stub_fdt_last_comp=2),
+                           efi_stub_fdt_last_comp=2, vmcoreinfo_note=2920),
     crash=CrashKernelFacts("5.10", 1, CRASH_OLD_LOG),
 )
 
@@ -73,7 +73,7 @@ V6_1 = KernelProfile(
     # lists; swiotlb_init_remap's slot and area arrays
     late=LateProfile(87272, 8192, 31512, 126976, percpu_chunk_struct=136, percpu_slot_lists=288,
                      swiotlb_meta="slots+areas", swiotlb_halves=True, bounce_when_low_only=False),
-    kexec=KernelKexecFacts("6.1", False, 48, 0xFFFF800008000000, False),
+    kexec=KernelKexecFacts("6.1", False, 48, 0xFFFF800008000000, False, vmcoreinfo_note=3504),
     crash=CrashKernelFacts("6.1", 2, CRASH_NEW_LOG),
 )
 
@@ -94,7 +94,7 @@ V6_12 = KernelProfile(
     late=LateProfile(101528, 8192, 29544, 139264, percpu_chunk_struct=192, percpu_slot_lists=304,
                      swiotlb_meta="slots+areas", swiotlb_halves=True, bounce_when_low_only=True,
                      kernel_pages_from_free=True),
-    kexec=KernelKexecFacts("6.12", False, 52, 0xFFFF800080000000, True),
+    kexec=KernelKexecFacts("6.12", False, 52, 0xFFFF800080000000, True, vmcoreinfo_note=3444),
     crash=CrashKernelFacts("6.12", 2, CRASH_NEW_LOG),
 )
 
@@ -120,7 +120,7 @@ V7_2 = KernelProfile(
     late=LateProfile(109144, 8192, 30120, 147456, percpu_chunk_struct=128, percpu_slot_lists=304,
                      swiotlb_meta="slots+areas", swiotlb_halves=True, bounce_when_low_only=True,
                      kernel_pages_from_free=True),
-    kexec=KernelKexecFacts("7.x", False, 52, 0xFFFF800080000000, True),
+    kexec=KernelKexecFacts("7.x", False, 52, 0xFFFF800080000000, True, vmcoreinfo_note=3396),
     crash=CrashKernelFacts("7.x", 2, CRASH_NEW_LOG),
 )
 
@@ -157,7 +157,7 @@ V6_12_16K = replace(
     late=LateProfile(200024, 8192, 37544, 245760, percpu_chunk_struct=192, percpu_slot_lists=304,
                      swiotlb_meta="slots+areas", swiotlb_halves=True, bounce_when_low_only=True,
                      kernel_pages_from_free=True),
-    kexec=replace(V6_12.kexec, generation="6.12-16k"),
+    kexec=replace(V6_12.kexec, generation="6.12-16k", vmcoreinfo_note=3448),
     crash=replace(V6_12.crash, generation="6.12-16k", page_size=16 << 10),
     cma_align=32 << 20,  # PAGE_SIZE << pageblock_order (mm/cma.c CMA_MIN_ALIGNMENT_BYTES)
     description="Debian 13 trixie, 16K pages: as 6.12; 32 MiB pageblocks, CMA alignment and memmap buffer",

@@ -109,7 +109,7 @@ def _reserved(line: str) -> bool:
 
 def scenario_for(generation: str, mem: str, numa: tuple[str, ...], append: str, initrd_size: int,
                  dma_window: str | None = None, dtb_size: int | None = None, firmware: str = "dt",
-                 rng: bool = False, kernel_at: int | None = None):
+                 rng: bool = False, kernel_at: int | None = None, cpus: int = 1):
     """The model scenario that describes a lab boot exactly (qemu-virt with the same -m, NUMA, initrd and
     DMA window, and the -dtb file's size when one was passed; under EDK2 with virtio-rng, the kernel pinned
     at ``kernel_at``, where the stub's random draw put it)."""
@@ -120,8 +120,16 @@ def scenario_for(generation: str, mem: str, numa: tuple[str, ...], append: str, 
                                 initrd_size, generation,
                                 dma_window=None if dma_window is None else parse_size(dma_window, "--dma-window"),
                                 dtb_file_size=dtb_size, firmware=firmware, cmdline=append, rng=rng,
-                                kernel_at=kernel_at)
+                                kernel_at=kernel_at, cpus=cpus)
     return model.Scenario(machine, append, generation)
+
+
+def qemu_cpus(qemu_cmdline: tuple[str, ...] | list[str]) -> int:
+    """The -smp a lab recording was made with (its provenance's QEMU command line; 1 when absent)."""
+    argv = list(qemu_cmdline)
+    if "-smp" in argv[:-1]:
+        return int(argv[argv.index("-smp") + 1].split(",")[0])
+    return 1
 
 
 def kernel_code_start(iomem_text: str) -> int | None:
@@ -207,5 +215,6 @@ def verify_observation(obs) -> tuple[FieldCheck, ...]:
     scenario = scenario_for(obs.generation, obs.mem, tuple(obs.numa), obs.cmdline, obs.provenance.initrd_size,
                             obs.dma_window, obs.provenance.dtb_size, obs.firmware, rng,
                             kernel_text_at(obs.generation, kernel_code_start(obs.iomem))
-                            if rng and "nokaslr" not in obs.cmdline.split() else None)
+                            if rng and "nokaslr" not in obs.cmdline.split() else None,
+                            qemu_cpus(obs.provenance.qemu_cmdline))
     return compare(run_pinned(scenario, obs.iomem), tuple(obs.crash_log), obs.iomem, obs.kexec_crash_size)

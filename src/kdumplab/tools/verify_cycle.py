@@ -24,7 +24,7 @@ from kdumplab.artifacts import crash_dtb, without_nops
 from kdumplab.errors import KdumplabError
 from kdumplab.klog import crash_lines
 from kdumplab.lab.cycle import Cycle
-from kdumplab.tools.verify import FieldCheck, compare, run_pinned, scenario_for
+from kdumplab.tools.verify import FieldCheck, compare, qemu_cpus, run_pinned, scenario_for
 from kdumplab.verdict import WRAPPED
 
 __all__ = ["MEMTOTAL_TOLERANCE_KIB", "cycle_scenario", "compare_cycle", "verify_cycle", "real_usable_ranges",
@@ -37,7 +37,8 @@ def cycle_scenario(cyc: Cycle) -> model.Scenario:
     command line) plus the kexec-tools version and the size of the crash kernel's initramfs."""
     first = cyc.first
     sc = scenario_for(first.generation, first.mem, tuple(first.numa), first.cmdline, first.provenance.initrd_size,
-                      first.dma_window, first.provenance.dtb_size, first.firmware)
+                      first.dma_window, first.provenance.dtb_size, first.firmware,
+                      cpus=qemu_cpus(first.provenance.qemu_cmdline))
     return replace(sc, kexec_tools=cyc.kexec.version, crash_initrd_size=cyc.kexec.crash_initrd_size)
 
 
