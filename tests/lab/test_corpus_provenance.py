@@ -14,8 +14,10 @@ CASES = sorted(p for p in BOOTS.glob("*") if p.is_dir())
 
 _TS = re.compile(r"^\s*(<\d+>)?\[\s*\d+\.\d+\] ?")
 _WANT = re.compile(r"crashkernel|crahskernel|^Memory value expected|for elfcorehdr|elfcorehdr is overlapped", re.I)
+# memblock=debug boots trace every allocation with its caller ("memblock_phys_alloc_range: ...
+# reserve_crashkernel_generic+0x8c/0x1f8"): the caller's name is not a crash line
 _SKIP = re.compile(r"^(Kernel command line:|Unknown kernel command line parameters|\s*with arguments:|"
-                   r"\s*with environment:)")
+                   r"\s*with environment:|memblock_\w+: )")
 
 
 def _section(serial: str, name: str) -> list[str]:
