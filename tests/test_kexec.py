@@ -19,6 +19,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from kdumplab.firmware_fdt import qemu_cpu_bytes
 from kdumplab.kexec import (
     KERNEL_KEXEC,
     KEXEC_TOOLS,
@@ -247,6 +248,8 @@ def _model(rec: dict, dtb_from_log: bool):
         kw["kernel_file_size"] = rec["kernel_size"][0][0]
     if dtb_from_log and rec["dtb"]:
         kw["dtb_size"] = rec["dtb"][0][0] - 16 * (len(d["first"]["crash_regions"]) - 1)
+    elif rec["cpus"] > 1:  # -smp N: QEMU's tree has a cpu node and a cpu-map core per CPU (firmware_fdt)
+        kw["dtb_size"] = KexecInputs().dtb_size + qemu_cpu_bytes(rec["cpus"])
     inputs = KexecInputs(initrd_size=d["kexec"]["crash_initrd_size"], possible_cpus=rec["cpus"] or 1,
                          page_size=page, **kw)
     regions = d["first"]["crash_regions"]
