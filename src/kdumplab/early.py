@@ -281,9 +281,12 @@ def _early_setup(policy: PolicyData, mb: Memblock, machine: Machine, facts: Boot
     nodes = _nodes(mb, facts.memoryless_nodes)
     extra = len(nodes) - 1
     if not machine.acpi:  # setup_arch: "if (acpi_disabled) unflatten_device_tree();" (5.10 .. 7.2)
-        dt = (p.dt_unflatten + extra * p.dt_per_extra_node + machine.dt_extra_properties * p.dt_per_property
-              + sum(_memory_node_name(lo) - _FITTED_MEMORY_NODE_NAME for _, lo, _ in nodes[1:])
-              + _cpu_nodes(p, machine.cpus, extra > 0))
+        dt_nodes = [lo for _, lo, _ in nodes[1:]]
+        if machine.dt_extra_nodes:  # in the tree though not in memblock's nodes (NUMA faked)
+            dt_nodes += sorted(b.start for b in machine.banks if not b.nomap)[-machine.dt_extra_nodes:]
+        dt = (p.dt_unflatten + len(dt_nodes) * p.dt_per_extra_node + machine.dt_extra_properties * p.dt_per_property
+              + sum(_memory_node_name(lo) - _FITTED_MEMORY_NODE_NAME for lo in dt_nodes)
+              + _cpu_nodes(p, machine.cpus, bool(dt_nodes)))
         mb, a = _top(mb, dt, 8, "device tree")
         allocs.append(a) if a else None
     if p.numa_distance:

@@ -154,6 +154,9 @@ class Machine:
     #: properties the device tree has beyond the board's own (the lab's -dtb adds ``dma-ranges``); each is
     #: one more ``struct property`` in the unflattened tree (kdumplab.early)
     dt_extra_properties: int = 0
+    #: memory nodes the device tree describes beyond those memblock ends up with, the last RAM banks (QEMU
+    #: -numa under EDK2 with acpi=off: the kernel fakes one node but unflattens every memory node)
+    dt_extra_nodes: int = 0
     #: the ``-dtb`` file QEMU loads (None: QEMU's built-in tree, or not QEMU): what the kernel's
     #: /sys/firmware/fdt, and so the crash kernel's DTB, is made from (kdumplab.firmware_fdt)
     qemu_dtb: QemuDtb | None = None
@@ -303,6 +306,8 @@ KEYS: tuple[Key, ...] = (
         "`dma-ranges`): each is one more struct property in the unflattened tree."),
     Key("", "cpus", "count", "CPUs the kernel brings up (1 when omitted): each takes a per-CPU unit and, at a "
         "panic, adds one crash note to /proc/vmcore."),
+    Key("", "dt_extra_nodes", "count", "Memory nodes the device tree describes beyond those the kernel uses (it "
+        "faked one NUMA node): the last RAM banks, each still unflattened."),
     Key("", "source", "text", "Where the numbers come from (a boot log, a dump), for the reader."),
     Key("", "notes", "texts", "What the source does not show and how it was decided."),
     Key("", "iomem_devices", "texts", "Non-RAM lines of /proc/iomem, verbatim (kept as text)."),

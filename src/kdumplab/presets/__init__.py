@@ -222,6 +222,7 @@ def _qemu_virt_uefi(mem: int, sizes: tuple[int, ...], banks: tuple[Bank, ...], k
         # acpi=off: the kernel unflattens QEMU's tree with its dma-ranges as EDK2 and the stub amended it
         dt_extra_properties=0 if dma_window is None else 1 + efi.handed_dt_extra_properties(
             build, bool(cmdline), bool(initrd_size), prof.kexec is not None and prof.kexec.efi_stub_initrd_in_dt),
+        dt_extra_nodes=0 if dma_window is None else len(sizes) - 1,  # NUMA faked, the nodes still in the tree
         iomem_devices=_with_virtio_rng(_uefi_devices(dma_window is not None, high_io), kernel) if rng else
         _uefi_devices(dma_window is not None, high_io),
         build=prof.build or KernelBuild(),
