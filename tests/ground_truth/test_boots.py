@@ -103,7 +103,23 @@ def _shape(case: dict, cmdline: str) -> dict:
 
 # Known disagreements, each a strict xfail (fixing it turns the test red until the entry is removed). The three
 # lab-kernel entries of issue 13 went when the lab kernels got their own memblock=debug calibration.
-KNOWN: dict[str, str] = {}
+# Under UEFI (issue 11 item 7, docs/model.md "What still differs under UEFI"): EDK2's boot-data pool pages a page
+# off, which the replay of its allocator does not follow.
+_ACPI_OFF_61 = ("6.1 under acpi=off: EDK2's memory attributes table one page higher than modelled (its pool and "
+                "the bin's last pages; the 6.1 acpi=off EFI map has 2 boot-data pages fewer in the bin)")
+KNOWN: dict[str, str] = {
+    "6.1-uefi-dma1G-4G-512M": _ACPI_OFF_61,
+    "6.1-uefi-dma1G-8G-1G": _ACPI_OFF_61,
+    "6.1-uefi-dma2G-numa-3G3G-768M": _ACPI_OFF_61,
+    "6.1-u-dbg-dma1G-4G-512M": _ACPI_OFF_61,
+    "6.12-16k-u-cal-16k-4G": ("16K with a 105-character command line: the memory attributes table's fresh pool "
+                              "lands inside a 16K page already reserved, the model gives it a page of its own"),
+    "uefi-16k-dma1G-4G-256M": ("16K under acpi=off: EDK2's one late boot-data page comes during the initrd load "
+                               "(into its head slack, as its descriptor pool grows), moving the DT and the EFI "
+                               "map's ACPI reclaim pool 64 KiB down; the 4K acpi=off boots show it before the "
+                               "memory attributes table"),
+}
+KNOWN["6.12-16k-u-dbg-dma1G-4G-256M"] = KNOWN["uefi-16k-dma1G-4G-256M"]
 BOOT_CASES = [pytest.param(p, marks=pytest.mark.xfail(strict=True, reason=KNOWN[p.name])) if p.name in KNOWN else p
               for p in BOOTS]
 
@@ -123,24 +139,6 @@ def test_model_matches_real_boot(case_dir: Path):
     assert [x for x in ours if "reserved" not in x] == [x for x in theirs if "reserved" not in x]
     if real["kexec_crash_size"] is not None:
         assert result.kexec_crash_size == real["kexec_crash_size"]
-    if machine.firmware == "uefi":  # the UEFI memory map model is not line-exact yet (verify.compare)
-        assert len(_reserved_pages(ours) ^ _reserved_pages(theirs)) <= UEFI_RESERVED_TOLERANCE_PAGES
-        return
     layouts = [ours] + [model.run(model.Scenario(machine, cmdline, kernel, kaslr_tables=t)).iomem_text.splitlines()
                         for t in early.KASLR_TABLES[1:]]
     assert theirs in layouts, "\n".join(x for x in ours if "reserved" in x)
-
-
-# Boots under UEFI only (boots-uefi/): 32 pages of "reserved" lines may differ. 45 of the 73 recordings are
-# line-exact; the others differ by 9 pages at most on 4K, 32 on 16K (docs/model.md, what still differs under UEFI).
-UEFI_RESERVED_TOLERANCE_PAGES = 32
-
-
-def _reserved_pages(lines: list[str]) -> set[int]:
-    """Pages covered by top-level-child "reserved" lines (two-space indent), read with a regex."""
-    pages: set[int] = set()
-    for line in lines:
-        m = re.match(r"^  ([0-9a-f]+)-([0-9a-f]+) : reserved$", line)
-        if m:
-            pages.update(range(int(m.group(1), 16) >> 12, (int(m.group(2), 16) + 1) >> 12))
-    return pages

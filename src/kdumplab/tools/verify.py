@@ -78,29 +78,8 @@ def compare(result: Result, log: tuple[str, ...], iomem_text: str, kexec_crash_s
         checks.append(FieldCheck("kexec_crash_size", result.kexec_crash_size == kexec_crash_size,
                                  str(result.kexec_crash_size), str(kexec_crash_size)))
     a, b = pick(ours, _reserved), pick(theirs, _reserved)
-    if result.scenario.machine.firmware == "uefi":
-        # Under UEFI the EFI memory map and the stub's allocations shape memblock too; that model (issue 11
-        # items 1-5) is not line-exact yet, so these boots alone keep the page tolerance
-        pa, pb = _reserved_pages(result.iomem_text), _reserved_pages(iomem_text)
-        ok = len(pa ^ pb) <= UEFI_RESERVED_TOLERANCE_PAGES
-        checks.append(FieldCheck("iomem reserved pages (UEFI)", ok, f"{len(pa)} pages",
-                                 f"{len(pb)} pages ({len(pa ^ pb)} differ, tolerance {UEFI_RESERVED_TOLERANCE_PAGES})"))
-    else:
-        checks.append(FieldCheck("iomem reserved lines", a == b, a + _kaslr_note(result), b))
+    checks.append(FieldCheck("iomem reserved lines", a == b, a + _kaslr_note(result), b))
     return tuple(checks)
-
-
-#: Only for boots under UEFI firmware (see compare); DT boots are compared line for line. 32 pages: 45 of the
-#: 73 recorded UEFI boots are line-exact, the 4K ones differ by 9 pages at most, one 16K boot by 32 (docs/model.md).
-UEFI_RESERVED_TOLERANCE_PAGES = 32
-
-
-def _reserved_pages(text: str) -> set[int]:
-    pages: set[int] = set()
-    for depth, r in iomem.walk(iomem.parse(text, "observed iomem")):
-        if depth == 1 and r.name == "reserved":
-            pages.update(range(r.start >> 12, r.end >> 12))
-    return pages
 
 
 def _reserved(line: str) -> bool:
