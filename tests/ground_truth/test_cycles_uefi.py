@@ -154,13 +154,13 @@ def test_end_to_end_from_the_uefi_boot_model(case: Path) -> None:
     # initrd) instead of the recorded one, then kexec and the crash kernel: the same recorded result
     import dataclasses
 
-    from kdumplab.tools.verify import run_pinned, scenario_for
+    from kdumplab.tools.verify import qemu_cpus, run_pinned, scenario_for
     from kdumplab.tools.verify_cycle import compare_cycle
 
     cyc = load_cycle(case)
     f = cyc.first
     sc = scenario_for(f.generation, f.mem, tuple(f.numa), f.cmdline, f.provenance.initrd_size, f.dma_window,
-                      f.provenance.dtb_size, f.firmware)
+                      f.provenance.dtb_size, f.firmware, cpus=qemu_cpus(f.provenance.qemu_cmdline))
     sc = dataclasses.replace(sc, kexec_tools=cyc.kexec.version, crash_initrd_size=cyc.kexec.crash_initrd_size)
     result = run_pinned(sc, f.iomem)
     bad = [(c.field, c.model, c.real) for c in compare_cycle(result, cyc) if not c.ok]

@@ -68,7 +68,7 @@ def _spec(margs: MachineArgs, cmdline: str):  # noqa: ANN202
     mem, numa = lab_mem(margs)
     arch = lab_arch(margs)
     spec = BootSpec(lab_kernel(margs.kernel), mem, cmdline, numa, arch, margs.firmware or "", margs.cpu or "",
-                    None if margs.dma_window is None else format_size(margs.dma_window))
+                    None if margs.dma_window is None else format_size(margs.dma_window), smp=margs.smp or 1)
     added = lab_append(cmdline, spec.board.console)[1]
     if added:
         click.echo(f"lab: added {' '.join(added)} to the command line (the lab needs them)", err=True)
@@ -86,9 +86,8 @@ def _spec(margs: MachineArgs, cmdline: str):  # noqa: ANN202
               help="Write case.json and serial.log here.")
 @click.option("--rng", is_flag=True, help="Add -device virtio-rng-pci: under UEFI the firmware then has an RNG "
               "and the arm64 EFI stub places the kernel at a random address.")
-@click.option("--smp", type=int, default=1, show_default=True, help="QEMU -smp: the guest's CPUs.")
 def boot_cmd(margs: MachineArgs, cmdline: str, initrd_extra: Path | None,
-             timeout: float, as_json: bool, save_dir: Path | None, rng: bool, smp: int) -> None:
+             timeout: float, as_json: bool, save_dir: Path | None, rng: bool) -> None:
     """Boot one real kernel and print what it reserved."""
     import dataclasses
 
@@ -96,7 +95,7 @@ def boot_cmd(margs: MachineArgs, cmdline: str, initrd_extra: Path | None,
     from kdumplab.lab.qemu import boot, default_initrd, save
     from kdumplab.lab.setup import load_lab
 
-    spec = dataclasses.replace(_spec(margs, cmdline), rng=rng, smp=smp)
+    spec = dataclasses.replace(_spec(margs, cmdline), rng=rng)
     lab_ = load_lab(spec.arch)
     extra = Initramfs().with_tree("", initrd_extra) if initrd_extra else None
     with _progress(f"booting {spec.kernel} under QEMU", as_json):
@@ -192,17 +191,13 @@ def suite_cmd(suite_file: Path, jobs: int | None, record: Path | None, as_json: 
               help="Write cycle.json and serial.log.gz here.")
 @click.option("--file-load", "-s", "file_load", is_flag=True,
               help="kexec -s: kexec_file_load (the kernel places the segments; Debian amd64 only).")
-@click.option("--smp", type=int, default=1, show_default=True,
-              help="QEMU -smp: the first kernel's CPUs (each saves a crash note at panic).")
 def cycle_cmd(margs: MachineArgs, kexec_tools: str, cmdline: str, checks: bool,
-              timeout: float, as_json: bool, save_dir: Path | None, file_load: bool, smp: int) -> None:
+              timeout: float, as_json: bool, save_dir: Path | None, file_load: bool) -> None:
     """A full kdump cycle: boot, real `kexec -p`, panic, and what the crash kernel sees."""
-    import dataclasses
-
     from kdumplab.lab.cycle import CycleSpec, run_cycle, save_cycle
     from kdumplab.tools.verify_cycle import real_elfcorehdr, real_usable_ranges
 
-    boot_spec = dataclasses.replace(_spec(margs, cmdline), smp=smp)
+    boot_spec = _spec(margs, cmdline)
     mem = boot_spec.mem
     spec = CycleSpec(boot_spec, kexec_tools, no_checks=not checks, file_load=file_load)
     with _progress(f"kdump cycle of {boot_spec.kernel} with kexec-tools {kexec_tools} under QEMU", as_json):

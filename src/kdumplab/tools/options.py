@@ -55,6 +55,7 @@ class MachineArgs:
     rng: bool | None = None  # qemu-virt under EDK2 with virtio-rng: the firmware offers EFI_RNG_PROTOCOL
     dma_window: int | None = None  # device DMA limited to the first SIZE of RAM (DT dma-ranges)
     cpu: str | None = None  # the lab's QEMU CPU model
+    smp: int | None = None  # QEMU -smp: the guest's CPUs (1 when not given)
     from_: str | None = None  # --from DIR|FILE: the machine inferred from evidence (kdumplab.infer)
     #: the kernel command line (not an option here: the tools' own --cmdline): under --firmware uefi the EFI
     #: stub reads it (nokaslr changes where 5.10/6.1 put the kernel; the bootargs size the stub's DT)
@@ -134,7 +135,17 @@ MACHINE_OPTIONS: list[Option] = [
            lab=False, is_flag=True),
     Option("--cpu", "cpu", _choice(LAB_CPUS), "qemu-virt: the QEMU CPU model the lab boots (cortex-a57, "
            "neoverse-n1); it does not move the model.", metavar="MODEL"),
+    Option("--smp", "smp", lambda text, where: _smp(text, where), "qemu-virt: CPUs (QEMU -smp, 1 to 8 with "
+           "virt's GICv2; default 1): per-CPU memory, the device tree's cpu nodes, and one crash note each in "
+           "/proc/vmcore.", metavar="N"),
 ]
+
+
+def _smp(text: str, where: str) -> int:
+    n = parse_count(text, where)
+    if not 1 <= n <= 8:
+        raise KdumplabError(where, f"{n} CPUs: QEMU -M virt with its default GICv2 takes 1 to 8")
+    return n
 
 
 def machine_options(*, default: str | None = "qemu-virt", kernel: str | None = "6.1", kernel_option: bool = True,
@@ -210,6 +221,9 @@ def build_machine(args: MachineArgs) -> Machine:
     if name == "qemu-q35":
         from kdumplab.presets.q35 import qemu_q35  # noqa: PLC0415
 
+        if (args.smp or 1) > 1:
+            raise KdumplabError("--smp", "more than one CPU is modelled for qemu-virt (arm64) only",
+                                "leave out --smp for qemu-q35")
         gen = image_for(args.kernel, "x86_64")
         return qemu_q35(mem=_mem(args, 6 * SZ_1G), numa=args.numa, kernel=gen, kernel_at=args.kernel_at,
                         **({} if args.initrd_size is None else {"initrd_size": args.initrd_size}),
@@ -220,7 +234,8 @@ def build_machine(args: MachineArgs) -> Machine:
                                              **({} if args.initrd_size is None else {"initrd_size": args.initrd_size}),
                                              kernel=image_for(args.kernel), dma_window=args.dma_window,
                                              firmware=args.firmware or "dt", cmdline=args.cmdline,
-                                             rng=bool(args.rng), kernel_at=args.kernel_at if uefi else None),
+                                             rng=bool(args.rng), kernel_at=args.kernel_at if uefi else None,
+                                             cpus=args.smp or 1),
                            None if uefi else args.kernel_at)
     if args.qemu_options:
         raise KdumplabError("/".join(args.qemu_options), f"describes a QEMU guest; {name} is not qemu-virt",
