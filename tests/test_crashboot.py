@@ -18,7 +18,7 @@ import pytest
 
 from kdumplab import crashboot, presets
 from kdumplab.kexec import KexecLoad, Segment
-from kdumplab.lab.cycle import Cycle, load_cycle
+from kdumplab.lab.cycle import CRASH_APPEND, Cycle, load_cycle
 from kdumplab.policy import for_kernel
 from kdumplab.ranges import PhysRange
 from kdumplab.tools import verify_cycle
@@ -151,3 +151,22 @@ def test_profile_files_with_the_retired_crash_numbers_still_load() -> None:
     ref = profiles.get("6.12")
     text = profiles.profile_to_toml(ref).replace("[crash]\n", "[crash]\nstatic_kib = 34492\nper_gib_kib = 2418\n")
     assert profiles.profile_from_toml(text, "old.toml").crash == ref.crash
+
+
+@pytest.mark.parametrize("name", ["7.2-kt2.0.29-holdout-append-cma16M-4G-512M",
+                                  "6.1-kt2.0.32-holdout-append-cma0-6G-high-1G"])
+def test_the_crash_command_line_is_the_cycles_own(name: str) -> None:
+    # kexec -p --append with Debian kdump-tools' additions (nr_cpus=1 systemd.unit=... irqpoll nousb) and a cma=:
+    # the DTB segment grows by the padded bootargs value (setup_2nd_dtb), the crash kernel reserves its own
+    # cma= size (kernel/dma/contiguous.c early_cma), and MemTotal is unchanged (CMA counts in it). Recorded
+    # after the model predicted all three (tests/data/cycles/<name>).
+    from kdumplab import model
+
+    cyc = load_cycle(DATA / "cycles" / name)
+    res = model.run(verify_cycle.cycle_scenario(cyc))
+    assert res.scenario.crash_cmdline == cyc.kexec.append != CRASH_APPEND
+    dtb = next(s for s in res.kexec.segments if s.what == "dtb")
+    assert dtb.bufsz in [s.bufsz for s in cyc.kexec.segments] and dtb.bufsz != 7750
+    real_cma = [int(m, 16) for m in _CMA.findall(cyc.capture.dmesg)]
+    assert [a.start for a in res.crash_view.boot.allocs if a.what.startswith("CMA")] == real_cma
+    assert res.crash_view.memtotal_kb == cyc.capture.memtotal_kb

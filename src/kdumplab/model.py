@@ -38,6 +38,9 @@ class Scenario:
     kernel: str = "6.1"
     kexec_tools: str | None = None
     crash_initrd_size: int | None = None  # ``kexec -p --initrd`` (a kdump initramfs); None: the machine's own
+    #: the crash kernel's command line (``kexec -p --append``); None: the lab's, ``kexec.CRASH_APPEND``. arm64: its
+    #: cma= and rodata= move its boot (kdumplab.crashboot), its length the DTB segment
+    crash_cmdline: str | None = None
     #: arm64 KASLR's page-table pages beyond the unrandomised layout, (vmemmap, kernel map): a boot's random
     #: seed decides them (early.BootFacts.kaslr_tables); they move only /proc/iomem's late reserved lines
     kaslr_tables: tuple[int, int] = (0, 0)
@@ -76,7 +79,8 @@ class Result:
     def crash_view(self) -> Any:
         """What the crash kernel sees after a successful load (None without one); made on first use."""
         if self._crash_view is ...:
-            view = _CRASH_VIEW_BY_ARCH.get(self.scenario.machine.arch, _crash_view)
+            view = _CRASH_VIEW_BY_ARCH.get(self.scenario.machine.arch) or functools.partial(
+                _crash_view, cmdline=self.scenario.crash_cmdline or "")
             object.__setattr__(self, "_crash_view", view(self.policy, self.kexec, self.scenario.machine))
         return self._crash_view
 
@@ -290,7 +294,8 @@ def run(scenario: Scenario, reuse: bool = True, cache: bool | None = None) -> Re
             from kdumplab.iomem import render  # noqa: PLC0415
 
             iomem_in = iomem_text = render(tree)
-        kexec_model = _KEXEC_BY_ARCH.get(machine.arch) or functools.partial(_kexec, cmdline=scenario.cmdline)
+        kexec_model = _KEXEC_BY_ARCH.get(machine.arch) or functools.partial(_kexec, cmdline=scenario.cmdline,
+                                                                             crash_cmdline=scenario.crash_cmdline)
         load = kexec_model(policy, machine, iomem_in, outcome, scenario.kexec_tools, scenario.crash_initrd_size)
     res = Result(scenario=scenario, policy=policy, outcome=outcome, memblock=b.at_reservation, final_memblock=final,
                  early_memblock=early_done, iomem=tree, linear_map=lm, kexec_crash_size=crash_size,
@@ -327,13 +332,13 @@ def _efi_nomap(machine: Machine) -> tuple[tuple[int, int], ...]:
 
 
 def _kexec(policy: PolicyData, machine: Machine, iomem: Any, outcome: BootOutcome, version: str,
-           crash_initrd_size: int | None, cmdline: str = ""):
+           crash_initrd_size: int | None, cmdline: str = "", crash_cmdline: str | None = None):
     """``kexec -p`` of the same kernel (with the given kdump initrd, else the machine's own) against the
     predicted /proc/iomem (its text, or the lines kexec-tools reads from it). kexec-tools starts from the
     running kernel's tree: under UEFI with ACPI the EFI stub's own (``artifacts.efi_stub_fdt`` with the
     kernel's ``cmdline``); from a QEMU ``-dtb`` file (``machine.qemu_dtb``) that file as QEMU loads it and,
     under UEFI (acpi=off), as EDK2 and the stub amend it (``kdumplab.firmware_fdt``). The crash kernel's
-    command line is the lab's (``kexec.CRASH_APPEND``, which the DT default size assumes too)."""
+    command line is ``crash_cmdline``, else the lab's (``kexec.CRASH_APPEND``, which the DT default size assumes)."""
     from kdumplab import artifacts, firmware_fdt, kexec  # noqa: PLC0415
 
     main = outcome.main
@@ -353,7 +358,7 @@ def _kexec(policy: PolicyData, machine: Machine, iomem: Any, outcome: BootOutcom
             cmdline, last_comp_version=facts.efi_stub_fdt_last_comp,
             initrd=(initrd.start, initrd.end) if facts.efi_stub_initrd_in_dt and initrd is not None else None)
     return _load(policy, machine, iomem, main.range if main else None, version, crash_initrd_size, base,
-                 kexec.CRASH_APPEND if base is not None else "")
+                 crash_cmdline or kexec.CRASH_APPEND)
 
 
 def _load(policy: PolicyData, machine: Machine, iomem: Any, crashk_res: Any, version: str,
@@ -370,13 +375,15 @@ def _load(policy: PolicyData, machine: Machine, iomem: Any, crashk_res: Any, ver
     # or counted from the running kernel's own tree when it is known.
     if base_fdt is not None:
         dtb = {"dtb_size": artifacts.crash_dtb_size(base_fdt, 1, bool(initrd), bootargs, where="first kernel fdt")}
-    elif machine.cpus > 1:  # QEMU's built-in tree (the default size) with a cpu node and core per further CPU
-        from kdumplab.firmware_fdt import qemu_cpu_bytes  # noqa: PLC0415
+    else:  # QEMU's built-in tree: the measured default size, with the lab's bootargs and one CPU
+        size = kexec.KexecInputs().dtb_size
+        if machine.cpus > 1:  # a cpu node and core per further CPU
+            from kdumplab.firmware_fdt import qemu_cpu_bytes  # noqa: PLC0415
 
-        numa = len({b.node for b in machine.banks}) > 1
-        dtb = {"dtb_size": kexec.KexecInputs().dtb_size + qemu_cpu_bytes(machine.cpus, numa)}
-    else:
-        dtb = {}
+            size += qemu_cpu_bytes(machine.cpus, len({b.node for b in machine.banks}) > 1)
+        if bootargs:  # another crash command line: a NUL-ended, 4-byte padded value
+            size += _padded(bootargs) - _padded(kexec.CRASH_APPEND)
+        dtb = {"dtb_size": size} if size != kexec.KexecInputs().dtb_size else {}
     inputs = kexec.KexecInputs(
         initrd_size=initrd,
         page_size=machine.page_size,
@@ -388,6 +395,11 @@ def _load(policy: PolicyData, machine: Machine, iomem: Any, crashk_res: Any, ver
             "init_begin_minus_stext": k.init_begin - k.stext}),
     )
     return kexec.load_crash_kernel(tools, kexec.KERNEL_KEXEC[policy.kexec_generation], iomem, crashk_res, inputs)
+
+
+def _padded(text: str) -> int:
+    """An FDT string property value's bytes in the structure block: the text, its NUL, padded to 4 bytes."""
+    return -(-(len(text.encode()) + 1) // 4) * 4
 
 
 def crash_side(policy: PolicyData, machine: Machine, iomem_text: str, crashk_res: Any, version: str,

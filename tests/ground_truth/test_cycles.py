@@ -102,10 +102,10 @@ def test_chosen_and_crash_kernel_memory(case: Path) -> None:
     hashes = re.findall(r"(?:Dentry cache|Inode-cache) hash table entries: \d+ \(order: \d+, (\d+) bytes",
                         cyc.capture.dmesg)
     assert len(hashes) == 2 and sum(map(int, hashes)) // 1024 == view.hashes_kib
-    # it reserves Debian's 64 MiB CMA area out of what kdump gave it (7.2 on two NUMA nodes: two areas)
-    areas = re.findall(r"cma: Reserved 64 MiB at 0x([0-9a-f]+)", cyc.capture.dmesg)
-    assert len(areas) * (64 << 10) == view.cma_kib
-    assert all(any(s <= int(a, 16) <= e for s, e in view.usable) for a in areas)
+    # it reserves Debian's 64 MiB CMA area (or its own cma= size) out of what kdump gave it (7.2 on two NUMA nodes: two)
+    areas = re.findall(r"cma: Reserved (\d+) MiB at 0x([0-9a-f]+)", cyc.capture.dmesg)
+    assert sum(int(mib) << 10 for mib, _ in areas) == view.cma_kib
+    assert all(any(s <= int(a, 16) <= e for s, e in view.usable) for _, a in areas)
 
 
 def _dts(blob: bytes, tmp: Path, name: str) -> str:
@@ -124,7 +124,9 @@ def test_our_crash_dtb_is_the_real_one(case: Path, tmp_path: Path) -> None:
             pytest.fail("dtc (device-tree-compiler) is required")
         pytest.skip("dtc not installed")
     cyc, res = _run(case)
-    assert cyc.kexec.append == CRASH_APPEND
+    # the crash kernel's command line is the cycle's own --append (the lab's, or a hold-out's: cycle_scenario
+    # hands it to the model, whose DTB segment grows with it)
+    assert cyc.kexec.append == CRASH_APPEND or "holdout-append" in case.name
     ours = crash_dtb(cyc.first_fdt, res.kexec, cyc.kexec.append)
     assert _dts(ours, tmp_path, "ours.dtb") == _dts(cyc.capture.fdt, tmp_path, "real.dtb")
 

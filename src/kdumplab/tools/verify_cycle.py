@@ -34,12 +34,13 @@ __all__ = ["MEMTOTAL_TOLERANCE_KIB", "cycle_scenario", "compare_cycle", "verify_
 
 def cycle_scenario(cyc: Cycle) -> model.Scenario:
     """The model's inputs for a recorded cycle: the first boot's scenario (same QEMU machine, initrd and
-    command line) plus the kexec-tools version and the size of the crash kernel's initramfs."""
+    command line) plus the kexec-tools version, the size of the crash kernel's initramfs and its command line."""
     first = cyc.first
     sc = scenario_for(first.generation, first.mem, tuple(first.numa), first.cmdline, first.provenance.initrd_size,
                       first.dma_window, first.provenance.dtb_size, first.firmware,
                       cpus=qemu_cpus(first.provenance.qemu_cmdline))
-    return replace(sc, kexec_tools=cyc.kexec.version, crash_initrd_size=cyc.kexec.crash_initrd_size)
+    return replace(sc, kexec_tools=cyc.kexec.version, crash_initrd_size=cyc.kexec.crash_initrd_size,
+                   crash_cmdline=cyc.kexec.append or None)
 
 
 def verify_x86_cycle(cyc: Cycle) -> tuple[FieldCheck, ...]:
