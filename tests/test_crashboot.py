@@ -154,7 +154,8 @@ def test_profile_files_with_the_retired_crash_numbers_still_load() -> None:
 
 
 @pytest.mark.parametrize("name", ["7.2-kt2.0.29-holdout-append-cma16M-4G-512M",
-                                  "6.1-kt2.0.32-holdout-append-cma0-6G-high-1G"])
+                                  "6.1-kt2.0.32-holdout-append-cma0-6G-high-1G",
+                                  "6.12-kt2.0.32-holdout-append-nr_cpus1-smp4-4G-512M"])
 def test_the_crash_command_line_is_the_cycles_own(name: str) -> None:
     # kexec -p --append with Debian kdump-tools' additions (nr_cpus=1 systemd.unit=... irqpoll nousb) and a cma=:
     # the DTB segment grows by the padded bootargs value (setup_2nd_dtb), the crash kernel reserves its own
@@ -170,3 +171,17 @@ def test_the_crash_command_line_is_the_cycles_own(name: str) -> None:
     real_cma = [int(m, 16) for m in _CMA.findall(cyc.capture.dmesg)]
     assert [a.start for a in res.crash_view.boot.allocs if a.what.startswith("CMA")] == real_cma
     assert res.crash_view.memtotal_kb == cyc.capture.memtotal_kb
+
+
+@pytest.mark.parametrize(("cpus", "cmdline", "possible"), [
+    (4, "console=ttyAMA0 panic=-1 maxcpus=1 reset_devices", 4),  # maxcpus= caps only what is brought up
+    (4, "nr_cpus=1 reset_devices", 1),  # Debian kdump-tools' KDUMP_CMDLINE_APPEND
+    (4, "nr_cpus=8", 4),  # never more than the firmware names
+    (4, "nr_cpus=2 nr_cpus=3", 3),  # the last one wins (early_param handlers overwrite)
+    (4, "nr_cpus=0", 4),  # nr_cpu_setup ignores 0
+    (1, "xnr_cpus=1", 1),
+])
+def test_possible_cpus(cpus: int, cmdline: str, possible: int) -> None:
+    """kernel/smp.c nr_cpu_setup and arm64 smp_init_cpus; recorded: 6.12 -smp 4 with nr_cpus=1 has MemTotal
+    476672 kB (one per-CPU unit and a one-area swiotlb), which four possible CPUs would make 475748 kB."""
+    assert crashboot.possible_cpus(cpus, cmdline) == possible

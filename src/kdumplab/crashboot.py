@@ -13,7 +13,8 @@ its memblock leaves to the buddy allocator, plus what the kernel frees back late
   wrote (``setup_machine_fdt``: fdt_totalsize), and the elfcorehdr (``reserve_elfcorehdr`` on 5.10,
   ``elfcorehdr_reserve`` via ``early_init_dt_check_for_elfcorehdr`` on 6.1+);
 - **its early and late allocations**: exactly the first kernel's (``kdumplab.early``, ``kdumplab.late``:
-  page tables, DT, node data, memmap, CMA, percpu, hashes, swiotlb) on this memblock, with no crashkernel=;
+  page tables, DT, node data, memmap, CMA, percpu, hashes, swiotlb) on this memblock, with no crashkernel=,
+  with its own command line's ``cma=`` and ``nr_cpus=`` (:func:`possible_cpus`);
 - **MemTotal** (``totalram_pages``): ``memblock_free_all`` hands the buddy allocator every whole free page of
   non-no-map memory (``__free_memory_core``: PFN_UP(start) .. PFN_DOWN(end)); the CMA area joins it when
   ``cma_init_reserved_areas`` activates it (``init_cma_reserved_pageblock`` -> ``adjust_managed_page_count``);
@@ -37,7 +38,7 @@ from kdumplab.outcome import EarlyAlloc
 from kdumplab.policy import EarlyStep, PolicyData
 from kdumplab.ranges import PhysRange, align_down, align_up
 
-__all__ = ["CrashBoot", "crash_machine", "crash_boot"]
+__all__ = ["CrashBoot", "crash_machine", "crash_boot", "possible_cpus"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,6 +117,16 @@ def crash_machine(first: Machine, load, usable: tuple[tuple[int, int], ...],  # 
 
 
 _CMA_ALLOC = re.compile(r"^CMA")
+_NR_CPUS = re.compile(r"(?:^|\s)nr_cpus=(\d+)(?=\s|$)")
+
+
+def possible_cpus(cpus: int, cmdline: str) -> int:
+    """The CPUs a kernel sets possible: every CPU its firmware names, capped by ``nr_cpus=`` (kernel/smp.c
+    nr_cpu_setup -> set_nr_cpu_ids; arm64 smp_init_cpus marks only ids below nr_cpu_ids possible; the last one
+    given wins, 0 is ignored). ``maxcpus=`` (the lab's crash command line) caps only the CPUs brought up, so the
+    per-CPU areas still cover all of them (recorded -smp cycles, tests/data/cycles/*-smp*)."""
+    given = [int(n) for n in _NR_CPUS.findall(cmdline) if int(n) > 0]
+    return min(cpus, given[-1]) if given else cpus
 
 
 def crash_boot(policy: PolicyData, machine: Machine, cmdline: str, memoryless_nodes: tuple[int, ...] = ()
@@ -137,8 +148,9 @@ def crash_boot(policy: PolicyData, machine: Machine, cmdline: str, memoryless_no
         if step is EarlyStep.SPARSE:
             free_after_sparse = early.free_pages(mb, machine.page_size)
     before = mb
-    if policy.late is not None:
-        mb = late.late_allocations(policy.late, mb, machine, low_max, cmdline,
+    if policy.late is not None:  # percpu units and swiotlb areas count the possible CPUs, which nr_cpus= caps
+        mb = late.late_allocations(policy.late, mb, replace(machine, cpus=possible_cpus(machine.cpus, cmdline)),
+                                   low_max, cmdline,
                                    resources_done=EarlyStep.RESOURCES in policy.early_steps,
                                    free_after_sparse=free_after_sparse)
     page = machine.page_size
