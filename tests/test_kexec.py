@@ -269,9 +269,9 @@ def test_recorded_kexec_runs(name: str):
     memory map, the not-reserved/refused outcome and the exit status of every recorded run. The DTB size is
     an input (the running kernel's tree): 7750 bytes with one usable range on -M virt; the NUMA machines'
     trees are bigger, and so are the trees QEMU loads from a -dtb file (DMA windows: 8017 bytes), so for
-    them it is read from the log."""
+    them it is read from the log, as for the crash command lines other than the lab's (*-append-*: bootargs)."""
     rec = _recorded(name)
-    load = _model(rec, dtb_from_log="numa" in name or "-dma" in name)
+    load = _model(rec, dtb_from_log="numa" in name or "-dma" in name or "-append-" in name)
     d = rec["d"]
     assert load.loaded == d["kexec"]["loaded"]
     assert load.exit_status == d["kexec"]["rc"]

@@ -42,7 +42,8 @@ def _serial(case: Path) -> str:
 def _spec(cyc: Cycle) -> CycleSpec:
     return CycleSpec(BootSpec(cyc.first.generation, cyc.first.mem, cyc.first.user_cmdline, cyc.first.numa,
                               cpu=cyc.first.cpu, dma_window=cyc.first.dma_window,
-                              firmware="" if cyc.first.firmware == "dt" else cyc.first.firmware), cyc.kexec.version)
+                              firmware="" if cyc.first.firmware == "dt" else cyc.first.firmware), cyc.kexec.version,
+                     crash_append=cyc.kexec.append)  # the lab's, or a hold-out's own (kexec -p --append)
 
 
 def test_corpus_is_there() -> None:
