@@ -95,3 +95,30 @@ def test_compare_places_each_kernel_with_its_own_stub():
             continue
         real = json.loads(case.read_text())["crash_regions"][0]
         assert f"main {real['start']:#x}-{real['end'] - 1:#x}" in row["reserved"], row["policy"]
+
+
+# EDK2's own page tables (ArmPkg ArmMmuLib through PEI and DXE) against where the memory attributes table really
+# sat: two pages higher than the build's offsets (read on whole-GiB first nodes of 2 GiB or more) on first nodes of
+# 1, 1.5 and 2.5 GiB (tests/data/boots-uefi/*-1G-128M, *-2560M-fixed, *-numa-1G1G1G-*), as measured on 3.5 GiB and
+# NUMA 1.5+2.5 (held out, holdout2-*), one page higher with a 1 GiB first node beside a 1.5 GiB one (held out:
+# the case that showed DXE's tables for the other nodes).
+@pytest.mark.parametrize(("nodes", "pei_extra", "dxe_pages"), [
+    (("4G",), False, 2),            # the calibration shape
+    (("2G",), False, 2),
+    (("1536M",), True, 0),           # 5.10/6.12 1G-128M (QEMU -m 1536M) and the efi=debug map 6.1-u-dbg-1536M-128M
+    (("2560M",), True, 0),           # 6.1/6.12 2560M-fixed
+    (("3584M",), True, 0),           # holdout2 3.5 GiB
+    (("1G", "1G", "1G"), False, 0),  # numa-1G1G1G: the top GiB holds PEI's own tables
+    (("1536M", "2560M"), True, 0),   # holdout2 NUMA: the second node's partial GiB is the first node's
+    (("1G", "1536M"), False, 1),     # holdout2 NUMA: one more table for the second node's partial GiB
+    (("2G", "2G"), False, 2),
+])
+def test_edk2_page_tables(nodes: tuple[str, ...], pei_extra: bool, dxe_pages: int):
+    from kdumplab.ranges import parse_size
+
+    banks, start = [], 0x4000_0000
+    for n in nodes:
+        banks.append((start, start + parse_size(n, "node")))
+        start = banks[-1][1]
+    assert efi.pei_table_gibs(*banks[0])[0] is pei_extra
+    assert efi.dxe_table_pages(*banks[0], tuple(banks[1:])) == dxe_pages

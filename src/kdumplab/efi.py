@@ -39,7 +39,8 @@ from kdumplab.ranges import SZ_2M, SZ_4K, SZ_64K, align_down, align_up, iec_hex
 
 __all__ = ["Kind", "EfiRegion", "Edk2Build", "StubFacts", "EfiMap", "EDK2_2022_11", "EDK2_2022_11_DT", "STUB_FACTS",
            "edk2_boot", "stub_kernel_slots", "stub_nokaslr_choice", "FLASH_RANGE", "STUB_CHOSEN_PROPERTIES",
-           "handed_dt_extra_properties", "pei_table_gibs"]
+           "handed_dt_extra_properties", "pei_table_gibs",
+           "dxe_table_pages"]
 
 
 class Kind(Enum):
@@ -136,12 +137,12 @@ class Edk2Build:
     #: characters had the table in the chunk, 102 and 105 in a fresh pool, with and without efi=debug
     #: (tests/data/boots-uefi/6.1-u-len*)
     memattr_cmdline: int = 102
-    #: page-table pages DXE allocates (boot-services data, top down, before the kernel file arrives) to split
-    #: the 1 GiB block PEI mapped the top GiB of the first node with, the first time it changes attributes
-    #: there: the level-2 table, and a level-3 table for the 2 MiB block that holds that table (ArmPkg
-    #: ArmMmuLib ``UpdateRegionMappingRecursive`` maps a region covering the page table it writes with a
-    #: table, not a block). ``top`` and ``bin`` were read on such boots; where PEI already made that table
-    #: (:func:`pei_table_gibs`) the bin's allocations sit this much higher
+    #: page-table pages DXE allocates (boot-services data, top down, before the kernel file arrives) on the
+    #: boots ``top`` and ``bin`` were read on (whole GiBs, first node of 2 GiB or more): it splits the 1 GiB
+    #: block PEI mapped the first node's top GiB with, the level-2 table and a level-3 table for the 2 MiB
+    #: block that holds that table (ArmPkg ArmMmuLib ``UpdateRegionMappingRecursive`` maps a region covering
+    #: the page table it writes with a table, not a block). Where DXE makes fewer (:func:`dxe_table_pages`)
+    #: the bin's allocations sit that much higher, where it makes more, lower
     dxe_split_tables: int = 0x2000
     #: boot-services data pages EDK2 adds when QEMU gives it a virtio-rng device (``-device virtio-rng-pci``:
     #: VirtioRngDxe binds it and offers EFI_RNG_PROTOCOL): (before the memory attributes table, after it).
@@ -230,6 +231,26 @@ def pei_table_gibs(start: int, top: int) -> tuple[bool, bool]:
     top_gib = align_down(top - 1, SZ_1G)
     partial = top % SZ_1G != 0
     return partial and top_gib != PEI_TABLES_GIB, partial or top_gib == PEI_TABLES_GIB
+
+
+def dxe_table_pages(start: int, top: int, other_nodes: tuple[tuple[int, int], ...]) -> int:
+    """The page-table pages DXE allocates (boot-services data, top down, before the kernel file arrives): 2 to
+    split the top GiB of the first node when PEI left it a block (:func:`pei_table_gibs`; the level-2 table
+    and the level-3 table for the 2 MiB block holding it), and one level-2 table for every GiB the other
+    nodes (ArmVirtPkg HighMemDxe adds them and sets their attributes) cover only in part and that has no
+    table yet. The build's offsets were read where this is 2. A first node of 1 GiB with a second of 1.5 GiB
+    has 1 (the held-out 6.1-holdout2-uefi-numa-1G-1536M-256M, whose table sat one page lower than the model
+    without it); NUMA 1.5+2.5 GiB shares the partial GiB with the first node: 0."""
+    tabled = {PEI_TABLES_GIB}
+    if top % SZ_1G:
+        tabled.add(align_down(top - 1, SZ_1G))
+    pages = 0 if align_down(top - 1, SZ_1G) in tabled else 2
+    for lo, hi in other_nodes:
+        for gib in range(align_down(lo, SZ_1G), hi, SZ_1G):
+            if gib not in tabled and (lo > gib or hi < gib + SZ_1G):
+                tabled.add(gib)
+                pages += 1
+    return pages
 
 
 @dataclass(frozen=True, slots=True)
@@ -451,7 +472,7 @@ def edk2_boot(build: Edk2Build, node0: tuple[int, int], other_nodes: tuple[tuple
         raise KdumplabError("--mem", f"{iec_hex(top - start)} in the first node is too little for EDK2 here",
                             "give the first node at least 128 MiB more than the firmware's 60 MiB")
     pages = _Pages(start, top)
-    pei_table, dxe_spared = pei_table_gibs(start, top)
+    pei_table, _ = pei_table_gibs(start, top)
     low = build.low
     if pei_table:  # PEI's allocations below its last region (the table comes first) sit one page lower
         low = low[:1] + tuple((k, lo - SZ_4K, hi - SZ_4K) for k, lo, hi in low[1:-1]) + (
@@ -459,7 +480,7 @@ def edk2_boot(build: Edk2Build, node0: tuple[int, int], other_nodes: tuple[tuple
     for kind, lo, hi in low:
         if start <= lo and hi <= top:
             pages.take(kind, lo, hi)
-    spared = build.dxe_split_tables if dxe_spared else 0
+    spared = build.dxe_split_tables - dxe_table_pages(start, top, other_nodes) * SZ_4K
     for kind, below_start, below_end in build.top:
         if (kind, below_start) == (Kind.BOOT_DATA, build.bin[1]):  # DXE's own data, less the tables it spared
             below_start -= spared
