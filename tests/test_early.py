@@ -13,8 +13,11 @@ import re
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from kdumplab import model, presets
+from kdumplab import early, model, presets
+from kdumplab.policy import for_kernel
 from kdumplab.ranges import SZ_1G
 
 DATA = Path(__file__).parent / "data" / "memblock"
@@ -158,3 +161,44 @@ def test_the_unflattened_tree_with_more_cpus_and_nodes(case: str) -> None:
     else:
         node1 = re.search(r"NODE_DATA\(1\) allocated \[mem 0x([0-9a-f]+)-0x([0-9a-f]+)\]", log)
         assert dt.start == int(node1.group(2), 16) + 1
+
+
+def _pmd_pages_one_by_one(mapped, apart, page_size):
+    """page_table_pages' block rule written GiB by GiB (the form it had before it counted intervals)."""
+    _, pmd = early.table_spans(page_size)
+    pages = 0
+    for g in {g for base, end in mapped for g in range(base // pmd, (end - 1) // pmd + 1)}:
+        lo, hi = g * pmd, (g + 1) * pmd
+        whole = any(base <= lo and hi <= end for base, end in mapped)
+        if not (page_size == 4096 and whole and not any(a < hi and lo < b for a, b in apart)):
+            pages += 1
+    return pages
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 40), st.integers(1, 24)), min_size=1, max_size=5),
+       st.lists(st.tuples(st.integers(0, 50), st.integers(0, 12)), max_size=2), st.sampled_from((4096, 16384)),
+       st.integers(0, 3))
+def test_pmd_pages_counted_over_intervals_equal_gib_by_gib(pieces, apart, page_size, unit_shift):
+    """The block branch of page_table_pages counts index intervals; the GiB-by-GiB form gives the same count for
+    any pieces (touching, unaligned, several in one GiB) and ranges kept apart (empty ones included)."""
+    from kdumplab.memblock import Memblock, Region
+
+    unit = (1 << 30) >> unit_shift  # pieces cut at 1 GiB, 512, 256 and 128 MiB
+    regions, cursor = [], 1 << 30
+    for gap, size in pieces:
+        cursor += gap * unit
+        regions.append(Region(cursor, size * unit, nid=len(regions) % 2))
+        cursor += size * unit
+    mb = Memblock.from_memory(regions)
+    ranges = [((1 << 30) + a * unit, (1 << 30) + (a + n) * unit - 4096 * (n > 0)) for a, n in apart]
+    crash = ranges[0] if ranges else None
+    text = ranges[1] if len(ranges) > 1 else None
+    policy = for_kernel("5.10-control")
+    got = early.page_table_pages(policy, mb, False, page_size, crash, text)
+    pte, _ = early.table_spans(page_size)
+    ptes = (len(range(crash[0] // pte * pte, crash[1], pte)) if crash else 0) + (
+        sum(1 for e in text if e % pte) if text else 0)
+    mapped = [(r.base, r.end) for r in mb.memory]
+    pmds = _pmd_pages_one_by_one(mapped, [r for r in (crash, text) if r], page_size)
+    assert got == max(policy.early.pt_extra_pages + pmds + ptes, 1)

@@ -155,16 +155,52 @@ def test_written_out_top_down_search_equals_plain_search(banks, holes, size_kb, 
 
 
 @settings(max_examples=400, deadline=None)
-@given(ops=st.lists(st.tuples(st.integers(0, 255), st.integers(0, 24), st.sampled_from((Flag.NONE, Flag.RSRV_KERN))),
-                    max_size=24))
-def test_reserve_fast_path_equals_general_insert(ops):
-    """reserve() inserts a range that overlaps nothing without the general merge; every sequence of
-    reserves (overlapping, touching, empty, other flags) gives the list the general ``_insert`` gives."""
-    from kdumplab.memblock import _insert
-
-    m = Memblock.from_memory([Region(0, 1 << 30)])
-    plain: tuple[Region, ...] = ()
-    for slot, n, flags in ops:
+@given(ops=st.lists(st.tuples(st.integers(0, 255), st.integers(0, 24), st.sampled_from((Flag.NONE, Flag.RSRV_KERN)),
+                              st.booleans()), max_size=24), kern=st.booleans())
+def test_reserve_and_alloc_many_equal_page_by_page_reference(ops, kern):
+    """memblock_reserve's list (reserve's fast path for a range that overlaps nothing, the general merge
+    otherwise) against a page map: a page keeps the flags of the first range that covered it, and the list is
+    the maximal runs of pages with equal flags. alloc_many gives what alloc_range gives request by request."""
+    m = Memblock.from_memory([Region(0, 1 << 20)])
+    owner: dict[int, Flag] = {}
+    for slot, n, flags, _ in ops:
         m = m.reserve(slot * 4096, n * 4096, "x", flags)
-        plain = _insert(plain, slot * 4096, n * 4096, flags, 0)
-        assert m.reserved == plain
+        for page in range(slot, slot + n):
+            owner.setdefault(page, flags)
+        runs: list[tuple[int, int, Flag]] = []
+        for page in sorted(owner):
+            if runs and runs[-1][1] == page and runs[-1][2] == owner[page]:
+                runs[-1] = (runs[-1][0], page + 1, owner[page])
+            else:
+                runs.append((page, page + 1, owner[page]))
+        assert [(r.base, r.end, r.flags) for r in m.reserved] == [(a * 4096, b * 4096, f) for a, b, f in runs]
+    requests = [(n * 4096 + slot % 7 * 8, 4096 if aligned else 64, slot * 1024, 1 << 20, "y", -1)
+                for slot, n, _, aligned in ops]
+    if kern:  # 7.x: allocations are reserved with MEMBLOCK_RSRV_KERN
+        m = Memblock(m.memory, m.reserved, alloc_flags=Flag.RSRV_KERN, log=m.log)
+    one_by_one, addrs = m, []
+    for size, align, start, end, what, nid in requests:
+        addr, one_by_one = one_by_one.alloc_range(size, align, start, end, what, nid)
+        addrs.append(addr)
+    got, batch = m.alloc_many(requests)
+    assert list(got) == addrs and batch == one_by_one and batch.log == one_by_one.log
+
+
+@settings(max_examples=300, deadline=None)
+@given(ops=st.lists(st.tuples(st.integers(0, 255), st.integers(1, 24)), max_size=16),
+       cuts=st.lists(st.tuples(st.integers(0, 280), st.integers(1, 40)), max_size=8))
+def test_free_equals_page_by_page_reference(ops, cuts):
+    """memblock_free cuts [base, base+size) out of the reserved list: the pages left reserved are exactly the
+    pages reserved before less the cut, split where the cut ends inside a region."""
+    m = Memblock.from_memory([Region(0, 1 << 24)])
+    for slot, n in ops:
+        m = m.reserve(slot * 4096, n * 4096)
+    for slot, n in cuts:
+        before = [(r.base, r.end) for r in m.reserved]
+        m = m.free(slot * 4096, n * 4096)
+        lo, hi = slot * 4096, (slot + n) * 4096
+        want = []
+        for a, b in before:
+            want += [(a, min(b, lo))] if a < lo else []
+            want += [(max(a, hi), b)] if b > hi else []
+        assert [(r.base, r.end) for r in m.reserved] == sorted(p for p in want if p[0] < p[1])

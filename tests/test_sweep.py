@@ -110,3 +110,20 @@ def test_model_run_agrees_with_point():
     p = sweep.point("7.2", 6 * G, "crashkernel=1G,high", "2.0.20")
     assert p.regions == tuple((r.role.value, r.start, r.end) for r in res.outcome.regions)
     assert p.kexec == ("loads" if res.kexec.loaded else "refuses")
+
+
+def _pt(kernel: str, mem: int, verdict: str) -> sweep.Point:
+    return sweep.Point(kernel, mem, verdict, "", False, "", (), "")
+
+
+@pytest.mark.parametrize("cuts", [(1,), (2, 5), (3,), (1, 2, 3, 4, 5, 6, 7), ()])
+def test_runs_folded_per_block_then_joined_equal_points_folded_one_by_one(cuts):
+    """A worker folds its block of sizes into runs and the parent joins the blocks: the same runs (first, last
+    and sample) as folding every point in order, wherever the blocks are cut."""
+    pts = [_pt("6.1", n, v) for n, v in enumerate("aabbbab")] + [_pt("6.12", n, v) for n, v in enumerate("bba")]
+    whole = sweep.extend_runs([], pts)
+    joined: list[sweep.Run] = []
+    edges = (0, *cuts, len(pts))
+    for a, b in zip(edges, edges[1:], strict=False):
+        sweep.join_runs(joined, sweep.extend_runs([], pts[a:b]))
+    assert joined == whole

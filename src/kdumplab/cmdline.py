@@ -18,6 +18,7 @@ Sizes are returned as parsed (not page-rounded). Everything here is pure: no I/O
 from __future__ import annotations
 
 import enum
+import functools
 import re
 from dataclasses import dataclass, replace
 
@@ -414,8 +415,19 @@ class _Sub:
     earlier: int = 0
 
 
+@functools.lru_cache(maxsize=4096)
+def _memparse_cached(buf: bytes, pos: int, saturate: bool) -> tuple[int, int]:
+    return memparse_bytes(buf, pos, MemparseFlavour.SATURATE if saturate else MemparseFlavour.WRAP)
+
+
+def _memparse_at(buf: bytes, pos: int, flavour: MemparseFlavour) -> tuple[int, int]:
+    """memparse_bytes, remembered per (line, place, flavour): a sweep parses one command line for every RAM
+    size and reads the same places each time (keyed by a bool: an Enum's hash is a Python call)."""
+    return _memparse_cached(buf, pos, flavour is MemparseFlavour.SATURATE)
+
+
 def _parse_simple(buf: bytes, cur: int, g: Grammar, sub: _Sub) -> None:
-    size, end = memparse_bytes(buf, cur, g.memparse)
+    size, end = _memparse_at(buf, cur, g.memparse)
     sub.size = size
     if end == cur:
         sub.log.append(LogLine("warn", "crashkernel: memory value expected"))
@@ -423,7 +435,7 @@ def _parse_simple(buf: bytes, cur: int, g: Grammar, sub: _Sub) -> None:
         return
     if end < len(buf) and buf[end] == 0x40:  # '@'
         # a missing offset is not an error: memparse gives 0 = automatic; text after it is ignored
-        sub.base, _ = memparse_bytes(buf, end + 1, g.memparse)
+        sub.base, _ = _memparse_at(buf, end + 1, g.memparse)
     elif end < len(buf) and buf[end] != 0x20:
         ch = _char(buf, end)
         sub.log.append(LogLine("warn", f"crashkernel: unrecognized char: {ch}"))
@@ -443,7 +455,7 @@ def _parse_ranges(buf: bytes, cur: int, ram: int, g: Grammar, sub: _Sub) -> None
         sub.ret, sub.why = _EINVAL, why
 
     while True:
-        start, tmp = memparse_bytes(buf, cur, g.memparse)
+        start, tmp = _memparse_at(buf, cur, g.memparse)
         if tmp == cur:
             return fail("crashkernel: Memory value expected", "has a range with no start value")
         cur = tmp
@@ -452,7 +464,7 @@ def _parse_ranges(buf: bytes, cur: int, ram: int, g: Grammar, sub: _Sub) -> None
         cur += 1
         end = U64_MAX
         if at(cur) != 0x3A:  # ':'
-            end, tmp = memparse_bytes(buf, cur, g.memparse)
+            end, tmp = _memparse_at(buf, cur, g.memparse)
             if tmp == cur:
                 return fail("crashkernel: Memory value expected", "has a range with no end value")
             cur = tmp
@@ -461,7 +473,7 @@ def _parse_ranges(buf: bytes, cur: int, ram: int, g: Grammar, sub: _Sub) -> None
         if at(cur) != 0x3A:
             return fail("crashkernel: ':' expected", "has a range not followed by ':'")
         cur += 1
-        size, tmp = memparse_bytes(buf, cur, g.memparse)
+        size, tmp = _memparse_at(buf, cur, g.memparse)
         if tmp == cur:
             return fail(g.msg_range_no_size, "has a range with no size after ':'")
         cur = tmp
@@ -480,7 +492,7 @@ def _parse_ranges(buf: bytes, cur: int, ram: int, g: Grammar, sub: _Sub) -> None
             cur += 1
         if at(cur) == 0x40:
             cur += 1
-            base, tmp = memparse_bytes(buf, cur, g.memparse)
+            base, tmp = _memparse_at(buf, cur, g.memparse)
             if tmp == cur:
                 return fail(g.msg_range_at_no_value, "has '@' with no offset after the matching range")
             sub.base = base
@@ -491,7 +503,7 @@ def _parse_ranges(buf: bytes, cur: int, ram: int, g: Grammar, sub: _Sub) -> None
 
 
 def _parse_suffix(buf: bytes, cur: int, suffix: bytes, g: Grammar, sub: _Sub) -> None:
-    size, end = memparse_bytes(buf, cur, g.memparse)
+    size, end = _memparse_at(buf, cur, g.memparse)
     sub.size = size
     if end == cur:
         sub.log.append(LogLine("warn", "crashkernel: memory value expected"))

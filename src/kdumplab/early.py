@@ -236,12 +236,15 @@ def page_table_pages(policy: PolicyData, mb: Memblock, pages_everywhere: bool, p
                       - kernel_pte_tables(policy, CALIBRATION_TEXT, init_end - text, stext, pte_span))
         return max(pages, 1)
     apart = ([crash_alone] if crash_alone is not None else []) + ([kernel_text] if kernel_text is not None else [])
-    gibs = {g for base, end in mapped for g in range(base // pmd_span, (end - 1) // pmd_span + 1)}
-    for g in gibs:
-        lo, hi = g * pmd_span, (g + 1) * pmd_span
-        whole = any(base <= lo and hi <= end for base, end in mapped)
-        if not (page_size == SZ_4K and whole and not any(a < hi and lo < b for a, b in apart)):
-            pages += 1
+    # Counted over index intervals, never GiB by GiB (a sweep reaches 4 TiB): every GiB touched needs a PMD
+    # page, less (4K pages) the GiBs whole inside one piece that no range kept apart reaches into.
+    mapped = [(base, end) for base, end in mapped if end > base]
+    pages += _count_indices(mapped, pmd_span)
+    if page_size == SZ_4K:
+        whole = _union([(-(-base // pmd_span), end // pmd_span) for base, end in mapped])
+        near = _union([(a // pmd_span, (b - 1) // pmd_span + 1) for a, b in apart])
+        pages -= sum(hi - lo for lo, hi in whole) - sum(
+            max(0, min(hi, b) - max(lo, a)) for lo, hi in whole for a, b in near)
     if crash_alone is not None:
         pages += len(range(align_down(crash_alone[0], pte_span), crash_alone[1], pte_span))
     if kernel_text is not None:
@@ -328,6 +331,18 @@ def _cpu_nodes(p: EarlyProfile, cpus: int, numa: bool) -> int:
     return (cpus - 1) * per_cpu + p.dt_per_property
 
 
+def _union(intervals: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Half-open integer intervals merged into disjoint ones, in order (empty ones dropped)."""
+    out: list[tuple[int, int]] = []
+    for lo, hi in sorted(iv for iv in intervals if iv[1] > iv[0]):
+        if out and lo <= out[-1][1]:
+            if hi > out[-1][1]:
+                out[-1] = (out[-1][0], hi)
+        else:
+            out.append((lo, hi))
+    return out
+
+
 def _count_indices(spans: list[tuple[int, int]], unit: int) -> int:
     """How many distinct ``unit``-sized blocks the half-open spans touch (present_section_nr's count)."""
     count, last = 0, -1
@@ -398,8 +413,7 @@ def _sparse(policy: PolicyData, mb: Memblock, page_size: int, vmemmap_kaslr: int
         sections = _count_indices(spans, section)  # counted, never enumerated: a 256 TiB node has 2M sections
         roots = {i for base, end in spans for i in range(base // roots_per, (end - 1) // roots_per + 1)}
         roots -= seen_roots
-        for _ in roots:
-            mb, a = _top(mb, page_size, 64, "section index", nid=nid)
+        _, mb = mb.alloc_many([(page_size, 64, 0, ANYWHERE, "section index", nid)] * len(roots))
         seen_roots |= roots
         # mm/sparse.c sparse_early_usemaps_alloc_pgdat_section: the usemap goes in the section of the node's
         # pg_data_t (the top of the node on a DT boot; under UEFI, and in a crash kernel whose node ends in
@@ -419,8 +433,8 @@ def _sparse(policy: PolicyData, mb: Memblock, page_size: int, vmemmap_kaslr: int
         else:
             mb, a = _top(mb, size, per_section, f"memmap node {nid}", nid=nid)
         if nid == first_nid:  # the first node with memory (a crash kernel's node 0 may have none)
-            for _ in range(p.vmemmap_pt_pages + vmemmap_kaslr):
-                mb, _a = _top(mb, page_size, page_size, "vmemmap page tables", nid=nid)
+            _, mb = mb.alloc_many([(page_size, page_size, 0, ANYWHERE, "vmemmap page tables", nid)]
+                                  * (p.vmemmap_pt_pages + vmemmap_kaslr))
         if a is not None and basepages:  # sparse_buffer_fini: the unused rest of the buffer is freed
             used = sections * memmap
             mb = mb.free(a.start + used, size - used)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import functools
 from bisect import bisect_right
-from dataclasses import replace
 
 from kdumplab.iomem import Resource, insert, parse
 from kdumplab.machine import Machine
@@ -94,7 +93,7 @@ def _insert_inside(tree: tuple[Resource, ...], res: Resource) -> tuple[Resource,
             try:
                 # request_resource(top, res): a child of top even when both cover the same range (the 2019
                 # review's NOMAP low region is a whole top-level "reserved" entry of its own)
-                return tree[:i] + (replace(top, children=insert(top.children, res)),) + tree[i + 1:]
+                return tree[:i] + (Resource(top.start, top.end, top.name, insert(top.children, res)),) + tree[i + 1:]
             except ValueError:
                 return tree
     return tree

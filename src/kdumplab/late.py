@@ -29,7 +29,7 @@ there names its caller) and the percpu ones follow from the ``percpu: Embedded .
 from __future__ import annotations
 
 from kdumplab.machine import Machine
-from kdumplab.memblock import Memblock
+from kdumplab.memblock import NUMA_NO_NODE, Memblock
 from kdumplab.policy import LateProfile
 from kdumplab.ranges import align_up
 
@@ -54,8 +54,8 @@ def standard_resources(mb: Memblock) -> Memblock:
 
 def _command_line(mb: Memblock, cmdline: str) -> Memblock:
     size = len(cmdline.encode()) + 1
-    for what in ("saved_command_line", "static_command_line"):
-        _, mb = mb.alloc_range(size, SMP_CACHE_BYTES, 0, U64_MAX, what)
+    _, mb = mb.alloc_many((size, SMP_CACHE_BYTES, 0, U64_MAX, what, NUMA_NO_NODE)
+                          for what in ("saved_command_line", "static_command_line"))
     return mb
 
 
@@ -81,8 +81,7 @@ def _percpu(mb: Memblock, page: int, lp: LateProfile, cpus: int = 1) -> Memblock
     if reserved:
         sizes += _first_chunk_maps(static % page, reserved, page, lp)
     sizes += _first_chunk_maps((static + reserved) % page, lp.percpu_dynamic, page, lp)
-    for size in sizes:
-        _, mb = mb.alloc_range(size, SMP_CACHE_BYTES, 0, U64_MAX, "percpu tables")
+    _, mb = mb.alloc_many((size, SMP_CACHE_BYTES, 0, U64_MAX, "percpu tables", NUMA_NO_NODE) for size in sizes)
     for addr in (ai, areas):
         if addr is not None:
             mb = mb.free(addr, page)
@@ -107,9 +106,9 @@ def _hashes(mb: Memblock, page: int, struct_page: int, kernel_pages: int | None)
         present = mb.phys_mem_size() // page
         kernel_pages = present - -(-present * struct_page // page)
     kernel_bytes = align_up(kernel_pages * page, 1 << 20)
-    for what, scale in (("dentry hash", 13), ("inode hash", 14)):  # fs/dcache.c, fs/inode.c
-        entries = 1 << max((kernel_bytes >> scale) - 1, 1).bit_length()
-        _, mb = mb.alloc_range(entries * 8, SMP_CACHE_BYTES, 0, U64_MAX, what)
+    _, mb = mb.alloc_many((8 << max((kernel_bytes >> scale) - 1, 1).bit_length(), SMP_CACHE_BYTES, 0, U64_MAX, what,
+                           NUMA_NO_NODE)  # entries (a power of two) of 8 bytes
+                          for what, scale in (("dentry hash", 13), ("inode hash", 14)))  # fs/dcache.c, fs/inode.c
     return mb
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import enum
 from bisect import bisect_left, bisect_right
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from operator import attrgetter
 
@@ -80,7 +80,8 @@ def _insert(regions: tuple[Region, ...], base: int, size: int, flags: Flag, nid:
     end = base + size
     lo = bisect_right(regions, base, key=_end)  # first region ending after base
     if lo == len(regions) or regions[lo].base >= end:
-        return _insert_free(regions, lo, base, end, flags, nid)
+        a, b, region = _free_slot(regions, lo, base, end, flags, nid)
+        return regions[:a] + (region,) + regions[b:]
     if lo > 0 and regions[lo - 1].end == base:
         lo -= 1  # a neighbour touching on the left may merge
     hi = lo
@@ -106,10 +107,11 @@ def _insert(regions: tuple[Region, ...], base: int, size: int, flags: Flag, nid:
     return regions[:lo] + tuple(merged) + regions[hi:]
 
 
-def _insert_free(regions: tuple[Region, ...], i: int, base: int, end: int, flags: Flag, nid: int
-                 ) -> tuple[Region, ...]:
+def _free_slot(regions: tuple[Region, ...] | list[Region], i: int, base: int, end: int, flags: Flag, nid: int
+               ) -> tuple[int, int, Region]:
     """The common case of :func:`_insert`: ``[base, end)`` overlaps nothing, and ``regions[i]`` is the first
-    region after it. It merges with a neighbour that touches it with the same flags and node."""
+    region after it. It merges with a neighbour that touches it with the same flags and node: the new region
+    replaces ``regions[a:b]``; returns ``(a, b, region)``."""
     a = b = i
     if i > 0:
         left = regions[i - 1]
@@ -119,13 +121,33 @@ def _insert_free(regions: tuple[Region, ...], i: int, base: int, end: int, flags
         right = regions[i]
         if right.base == end and right.flags == flags and right.nid == nid:
             b, end = i + 1, right.end
-    return regions[:a] + (_region(base, end - base, nid, flags),) + regions[b:]
+    return a, b, _region(base, end - base, nid, flags)
+
+
+def _reserved_with(regions: tuple[Region, ...], base: int, size: int, flags: Flag) -> tuple[Region, ...]:
+    """memblock_reserve's list update: the general :func:`_insert`, or its common case without the merge."""
+    end = base + size
+    i = bisect_right(regions, base, key=_end)  # first region ending after base
+    if size > 0 and (i == len(regions) or regions[i].base >= end):  # overlaps nothing (the usual case)
+        a, b, region = _free_slot(regions, i, base, end, flags, 0)
+        return regions[:a] + (region,) + regions[b:]
+    return _insert(regions, base, size, flags, 0)
 
 
 def _remove(regions: tuple[Region, ...], base: int, size: int) -> tuple[Region, ...]:
     """Cut ``[base, base+size)`` out of a list (memblock_remove_range)."""
     end = base + size
     out: list[Region] = []
+    if size > 0:  # regions[lo:hi] overlap the cut (the list is sorted and disjoint); the others stay as they are
+        lo = hi = bisect_right(regions, base, key=_end)
+        while hi < len(regions) and regions[hi].base < end:
+            r = regions[hi]
+            if r.base < base:
+                out.append(_region(r.base, base - r.base, r.nid, r.flags))
+            if r.end > end:
+                out.append(_region(end, r.end - end, r.nid, r.flags))
+            hi += 1
+        return tuple(regions[:lo]) + tuple(out) + tuple(regions[hi:])
     for r in regions:
         if r.end <= base or r.base >= end:
             out.append(r)
@@ -301,15 +323,8 @@ class Memblock:
 
     def reserve(self, base: int, size: int, what: str = "", flags: Flag = Flag.NONE) -> Memblock:
         """memblock_reserve()."""
-        reserved = self.reserved
-        end = base + size
-        i = bisect_right(reserved, base, key=_end)  # first region ending after base
-        if size > 0 and (i == len(reserved) or reserved[i].base >= end):  # overlaps nothing (the usual case)
-            new = _insert_free(reserved, i, base, end, flags, 0)
-        else:
-            new = _insert(reserved, base, size, flags, 0)
-        return _memblock(self.memory, new, self.bottom_up, self.movable_node, self.alloc_flags,
-                         self.log + ((what, base, size),))
+        return _memblock(self.memory, _reserved_with(self.reserved, base, size, flags), self.bottom_up,
+                         self.movable_node, self.alloc_flags, self.log + ((what, base, size),))
 
     def free(self, base: int, size: int) -> Memblock:
         """memblock_free() / memblock_phys_free(): give a reserved range back."""
@@ -338,6 +353,39 @@ class Memblock:
         A request for one node falls back to any node; a request for mirrored memory falls back to any
         memory (the kernel warns about the latter).
         """
+        addr = self._find_for_alloc(size, align, start, end, nid, flags)
+        if addr is None:
+            return None, self
+        return addr, self.reserve(addr, size, what, self.alloc_flags)
+
+    def alloc_many(self, requests: Iterable[tuple[int, int, int, int, str, int]]
+                   ) -> tuple[tuple[int | None, ...], Memblock]:
+        """:meth:`alloc_range` for each ``(size, align, start, end, what, nid)`` in turn: the addresses (None
+        where one failed) and memblock after the last, the same as calling it request by request, with one new
+        Memblock at the end instead of one per request."""
+        reserved = list(self.reserved)
+        log = list(self.log)
+        # a Memblock over the list, which the loop updates in place: the searches below see every reserve
+        scratch = _memblock(self.memory, reserved, self.bottom_up, self.movable_node, self.alloc_flags, ())
+        flags = self.alloc_flags
+        out: list[int | None] = []
+        for size, align, start, end, what, nid in requests:
+            addr = scratch._find_for_alloc(size, align, start, end, nid, Flag.NONE)
+            out.append(addr)
+            if addr is None:
+                continue
+            i = bisect_right(reserved, addr, key=_end)
+            if size > 0 and (i == len(reserved) or reserved[i].base >= addr + size):
+                a, b, region = _free_slot(reserved, i, addr, addr + size, flags, 0)
+                reserved[a:b] = (region,)
+            else:
+                reserved[:] = _insert(tuple(reserved), addr, size, flags, 0)
+            log.append((what, addr, size))
+        return tuple(out), _memblock(self.memory, tuple(reserved), self.bottom_up, self.movable_node, flags,
+                                     tuple(log))
+
+    def _find_for_alloc(self, size: int, align: int, start: int, end: int, nid: int, flags: Flag) -> int | None:
+        """alloc_range's search: in ``nid``, then any node; for MIRROR, then any memory."""
         if self.bottom_up or size <= 0:
             addr = self.find_in_range(size, align, start, end, nid, flags)
         else:  # find_in_range's top-down search, called directly (this runs ~40 times per model.run)
@@ -347,9 +395,7 @@ class Memblock:
             addr = self.find_in_range(size, align, start, end, NUMA_NO_NODE, flags)
         if addr is None and Flag.MIRROR in flags:
             addr = self.find_in_range(size, align, start, end, nid, flags & ~Flag.MIRROR)
-        if addr is None:
-            return None, self
-        return addr, self.reserve(addr, size, what, self.alloc_flags)
+        return addr
 
 
 

@@ -195,13 +195,13 @@ class _Boot:
     free_after_sparse: int | None
 
 
-def _boot(scenario: Scenario, cache: bool) -> _Boot:
+def _boot(scenario: Scenario, reuse: bool, cache: bool) -> _Boot:
     """Policy, early steps, the crash reservation and the early steps after it (see ``run``)."""
     machine = scenario.machine
     policy = for_kernel(scenario.kernel, machine.arch)
     if machine.page_size != policy.page_size:  # the page size is the kernel's (CONFIG_ARM64_*K_PAGES)
         machine = dataclasses.replace(machine, page_size=policy.page_size)
-    facts = (_boot_facts_reused if cache else _boot_facts)(policy.grammar, machine.build.rodata_full,
+    facts = (_boot_facts_reused if reuse else _boot_facts)(policy.grammar, machine.build.rodata_full,
                                                            scenario.cmdline)
     if scenario.kaslr_tables != (0, 0):
         facts = dataclasses.replace(facts, kaslr_tables=scenario.kaslr_tables)
@@ -255,7 +255,7 @@ def outcome(scenario: Scenario, cache: bool = True) -> BootOutcome:
     """``run(scenario).outcome`` without the stages after the early ones (late allocations, /proc/iomem, the
     linear map, kexec-tools): what a sweep reads when it does not ask kexec-tools. Same stages, same code;
     ``cache`` as in ``run``."""
-    return _boot(scenario, cache).outcome
+    return _boot(scenario, True, cache).outcome
 
 
 def run(scenario: Scenario, reuse: bool = True, cache: bool | None = None) -> Result:
@@ -265,12 +265,12 @@ def run(scenario: Scenario, reuse: bool = True, cache: bool | None = None) -> Re
     the early memblock state per (machine, policy, cmdline facts) and the parsed crashkernel= per
     (command line, grammar, RAM), and kexec-tools reads the lines of the /proc/iomem tree rather than its
     printed text. ``reuse=False`` computes every stage afresh; both give equal results. ``cache=False``
-    keeps the reuse within the call but neither looks up nor fills the caches: a sweep over RAM sizes, whose
-    keys never repeat, would only pay for hashing each new machine (None: the same as ``reuse``).
+    leaves the early-state and crashkernel= caches alone (the cmdline facts are still reused): a sweep over
+    RAM sizes, whose keys there never repeat, would only pay for hashing each new machine (None: ``reuse``).
     """
     from kdumplab import iomem_build, iomem_x86  # noqa: PLC0415 - keeps the import graph one-directional
 
-    b = _boot(scenario, reuse if cache is None else cache)
+    b = _boot(scenario, reuse, reuse if cache is None else cache)
     machine, policy, facts, deferred, parsed, outcome = (b.machine, b.policy, b.facts, b.deferred, b.parsed,
                                                          b.outcome)
     low_max, early_done = b.low_max, b.early_done

@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from kdumplab.errors import KdumplabError
 from kdumplab.ranges import SZ_1G, SZ_2M, SZ_128M, format_size, parse_size
 
-__all__ = ["Point", "Run", "Sweep", "parse_mem_range", "default_step", "sizes", "sweep_chunk", "extend_runs",
-           "LAB_MAX", "MAX_POINTS_DEFAULT"]
+__all__ = ["Point", "Run", "Sweep", "parse_mem_range", "default_step", "sizes", "sweep_chunk", "sweep_runs",
+           "extend_runs", "join_runs", "LAB_MAX", "MAX_POINTS_DEFAULT"]
 
 #: the largest guest the lab boots under TCG in reasonable time (docs/lab.md); above it, model only
 LAB_MAX = 64 * SZ_1G
@@ -156,6 +156,23 @@ def sweep_chunk(task: tuple[str, tuple[int, ...], str, str | None]) -> list[Poin
     """One task for the back-end: one generation over a block of sizes (a pool or Dask worker runs it)."""
     kernel, mems, cmdline, kexec_tools = task
     return [point(kernel, mem, cmdline, kexec_tools) for mem in mems]
+
+
+def sweep_runs(task: tuple[str, tuple[int, ...], str, str | None]) -> list[Run]:
+    """:func:`sweep_chunk` folded into runs where it ran: a worker sends back a few runs, not every point."""
+    return extend_runs([], sweep_chunk(task))
+
+
+def join_runs(runs: list[Run], more: list[Run]) -> list[Run]:
+    """Append the runs of the next block of sizes (``more``, folded on their own) to ``runs``: the same runs
+    as folding the block's points one by one (:func:`extend_runs`). A first run with the key of the last run
+    of its generation continues it (keeping that run's sample); every later one starts after a change."""
+    if more and runs and runs[-1].kernel == more[0].kernel and runs[-1].sample.key == more[0].sample.key:
+        last = runs.pop()
+        runs.append(Run(last.kernel, last.first, more[0].last, last.sample))
+        more = more[1:]
+    runs.extend(more)
+    return runs
 
 
 def extend_runs(runs: list[Run], points: list[Point]) -> list[Run]:

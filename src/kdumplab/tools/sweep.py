@@ -55,18 +55,18 @@ def run_sweep(cmdline: str, mem_range: str, step: str | None, kernels: tuple[str
     mems = sw.sizes(start, end, step_bytes)
     if progress is not None:
         progress.total = len(mems) * len(kernels)
-    # chunks come back in completion order; fold each generation's chunks in size order as they complete
+    # each task comes back folded into runs, in completion order; join them in task order as they complete
     index = {t[:2]: n for n, t in enumerate(_tasks(kernels, mems, "", None))}
-    waiting: dict[int, list[sw.Point]] = {}
+    waiting: dict[int, list[sw.Run]] = {}
     runs: list[sw.Run] = []
     nxt = 0
     with backend:
-        for task, points in backend.map(sw.sweep_chunk, _tasks(kernels, mems, cmdline, kexec_tools)):
-            waiting[index[task[:2]]] = points
+        for task, chunk in backend.map(sw.sweep_runs, _tasks(kernels, mems, cmdline, kexec_tools)):
+            waiting[index[task[:2]]] = chunk
             if progress is not None:
-                progress.add(len(points))
+                progress.add(len(task[1]))
             while nxt in waiting:
-                sw.extend_runs(runs, waiting.pop(nxt))
+                sw.join_runs(runs, waiting.pop(nxt))
                 nxt += 1
     if progress is not None:
         progress.close()
