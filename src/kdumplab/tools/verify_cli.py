@@ -118,9 +118,7 @@ def _recorded(root: Path, as_kernel: str | None = None) -> list[dict]:
     ``as_kernel``: judge the plain boots as this kernel (a profile's name), not the one that was booted; cycles
     are left out then (their crash side is the booted kernel's)."""
     from kdumplab.inputfile import read_text  # noqa: PLC0415
-    from kdumplab.lab.cycle import load_cycle  # noqa: PLC0415
     from kdumplab.lab.observe import Observation  # noqa: PLC0415
-    from kdumplab.tools.verify_cycle import verify_cycle  # noqa: PLC0415
 
     rows = []
     for case in sorted(root.rglob("case.json")):
@@ -143,13 +141,31 @@ def _recorded(root: Path, as_kernel: str | None = None) -> list[dict]:
             raise KdumplabError(str(case.parent), f"cannot read this recording: {what}") from None
     for case in sorted(root.rglob("cycle.json")) if as_kernel is None else ():
         try:
-            rows.append(_row(str(case.parent.relative_to(root)), verify_cycle(load_cycle(case.parent)), None))
+            rows.append(_row(str(case.parent.relative_to(root)), _verify_cycle_dir(case.parent), None))
         except KdumplabError as err:
             raise KdumplabError(str(case.parent), f"cannot read this recording: {err.what}") from None
     if not rows:
         raise KdumplabError(str(root), "no recordings here (no case.json or cycle.json at any depth)",
                             "give tests/data or a directory written by lab boot --save / lab suite --record")
     return rows
+
+
+def _verify_cycle_dir(case_dir: Path) -> tuple:
+    """A recorded cycle judged as its kernel: a recording of a build the built-in profiles do not describe (another
+    point release: its Image, hence Kernel code/data and the kernel PT_LOAD of /proc/vmcore, differ) carries the
+    profile ``lab calibrate`` made of that Image as ``profile.toml``, and is judged with it."""
+    import dataclasses  # noqa: PLC0415
+
+    from kdumplab import profiles  # noqa: PLC0415
+    from kdumplab.lab.cycle import load_cycle  # noqa: PLC0415
+    from kdumplab.tools.verify_cycle import verify_cycle  # noqa: PLC0415
+
+    cyc = load_cycle(case_dir)
+    own = case_dir / "profile.toml"
+    if not own.is_file():
+        return verify_cycle(cyc)
+    prof = profiles.load_file(str(own))  # registered for the rest of the run, as --kernel FILE.toml is
+    return verify_cycle(dataclasses.replace(cyc, first=dataclasses.replace(cyc.first, generation=prof.name)))
 
 
 def _early_boot(case_dir: Path, text: str):  # noqa: ANN202
