@@ -164,8 +164,11 @@ def _verify_cycle_dir(case_dir: Path) -> tuple:
     own = case_dir / "profile.toml"
     if not own.is_file():
         return verify_cycle(cyc)
-    prof = profiles.load_file(str(own))  # registered for the rest of the run, as --kernel FILE.toml is
-    return verify_cycle(dataclasses.replace(cyc, first=dataclasses.replace(cyc.first, generation=prof.name)))
+    from kdumplab.inputfile import read_text  # noqa: PLC0415
+
+    prof = profiles.profile_from_toml(read_text(own, where=str(own)), str(own))
+    with profiles.registered(prof):  # known to every table while this recording is judged
+        return verify_cycle(dataclasses.replace(cyc, first=dataclasses.replace(cyc.first, generation=prof.name)))
 
 
 def _early_boot(case_dir: Path, text: str):  # noqa: ANN202
