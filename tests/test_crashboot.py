@@ -185,3 +185,22 @@ def test_possible_cpus(cpus: int, cmdline: str, possible: int) -> None:
     """kernel/smp.c nr_cpu_setup and arm64 smp_init_cpus; recorded: 6.12 -smp 4 with nr_cpus=1 has MemTotal
     476672 kB (one per-CPU unit and a one-area swiotlb), which four possible CPUs would make 475748 kB."""
     assert crashboot.possible_cpus(cpus, cmdline) == possible
+
+
+def test_plan_takes_the_crash_command_line() -> None:
+    # plan --crash-append: the same inputs as the recorded hold-out 7.2-kt2.0.29-holdout-append-cma16M-4G-512M
+    # (its first initrd and kdump initramfs sizes) give its MemTotal, 467144 kB, and its 16 MiB CMA area
+    import json
+
+    from click.testing import CliRunner
+
+    from kdumplab.cli import main
+
+    append = "console=ttyAMA0 panic=-1 nr_cpus=1 systemd.unit=kdump-tools-dump.service irqpoll nousb reset_devices"
+    r = CliRunner().invoke(main, ["plan", "--kernel", "7.2", "--mem", "4G", "--initrd-size", "54033920",
+                                  "--cmdline", "console=ttyAMA0 panic=-1 crashkernel=512M",
+                                  "--kexec-tools", "2.0.29", "--crash-initrd-size", "987675",
+                                  "--crash-append", append + " cma=16M", "--json"])
+    assert r.exit_code == 0, r.output
+    crash = json.loads(r.output)["crash_kernel"]
+    assert (crash["mem_total_kib"], crash["cma_kib"]) == (467144, 16 << 10)

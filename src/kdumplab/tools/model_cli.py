@@ -29,7 +29,8 @@ from kdumplab.tools.options import (
 @click.option("--base-dtb", type=click.Path(dir_okay=False, exists=True),
               help="With --emit-dtb: the running kernel's /sys/firmware/fdt, which kexec-tools starts from.")
 @click.option("--crash-append", default=None,
-              help="The crash kernel's command line (kexec --append); default: this one without crashkernel=.")
+              help="The crash kernel's command line (kexec --append): its cma= and nr_cpus= move its MemTotal "
+              "and CMA; default: the lab's (console=ttyAMA0 panic=-1 maxcpus=1 reset_devices).")
 @click.option("--crash-initrd-size", default=None, metavar="BYTES",
               help="With --kexec-tools: the kdump initramfs' size in bytes (default: the machine's initrd).")
 @click.option("--json", "as_json", is_flag=True, help="Print the JSON document (docs/plan-json.md).")
@@ -50,7 +51,7 @@ def plan(margs: MachineArgs, cmdline: str, kexec_tools: str | None, emit_dtb: st
 
     machine = build_machine(dataclasses.replace(margs, cmdline=cmdline))
     size = None if crash_initrd_size is None else parse_count(crash_initrd_size, "--crash-initrd-size")
-    result = run_plan(machine, cmdline, margs.kernel, kexec_tools, size)
+    result = run_plan(machine, cmdline, margs.kernel, kexec_tools, size, crash_append)
     dist = kaslr_for(result.scenario, pinned=margs.kernel_at is not None)
     if emit_dtb or emit_elfcorehdr:
         from kdumplab.tools.plan import emit_artifacts

@@ -67,8 +67,11 @@ def emit_artifacts(result: model.Result, dtb_path: str | None, elfcorehdr_path: 
 
 
 def plan(machine: Machine, cmdline: str, kernel: str, kexec_tools: str | None = None,
-         crash_initrd_size: int | None = None) -> model.Result:
-    return model.run(model.Scenario(machine, cmdline, kernel, kexec_tools, crash_initrd_size))
+         crash_initrd_size: int | None = None, crash_cmdline: str | None = None) -> model.Result:
+    """The model for one machine and command line; ``crash_cmdline``: the crash kernel's (kexec --append), whose
+    cma= and nr_cpus= its boot follows (None: the lab's, kexec.CRASH_APPEND)."""
+    return model.run(model.Scenario(machine, cmdline, kernel, kexec_tools, crash_initrd_size,
+                                    crash_cmdline=crash_cmdline))
 
 
 def kaslr_for(scenario: model.Scenario, pinned: bool):  # noqa: ANN201 - a kaslr.Distribution or None
