@@ -122,3 +122,16 @@ def test_edk2_page_tables(nodes: tuple[str, ...], pei_extra: bool, dxe_pages: in
         start = banks[-1][1]
     assert efi.pei_table_gibs(*banks[0])[0] is pei_extra
     assert efi.dxe_table_pages(*banks[0], tuple(banks[1:])) == dxe_pages
+
+
+# The tree the kernel unflattens under acpi=off, against its size in the memblock=debug boots' first
+# early_init_dt_alloc_memory_arch line (tests/data/boots-uefi/*-u-cal-dma1G-*, 7.2-u-dbg-dma1G-*): the DT boot's
+# tree plus this many struct property (5.10: 88 bytes, 6.12: 104, 7.2: 112), dma-ranges included.
+@pytest.mark.parametrize(("kernel", "unflattened", "initrd_in_dt"), [
+    ("5.10", 36_396, True), ("6.12", 43_004, False), ("7.2", 45_276, False)])
+def test_acpi_off_tree_properties(kernel: str, unflattened: int, initrd_in_dt: bool):
+    from kdumplab import policy
+
+    early = policy.for_kernel(kernel).early
+    extra = 1 + efi.handed_dt_extra_properties(efi.EDK2_2022_11_DT, True, True, initrd_in_dt)
+    assert early.dt_unflatten + extra * early.dt_per_property == unflattened

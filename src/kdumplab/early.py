@@ -228,9 +228,9 @@ def page_table_pages(policy: PolicyData, mb: Memblock, pages_everywhere: bool, p
                 if prev_end is not None and align_down(prev_end - 1, span) == align_down(base, span):
                     pages -= 1
             prev_end = end
-        if kernel_text is not None:
+        if kernel_text is not None and (kernel_text[0] - CALIBRATION_TEXT) % pte_span:
             # pt_extra_pages holds the kernel's own tables where they were measured; placed elsewhere in its
-            # block (UEFI), the kernel takes more or fewer
+            # block (UEFI), the kernel takes more or fewer (a function of the place modulo the block size)
             text, init_end = kernel_text
             pages += (kernel_pte_tables(policy, text, init_end - text, stext, pte_span)
                       - kernel_pte_tables(policy, CALIBRATION_TEXT, init_end - text, stext, pte_span))
