@@ -268,6 +268,11 @@ def for_kernel(release: str, arch: str = "arm64") -> PolicyData:
         if prof.arch != arch:
             raise KdumplabError(f"--kernel {release}", f"is an {prof.arch} kernel, not {arch}")
         return _rows(arch)[prof.name]
+    point = profiles.calibrated(release, arch)  # a point release read by lab calibrate: its own Image
+    if point is not None:
+        if profiles.get(point.name, arch) is not point:
+            profiles.register(point)
+        return _rows(arch)[point.name]
     rows = _rows(arch)
     name = _ALIASES.get(release.strip(), release.strip())
     # a lab-built kernel's release is "<Debian source version>+<policy>" (kdumplab.lab.build)

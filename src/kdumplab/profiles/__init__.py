@@ -35,7 +35,7 @@ if TYPE_CHECKING:
     from kdumplab.policy import EarlyProfile, LateProfile, PolicyData
     from kdumplab.presets.q35 import X86Image
 
-__all__ = ["KernelProfile", "ProfileTable", "all_profiles", "get", "register", "registered", "load_file",
+__all__ = ["KernelProfile", "ProfileTable", "all_profiles", "get", "register", "registered", "load_file", "calibrated",
            "profile_to_toml", "profile_from_toml", "is_profile_file"]
 
 
@@ -379,6 +379,25 @@ def profile_from_toml(text: str, where: str) -> KernelProfile:
     if not prof.name or is_profile_file(prof.name):
         raise KdumplabError(f"{where} [profile] name", f"{prof.name!r}: a short name without '/' or '.toml'")
     return prof
+
+
+_CALIBRATED: list[tuple[KernelProfile, ...]] = []
+
+
+def calibrated(release: str, arch: str = "arm64") -> KernelProfile | None:
+    """A Debian build the built-in profiles do not describe but ``kdumplab lab calibrate`` has read from real boots
+    of its Image (``profiles/calibrated/*.toml``, each naming the Image's sha256), by its exact release string
+    (``uname -r``, e.g. ``6.12.107+deb13-arm64``); None when there is none. Point releases differ in their
+    Image (Kernel code/data, the kernel's PT_LOAD in /proc/vmcore): 6.12.107's is 64 KiB smaller than the
+    built-in 6.12's (6.12.117)."""
+    if not _CALIBRATED:
+        from importlib import resources  # noqa: PLC0415
+
+        files = sorted((f for f in resources.files("kdumplab.profiles").joinpath("calibrated").iterdir()
+                        if f.name.endswith(".toml")), key=lambda f: f.name)
+        _CALIBRATED.append(tuple(profile_from_toml(f.read_text(), f"kdumplab/profiles/calibrated/{f.name}")
+                                 for f in files))
+    return next((p for p in _CALIBRATED[0] if p.release == release.strip() and p.arch == arch), None)
 
 
 def load_file(path: str) -> KernelProfile:

@@ -162,11 +162,15 @@ def _verify_cycle_dir(case_dir: Path) -> tuple:
 
     cyc = load_cycle(case_dir)
     own = case_dir / "profile.toml"
-    if not own.is_file():
-        return verify_cycle(cyc)
-    from kdumplab.inputfile import read_text  # noqa: PLC0415
+    if own.is_file():
+        from kdumplab.inputfile import read_text  # noqa: PLC0415
 
-    prof = profiles.profile_from_toml(read_text(own, where=str(own)), str(own))
+        prof = profiles.profile_from_toml(read_text(own, where=str(own)), str(own))
+    else:  # a point release kdumplab has calibrated (profiles/calibrated), named by the recorded package
+        release = re.sub(r"^linux-image-|-unsigned$", "", cyc.first.provenance.kernel_package.split()[0])
+        prof = profiles.calibrated(release, cyc.first.arch)
+        if prof is None:
+            return verify_cycle(cyc)
     with profiles.registered(prof):  # known to every table while this recording is judged
         return verify_cycle(dataclasses.replace(cyc, first=dataclasses.replace(cyc.first, generation=prof.name)))
 
