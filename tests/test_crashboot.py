@@ -204,3 +204,20 @@ def test_plan_takes_the_crash_command_line() -> None:
     assert r.exit_code == 0, r.output
     crash = json.loads(r.output)["crash_kernel"]
     assert (crash["mem_total_kib"], crash["cma_kib"]) == (467144, 16 << 10)
+
+
+def test_a_crash_kernel_without_low_memory_still_lacks_it_with_a_bounce_buffer() -> None:
+    # 6.12 with crashkernel=1G,high crashkernel=0,low: all its memory above 4 GiB, so ZONE_DMA covers it and
+    # arm64 mem_init sizes a kmalloc bounce buffer at RAM/1024 (CONFIG_DMA_BOUNCE_UNALIGNED_KMALLOC), which
+    # memblock_alloc_low places below arm64_dma_phys_limit, the end of its memory: recorded "mapped [mem
+    # 0x235700000-0x235800000] (1MB)". The verdict still says no 32-bit device can reach any of it.
+    from kdumplab import model
+    from kdumplab.verdict import problems
+
+    cyc = load_cycle(DATA / "cycles" / "6.12-kt2.0.32-holdout-8G-high-1G-low-0")
+    res = model.run(verify_cycle.cycle_scenario(cyc))
+    boot = res.crash_view.boot
+    assert [(base, size) for what, base, size in boot.memblock.log if what == "swiotlb"] == [(0x235700000, 1 << 20)]
+    assert int(_SWIOTLB.search(cyc.capture.dmesg).group(1), 16) == 0x235700000
+    assert res.crash_view.memtotal_kb == cyc.capture.memtotal_kb == 990464
+    assert "no memory below 4 GiB" in [label for label, _ in problems(res)]
