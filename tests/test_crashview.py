@@ -93,3 +93,15 @@ def test_vmcore_grows_a_page_with_the_second_cpu() -> None:
         sc = scenario_for("6.12", "4G", (), "console=ttyAMA0 panic=-1 crashkernel=512M", 987623, cpus=cpus)
         sizes.append(model.run(dataclasses.replace(sc, kexec_tools="2.0.32")).crash_view.vmcore_size)
     assert sizes[1] - sizes[0] == 4096
+
+
+def test_x86_crash_notes() -> None:
+    # x86_64's struct elf_prstatus: 112 bytes of common fields + 27 registers x 8 + pr_fpvalid, padded = 336;
+    # its recorded one-CPU 6.12 cycles merge 3,644 bytes of notes (tests/data/cycles-x86)
+    from kdumplab.crashview import PRSTATUS_NOTE_X86_64, crash_notes_bytes
+
+    assert PRSTATUS_NOTE_X86_64 == 12 + 8 + (112 + 27 * 8 + 8)
+    assert crash_notes_bytes(3288, 1, PRSTATUS_NOTE_X86_64) == 3644
+    # 6.12 with -smp 2 still fits one page, with 4 not; 5.10 fits 3 (recorded cycles-x86/*-smp*)
+    assert crash_notes_bytes(3288, 2, PRSTATUS_NOTE_X86_64) <= 4096 < crash_notes_bytes(3288, 4, PRSTATUS_NOTE_X86_64)
+    assert crash_notes_bytes(2968, 3, PRSTATUS_NOTE_X86_64) <= 4096

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from kdumplab.policy import PolicyData
 
 __all__ = ["CRASH_KERNELS", "CrashKernelFacts", "CrashView", "crash_view", "crash_notes_bytes", "efi_nomap_ranges",
-           "numa_nodes_seen", "PRSTATUS_NOTE"]
+           "numa_nodes_seen", "PRSTATUS_NOTE", "PRSTATUS_NOTE_X86_64"]
 
 PAGE = 0x1000
 
@@ -60,12 +60,16 @@ CRASH_KERNELS: Mapping[str, CrashKernelFacts] = ProfileTable(lambda p: None if p
 PRSTATUS_NOTE = 12 + 8 + 392
 
 
-def crash_notes_bytes(vmcoreinfo_note: int, cpus: int) -> int:
+#: x86_64's (the same note; its struct elf_prstatus holds 27 registers: 336 bytes)
+PRSTATUS_NOTE_X86_64 = 12 + 8 + 336
+
+
+def crash_notes_bytes(vmcoreinfo_note: int, cpus: int, prstatus_note: int = PRSTATUS_NOTE) -> int:
     """The crash notes /proc/vmcore merges into its one note segment (merge_note_headers_elf64, 5.10-7.x):
     the VMCOREINFO note plus one NT_PRSTATUS note per CPU; the segment is that rounded up to a page, so a
     6.12 machine with 2 to 11 CPUs has an 8 KiB segment, not 4 KiB (recorded -smp 2 and 8 cycles: /proc/vmcore
     4,096 bytes longer than with -smp 1; 5.10 with -smp 2 still fits one page, with -smp 3 not)."""
-    return vmcoreinfo_note + PRSTATUS_NOTE * cpus
+    return vmcoreinfo_note + prstatus_note * cpus
 
 
 @dataclass(frozen=True, slots=True)

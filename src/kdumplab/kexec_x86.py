@@ -124,6 +124,9 @@ class X86KernelFacts:
     payload: int  # bzImage bytes after the real-mode part: the kernel segment's bufsz
     init_size: int  # header 0x260: the kernel segment's memsz
     text_span: int  # _end - _text: the kernel-text PT_LOAD
+    #: bytes of its VMCOREINFO note: the merged PT_NOTE of its recorded one-CPU cycles (tests/data/cycles-x86,
+    #: nokaslr) less one 356-byte x86_64 NT_PRSTATUS note (crashview.crash_notes_bytes)
+    vmcoreinfo_note: int = 3288
     kernel_alignment: int = 0x20_0000  # header 0x230 (CONFIG_PHYSICAL_ALIGN)
     pref_address: int = 0x100_0000  # header 0x258 (LOAD_PHYSICAL_ADDR)
     #: kexec_file_load accepts KEXEC_FILE_DEBUG (6.8+) and prints its placement

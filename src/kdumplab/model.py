@@ -443,11 +443,13 @@ def _crash_view_x86(policy: PolicyData, load: Any, machine: Machine, nomap: tupl
     """x86_64: the crash kernel booted with what kexec_x86 handed it (crashview_x86); None when nothing loaded."""
     if load is None or not load.loaded:
         return None
-    from kdumplab import crashview_x86, kexec_x86  # noqa: PLC0415
+    from kdumplab import crashview, crashview_x86, kexec_x86  # noqa: PLC0415
 
     nodes = tuple((b.start, b.start + b.size, b.node) for b in machine.banks)
-    return crashview_x86.crash_view_x86(crashview_x86.X86_CRASH_KERNELS[policy.name],
-                                        kexec_x86.X86_KERNELS[policy.name], load, nodes=nodes)
+    kernel = kexec_x86.X86_KERNELS[policy.name]
+    notes = crashview.crash_notes_bytes(kernel.vmcoreinfo_note, machine.cpus, crashview.PRSTATUS_NOTE_X86_64)
+    return crashview_x86.crash_view_x86(crashview_x86.X86_CRASH_KERNELS[policy.name], kernel, load,
+                                        notes_bytes=notes, nodes=nodes)
 
 
 #: kexec -p and the crash kernel per architecture (arm64, the default: _kexec/_crash_view with kexec.py and

@@ -357,7 +357,7 @@ def _banks(mem: int, numa: tuple[int, ...], firmware: str = "bios") -> tuple[Ban
 
 
 def qemu_q35(mem: int = 6 * SZ_1G, numa: tuple[int, ...] | None = None, initrd_size: int = 0xFB037,
-             kernel: str = "6.1", kernel_at: int | None = None, firmware: str = "bios") -> Machine:
+             kernel: str = "6.1", kernel_at: int | None = None, firmware: str = "bios", cpus: int = 1) -> Machine:
     """The guest QEMU builds for ``-M q35 -m MEM``, its kernel at ``kernel_at`` (default: where it runs with
     nokaslr: 16 MiB under SeaBIOS; under OVMF (``firmware="uefi"``) where the EFI stub or LoadImage put it)."""
     if firmware not in ("bios", "uefi"):
@@ -411,7 +411,7 @@ def qemu_q35(mem: int = 6 * SZ_1G, numa: tuple[int, ...] | None = None, initrd_s
         name=f"qemu-q35 {gib:g}G" + (" OVMF" if uefi else "")
         + (f" numa {'+'.join(f'{s / SZ_1G:g}G' for s in sizes)}" if sizes else ""),
         arch="x86_64", banks=_banks(mem, sizes, firmware), kernel=image, initrd=initrd, reserved=tuple(reserved),
-        iomem_devices=_devices(kernel, mem, firmware), firmware=firmware,
+        iomem_devices=_devices(kernel, mem, firmware), firmware=firmware, cpus=cpus,
         source=f"qemu-system-x86_64 7.2 -M q35, {'OVMF 2022.11' if uefi else 'SeaBIOS 1.16.2'}; "
                f"kernel {img.package}"
                + (f"; kernel at {base:#x}" if kernel_at is not None else "")

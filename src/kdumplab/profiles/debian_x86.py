@@ -44,7 +44,7 @@ V5_10 = KernelProfile(
                       (0x160_0000, 0x187_AA80), (0x1EB_7000, 0x300_0000), 0x300_D000, 0x3B7_A000, 0x3C0_0000,
                       pe_image_size=0x3D7_A000, file_size=0x6B_E8A0, efi_places_kernel=False)),
     early=_early(0x2_A000),  # NODE_DATA(0) allocated [mem 0x1fffd4000-0x1ffffdfff]
-    kexec=X86KernelFacts("5.10", 30, 0x6B_AAA0, 0x3B7_A000, 0x302_C000, setup_data_split="whole",
+    kexec=X86KernelFacts("5.10", 30, 0x6B_AAA0, 0x3B7_A000, 0x302_C000, vmcoreinfo_note=2968, setup_data_split="whole",
                          reserves_first_mib=False, file_purgatory_memsz=None, file_rng_seed=False),
     crash=X86CrashKernelFacts("5.10", 12295 + 2538 + 7632 + 17700, 384, 2271),
 )
@@ -56,7 +56,8 @@ V6_1 = replace(
                       pe_image_size=0x82_2000, file_size=0x7D_D200, efi_places_kernel=True)),
     # 6.1's purgatory: its boot_params sit 0x8000 below the region's end (the RNG seed's System RAM split at
     # boot_params + 0x10c0 in 6.1-kt2.0.25-x86-2G-256M-file-nodebugflag), so 0x6000 above them
-    kexec=X86KernelFacts("6.1", 39, 0x7D_8200, 0x3F9_8000, 0x343_0000, file_purgatory_memsz=0x6000),
+    kexec=X86KernelFacts("6.1", 39, 0x7D_8200, 0x3F9_8000, 0x343_0000, vmcoreinfo_note=3312,
+                         file_purgatory_memsz=0x6000),
     crash=X86CrashKernelFacts("6.1", 14343 + 2338 + 9132 + 17344, 768, 4627),
 )
 V6_12 = replace(
@@ -65,7 +66,8 @@ V6_12 = replace(
     **_image(X86Image("linux-image-6.12.117+deb13-amd64-unsigned 6.12.117-1", (0, 0x100_0000),
                       (0x100_0000, 0x1B8_E000), (0x1C0_0000, 0x1E7_0D40), (0x273_C000, 0x2C0_0000), 0x2C1_1000,
                       0x37E_F000, 0x380_0000, pe_image_size=0xC0_1000, file_size=0xB9_B200, efi_places_kernel=True)),
-    kexec=X86KernelFacts("6.12", 39, 0xB9_6200, 0x37E_F000, 0x2C3_0000, file_debug_ok=True, file_hotplug_headers=True,
+    kexec=X86KernelFacts("6.12", 39, 0xB9_6200, 0x37E_F000, 0x2C3_0000, vmcoreinfo_note=3288, file_debug_ok=True,
+                         file_hotplug_headers=True,
                          file_purgatory_bufsz=0x4000, file_entry=0x160),
     crash=X86CrashKernelFacts("6.12", 16384 + 2499 + 11832 + 4880, 768, 5353),
 )
@@ -76,7 +78,8 @@ V7_2 = replace(
     **_image(X86Image("linux-binary-7.2.13+deb14-amd64 7.2.13-1", (0, 0x12C_A8E0), (0x140_0000, 0x216_3000),
                       (0x220_0000, 0x255_B900), (0x2E5_0000, 0x320_0000), 0x321_1000, 0x3C4_E000, 0x3C0_0000,
                       pe_image_size=0xE4_B000, file_size=0xDD_F7C0, efi_places_kernel=True)),
-    kexec=X86KernelFacts("7.2", 39, 0xDD_A7C0, 0x3C4_E000, 0x323_0000, file_debug_ok=True, file_hotplug_headers=True,
+    kexec=X86KernelFacts("7.2", 39, 0xDD_A7C0, 0x3C4_E000, 0x323_0000, vmcoreinfo_note=3292, file_debug_ok=True,
+                         file_hotplug_headers=True,
                          file_purgatory_bufsz=0x4000, file_entry=0x150, setup_data_split="none"),
     crash=X86CrashKernelFacts("7.2", 19242 + 3438 + 13708 + 3776, 768, 5036),
 )

@@ -135,8 +135,8 @@ MACHINE_OPTIONS: list[Option] = [
            lab=False, is_flag=True),
     Option("--cpu", "cpu", _choice(LAB_CPUS), "qemu-virt: the QEMU CPU model the lab boots (cortex-a57, "
            "neoverse-n1); it does not move the model.", metavar="MODEL"),
-    Option("--smp", "smp", lambda text, where: _smp(text, where), "qemu-virt: CPUs (QEMU -smp, 1 to 8 with "
-           "virt's GICv2; default 1): per-CPU memory, the device tree's cpu nodes, and one crash note each in "
+    Option("--smp", "smp", lambda text, where: _smp(text, where), "CPUs (QEMU -smp, 1 to 8: virt's GICv2 takes 8; "
+           "default 1): per-CPU memory, qemu-virt's device-tree cpu nodes, and one crash note each in "
            "/proc/vmcore.", metavar="N"),
 ]
 
@@ -144,7 +144,7 @@ MACHINE_OPTIONS: list[Option] = [
 def _smp(text: str, where: str) -> int:
     n = parse_count(text, where)
     if not 1 <= n <= 8:
-        raise KdumplabError(where, f"{n} CPUs: QEMU -M virt with its default GICv2 takes 1 to 8")
+        raise KdumplabError(where, f"{n} CPUs: the lab's machines take 1 to 8 (-M virt's default GICv2 stops at 8)")
     return n
 
 
@@ -221,11 +221,9 @@ def build_machine(args: MachineArgs) -> Machine:
     if name == "qemu-q35":
         from kdumplab.presets.q35 import qemu_q35  # noqa: PLC0415
 
-        if (args.smp or 1) > 1:
-            raise KdumplabError("--smp", "more than one CPU is modelled for qemu-virt (arm64) only",
-                                "leave out --smp for qemu-q35")
         gen = image_for(args.kernel, "x86_64")
         return qemu_q35(mem=_mem(args, 6 * SZ_1G), numa=args.numa, kernel=gen, kernel_at=args.kernel_at,
+                        cpus=args.smp or 1,
                         **({} if args.initrd_size is None else {"initrd_size": args.initrd_size}),
                         firmware="uefi" if args.firmware == "uefi" else "bios")
     if name == "qemu-virt":

@@ -131,7 +131,7 @@ def kernel_text_at(generation: str, code_start: int | None) -> int | None:
 
 
 def scenario_for_x86(generation: str, mem: str, numa: tuple[str, ...], append: str, initrd_size: int,
-                     kernel_at: int | None, firmware: str = "bios"):
+                     kernel_at: int | None, firmware: str = "bios", cpus: int = 1):
     """The qemu-q35 scenario of an x86 lab boot, the kernel pinned at ``kernel_at`` (its real Kernel code
     address: with KASLR on, that is the one thing a boot chooses at random)."""
     from kdumplab import model  # noqa: PLC0415
@@ -139,7 +139,7 @@ def scenario_for_x86(generation: str, mem: str, numa: tuple[str, ...], append: s
     from kdumplab.ranges import parse_size  # noqa: PLC0415
 
     machine = qemu_q35(parse_size(mem, "--mem"), tuple(parse_size(n, "--numa") for n in numa) or None,
-                       initrd_size, generation, kernel_at=kernel_at, firmware=firmware)
+                       initrd_size, generation, kernel_at=kernel_at, firmware=firmware, cpus=cpus)
     return model.Scenario(machine, append, generation)
 
 
@@ -182,7 +182,8 @@ def verify_observation(obs) -> tuple[FieldCheck, ...]:
 
     if obs.arch == "x86_64":
         scenario = scenario_for_x86(obs.generation, obs.mem, tuple(obs.numa), obs.cmdline,
-                                    obs.provenance.initrd_size, kernel_code_start(obs.iomem), obs.firmware)
+                                    obs.provenance.initrd_size, kernel_code_start(obs.iomem), obs.firmware,
+                                    qemu_cpus(obs.provenance.qemu_cmdline))
         observed = obs.iomem
         if obs.firmware == "uefi":
             from kdumplab.presets.q35 import ovmf_loader_window  # noqa: PLC0415

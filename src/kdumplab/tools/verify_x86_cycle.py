@@ -132,8 +132,13 @@ def verify_x86_kexec(cyc: Cycle) -> tuple[FieldCheck, ...]:
     cap = cyc.capture
     if cap is None:
         return tuple(checks)
+    from kdumplab import crashview  # noqa: PLC0415
+    from kdumplab.tools.verify import qemu_cpus  # noqa: PLC0415
+
+    notes = crashview.crash_notes_bytes(kernel.vmcoreinfo_note, qemu_cpus(cyc.first.provenance.qemu_cmdline),
+                                        crashview.PRSTATUS_NOTE_X86_64)
     view = crashview_x86.crash_view_x86(crashview_x86.X86_CRASH_KERNELS[cyc.first.generation], kernel, load,
-                                        nodes=_nodes(cyc))
+                                        notes_bytes=notes, nodes=_nodes(cyc))
     cmdline = real_cmdline(cap.cmdline)
     checks.append(FieldCheck("crash command line", cmdline == load.cmdline, load.cmdline, cmdline))
     ram = real_crash_ram(cap.dmesg)
