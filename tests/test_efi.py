@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from kdumplab import efi
+from kdumplab import efi, presets
 from kdumplab.errors import KdumplabError
 from kdumplab.ranges import SZ_1G, SZ_2M, SZ_64K
 
@@ -135,3 +135,26 @@ def test_acpi_off_tree_properties(kernel: str, unflattened: int, initrd_in_dt: b
     early = policy.for_kernel(kernel).early
     extra = 1 + efi.handed_dt_extra_properties(efi.EDK2_2022_11_DT, True, True, initrd_in_dt)
     assert early.dt_unflatten + extra * early.dt_per_property == unflattened
+
+
+@pytest.mark.parametrize("gen, table_below", [
+    ("6.12", "Boot Data"),  # 4K: the bin has room; the hole above the table is filled by the next boot-data page
+    ("6.12-16k", "Loader Data"),  # 16K: the bin is full; the stub's pool page (default memory) takes the hole
+])
+def test_a_rebuilt_memory_attributes_table_sits_below_whatever_filled_its_copys_hole(gen: str, table_below: str):
+    """A long command line (105 characters, as the calibration boots) makes EDK2 rebuild the table into a fresh
+    pool page: MdeModulePkg/Core/Dxe/Misc/MemoryAttributesTable.c InstallMemoryAttributesTable allocates a
+    copy of the memory map first (over 2688 bytes with its pool head: whole pages, Pool.c), then the table,
+    then frees the copy. Pages go top down, so the copy's page sits right above the table's and is the next
+    page handed out: to a boot-data pool on 4K (the bin), to the stub's loader-data pool page on 16K, whose
+    Image fills the bin (6.12-16k-u-cal-16k-4G: MEMATTR=0x13c410018 right below that page at 0x13c411000)."""
+    cmdline = ("console=ttyAMA0 panic=-1 earlycon=pl011,0x9000000 memblock=debug efi=debug crashkernel=512M "
+               "initrd=initrd")
+    m = efi.edk2_boot(efi.EDK2_2022_11, (0x4000_0000, 0x1_4000_0000), (), presets.DEBIAN_IMAGE_FILE_SIZES[gen],
+                      presets.DEBIAN_IMAGES[gen][1].image_size, 987_623, gen, cmdline)
+    page = m.memattr[0] - efi.POOL_HEAD
+    assert page % 4096 == 0
+    (above,) = [r for r in m.regions if r.start <= page + 4096 < r.end]
+    assert above.kind.value == table_below
+    if gen.endswith("16k"):
+        assert m.memreserve[0] - 0xF98 == page + 4096 == 0x1_3C41_1000

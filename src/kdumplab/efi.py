@@ -110,9 +110,12 @@ class Edk2Build:
     late_data: tuple[int, ...]
     #: QEMU's ACPI tables, installed by EDK2 as ACPI reclaim pages (0: -M virt,acpi=off, the DT is handed over)
     acpi_size: int = SZ_64K
-    #: whether EDK2's memory-map descriptor pool grows while the stub loads the initrd (``StubFacts.
-    #: boot_data_pages``): seen with ACPI tables; with acpi=off the map has fewer entries and no page is added
-    descriptor_pages: bool = True
+    #: boot-services data pages allocated one at a time after the stub's pool page when the memory attributes
+    #: table was rebuilt into a fresh pool page (not ``memattr_quiet``): the first fills the hole the table's
+    #: memory-map copy left above the table (on 4K, in the bin: the table then sits one page below it; on 16K,
+    #: whose bin is full, the stub's loader-data pool page has taken that hole, so the table is right below
+    #: that page and these go below the table). Counted in the efi=debug maps, 4K and 16K, ACPI and acpi=off
+    memattr_after: int = 2
     #: an EDK2 pool too large for its free lists takes whole pages for the requested size plus its header
     #: and tail (MdeModulePkg/Core/Dxe/Mem/Pool.c); the kernel file is read into such pools
     pool_overhead: int = 0x30
@@ -124,9 +127,10 @@ class Edk2Build:
     #: page of the firmware's boot-data bin in use by then (on 4K the bottom of the ``late_data[0]`` pages; on
     #: 16K, whose larger Image leaves no room there for them, the bin's very bottom), at this offset from
     #: that lowest page, and takes no page of its own, unless the command line is long enough
-    #: (``memattr_cmdline``) that EDK2's copy of it has used that chunk: then the table gets a fresh
-    #: ``late_data[2]`` pool, at ``memattr_fresh`` from its start. None: always a fresh pool (acpi=off). Read
-    #: from the ``MEMATTR=`` address every boot prints, 5.10 to 7.2, 4K and 16K (tests/ground_truth/test_efi_map.py)
+    #: (``memattr_cmdline``) that EDK2's copy of it has used that chunk: then the table is rebuilt into a
+    #: fresh pool page (``memattr_after``). None: always a fresh page (acpi=off). ``memattr_fresh``: with
+    #: virtio-rng, where the table is in a ``late_data[2]`` pool at this offset. Read from the ``MEMATTR=``
+    #: address every boot prints, 5.10 to 7.2, 4K and 16K (tests/ground_truth/test_efi_map.py)
     memattr_quiet: int | None = 0x1518
     memattr_fresh: int = 0x1018
     #: the shortest command line (as the kernel sees it, with EDK2's `` initrd=initrd``) whose fw_cfg copy
@@ -183,7 +187,8 @@ EDK2_2022_11 = Edk2Build(
 
 #: The same build booted with ``-M virt,acpi=off`` (``--firmware uefi --dma-window``): no ACPI tables, so the
 #: PE image and everything after it sit 64 KiB higher; PEI's low regions and the boot-code bin at the top are
-#: laid out a little differently (tests/data/boots-uefi/*-u-cal-dma*).
+#: laid out a little differently, and LoadImage leaves no boot-data page behind (tests/data/boots-uefi/
+#: *-u-cal-dma*; the page once counted there was the one that fills the memory attributes table's hole).
 EDK2_2022_11_DT = replace(
     EDK2_2022_11,
     top=tuple((Kind.BOOT_CODE, 0x7EE000, hi) if kind is Kind.BOOT_CODE else (kind, lo, hi)
@@ -192,7 +197,7 @@ EDK2_2022_11_DT = replace(
          (Kind.BOOT_CODE, 0x4783_3000, 0x4786_A000), (Kind.BOOT_DATA, 0x4786_A000, 0x47FE_A000),
          (Kind.BOOT_CODE, 0x47FE_A000, 0x47FE_E000), (Kind.BOOT_DATA, 0x47FE_E000, 0x47FF_7000),
          (Kind.BOOT_CODE, 0x47FF_7000, 0x47FF_A000), (Kind.BOOT_DATA, 0x47FF_A000, 0x4800_0000)),
-    acpi_size=0, descriptor_pages=False, late_data=(0x1E000, 0x1000, 0x3000), memattr_quiet=None, memattr_fresh=0x2018,
+    acpi_size=0, late_data=(0x1E000, 0, 0x3000), memattr_quiet=None, memattr_fresh=0x2018,
     dt_properties=2,
 )
 
@@ -267,8 +272,9 @@ class StubFacts:
     align_after_rng: bool
     fdt_base: int
     #: boot-services data pages EDK2 adds to its memory-map descriptor pool while this stub loads the initrd
-    #: (counted in the EFI memory maps of the calibration boots: none on 5.10/6.1, one on 6.12, two on 7.2;
-    #: where the page goes is seen on 16K 4 GiB, where the firmware's bin is full: in the initrd's head slack)
+    #: (counted in the EFI memory maps of the calibration boots: none on 5.10/6.1, one on 6.12, two on 7.2,
+    #: with ACPI tables and under acpi=off alike; where the page goes is seen on 16K 4 GiB, ACPI and acpi=off,
+    #: where the firmware's bin is full: in the initrd's head slack)
     boot_data_pages: int = 0
     #: loader-data pages of the pool the stub gets the final memory map in (5.10: two pages below the
     #: memreserve page, and efi_init reserves the map's page). 0: the map is an ACPI reclaim pool (6.1+:
@@ -294,6 +300,9 @@ STUB_FACTS = ProfileTable(lambda p: (p.name, p.efi_stub) if p.efi_stub is not No
 MIN_KIMG_ALIGN = SZ_2M  # arch/arm64/include/asm/boot.h
 EFI_ALLOC_ALIGN = SZ_64K  # arch/arm64/include/asm/efi.h
 MAX_FDT_SIZE = SZ_2M  # libstub/efistub.h
+#: MdeModulePkg/Core/Dxe/Mem/Pool.c POOL_HEAD: a pool block's data starts this far into it (a fresh pool page
+#: serves its first block from the page's start)
+POOL_HEAD = 0x18
 
 
 @dataclass(frozen=True, slots=True)
@@ -511,7 +520,8 @@ def edk2_boot(build: Edk2Build, node0: tuple[int, int], other_nodes: tuple[tuple
     pe = pages.top_down(Kind.LOADER_CODE, pe_size, buf if buf is not None else default)
     if buf is None or pe is None or acpi is None:
         raise KdumplabError("--mem", "EDK2 cannot load the kernel in this little memory", "give it more memory")
-    boot_data(build.late_data[1])
+    if build.late_data[1]:
+        boot_data(build.late_data[1])
     pages.give_back(buf, buf + buf_size)
     loaded_text = align_up(pe, build.section_align)
     nokaslr = "nokaslr" in cmdline.split()
@@ -528,24 +538,33 @@ def edk2_boot(build: Edk2Build, node0: tuple[int, int], other_nodes: tuple[tuple
         text = _stub_random_take(pages, kernel_at, image_size)
     else:
         text = loaded_text if in_place else _stub_allocate(pages, image_size, align, default, Kind.LOADER_CODE)
+    # the memory attributes table EDK2 installs while the stub runs (Edk2Build.memattr_quiet): in a free chunk
+    # when the command line is short, else rebuilt into a fresh pool page before the stub's own pool page
+    # (Edk2Build.memattr_copy): the copy of the memory map goes first (a page of its own, top down), the table
+    # below it, the copy freed; the next page allocated of any type fills that hole
+    quiet = build.memattr_quiet is not None and not rng and len(cmdline) < build.memattr_cmdline
+    rebuilt = not quiet and not rng
+    if rebuilt:
+        copy = boot_data(SZ_4K)
+        memattr = boot_data(SZ_4K) + POOL_HEAD
+        pages.give_back(copy, copy + SZ_4K)
     pool = pages.top_down(Kind.LOADER_DATA, SZ_4K, default)
     memmap = pages.top_down(Kind.LOADER_DATA, stub.memmap_pages * SZ_4K, default) if stub.memmap_pages else None
     assert pool is not None
-    if rng:
-        boot_data(build.rng_data[0])
-    # the memory attributes table EDK2 installs while the stub runs (Edk2Build.memattr_quiet); with virtio-rng
-    # it gets a fresh pool on every boot, as with a long command line (the RNG protocol's pool frees come
-    # first: the MEMATTR= of all six --rng recordings that print it)
-    if build.memattr_quiet is not None and not rng and len(cmdline) < build.memattr_cmdline:
+    if rebuilt:
+        for _ in range(build.memattr_after):
+            boot_data(SZ_4K)
+    elif quiet:
         memattr = bin_bottom + build.memattr_quiet
-    else:
+    else:  # with virtio-rng the table gets a fresh pool on every boot (the RNG protocol's pool frees come
+        # first: the MEMATTR= of all six --rng recordings that print it)
+        boot_data(build.rng_data[0])
         memattr = boot_data(build.late_data[2]) + build.memattr_fresh
-    if rng:
         boot_data(build.rng_data[1])
     initrd = None
     if initrd_size:
         at = _stub_allocate(pages, initrd_size, EFI_ALLOC_ALIGN, default, Kind.LOADER_DATA,
-                            lambda: [boot_data(SZ_4K) for _ in range(stub.boot_data_pages * build.descriptor_pages)])
+                            lambda: [boot_data(SZ_4K) for _ in range(stub.boot_data_pages)])
         initrd = (at, at + initrd_size)
     fdt_at = _stub_allocate(pages, MAX_FDT_SIZE, EFI_ALLOC_ALIGN, default, Kind.LOADER_DATA)
     fdt_size = (dtb_size + stub.fdt_dt_extra if dtb_size else stub.fdt_base) + align_up(len(cmdline) + 1, 4)

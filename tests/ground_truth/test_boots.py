@@ -112,14 +112,7 @@ KNOWN: dict[str, str] = {
     "6.1-uefi-dma1G-8G-1G": _ACPI_OFF_61,
     "6.1-uefi-dma2G-numa-3G3G-768M": _ACPI_OFF_61,
     "6.1-u-dbg-dma1G-4G-512M": _ACPI_OFF_61,
-    "6.12-16k-u-cal-16k-4G": ("16K with a 105-character command line: the memory attributes table's fresh pool "
-                              "lands inside a 16K page already reserved, the model gives it a page of its own"),
-    "uefi-16k-dma1G-4G-256M": ("16K under acpi=off: EDK2's one late boot-data page comes during the initrd load "
-                               "(into its head slack, as its descriptor pool grows), moving the DT and the EFI "
-                               "map's ACPI reclaim pool 64 KiB down; the 4K acpi=off boots show it before the "
-                               "memory attributes table"),
 }
-KNOWN["6.12-16k-u-dbg-dma1G-4G-256M"] = KNOWN["uefi-16k-dma1G-4G-256M"]
 BOOT_CASES = [pytest.param(p, marks=pytest.mark.xfail(strict=True, reason=KNOWN[p.name])) if p.name in KNOWN else p
               for p in BOOTS]
 

@@ -55,19 +55,14 @@ def _model(case: dict) -> efi.EfiMap:
                          kernel_text_at(gen, kernel_code_start(case["iomem"])) if rng else None)
 
 
-# Known disagreements (strict xfails): the firmware's own boot-data bin holds one page more or less than
-# modelled. Its small late allocations (0x21000-0x25000 bytes in all) vary with the number of memory-map
-# entries, as EDK2 grows its descriptor pool a page at a time; only their total in the ACPI boots is modelled.
-# Nothing Linux keeps or places moves: test_what_linux_sees below passes on these.
-KNOWN = {"5.10-u-cal-dma1G-4G-512M": "one boot-data page fewer in the firmware's bin (descriptor pool)",
-         "7.2-u-cal-dma2G-numa-2G2G-512M": "one boot-data page more in the firmware's bin (descriptor pool)",
-         # the only efi=debug map with the memory attributes table in its chunk (a command line under 102
-         # characters): 2 boot-data pages more at the bin's bottom, allocated after the table; not modelled
-         "6.1-u-dbg-1536M-128M": "two boot-data pages more in the firmware's bin, below the memory attributes table",
-         # the two residuals of test_boots' KNOWN, booted with efi=debug to see them
-         "6.1-u-dbg-dma1G-4G-512M": "6.1 acpi=off: two boot-data pages fewer in the bin, the table a page higher",
-         "6.12-16k-u-dbg-dma1G-4G-256M": ("16K acpi=off: EDK2's late boot-data page below the initrd, not below the "
-                                          "PE image; the DT and the map's ACPI reclaim pool 64 KiB lower")}
+# Known disagreements (strict xfails): the firmware's own boot-data bin holds pages more or fewer than modelled.
+# Nothing Linux keeps or places moves on the first; the second moves the memory attributes table (test_boots).
+KNOWN = {
+    # the only efi=debug map with the memory attributes table in its chunk (a command line under 102
+    # characters): 2 boot-data pages more at the bin's bottom, allocated after the table; not modelled
+    "6.1-u-dbg-1536M-128M": "two boot-data pages more in the firmware's bin, below the memory attributes table",
+    # the residual of test_boots' KNOWN, booted with efi=debug to see it
+    "6.1-u-dbg-dma1G-4G-512M": "6.1 acpi=off: two boot-data pages fewer in the bin, the table a page higher"}
 EXACT = [pytest.param(p, marks=pytest.mark.xfail(strict=True, reason=KNOWN[p.name])) if p.name in KNOWN else p
          for p in CASES]
 
@@ -88,8 +83,7 @@ _LINUX = {"Conventional": "usable", "Boot Code": "usable", "Boot Data": "usable"
 
 
 @pytest.mark.parametrize("case_dir", [
-    pytest.param(p, marks=pytest.mark.xfail(strict=True, reason=KNOWN[p.name])) if p.name.startswith("6.12-16k-u-dbg")
-    else p for p in CASES], ids=lambda p: p.name)
+    p for p in CASES], ids=lambda p: p.name)
 def test_what_linux_sees(case_dir: Path):
     """The map as Linux tells it apart: free memory (boot services and conventional alike), the loader's
     code and data (kernel, initrd, DT, tables), runtime services, ACPI reclaim, MMIO."""
@@ -127,7 +121,6 @@ MEMATTR_KNOWN = {
                      "6.1-u-dbg-dma1G-4G-512M"),
                     "6.1 under acpi=off: one page higher than 5.10/6.12/7.2 (its efi=debug map: 2 boot-data pages "
                     "fewer in the bin)"),
-    "6.12-16k-u-cal-16k-4G": "16K, efi=debug: one page higher than the 4K kernels' rule puts it",
 }
 MEMATTR = [pytest.param(p, marks=pytest.mark.xfail(strict=True, reason=MEMATTR_KNOWN[p.name]))
            if p.name in MEMATTR_KNOWN else p for p in ALL]
