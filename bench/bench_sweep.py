@@ -1,18 +1,20 @@
-"""Sweep throughput: scenarios/s of `kdumplab sweep` through the process pool, and model.run per scenario
-when only the RAM size or only the command line changes (with reuse, and computed afresh). Not a test.
+"""Sweep throughput: scenarios/s of `kdumplab sweep` through the process pool, model.run per scenario when only
+the RAM size or only the command line changes (with reuse, and computed afresh), and the sweep's own point
+(sweep.point: model.outcome without kexec-tools, model.run with it, no caches) per size. Not a test.
 
-    python bench/bench_sweep.py [--scenarios 1000000] [--jobs 2]
+    python bench/bench_sweep.py [--scenarios 1000000] [--jobs 2] [--kexec-tools 2.0.32]
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import resource
 import time
 
 from timing import median_seconds
 
-from kdumplab import model, presets
+from kdumplab import model, presets, sweep
 from kdumplab.parallel import Backend
 from kdumplab.tools.sweep import run_sweep
 
@@ -33,6 +35,11 @@ def per_scenario() -> None:
                 box, f"crashkernel={next(size)}M", "6.12", kexec), reuse=reuse), 400, 5)  # noqa: B023
             print(f"model.run, kexec-tools {kexec or 'no':6}, reuse {reuse!s:5}: RAM changes {vary_ram * 1e6:6.0f} us,"
                   f" command line changes {vary_cmd * 1e6:6.0f} us (median)", flush=True)
+        for kernel in ("5.10", "6.12"):
+            ram = iter(range(G, 1 << 50, 2 * M))
+            secs = median_seconds(lambda: sweep.point(kernel, next(ram), LINE, kexec), 400, 5)  # noqa: B023
+            print(f"sweep.point {kernel:5}, kexec-tools {kexec or 'no':6}: RAM changes {secs * 1e6:6.0f} us (median)",
+                  flush=True)
 
 
 def cpu_seconds() -> float:
@@ -45,8 +52,11 @@ def main() -> None:
     ap.add_argument("--scenarios", type=int, default=1_000_000)
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--kexec-tools", default=None)
+    ap.add_argument("--sweep-only", action="store_true", help="skip the per-scenario medians")
     args = ap.parse_args()
-    per_scenario()
+    print(f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())} (1, 5, 15 min)")
+    if not args.sweep_only:
+        per_scenario()
     sizes = args.scenarios // len(KERNELS)
     end = G + (sizes - 1) * 2 * M
     t0, cpu0 = time.perf_counter(), cpu_seconds()

@@ -12,7 +12,7 @@ from __future__ import annotations
 import functools
 from bisect import bisect_right
 
-from kdumplab.iomem import Resource, insert, parse
+from kdumplab.iomem import Resource, _resource, _start, insert, parse
 from kdumplab.machine import Machine
 from kdumplab.memblock import Flag, Memblock
 from kdumplab.outcome import BootOutcome
@@ -67,23 +67,28 @@ def _reserve_all_with_split(parent: Resource, spans: list[tuple[int, int]]) -> R
     """
     children = parent.children
     pieces: list[Resource] = []
-    covered = parent.start
+    covered = p_start = parent.start
+    p_end = parent.end
     for start, end in spans:
-        start, end = max(start, parent.start, covered), min(end, parent.end)
-        covered = max(covered, end)
+        if start < covered:
+            start = covered  # covered >= parent.start: max(start, parent.start, covered)
+        if end > p_end:
+            end = p_end
+        if end > covered:
+            covered = end
         cursor = start
         for child in children:
             if child.end <= cursor or child.start >= end:
                 continue
             if child.start > cursor:
-                pieces.append(Resource(cursor, child.start, "reserved"))
-            cursor = max(cursor, child.end)
+                pieces.append(_resource(cursor, child.start, "reserved", ()))
+            if child.end > cursor:
+                cursor = child.end
         if cursor < end:
-            pieces.append(Resource(cursor, end, "reserved"))
+            pieces.append(_resource(cursor, end, "reserved", ()))
     if not pieces:
         return parent
-    return Resource(parent.start, parent.end, parent.name,
-                    tuple(sorted(children + tuple(pieces), key=lambda r: r.start)))
+    return _resource(p_start, p_end, parent.name, tuple(sorted(children + tuple(pieces), key=_start)))
 
 
 def _insert_inside(tree: tuple[Resource, ...], res: Resource) -> tuple[Resource, ...]:

@@ -73,15 +73,16 @@ def _percpu(mb: Memblock, page: int, lp: LateProfile, cpus: int = 1) -> Memblock
     """pcpu_embed_first_chunk with every CPU in one group (QEMU puts all -smp CPUs on node 0): one unit per
     CPU in a single page-aligned allocation, then the group offsets and sizes (unsigned long each), the unit
     map (an int per CPU) and the unit offsets (an unsigned long per CPU)."""
-    ai, mb = mb.alloc_range(page, page, 0, U64_MAX, "percpu alloc info")
-    areas, mb = mb.alloc_range(page, SMP_CACHE_BYTES, 0, U64_MAX, "percpu areas")
-    _, mb = mb.alloc_range(lp.percpu_unit * cpus, page, 0, U64_MAX, "percpu first chunk", nid=0)
     sizes = [8, 8, 4 * cpus, 8 * cpus, lp.percpu_slot_lists]
     static, reserved = lp.percpu_static, lp.percpu_reserved
     if reserved:
         sizes += _first_chunk_maps(static % page, reserved, page, lp)
     sizes += _first_chunk_maps((static + reserved) % page, lp.percpu_dynamic, page, lp)
-    _, mb = mb.alloc_many((size, SMP_CACHE_BYTES, 0, U64_MAX, "percpu tables", NUMA_NO_NODE) for size in sizes)
+    (ai, areas, *_), mb = mb.alloc_many(
+        [(page, page, 0, U64_MAX, "percpu alloc info", NUMA_NO_NODE),
+         (page, SMP_CACHE_BYTES, 0, U64_MAX, "percpu areas", NUMA_NO_NODE),
+         (lp.percpu_unit * cpus, page, 0, U64_MAX, "percpu first chunk", 0)]
+        + [(size, SMP_CACHE_BYTES, 0, U64_MAX, "percpu tables", NUMA_NO_NODE) for size in sizes])
     for addr in (ai, areas):
         if addr is not None:
             mb = mb.free(addr, page)
