@@ -183,3 +183,23 @@ def test_base_dtb_fifo_is_refused_without_blocking(tmp_path):
     r = CliRunner().invoke(main, ["plan", "--kexec-tools", "2.0.25", "--base-dtb", str(tmp_path / "fifo"),
                                   "--emit-dtb", str(tmp_path / "crash.dtb")])
     assert r.exit_code == 2 and "is a FIFO" in r.stderr
+
+
+@pytest.mark.parametrize("append", [None, "console=ttyAMA0 nr_cpus=1 reset_devices"])
+def test_emitted_dtb_bootargs_are_the_crash_command_line_the_model_used(tmp_path, append):
+    # The DTB written must carry the bootargs the model loaded and booted the crash kernel with (its size is
+    # the DTB segment's): --crash-append when given, else the lab's kexec.CRASH_APPEND. Before 11-30 the default
+    # was the first kernel's line without crashkernel=, which the modelled load never used.
+    from click.testing import CliRunner
+
+    from kdumplab.cli import main
+    from kdumplab.kexec import CRASH_APPEND
+
+    args = ["plan", "--kernel", "6.12", "--mem", "4G", "--cmdline", "console=ttyAMA0 loglevel=7 crashkernel=512M",
+            "--kexec-tools", "2.0.25", "--emit-dtb", str(tmp_path / "crash.dtb")]
+    r = CliRunner().invoke(main, args + ([] if append is None else ["--crash-append", append]))
+    assert r.exit_code == 0, r.output
+    # read with Debian's fdtget: kexec-tools pads the value with NULs to 4 bytes, which fdt may take for words
+    out = subprocess.run([_tool("fdtget"), "-t", "bx", str(tmp_path / "crash.dtb"), "/chosen", "bootargs"],
+                         capture_output=True, text=True, check=True).stdout
+    assert bytes(int(b, 16) for b in out.split()).rstrip(b"\0").decode() == (append or CRASH_APPEND)

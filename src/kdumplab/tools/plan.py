@@ -30,11 +30,13 @@ def emit_artifacts(result: model.Result, dtb_path: str | None, elfcorehdr_path: 
 
     The DTB starts from ``base_dtb_path`` (the running kernel's /sys/firmware/fdt, as kexec-tools does; our
     result equals the real one in every recorded cycle) or, without it, from a minimal tree. Its bootargs are
-    ``crash_append`` (kexec --append), by default the first kernel's command line without crashkernel=.
+    ``crash_append`` (kexec --append), by default the one the model used for the load and the crash kernel's boot
+    (the lab's, ``kexec.CRASH_APPEND``), so the DTB written has the size the modelled DTB segment has.
     """
     import os  # noqa: PLC0415
 
     from kdumplab.artifacts import base_dtb, crash_dtb, elfcorehdr_bytes  # noqa: PLC0415
+    from kdumplab.kexec import CRASH_APPEND  # noqa: PLC0415
 
     load = result.kexec
     if load is None:
@@ -45,8 +47,8 @@ def emit_artifacts(result: model.Result, dtb_path: str | None, elfcorehdr_path: 
     if hasattr(load, "e820"):  # kexec_x86.X86KexecLoad: no DTB, and artifacts writes arm64 ELF headers only
         raise KdumplabError("--emit-dtb/--emit-elfcorehdr", "not for x86_64: its crash kernel gets an e820 map in "
                             "boot_params, and the ELF header writer is arm64's", "see kexec.e820 and phdrs in --json")
-    if crash_append is None:
-        crash_append = " ".join(t for t in result.scenario.cmdline.split() if not t.startswith("crashkernel="))
+    if crash_append is None:  # the one the model loaded and booted the crash kernel with
+        crash_append = result.scenario.crash_cmdline or CRASH_APPEND
     base = base_dtb()
     if base_dtb_path:
         try:
