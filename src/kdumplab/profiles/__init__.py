@@ -381,7 +381,8 @@ def profile_from_toml(text: str, where: str) -> KernelProfile:
     return prof
 
 
-_CALIBRATED: list[tuple[KernelProfile, ...]] = []
+_CALIBRATED: dict[str, str] = {}  # file name -> text of profiles/calibrated/*.toml, read once
+_CALIBRATED_PARSED: dict[str, KernelProfile] = {}
 
 
 def calibrated(release: str, arch: str = "arm64") -> KernelProfile | None:
@@ -389,15 +390,23 @@ def calibrated(release: str, arch: str = "arm64") -> KernelProfile | None:
     of its Image (``profiles/calibrated/*.toml``, each naming the Image's sha256), by its exact release string
     (``uname -r``, e.g. ``6.12.107+deb13-arm64``); None when there is none. Point releases differ in their
     Image (Kernel code/data, the kernel's PT_LOAD in /proc/vmcore): 6.12.107's is 64 KiB smaller than the
-    built-in 6.12's (6.12.117)."""
+    built-in 6.12's (6.12.117). Only a file whose text names the release is parsed (parsing builds the reference
+    profile: too slow for every --kernel)."""
     if not _CALIBRATED:
-        from importlib import resources  # noqa: PLC0415
+        from pathlib import Path  # noqa: PLC0415
 
-        files = sorted((f for f in resources.files("kdumplab.profiles").joinpath("calibrated").iterdir()
-                        if f.name.endswith(".toml")), key=lambda f: f.name)
-        _CALIBRATED.append(tuple(profile_from_toml(f.read_text(), f"kdumplab/profiles/calibrated/{f.name}")
-                                 for f in files))
-    return next((p for p in _CALIBRATED[0] if p.release == release.strip() and p.arch == arch), None)
+        for f in (Path(__file__).parent / "calibrated").glob("*.toml"):
+            _CALIBRATED[f.name] = f.read_text(encoding="utf-8")
+    key = f'release = "{release.strip()}"'
+    for name, text in sorted(_CALIBRATED.items()):
+        if key not in text:
+            continue
+        if name not in _CALIBRATED_PARSED:
+            _CALIBRATED_PARSED[name] = profile_from_toml(text, f"kdumplab/profiles/calibrated/{name}")
+        prof = _CALIBRATED_PARSED[name]
+        if prof.release == release.strip() and prof.arch == arch:
+            return prof
+    return None
 
 
 def load_file(path: str) -> KernelProfile:
