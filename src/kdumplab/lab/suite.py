@@ -55,7 +55,7 @@ class SuiteCase:
 #: Each key a case may have, and the type its value must have (TOML gives str, int, bool, list).
 _CASE_KEYS: dict[str, type | tuple[type, ...]] = {"name": str, "kernel": str, "kernels": list, "mem": str, "numa": list,
                                "cmdline": str, "note": str, "kexec_tools": list, "arch": str, "firmware": str,
-                               "file_load": bool, "ptdump": bool, "repeat": int, "cpu": str,
+                               "file_load": bool, "ptdump": bool, "repeat": int, "cpu": str, "smp": int,
                                "dma_window": (str, int), "rng": bool}
 _LIST_OF_STR = ("kernels", "numa", "kexec_tools")
 _MAX_REPEAT = 10_000  # a bound, so `repeat = 1000000000` is an error, not a billion cases
@@ -115,7 +115,8 @@ def load_suite(path: Path) -> tuple[SuiteCase, ...]:
             try:
                 spec = BootSpec(k, c["mem"], c.get("cmdline", ""), tuple(c.get("numa", ())), c.get("arch", "arm64"),
                                 c.get("firmware", ""), c.get("cpu", ""),
-                                None if c.get("dma_window") is None else str(c["dma_window"]), c.get("rng", False))
+                                None if c.get("dma_window") is None else str(c["dma_window"]), c.get("rng", False),
+                                c.get("smp", 1))
             except KdumplabError as err:  # BootSpec names the option (--mem); say which suite and case
                 raise KdumplabError(where, f"{err.where.lstrip('-')}: {err.what}", err.hint) from None
             base = c.get("name", "")
