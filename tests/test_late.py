@@ -69,3 +69,36 @@ def test_7_2_splits_an_allocation_from_the_initrd() -> None:
     assert "  44000000-47ffffff : reserved" in lines and "  48000000-480f1fff : reserved" in lines
     older = model.run(scenario_for("6.12", "2G", (), "console=ttyAMA0 panic=-1 crashkernel=256M", 987623, "512M"))
     assert not any(x.startswith("  44000000-47ffffff") for x in older.iomem_text.splitlines())
+
+
+@pytest.mark.parametrize("cmdline, size", [
+    ("console=ttyAMA0", 0),
+    ("log_buf_len=1M", 1 << 20),
+    ("log_buf_len=300K", 512 << 10),  # roundup_pow_of_two (printk: "log_buf_len: 524288 bytes")
+    ("log_buf_len=128K", 0),  # not larger than the built-in 1 << CONFIG_LOG_BUF_SHIFT (17)
+    ("log_buf_len=64K", 0),
+    ("log_buf_len=4M log_buf_len=1M", 1 << 20),  # each occurrence updates it when larger than the built-in
+    ("log_buf_len=4M log_buf_len=64K", 4 << 20),
+    ("log_buf_len=junk", 0),
+])
+def test_log_buf_len_is_a_power_of_two_above_the_built_in_buffer(cmdline: str, size: int):
+    """kernel/printk/printk.c log_buf_len_update (5.10 to 7.2): memparse, roundup_pow_of_two, kept only when
+    larger than the built-in buffer; the printk lines of tests/data/boots(-uefi)/*logbuf* and holdout4-*."""
+    assert late.log_buf_len(cmdline, 1 << 17) == size
+
+
+def test_printk_meta_data_per_record_is_what_7_2_prints():
+    """7.2 prints "printk: log buffer data + meta data: D + M = T bytes" on every boot: M is one descriptor and
+    one printk_info per 32 bytes of D (the built-in 131072, and 4 MiB in the log_buf_len=4M hold-out)."""
+    import json
+    seen = set()
+    for serial in sorted((Path(__file__).parent / "data").glob("boots*/7.2-*/serial.log")):
+        m = re.search(r"log buffer data \+ meta data: (\d+) \+ (\d+) =", serial.read_text(errors="replace"))
+        if not m:
+            continue
+        gen = json.loads((serial.parent / "case.json").read_text())["generation"]
+        lp = profiles.get(gen).late
+        data, meta = int(m[1]), int(m[2])
+        assert meta == (data >> late.PRB_AVGBITS) * (lp.printk_desc + lp.printk_info)
+        seen.add(data)
+    assert {131072, 4 << 20} <= seen

@@ -17,6 +17,8 @@ several. In boot order (start_kernel), each allocated top-down unless said:
   per first chunk (the reserved one when there is reserved space, then the dynamic one),
   ``pcpu_alloc_first_chunk``'s chunk header, allocation and boundary bitmaps and block metadata; then the
   alloc-info page and the area array are freed again (two free pages that later small allocations fill).
+- ``setup_log_buf`` (kernel/printk/printk.c), only with ``log_buf_len=`` larger than the built-in buffer: the
+  text buffer, then the ring's descriptors and their printk_info records, one of each per 32 bytes of text.
 - ``vfs_caches_init_early``: the dentry and inode hashes (``alloc_large_system_hash``; vmalloc'd instead on
   a machine with more than one NUMA node).
 - ``mem_init`` -> swiotlb: the bounce buffer below the DMA limit, then its slot metadata
@@ -30,10 +32,11 @@ from __future__ import annotations
 
 from kdumplab.machine import Machine
 from kdumplab.memblock import NUMA_NO_NODE, Memblock
+from kdumplab.memparse import MemparseFlavour, memparse
 from kdumplab.policy import LateProfile
 from kdumplab.ranges import align_up
 
-__all__ = ["late_allocations", "standard_resources"]
+__all__ = ["late_allocations", "log_buf_len", "standard_resources"]
 
 U64_MAX = (1 << 64) - 1
 SMP_CACHE_BYTES = 64
@@ -86,6 +89,41 @@ def _percpu(mb: Memblock, page: int, lp: LateProfile, cpus: int = 1) -> Memblock
     for addr in (ai, areas):
         if addr is not None:
             mb = mb.free(addr, page)
+    return mb
+
+
+PRB_AVGBITS = 5  # kernel/printk/printk.c: one ring descriptor per 2^5 bytes of text
+LOG_ALIGN = 8  # __alignof__(struct printk_info)
+LOG_BUF_LEN_MAX = 1 << 31
+
+
+def log_buf_len(cmdline: str, built_in: int) -> int:
+    """The printk buffer ``log_buf_len=`` asks for (printk.c ``log_buf_len_setup`` / ``log_buf_len_update``, an
+    early_param, so every occurrence runs in order): memparse'd, rounded up to a power of two, taken only when
+    larger than the built-in buffer (the later of two that are); 0 when none is, so no new buffer is made."""
+    size = 0
+    for word in cmdline.split():
+        if word.startswith("log_buf_len="):
+            value, used = memparse(word, MemparseFlavour.WRAP, len("log_buf_len="))
+            if used and value <= LOG_BUF_LEN_MAX:
+                value = 1 << (value - 1).bit_length() if value else 0
+                if value > built_in:
+                    size = value
+    return size
+
+
+def _log_buf(mb: Memblock, cmdline: str, lp: LateProfile) -> Memblock:
+    """setup_log_buf(0): with a larger ``log_buf_len=``, the new text buffer, the descriptor array and the info
+    array, each memblock_alloc'd top down (8-byte aligned) and kept. Checked against 16K boots with
+    ``log_buf_len=1M`` (0x480000 bytes more reserved at the top of RAM, tests/data/boots-uefi/holdout4-*), and
+    held out: 6.1 with 300K (512 KiB), 7.2 with 4M (tests/data/boots/6.1-holdout-logbuf*, boots-uefi/7.2-holdout4-*)."""
+    size = log_buf_len(cmdline, lp.log_buf_len) if "log_buf_len=" in cmdline else 0
+    if not size:
+        return mb
+    count = size >> PRB_AVGBITS
+    _, mb = mb.alloc_many((n, LOG_ALIGN, 0, U64_MAX, what, NUMA_NO_NODE) for n, what in
+                          ((size, "printk log_buf"), (count * lp.printk_desc, "printk descs"),
+                           (count * lp.printk_info, "printk infos")))
     return mb
 
 
@@ -160,5 +198,6 @@ def late_allocations(lp: LateProfile, mb: Memblock, machine: Machine, low_max: i
         mb = standard_resources(mb)
     mb = _command_line(mb, cmdline)
     mb = _percpu(mb, page, lp, machine.cpus)
+    mb = _log_buf(mb, cmdline, lp)
     mb = _hashes(mb, page, struct_page, free_after_sparse if lp.kernel_pages_from_free else None)
     return _swiotlb(mb, page, low_max, lp, machine.cpus)

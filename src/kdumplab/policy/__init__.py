@@ -170,6 +170,14 @@ class LateProfile:
     #: 6.1+ swiotlb_init_remap halves a buffer that does not fit below the DMA limit (in segments of 128
     #: slabs, down to 1 MiB) and tries again; 5.10 tries once
     swiotlb_halves: bool = False
+    #: the built-in printk buffer (1 << CONFIG_LOG_BUF_SHIFT): ``log_buf_len=`` allocates a new one only when
+    #: larger. 17 in Debian's arm64 configs of 5.10.223, 6.1.192, 6.12.117 and 6.12.117-16k (boot/config-*);
+    #: 7.2's config is not in the lab cache, taken as the same
+    log_buf_len: int = 1 << 17
+    #: sizeof(struct prb_desc) and sizeof(struct printk_info) (kernel/printk/printk_ringbuffer.h, printk.h):
+    #: setup_log_buf allocates one of each per 32 bytes of a ``log_buf_len=`` buffer
+    printk_desc: int = 24
+    printk_info: int = 88
 
     def __post_init__(self) -> None:
         if self.swiotlb_meta not in SWIOTLB_META:
