@@ -144,7 +144,7 @@ def test_acpi_off_tree_properties(kernel: str, unflattened: int, initrd_in_dt: b
 def test_a_rebuilt_memory_attributes_table_sits_below_whatever_filled_its_copys_hole(gen: str, table_below: str):
     """A long command line (105 characters, as the calibration boots) makes EDK2 rebuild the table into a fresh
     pool page: MdeModulePkg/Core/Dxe/Misc/MemoryAttributesTable.c InstallMemoryAttributesTable allocates a
-    copy of the memory map first (over 2688 bytes with its pool head: whole pages, Pool.c), then the table,
+    copy of the memory map first (on 16K over 2688 bytes with its pool head: whole pages, Pool.c), then the table,
     then frees the copy. Pages go top down, so the copy's page sits right above the table's and is the next
     page handed out: to a boot-data pool on 4K (the bin), to the stub's loader-data pool page on 16K, whose
     Image fills the bin (6.12-16k-u-cal-16k-4G: MEMATTR=0x13c410018 right below that page at 0x13c411000)."""
