@@ -539,9 +539,10 @@ def edk2_boot(build: Edk2Build, node0: tuple[int, int], other_nodes: tuple[tuple
     else:
         text = loaded_text if in_place else _stub_allocate(pages, image_size, align, default, Kind.LOADER_CODE)
     # the memory attributes table EDK2 installs while the stub runs (Edk2Build.memattr_quiet): in a free chunk
-    # when the command line is short, else rebuilt into a fresh pool page before the stub's own pool page
-    # (Edk2Build.memattr_copy): the copy of the memory map goes first (a page of its own, top down), the table
-    # below it, the copy freed; the next page allocated of any type fills that hole
+    # when the command line is short, else rebuilt into a fresh pool page at ReadyToBoot, which ArmVirtPkg's
+    # TryRunningQemuKernel signals between LoadImage and StartImage, so before the stub's first pool
+    # (Edk2Build.memattr_after): the copy of the memory map goes first (a page of its own, top down), the
+    # table below it, the copy freed; the next page allocated of any type fills that hole
     quiet = build.memattr_quiet is not None and not rng and len(cmdline) < build.memattr_cmdline
     rebuilt = not quiet and not rng
     if rebuilt:
