@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import json
+import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -36,7 +37,7 @@ if TYPE_CHECKING:
     from kdumplab.presets.q35 import X86Image
 
 __all__ = ["KernelProfile", "ProfileTable", "all_profiles", "get", "register", "registered", "load_file", "calibrated",
-           "profile_to_toml", "profile_from_toml", "is_profile_file"]
+           "profile_to_toml", "profile_from_toml", "is_profile_file", "image_release", "stand_in"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -407,6 +408,37 @@ def calibrated(release: str, arch: str = "arm64") -> KernelProfile | None:
         if prof.release == release.strip() and prof.arch == arch:
             return prof
     return None
+
+
+_IMAGE_PACKAGE = re.compile(r"^(?:linux-(?:image|binary)-|vmlinuz-)(\S+?)(?:-unsigned)?(?:\s|$)")
+_FULL_RELEASE = re.compile(r"^\d+\.\d+\.\d+")
+
+
+def image_release(p: KernelProfile) -> str:
+    """``uname -r`` of the Image a profile was measured on, read off its package (``linux-image-6.12.117+deb13-
+    arm64-unsigned`` -> ``6.12.117+deb13-arm64``); "" for lab builds, whose release is their build's."""
+    m = _IMAGE_PACKAGE.match(p.package)
+    return m.group(1) if m and not p.lab_built else ""
+
+
+def stand_in(requested: str, arch: str = "arm64") -> str | None:
+    """What to tell the user when ``--kernel`` names a point release no profile describes: the model then runs the
+    generation's built-in build, whose Image size sets Kernel code/data, the kexec segments and /proc/vmcore's
+    kernel PT_LOAD (6.12.107's Image is 64 KiB smaller than 6.12.117's, and the vmcore with it). None when the
+    release is the built-in's own, a calibrated one, a bare generation (``6.12``) or a profile file."""
+    from kdumplab.policy import for_kernel  # noqa: PLC0415
+
+    text = requested.strip()
+    if not _FULL_RELEASE.match(text) or is_profile_file(text) or calibrated(text, arch) is not None:
+        return None
+    prof = get(for_kernel(text, arch).name, arch)
+    built = image_release(prof) if prof is not None else ""
+    if not built or text in (built, prof.release):
+        return None
+    how = "`kdumplab lab calibrate --image FILE` reads this one" if arch == "arm64" else "x86 calibration is not built"
+    return (f"{text} has no calibrated profile: modelled with {built}'s Image, whose size sets Kernel code/data, "
+            f"the kexec segments and /proc/vmcore's kernel segment (point releases differ: 6.12.107's is 64 KiB "
+            f"smaller than 6.12.117's); {how}")
 
 
 def load_file(path: str) -> KernelProfile:

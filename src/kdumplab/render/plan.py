@@ -39,6 +39,13 @@ def kaslr_to_dict(dist: Any) -> dict[str, Any] | None:
             "outcomes": [outcome(o) for o in dist.outcomes], "worst": outcome(dist.worst)}
 
 
+def _stand_in(result: Result) -> str | None:
+    """The note when --kernel named a point release the model runs another build's Image for (profiles.stand_in)."""
+    from kdumplab.profiles import stand_in  # noqa: PLC0415
+
+    return stand_in(result.scenario.kernel, result.scenario.machine.arch)
+
+
 def plan_to_dict(result: Result, kaslr: Any = None) -> dict[str, Any]:
     o = result.outcome
     judgement = judge(result)
@@ -48,6 +55,7 @@ def plan_to_dict(result: Result, kaslr: Any = None) -> dict[str, Any]:
         "schema": SCHEMA,
         "kernel": result.policy.name,
         "kernel_release": result.policy.kernel_release or None,
+        "kernel_stand_in": _stand_in(result),
         "policy": result.policy.description,
         "machine": {
             "name": m.name,
@@ -162,6 +170,8 @@ def render_plan(result: Result, console: Console) -> None:
         *([f"device DMA up to {iec_hex(m.dma_address_limit + 1)}; "] if m.dma_address_limit is not None else []),
         f"low limit (DMA) {iec_hex(o.low_max)}\n", f"cmdline: {result.scenario.cmdline}\n", with_sizes(o.reason))
     parts: list[Any] = [head]
+    if note := _stand_in(result):
+        parts.append(Text(f"note: {note}", style="yellow"))
     if o.regions:
         table = Table(title="crash regions (/proc/iomem)", title_justify="left")
         for col in ("name", "role", "start", "end", "size", "where"):
