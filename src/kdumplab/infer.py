@@ -14,7 +14,9 @@ returns a ``Machine`` whose every value that was inferred is said so in ``Machin
   nothing else for it); on x86_64 the kernel itself, pinned at its ``Kernel code`` address with the
   sections /proc/iomem shows, and the decompressor's facts (needed_size, init_size: where physical KASLR
   could have put it) from the Debian amd64 build of the same release, else estimated from its size; the
-  initrd from the ``RAMDISK:`` line; the first MiB reserved, as x86 always does.
+  initrd from the ``RAMDISK:`` line; the first MiB reserved, as x86 always does;
+- the CPU count from ``nr_cpu_ids`` (SLUB's ``CPUs=N``, RCU's lines): per-CPU areas and /proc/vmcore's crash
+  notes grow with it; 1 when the evidence does not say.
 
 Evidence written inside a crash kernel shows only the crash kernel's memory, so it is refused for ``--from``.
 """
@@ -36,6 +38,7 @@ __all__ = ["machine_from", "read_from", "evidence_from"]
 
 SZ_1M = 1 << 20
 SZ_4G = 1 << 32
+MAX_CPUS = 4096  # machine.Machine takes 1 to 4096
 
 
 def evidence_from(path: str) -> Evidence:
@@ -124,10 +127,27 @@ def machine_from(ev: Evidence) -> Machine:
             start, end = code[0].start, data[-1].end
             reserved.append(Reservation("kernel image (Kernel code .. Kernel data)", start, end - start))
             notes.append(f"kernel image [{start:#x}, {end:#x}) from {io.where}")
+    cpus = _cpus(ev, notes)
     notes.append(f"family {ev.family.name}{' (inferred)' if ev.family.inferred else ''}: {ev.family.why}")
     name = f"from {ev.source}"
     return Machine(name, banks, arch=ev.arch, reserved=tuple(reserved), dma_address_limit=dma, build=build,
-                   kernel=kernel, initrd=initrd, source=ev.source, notes=tuple(f"inferred: {n}" for n in notes))
+                   kernel=kernel, initrd=initrd, source=ev.source, cpus=cpus,
+                   notes=tuple(f"inferred: {n}" for n in notes))
+
+
+def _cpus(ev: Evidence, notes: list[str]) -> int:
+    """The CPUs the kernel set possible (``nr_cpu_ids``, which SLUB and RCU print): each has a per-CPU unit and a
+    crash note in /proc/vmcore, so the crash side depends on it. 1 when the evidence does not say."""
+    seen = ev.events(Kind.CPU_IDS)
+    if not seen:
+        notes.append("CPUs: not in the evidence (no SLUB or RCU nr_cpu_ids line), 1 assumed")
+        return 1
+    count = int(seen[0].value or 1)
+    if not 1 <= count <= MAX_CPUS:
+        notes.append(f"CPUs: {count} from {ev.line(seen[0])} is beyond what the model takes, 1 assumed")
+        return 1
+    notes.append(f"{count} CPU(s) from {ev.line(seen[0])}")
+    return count
 
 
 _X86_SECTIONS = ("code", "rodata", "data", "bss")

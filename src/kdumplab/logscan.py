@@ -94,6 +94,8 @@ class Kind(enum.Enum):
     STARTING_CRASH = "Starting crashdump kernel"
     E820 = "e820"
     USABLE_RANGE = "linux,usable-memory-range pair"
+    #: nr_cpu_ids, the CPUs the kernel set possible (per-CPU areas, crash notes)
+    CPU_IDS = "nr_cpu_ids"
 
 
 #: the events that say a crash region was reserved / that a reservation failed
@@ -275,6 +277,10 @@ _RX: tuple[tuple[Kind, re.Pattern[str]], ...] = (
     (Kind.USABLE_RANGE, re.compile(r"(?:OF: fdt: )?cap_mem_regions\[(\d+)\]: base=0x([0-9a-fA-F]{1,16}), "
                                    r"size=0x([0-9a-fA-F]{1,16})")),
     (Kind.STARTING_CRASH, re.compile(r"Starting crashdump kernel")),
+    # nr_cpu_ids as mm/slub.c kmem_cache_init prints it in every generation, and as RCU's geometry lines do
+    (Kind.CPU_IDS, re.compile(r"SLUB: HWalign=\d+, Order=\d+-\d+, MinObjects=\d+, CPUs=(\d{1,6}),|"
+                              r"(?:rcu: \s*)?RCU restricting CPUs from NR_CPUS=\d+ to nr_cpu_ids=(\d{1,6})\.|"
+                              r"(?:rcu: \s*)?Adjusting geometry for rcu_fanout_leaf=\d+, nr_cpu_ids=(\d{1,6})")),
     (Kind.E820, re.compile(r"(?:BIOS-e820|user|e820): \[mem 0x([0-9a-fA-F]{1,16})-0x([0-9a-fA-F]{1,16})\] "
                            r"(usable|reserved|ACPI data|ACPI NVS|unusable|persistent.{0,20}|soft reserved)")),
 )
@@ -337,6 +343,8 @@ def _event(kind: Kind, m: re.Match[str], lineno: int, text: str) -> Event:
         if g[0]:
             return Event(kind, lineno, t, int(g[0], 16), int(g[1], 16))
         return Event(kind, lineno, t)
+    if kind is Kind.CPU_IDS:
+        return Event(kind, lineno, t, value=next(v for v in g if v))
     if kind is Kind.E820:
         return Event(kind, lineno, t, int(g[0], 16), int(g[1], 16) + 1, value=g[2])
     if kind is Kind.PARSE_ERROR:
