@@ -262,6 +262,13 @@ def all_policies(arch: str | None = None) -> tuple[PolicyData, ...]:
     return tuple(row for a in arches for row in _rows(a).values())
 
 
+#: for_kernel's answers for release strings (not profile files), by (release, arch, profile stamp): what it
+#: reads besides the string is the profile tables (their stamp moves with every change) and the calibrated
+#: profiles shipped with the package (read once). A sweep asks it twice per point.
+_FOR_KERNEL: dict[tuple[str, str, int], PolicyData] = {}
+_FOR_KERNEL_ENTRIES = 256
+
+
 def for_kernel(release: str, arch: str = "arm64") -> PolicyData:
     """The policy for a release string: ``6.1``, ``6.1.0-27-arm64``, ``6.12.107``, ``proposal-2019-v5``, or a
     kernel profile file (``lab calibrate``: a path, or a name ending in ``.toml``).
@@ -269,6 +276,21 @@ def for_kernel(release: str, arch: str = "arm64") -> PolicyData:
     A full release picks its generation by major.minor; a release between known generations is refused
     rather than guessed.
     """
+    from kdumplab import profiles
+
+    row = _FOR_KERNEL.get((release, arch, profiles._STAMP[0]))
+    if row is not None:
+        return row
+    if profiles.is_profile_file(release.strip()):  # a file may change between calls: read it every time
+        return _for_kernel(release, arch)
+    row = _for_kernel(release, arch)
+    if len(_FOR_KERNEL) >= _FOR_KERNEL_ENTRIES:
+        _FOR_KERNEL.clear()
+    _FOR_KERNEL[(release, arch, profiles._STAMP[0])] = row  # the stamp after a calibrated profile registered
+    return row
+
+
+def _for_kernel(release: str, arch: str) -> PolicyData:
     from kdumplab import profiles
 
     if profiles.is_profile_file(release.strip()):

@@ -10,6 +10,7 @@ from importlib import resources
 from kdumplab import profiles
 from kdumplab.errors import KdumplabError
 from kdumplab.firmware_fdt import QemuDtb, qemu_dtb_file_size
+from kdumplab.frozen import maker
 from kdumplab.machine import Bank, KernelBuild, KernelImage, Machine, load_machine
 from kdumplab.policy import for_kernel
 from kdumplab.profiles import ProfileTable
@@ -156,21 +157,30 @@ def qemu_virt(mem: int = 8 * SZ_1G, numa: tuple[int, ...] | None = None, initrd_
     if rng or kernel_at is not None:
         raise KdumplabError("--rng" if rng else "--kernel-at", "an arm64 direct boot puts the kernel where QEMU "
                             "loads it; the EFI stub's random place needs --firmware uefi")
-    return Machine(
+    machine = _make_machine(
         name=f"qemu-virt {gib:g}G" + (f" numa {'+'.join(f'{s / SZ_1G:g}G' for s in sizes)}" if numa else ""),
-        banks=tuple(banks), kernel=image,
+        banks=tuple(banks), arch="arm64", reserved=(), kernel=image,
         initrd=PhysRange(initrd_start, initrd_start + initrd_size) if initrd_size else None,
         dtb=PhysRange(dtb_start, dtb_start + dtb_size),
         page_size=for_kernel(kernel).page_size,
         dma_address_limit=None if dma_window is None else QEMU_VIRT_RAM_BASE + dma_window - 1,
         dt_extra_properties=0 if dma_window is None else 1,  # the one `fdtput ... dma-ranges`
-        qemu_dtb=qemu_dtb, cpus=cpus,
+        dt_extra_nodes=0, qemu_dtb=qemu_dtb, cpus=cpus,
         iomem_devices=prof.virt_devices if prof.virt_devices is not None else
         QEMU_VIRT_LOW_DEVICES + tuple(f"{s:x}-{s + n - 1:x} : {name}" for s, n, name in high_io),
-        build=prof.build or KernelBuild(),
+        build=prof.build or _NO_BUILD, firmware="dt", acpi=False, efi_rng=False,
         source=f"qemu-system-aarch64 7.2 -M virt; kernel {package}"
         + (f"; dma-ranges {dma_window:#x} (-dtb of {dtb_file_size} bytes)" if dma_window is not None else ""),
+        notes=(),
     )
+    machine.__post_init__()  # Machine's own checks, as Machine(...) runs them
+    return machine
+
+
+#: ``Machine(...)`` with every field given, by keyword (kdumplab.frozen; a sweep makes one per point): it
+#: refuses to be built if Machine gains a field this module does not fill
+_make_machine = maker(Machine, tuple(f.name for f in dataclasses.fields(Machine)))
+_NO_BUILD = KernelBuild()
 
 
 def _qemu_virt_uefi(mem: int, sizes: tuple[int, ...], banks: tuple[Bank, ...], kernel: str, initrd_size: int,

@@ -133,11 +133,19 @@ def all_profiles(arch: str | None = None) -> tuple[KernelProfile, ...]:
     return tuple(p for p in rows if arch is None or p.arch == arch)
 
 
+_BY_NAME: dict[tuple[str, int], dict[str, KernelProfile]] = {}  # (arch, stamp) -> name -> the first profile
+
+
 def get(name: str, arch: str = "arm64") -> KernelProfile | None:
-    for p in all_profiles(arch):
-        if p.name == name:
-            return p
-    return None
+    key = (arch, _STAMP[0])
+    table = _BY_NAME.get(key)
+    if table is None:
+        if len(_BY_NAME) >= 8:  # older stamps' tables are never asked for again
+            _BY_NAME.clear()
+        table = _BY_NAME[key] = {}
+        for p in all_profiles(arch):
+            table.setdefault(p.name, p)
+    return table.get(name)
 
 
 def register(profile: KernelProfile) -> KernelProfile:
