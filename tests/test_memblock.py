@@ -204,3 +204,29 @@ def test_free_equals_page_by_page_reference(ops, cuts):
             want += [(a, min(b, lo))] if a < lo else []
             want += [(max(a, hi), b)] if b > hi else []
         assert [(r.base, r.end) for r in m.reserved] == sorted(p for p in want if p[0] < p[1])
+
+
+@settings(max_examples=300, deadline=None)
+@given(banks=st.lists(st.tuples(st.integers(0, 63), st.integers(1, 4), st.integers(0, 1),
+                                st.sampled_from((Flag.NONE, Flag.NONE, Flag.NOMAP))), min_size=1, max_size=5),
+       holes=st.lists(st.tuples(st.integers(0, 4095), st.integers(1, 300)), max_size=10),
+       requests=st.lists(st.tuples(st.integers(0, 20_000), st.integers(0, 16), st.integers(0, 4096),
+                                   st.integers(0, 8192), st.sampled_from((NUMA_NO_NODE, 0, 1))), max_size=12),
+       kern=st.booleans(), bottom_up=st.booleans())
+def test_alloc_many_equals_alloc_range_over_nodes(banks, holes, requests, kern, bottom_up):
+    """alloc_many (its written-out search over plain memory, its general loop otherwise) gives what alloc_range
+    gives request by request: node requests falling back to any node, windows of any size, unaligned holes,
+    zero sizes, 7.x's RSRV_KERN, bottom-up."""
+    m = Memblock.from_memory([Region((s + 16) * 64 * M, n * 64 * M, node, f) for s, n, node, f in banks])
+    for at_kb, n_kb in holes:
+        m = m.reserve(G + at_kb * 1024 * 1024 // 3, n_kb * 1024)
+    m = Memblock(m.memory, m.reserved, bottom_up=bottom_up, alloc_flags=Flag.RSRV_KERN if kern else Flag.NONE,
+                 log=m.log)
+    reqs = [(size_kb * 1024 + size_kb % 3 * 8, 1 << (align + 3), lo_mb * M, (lo_mb + span_mb) * M, "r", nid)
+            for size_kb, align, lo_mb, span_mb, nid in requests]
+    one_by_one, addrs = m, []
+    for size, align, start, end, what, nid in reqs:
+        addr, one_by_one = one_by_one.alloc_range(size, align, start, end, what, nid)
+        addrs.append(addr)
+    got, batch = m.alloc_many(reqs)
+    assert list(got) == addrs and batch == one_by_one and batch.log == one_by_one.log
