@@ -178,12 +178,7 @@ def test_reserve_and_alloc_many_equal_page_by_page_reference(ops, kern):
                 for slot, n, _, aligned in ops]
     if kern:  # 7.x: allocations are reserved with MEMBLOCK_RSRV_KERN
         m = Memblock(m.memory, m.reserved, alloc_flags=Flag.RSRV_KERN, log=m.log)
-    one_by_one, addrs = m, []
-    for size, align, start, end, what, nid in requests:
-        addr, one_by_one = one_by_one.alloc_range(size, align, start, end, what, nid)
-        addrs.append(addr)
-    got, batch = m.alloc_many(requests)
-    assert list(got) == addrs and batch == one_by_one and batch.log == one_by_one.log
+    _assert_alloc_many_is_alloc_range_in_turn(m, requests)
 
 
 @settings(max_examples=300, deadline=None)
@@ -224,9 +219,14 @@ def test_alloc_many_equals_alloc_range_over_nodes(banks, holes, requests, kern, 
                  log=m.log)
     reqs = [(size_kb * 1024 + size_kb % 3 * 8, 1 << (align + 3), lo_mb * M, (lo_mb + span_mb) * M, "r", nid)
             for size_kb, align, lo_mb, span_mb, nid in requests]
+    _assert_alloc_many_is_alloc_range_in_turn(m, reqs)
+
+
+def _assert_alloc_many_is_alloc_range_in_turn(m, requests):
+    """alloc_many's addresses and memblock (log included) equal alloc_range's, request by request."""
     one_by_one, addrs = m, []
-    for size, align, start, end, what, nid in reqs:
+    for size, align, start, end, what, nid in requests:
         addr, one_by_one = one_by_one.alloc_range(size, align, start, end, what, nid)
         addrs.append(addr)
-    got, batch = m.alloc_many(reqs)
+    got, batch = m.alloc_many(requests)
     assert list(got) == addrs and batch == one_by_one and batch.log == one_by_one.log
