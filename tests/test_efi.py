@@ -158,3 +158,31 @@ def test_a_rebuilt_memory_attributes_table_sits_below_whatever_filled_its_copys_
     assert above.kind.value == table_below
     if gen.endswith("16k"):
         assert m.memreserve[0] - 0xF98 == page + 4096 == 0x1_3C41_1000
+
+
+# EDK2's image protection (efi.image_protection_splits), derived by hand from 6.1's section table (.text at
+# 0x10000, .data at 0x1740000, SizeOfImage 0x2010000) and where EDK2 put it on 4 GiB under acpi=off: the
+# allocation [0x1384bd000, 0x13a4dd000), the image at 0x1384c0000, so .data starts at 0x139c00000, a 2 MiB
+# boundary (tests/data/boots-uefi/6.1-uefi-dma1G-4G-512M, the table a page higher than with one split).
+_IMAGE_61 = 0x201_0000
+
+
+@pytest.mark.parametrize(("base", "splits"), [
+    (0x1_384c_0000, 0),  # .data on a 2 MiB boundary: nothing to split (the 4 recordings that differed)
+    (0x1_384b_0000, 1),  # 64 KiB lower: .data's block split
+    (0x1_37cc_0000, 0),  # 6.1-u-split0-dma1G-4G-512M (an 8 MB initrd: .data at 0x139400000)
+    (0x1_37de_0000, 1),  # 6.1-u-split1-dma1G-4G-512M
+])
+def test_image_protection_splits_61(base: int, splits: int):
+    alloc = (base - 0x3000, base - 0x3000 + _IMAGE_61 + SZ_64K)
+    assert efi.image_protection_splits(alloc, (base, base + _IMAGE_61), SZ_64K, 0x174_0000) == splits
+
+
+def test_image_protection_splits_blocks_the_allocation_split_are_not_counted_again():
+    # an allocation ending on 2 MiB boundaries splits nothing itself, so the image's first and last blocks are
+    # split by the protection (headers XP below .text, .data XP up to SizeOfImage): 3 with .data unaligned
+    base = 0x1_3800_0000
+    alloc = (base, base + 0x220_0000)
+    assert efi.image_protection_splits(alloc, (base, base + _IMAGE_61), SZ_64K, 0x174_0000) == 3
+    # the section table not read: the one split every calibration boot had
+    assert efi.image_protection_splits(alloc, (base, base + _IMAGE_61), SZ_64K, 0) == 1

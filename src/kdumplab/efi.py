@@ -148,6 +148,11 @@ class Edk2Build:
     #: the page table it writes with a table, not a block). Where DXE makes fewer (:func:`dxe_table_pages`)
     #: the bin's allocations sit that much higher, where it makes more, lower
     dxe_split_tables: int = 0x2000
+    #: which ``late_data`` allocation holds, as its lowest page, the level-3 table EDK2's image protection
+    #: took on the boots the constants were read on (one split, :func:`image_protection_splits`): with ACPI
+    #: one of the two pages LoadImage leaves, under acpi=off (where it leaves none) the bottom of the pages
+    #: before it, which on 4K, in the firmware's bin, is the same place
+    split_counted_in: int = 1
     #: boot-services data pages EDK2 adds when QEMU gives it a virtio-rng device (``-device virtio-rng-pci``:
     #: VirtioRngDxe binds it and offers EFI_RNG_PROTOCOL): (before the memory attributes table, after it).
     #: Measured in the EFI maps of 6.12 4 GiB boots with and without the device (tests/data/boots-uefi/
@@ -197,7 +202,7 @@ EDK2_2022_11_DT = replace(
          (Kind.BOOT_CODE, 0x4783_3000, 0x4786_A000), (Kind.BOOT_DATA, 0x4786_A000, 0x47FE_A000),
          (Kind.BOOT_CODE, 0x47FE_A000, 0x47FE_E000), (Kind.BOOT_DATA, 0x47FE_E000, 0x47FF_7000),
          (Kind.BOOT_CODE, 0x47FF_7000, 0x47FF_A000), (Kind.BOOT_DATA, 0x47FF_A000, 0x4800_0000)),
-    acpi_size=0, late_data=(0x1E000, 0, 0x3000), memattr_quiet=None, memattr_fresh=0x2018,
+    acpi_size=0, late_data=(0x1E000, 0, 0x3000), split_counted_in=0, memattr_quiet=None, memattr_fresh=0x2018,
     dt_properties=2,
 )
 
@@ -289,6 +294,12 @@ class StubFacts:
     #: later. None: 5.10's stub, which adds a random sub-2 MiB offset on top of a 2 MiB draw: not modelled (refused).
     #: False: a build without RANDOMIZE_BASE (the lab's own), whose stub never draws
     random_alloc: bool | None = True
+    #: the Image's PE/COFF section table as EDK2 reads it (arch/arm64/kernel/efi-header.S): ``.text`` starts at
+    #: ``pe_text`` (the headers' end) and ``.data`` at ``pe_data`` (``__initdata_begin - _text``) and runs to
+    #: SizeOfImage. EDK2 protects the loaded image along these lines (:func:`image_protection_splits`).
+    #: 0: not read (one 2 MiB block split, as on the calibration boots)
+    pe_text: int = SZ_64K
+    pe_data: int = 0
 
 
 #: Each kernel's stub facts, a view of its profile (``KernelProfile.efi_stub``). Read in Debian's
@@ -421,6 +432,28 @@ def _stub_allocate(pages: _Pages, size: int, align: int, limit: int, kind: Kind,
     return base
 
 
+def image_protection_splits(alloc: tuple[int, int], image: tuple[int, int], pe_text: int, pe_data: int) -> int:
+    """How many 2 MiB blocks EDK2 splits when it protects a loaded PE image: level-3 tables, a boot-data page each.
+
+    With ArmVirtPkg's ``PcdImageProtectionPolicy`` 0x3, CoreLoadImageCommon ends with ``ProtectUefiImage``
+    (MdeModulePkg/Core/Dxe/Misc/MemoryProtection.c ``SetUefiImageProtectionAttributes``): the headers and the
+    sections between code sections XP, each code section RO, the rest up to SizeOfImage XP. ArmPkg's ArmMmuLib
+    (``UpdateRegionMappingRecursive``) changes a 2 MiB block a range covers whole in place, but one a range's
+    edge falls inside must become a table of 4K entries, a page it allocates (boot-services data). The blocks
+    holding an unaligned end of the image's allocation ``alloc`` were split already, when it was taken from
+    free memory (``PcdDxeNxMemoryProtectionPolicy`` 0xC000000000007FD5: free memory XP, loader code not:
+    ``ApplyMemoryProtectionPolicy``). So what is left is, in practice, the block holding ``.data``'s start,
+    unless that start is 2 MiB aligned: then none (6.1's ``_text + 0x1740000`` on 0x1384c0000, 4 GiB).
+    ``image`` is [base, base + SizeOfImage); ``pe_data`` 0: not read, one split (the calibration boots').
+    """
+    if not pe_data:
+        return 1
+    base, end = image
+    done = {edge // SZ_2M for edge in alloc if edge % SZ_2M}
+    edges = (base, base + pe_text, base + pe_data, end)
+    return len({edge // SZ_2M for edge in edges if edge % SZ_2M} - done)
+
+
 def stub_kernel_slots(regions: tuple[EfiRegion, ...], size: int, align: int) -> tuple[int, ...]:
     """Where the stub's randomized placement could put a kernel of ``size`` bytes (libstub/randomalloc.c
     ``efi_random_alloc``): every ``align``-aligned start inside one conventional region, lowest first.
@@ -511,7 +544,7 @@ def edk2_boot(build: Edk2Build, node0: tuple[int, int], other_nodes: tuple[tuple
     if initrd_size:
         boot_data(initrd_size + build.pool_overhead)
     acpi = pages.top_down(Kind.ACPI_RECLAIM, build.acpi_size, default, align=SZ_64K) if build.acpi_size else 0
-    boot_data(build.late_data[0])
+    counted = [boot_data(build.late_data[0])]
     bin_bottom = min(r.start for r in pages.used if bin_lo <= r.start < bin_hi and r.kind is Kind.BOOT_DATA)
     # LoadImage: the file into a pool buffer, the PE image below it, the buffer freed
     buf_size = _pages(kernel_file_size + build.pool_overhead)
@@ -520,10 +553,17 @@ def edk2_boot(build: Edk2Build, node0: tuple[int, int], other_nodes: tuple[tuple
     pe = pages.top_down(Kind.LOADER_CODE, pe_size, buf if buf is not None else default)
     if buf is None or pe is None or acpi is None:
         raise KdumplabError("--mem", "EDK2 cannot load the kernel in this little memory", "give it more memory")
-    if build.late_data[1]:
-        boot_data(build.late_data[1])
-    pages.give_back(buf, buf + buf_size)
     loaded_text = align_up(pe, build.section_align)
+    splits = image_protection_splits((pe, pe + pe_size), (loaded_text, loaded_text + image_size),
+                                     stub.pe_text, stub.pe_data)
+    for _ in range(splits - 1):  # more blocks split than on the boots the constants were read on
+        boot_data(SZ_4K)
+    if build.late_data[1]:
+        counted.append(boot_data(build.late_data[1]))
+    if not splits:  # none: the page the constants count for it stays free
+        at = counted[build.split_counted_in]
+        pages.give_back(at, at + SZ_4K)
+    pages.give_back(buf, buf + buf_size)
     nokaslr = "nokaslr" in cmdline.split()
     align, in_place = stub_nokaslr_choice(loaded_text, stub.align_after_rng, nokaslr)
     random = rng and bool(stub.random_alloc) and not nokaslr

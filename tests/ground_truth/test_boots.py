@@ -105,13 +105,12 @@ def _shape(case: dict, cmdline: str) -> dict:
 # lab-kernel entries of issue 13 went when the lab kernels got their own memblock=debug calibration.
 # Under UEFI (issue 11 item 7, docs/model.md "What still differs under UEFI"): EDK2's boot-data pool pages a page
 # off, which the replay of its allocator does not follow.
-_ACPI_OFF_61 = ("6.1 under acpi=off: EDK2's memory attributes table one page higher than modelled (its pool and "
-                "the bin's last pages; the 6.1 acpi=off EFI map has 2 boot-data pages fewer in the bin)")
+# (6.1 under acpi=off, EDK2's memory attributes table a page higher, was its image protection splitting one
+# 2 MiB block fewer: efi.image_protection_splits.) Found while testing that, not understood: 6.12-16k under
+# acpi=off on 4 GiB with the lab's plain initrd (1 MB) runs 2 MiB higher than the stub's modelled place.
 KNOWN: dict[str, str] = {
-    "6.1-uefi-dma1G-4G-512M": _ACPI_OFF_61,
-    "6.1-uefi-dma1G-8G-1G": _ACPI_OFF_61,
-    "6.1-uefi-dma2G-numa-3G3G-768M": _ACPI_OFF_61,
-    "6.1-u-dbg-dma1G-4G-512M": _ACPI_OFF_61,
+    "6.12-16k-u-initrd1M-dma1G-4G-512M": ("6.12-16k acpi=off, 1 MB initrd: the kernel 2 MiB higher than modelled "
+                                          "(Kernel code 135400000, the model 135200000)"),
 }
 BOOT_CASES = [pytest.param(p, marks=pytest.mark.xfail(strict=True, reason=KNOWN[p.name])) if p.name in KNOWN else p
               for p in BOOTS]

@@ -249,7 +249,7 @@ _TOP = ("name", "arch", "policy", "release", "package", "page_size", "suite", "a
 _HEX = frozenset({"load_address", "stext", "init_begin", "sdata", "end", "text_offset", "image_size", "init_pg_dir",
                   "init_pg_end", "init_size", "reserve_end", "kaslr_size", "dt_unflatten", "dt_per_extra_node",
                   "node_data", "cpumask", "cpumask_per_extra_node", "section_roots", "text_vaddr", "section_bytes",
-                  "cma_align", "cma_bytes", "code", "rodata", "data", "bss"})
+                  "cma_align", "cma_bytes", "code", "rodata", "data", "bss", "pe_text", "pe_data"})
 
 
 def _value(v: Any, hexa: bool = False) -> str:

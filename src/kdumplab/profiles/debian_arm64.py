@@ -29,7 +29,7 @@ CRASH_NEW_LOG = "OF: fdt: Reserving {kib} KiB of memory at {addr:#x} for elfcore
 
 V5_10 = KernelProfile(
     efi_stub=StubFacts(align_after_rng=False, fdt_base=0x255 - 108, memmap_pages=2, fdt_dt_extra=613,
-                       random_alloc=None),
+                       random_alloc=None, pe_data=0x132_0000),
     image_file_size=27_468_288, virtio_pci_builtin=False,
     name="5.10", arch="arm64", policy="5.10", release="5.10.223-1", suite="bullseye",
     apt_package=r"^linux-image-5\.10\.0-\d+-{deb}(-unsigned)?$",
@@ -54,7 +54,7 @@ V5_10 = KernelProfile(
 )
 
 V6_1 = KernelProfile(
-    efi_stub=StubFacts(align_after_rng=False, fdt_base=0x209 - 108),
+    efi_stub=StubFacts(align_after_rng=False, fdt_base=0x209 - 108, pe_data=0x174_0000),
     image_file_size=32_954_880, virtio_pci_builtin=False,
     name="6.1", arch="arm64", policy="6.1", release="6.1.176-1", suite="bookworm",
     apt_package=r"^linux-image-6\.1\.0-\d+-{deb}-unsigned$",
@@ -78,7 +78,7 @@ V6_1 = KernelProfile(
 )
 
 V6_12 = KernelProfile(
-    efi_stub=StubFacts(align_after_rng=True, fdt_base=0x209 - 108, boot_data_pages=1),
+    efi_stub=StubFacts(align_after_rng=True, fdt_base=0x209 - 108, boot_data_pages=1, pe_data=0x1e2_0000),
     image_file_size=37_730_816, virtio_pci_builtin=True,
     name="6.12", arch="arm64", policy="6.12", release="6.12.107-1", suite="trixie",
     apt_package=r"^linux-image-6\.12\.\d+\+deb13-{deb}-unsigned$",
@@ -102,7 +102,7 @@ V7_2 = KernelProfile(
     # fdt_dt_extra as 6.12's 537: the stub's tree of a one-node acpi=off boot is 0x1fe2 bytes from QEMU's 7553
     # and a 70-character command line (memblock=debug, tests/data/boots-uefi/7.2-u-dbg-dma1G-4G-512M); the
     # two-node calibration boot's is 104 bytes more (0x20f3 from 7686 bytes), which is not understood
-    efi_stub=StubFacts(align_after_rng=True, fdt_base=0x209 - 108, boot_data_pages=2),
+    efi_stub=StubFacts(align_after_rng=True, fdt_base=0x209 - 108, boot_data_pages=2, pe_data=0x262_0000),
     image_file_size=48_271_296, virtio_pci_builtin=True,
     name="7.2", arch="arm64", policy="7.2", release="7.2.8-1", suite="sid",
     apt_package=r"^(linux-binary-7\.2\.\d+\+deb14-{deb}|linux-image-7\.2\.\d+\+deb14-{deb}(-unsigned)?)$",
@@ -144,7 +144,7 @@ V7_2 = KernelProfile(
 V6_12_16K = replace(
     V6_12,
     name="6.12-16k", release="6.12.117-1", page_size=16 << 10,
-    image_file_size=38_277_632,
+    image_file_size=38_277_632, efi_stub=replace(V6_12.efi_stub, pe_data=0x1e6_0000),
     apt_package=r"^linux-image-6\.12\.\d+\+deb13-{deb}-16k-unsigned$",
     package="linux-image-6.12.117+deb13-arm64-16k-unsigned 6.12.117-1",
     image=KernelImage(
