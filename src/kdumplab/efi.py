@@ -123,15 +123,17 @@ class Edk2Build:
     #: SectionAlignment than SizeOfImage and places the image at the first boundary inside
     section_align: int = SZ_64K
     #: where EDK2's memory attributes table lands (a small pool: a header and one descriptor per runtime
-    #: region, rebuilt while the stub runs). It fits in a free chunk of the pool page just above the lowest
-    #: page of the firmware's boot-data bin in use by then (on 4K the bottom of the ``late_data[0]`` pages; on
-    #: 16K, whose larger Image leaves no room there for them, the bin's very bottom), at this offset from
-    #: that lowest page, and takes no page of its own, unless the command line is long enough
-    #: (``memattr_cmdline``) that EDK2's copy of it has used that chunk: then the table is rebuilt into a
-    #: fresh pool page (``memattr_after``). None: always a fresh page (acpi=off). ``memattr_fresh``: with
-    #: virtio-rng, where the table is in a ``late_data[2]`` pool at this offset. Read from the ``MEMATTR=``
-    #: address every boot prints, 5.10 to 7.2, 4K and 16K (tests/ground_truth/test_efi_map.py)
-    memattr_quiet: int | None = 0x1518
+    #: region, rebuilt while the stub runs) when the command line is short: in the free chunk of the pool page
+    #: LoadImage grew (``loadimage_pool``), at this offset into that page, taking no page of its own, unless
+    #: the command line is long enough (``memattr_cmdline``) that EDK2's copy of it has used that chunk: then
+    #: the table is rebuilt into a fresh pool page (``memattr_after``). None: always a fresh page (acpi=off).
+    #: ``memattr_fresh``: with virtio-rng, where the table is in a ``late_data[2]`` pool at this offset. The
+    #: ``MEMATTR=`` of every ACPI boot, 5.10 to 7.2, 4K and 16K (tests/ground_truth/test_efi_map.py); on 4K
+    #: that page is in the bin right below ``late_data[0]`` (first read as 0x1518 from a page lower), on 16K
+    #: with a 1 MB initrd right above the PE image (0x139f8d518 in 6.12-16k-u-dbg-initrd1M-4G-512M, whose map
+    #: shows it). The table is a 1,064-byte request of Pool.c's 1,664-byte list: a block a page's carve left at
+    #: 0x500, data after the 0x18-byte POOL_HEAD (docs/model.md, "Four of the bin's pages")
+    memattr_quiet: int | None = 0x518
     memattr_fresh: int = 0x1018
     #: the shortest command line (as the kernel sees it, with EDK2's `` initrd=initrd``) whose fw_cfg copy
     #: moves the memory attributes table to a fresh pool. OvmfPkg GenericQemuLoadImageLib copies QEMU's
@@ -148,17 +150,21 @@ class Edk2Build:
     #: the page table it writes with a table, not a block). Where DXE makes fewer (:func:`dxe_table_pages`)
     #: the bin's allocations sit that much higher, where it makes more, lower
     dxe_split_tables: int = 0x2000
-    #: boot-services data DXE allocates after the kernel and initrd files arrive, before LoadImage, besides
-    #: ``late_data[0]``: on a finished map its pages look like the bottom of DXE's own data in the bin
-    #: (``top``), but they are taken after the files. Seen under acpi=off on 16K, whose bin the files fill: a
-    #: 1 MB initrd (246 pages) still fits beside the kernel file, and the pages the default initrd (242) leaves
-    #: are taken later: two before LoadImage (with a 1 MB initrd above the ``late_data[0]`` pages at the top)
-    #: and the two LoadImage leaves (``late_data[1]`` and the image protection's table; with a 1 MB initrd
-    #: below the PE image): tests/data/boots-uefi/6.12-16k-u-dbg-initrd1M-dma1G-4G-256M. On 4K the bin has
-    #: room and the total is the same. With ACPI the same four pages are taken otherwise (two with
-    #: ``late_data[0]``, one between LoadImage's buffer and the PE image, one after it: 6.12-16k-u-dbg-initrd1M-
-    #: 4G-512M); not modelled there, since the quiet table's offset is read from the bin's bottom before them
+    #: boot-services data DXE allocates after the kernel and initrd files arrive, before ``late_data[0]``: on a
+    #: finished map its pages look like the bottom of DXE's own data in the bin (``top``), but they are taken
+    #: after the files. Seen on 16K, whose bin the files fill: a 1 MB initrd (246 pages) still fits beside the
+    #: kernel file, where the default initrd (242) leaves these pages and LoadImage's two (``loadimage_pool``,
+    #: ``loadimage_after``) in the bin; with the 1 MB initrd they go below (with ACPI two more above the
+    #: ``late_data[0]`` pages under the tables, the image 3 pages lower: 6.12-16k-u-dbg-initrd1M-4G-512M; under
+    #: acpi=off above ``late_data[0]`` at the top: 6.12-16k-u-dbg-initrd1M-dma1G-4G-256M). On 4K the bin has
+    #: room: the same pages, in another order
     dxe_after_files: int = 0
+    #: the boot-services data page LoadImage's pools grow into while it reads the file (after the file's
+    #: buffer, before the PE image's pages): the quiet memory attributes table's chunk (``memattr_quiet``).
+    #: With ACPI only: under acpi=off no page shows between the buffer and the image (its pool had room)
+    loadimage_pool: int = 0
+    #: boot-services data LoadImage allocates after the PE image's pages, before image protection's tables
+    loadimage_after: int = 0
     #: boot-services data pages EDK2 adds when QEMU gives it a virtio-rng device (``-device virtio-rng-pci``:
     #: VirtioRngDxe binds it and offers EFI_RNG_PROTOCOL): (before the memory attributes table, after it).
     #: Measured in the EFI maps of 6.12 4 GiB boots with and without the device (tests/data/boots-uefi/
@@ -177,12 +183,12 @@ class Edk2Build:
 EDK2_2022_11 = Edk2Build(
     package="qemu-efi-aarch64", version="2022.11-6+deb12u2",
     sha256="1794df260f8a1b1c938b5cee48f277327d8ce901a07ff44d2cd86ca043dae96a",
-    top=(
+    top=(  # DXE's own data in the bin less the 4 pages taken after the files (dxe_after_files, LoadImage's two)
         (Kind.BOOT_DATA, 0x1000, 0),
         (Kind.RUNTIME_DATA, 0x270000, 0x20000),
         (Kind.RUNTIME_CODE, 0x400000, 0x270000),
         (Kind.BOOT_CODE, 0x7FB000, 0x400000),
-        (Kind.BOOT_DATA, 0x1348000, 0x9DC000),  # DXE's own boot-services data
+        (Kind.BOOT_DATA, 0x1344000, 0x9DC000),  # DXE's own boot-services data
         (Kind.RUNTIME_CODE, 0x3980000, 0x38D0000),
         (Kind.RUNTIME_DATA, 0x3B40000, 0x3980000),
         (Kind.RUNTIME_CODE, 0x3BC0000, 0x3B40000),
@@ -191,9 +197,10 @@ EDK2_2022_11 = Edk2Build(
          (Kind.BOOT_CODE, 0x4773_B000, 0x4777_2000), (Kind.BOOT_DATA, 0x4777_2000, 0x47EF_2000),
          (Kind.BOOT_CODE, 0x47EF_2000, 0x47EF_6000), (Kind.BOOT_DATA, 0x47EF_6000, 0x47FF_7000),
          (Kind.BOOT_CODE, 0x47FF_7000, 0x47FF_A000), (Kind.BOOT_DATA, 0x47FF_A000, 0x4800_0000)),
-    bin=(0x38BC000, 0x1348000),
+    bin=(0x38BC000, 0x1344000),
     default_top=0x3BC0000,
     late_data=(0x1E000, 0x1000, 0x3000),
+    dxe_after_files=0x2000, loadimage_pool=0x1000, loadimage_after=0x1000,
 )
 
 #: The same build booted with ``-M virt,acpi=off`` (``--firmware uefi --dma-window``): no ACPI tables, so the
@@ -203,14 +210,12 @@ EDK2_2022_11 = Edk2Build(
 EDK2_2022_11_DT = replace(
     EDK2_2022_11,
     top=tuple((Kind.BOOT_CODE, 0x7EE000, hi) if kind is Kind.BOOT_CODE else
-              (kind, lo - 0x4000, hi) if (kind, lo) == (Kind.BOOT_DATA, EDK2_2022_11.bin[1]) else (kind, lo, hi)
-              for kind, lo, hi in EDK2_2022_11.top),
-    bin=(EDK2_2022_11.bin[0], EDK2_2022_11.bin[1] - 0x4000),  # less the 4 pages of dxe_after_files and LoadImage
+              (kind, lo, hi) for kind, lo, hi in EDK2_2022_11.top),
     low=((Kind.BOOT_DATA, 0x4400_0000, 0x4402_0000), (Kind.BOOT_DATA, 0x4781_2000, 0x4783_3000),
          (Kind.BOOT_CODE, 0x4783_3000, 0x4786_A000), (Kind.BOOT_DATA, 0x4786_A000, 0x47FE_A000),
          (Kind.BOOT_CODE, 0x47FE_A000, 0x47FE_E000), (Kind.BOOT_DATA, 0x47FE_E000, 0x47FF_7000),
          (Kind.BOOT_CODE, 0x47FF_7000, 0x47FF_A000), (Kind.BOOT_DATA, 0x47FF_A000, 0x4800_0000)),
-    acpi_size=0, late_data=(0x1E000, 0x1000, 0x3000), dxe_after_files=0x2000, memattr_quiet=None,
+    acpi_size=0, late_data=(0x1E000, 0x1000, 0x3000), loadimage_pool=0, loadimage_after=0, memattr_quiet=None,
     memattr_fresh=0x2018,
     dt_properties=2,
 )
@@ -556,15 +561,18 @@ def edk2_boot(build: Edk2Build, node0: tuple[int, int], other_nodes: tuple[tuple
     if build.dxe_after_files:
         boot_data(build.dxe_after_files)
     boot_data(build.late_data[0])
-    bin_bottom = min(r.start for r in pages.used if bin_lo <= r.start < bin_hi and r.kind is Kind.BOOT_DATA)
-    # LoadImage: the file into a pool buffer, the PE image below it, the buffer freed
+    # LoadImage: the file into a pool buffer, a page its small pools grow into, the PE image below the
+    # buffer, a page after it, the buffer freed
     buf_size = _pages(kernel_file_size + build.pool_overhead)
     buf = pages.top_down(Kind.BOOT_DATA, buf_size, default)
+    pool_page = boot_data(build.loadimage_pool) if build.loadimage_pool else None
     pe_size = _pages(image_size + build.section_align)
     pe = pages.top_down(Kind.LOADER_CODE, pe_size, buf if buf is not None else default)
     if buf is None or pe is None or acpi is None:
         raise KdumplabError("--mem", "EDK2 cannot load the kernel in this little memory", "give it more memory")
     loaded_text = align_up(pe, build.section_align)
+    if build.loadimage_after:
+        boot_data(build.loadimage_after)
     for _ in range(image_protection_splits((pe, pe + pe_size), (loaded_text, loaded_text + image_size),
                                            stub.pe_text, stub.pe_data)):
         boot_data(SZ_4K)
@@ -602,7 +610,8 @@ def edk2_boot(build: Edk2Build, node0: tuple[int, int], other_nodes: tuple[tuple
         for _ in range(build.memattr_after):
             boot_data(SZ_4K)
     elif quiet:
-        memattr = bin_bottom + build.memattr_quiet
+        assert pool_page is not None, "memattr_quiet needs loadimage_pool"
+        memattr = pool_page + build.memattr_quiet
     else:  # with virtio-rng the table gets a fresh pool on every boot (the RNG protocol's pool frees come
         # first: the MEMATTR= of all six --rng recordings that print it)
         boot_data(build.rng_data[0])

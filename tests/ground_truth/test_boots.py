@@ -106,12 +106,10 @@ def _shape(case: dict, cmdline: str) -> dict:
 # Under UEFI (issue 11 item 7, docs/model.md "What still differs under UEFI"): EDK2's boot-data pool pages a page
 # off, which the replay of its allocator does not follow.
 # None left: 6.1 under acpi=off, EDK2's memory attributes table a page higher, was its image protection splitting
-# one 2 MiB block fewer (efi.image_protection_splits); 6.12-16k under acpi=off with a 1 MB initrd, 2 MiB off, was
-# the bin's four pages DXE takes after the files (Edk2Build.dxe_after_files).
-# Found by the hold-out of that (not modelled: Edk2Build.dxe_after_files says why): with ACPI the same four pages.
-_ACPI_16K_1M = ("6.12-16k with ACPI and a 1 MB initrd: four pages DXE takes after the files (two with late_data[0], "
-                "one between LoadImage's buffer and the PE image, one after it) leave the bin: the kernel 2 MiB off")
-KNOWN: dict[str, str] = {"6.12-16k-u-dbg-initrd1M-4G-512M": _ACPI_16K_1M}
+# one 2 MiB block fewer (efi.image_protection_splits); 6.12-16k with a 1 MB initrd, 2 MiB off (acpi=off, then its
+# ACPI hold-out), was the bin's four pages DXE and LoadImage take after the files (Edk2Build.dxe_after_files,
+# loadimage_pool, loadimage_after).
+KNOWN: dict[str, str] = {}
 BOOT_CASES = [pytest.param(p, marks=pytest.mark.xfail(strict=True, reason=KNOWN[p.name])) if p.name in KNOWN else p
               for p in BOOTS]
 
