@@ -32,12 +32,11 @@ from kdumplab.crashview import CrashView
 from kdumplab.errors import KdumplabError
 from kdumplab.kexec_x86 import E820_RAM, X86KernelFacts, X86KexecLoad
 from kdumplab.profiles import ProfileTable
-from kdumplab.ranges import SZ_4G, align_down, align_up
+from kdumplab.ranges import SZ_1M, SZ_4G, align_down, align_up
 
 __all__ = ["X86CrashKernelFacts", "X86_CRASH_KERNELS", "crash_view_x86", "crash_system_ram"]
 
 PAGE = 0x1000
-SZ_1M = 1 << 20
 SECTION = 1 << 27  # SECTION_SIZE_BITS 27 on x86_64
 SECTION_MEMMAP_KIB = (SECTION // PAGE) * 64 // 1024  # 2 MiB of struct page per section
 SWIOTLB_KIB = 64 << 10

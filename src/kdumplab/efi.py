@@ -35,7 +35,7 @@ from enum import Enum
 
 from kdumplab.errors import KdumplabError
 from kdumplab.profiles import ProfileTable
-from kdumplab.ranges import SZ_2M, SZ_4K, SZ_64K, align_down, align_up, iec_hex
+from kdumplab.ranges import SZ_1G, SZ_2M, SZ_4K, SZ_64K, align_down, align_up, iec_hex
 
 __all__ = ["Kind", "EfiRegion", "Edk2Build", "StubFacts", "EfiMap", "EDK2_2022_11", "EDK2_2022_11_DT", "STUB_FACTS",
            "edk2_boot", "stub_kernel_slots", "stub_nokaslr_choice", "FLASH_RANGE", "STUB_CHOSEN_PROPERTIES",
@@ -237,10 +237,8 @@ def handed_dt_extra_properties(build: Edk2Build, cmdline: bool, initrd: bool, st
     return build.dt_properties + stub - int(cmdline) - 2 * int(initrd)
 
 
-
 #: Where PEI's own page tables are (its memory, the ``low`` regions): the GiB from 0x40000000
 PEI_TABLES_GIB = 0x4000_0000
-SZ_1G = 1 << 30
 
 
 def pei_table_gibs(start: int, top: int) -> tuple[bool, bool]:

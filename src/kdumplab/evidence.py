@@ -22,12 +22,10 @@ from kdumplab.capture import Capture
 from kdumplab.errors import KdumplabError
 from kdumplab.inputfile import one_line
 from kdumplab.logscan import Kind
+from kdumplab.ranges import SZ_1M, SZ_4G
 
 __all__ = ["Region", "Evidence", "gather", "crash_request"]
 
-SZ_1M = 1 << 20
-SZ_1G = 1 << 30
-SZ_4G = 1 << 32
 
 
 @dataclass(frozen=True, slots=True)

@@ -32,12 +32,10 @@ from kdumplab.evidence import Evidence, gather
 from kdumplab.family import Trait
 from kdumplab.logscan import Kind
 from kdumplab.machine import Bank, KernelBuild, KernelImage, Machine, Reservation, memory_from_iomem
-from kdumplab.ranges import PhysRange
+from kdumplab.ranges import SZ_1M, SZ_4G, PhysRange
 
 __all__ = ["machine_from", "read_from", "evidence_from"]
 
-SZ_1M = 1 << 20
-SZ_4G = 1 << 32
 MAX_CPUS = 4096  # machine.Machine takes 1 to 4096
 
 

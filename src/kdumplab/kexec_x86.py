@@ -41,7 +41,7 @@ from dataclasses import dataclass
 from kdumplab.errors import KdumplabError
 from kdumplab.kexec import IomemLine, Phdr, Segment, _locate_hole, parse_iomem_lines
 from kdumplab.profiles import ProfileTable
-from kdumplab.ranges import align_down, align_up
+from kdumplab.ranges import SZ_1M, align_down, align_up
 
 __all__ = ["X86KexecTools", "X86_KEXEC_TOOLS", "X86KernelFacts", "X86_KERNELS", "X86Inputs", "X86KexecLoad",
            "SetupData", "OVMF_RUNTIME_MAP", "seabios_rsdp", "x86_kexec_tools", "load_crash_kernel_x86",
@@ -64,7 +64,6 @@ EFI_RUNTIME_DESC = 40  # kexec-tools' struct efi_mem_descriptor, one per /sys/fi
 CRASH_RESERVED_MEM_NR = 8  # crashdump-x86.c: "Crash kernel" lines read
 E820MAX = 128  # entries in boot_params itself; the rest would go in a setup_data (not modelled)
 MIN_PURGATORY_ADDR, MIN_BOOTPARAM_ADDR, MIN_KERNEL_LOAD_ADDR, MIN_INITRD_LOAD_ADDR = 0x3000, 0x1000, 0x100000, 0x1000000
-SZ_1M = 1 << 20
 
 
 @dataclass(frozen=True, slots=True)
