@@ -64,3 +64,16 @@ def test_reasons_get_sizes_beside_sizes_only():
         "no free block of 0x24000000 bytes (576 MiB) in [0x0, 0x100000000)"
     assert with_sizes("cannot allocate crashkernel (size:0x40000000)") == \
         "cannot allocate crashkernel (size:0x40000000 (1 GiB))"
+
+
+@given(st.lists(st.tuples(st.integers(0, 64), st.integers(1, 16)), max_size=12))
+def test_joined_covers_the_same_addresses_with_spans_that_neither_overlap_nor_touch(pairs):
+    # reference: the set of addresses covered; joined spans must cover exactly it, sorted, neither
+    # overlapping nor touching (touching spans are one, as memblock_add makes them)
+    from kdumplab.ranges import joined
+
+    spans = [(s, s + n) for s, n in pairs]
+    out = joined(spans)
+    assert {a for s, e in out for a in range(s, e)} == {a for s, e in spans for a in range(s, e)}
+    assert all(e1 < s2 for (_, e1), (s2, _) in zip(out, out[1:], strict=False))
+    assert all(s < e for s, e in out)

@@ -36,7 +36,7 @@ from kdumplab.machine import Bank, Machine, Reservation
 from kdumplab.memblock import Memblock
 from kdumplab.outcome import EarlyAlloc
 from kdumplab.policy import EarlyStep, PolicyData
-from kdumplab.ranges import PhysRange, align_down, align_up
+from kdumplab.ranges import PhysRange, align_down, align_up, joined
 
 __all__ = ["CrashBoot", "crash_machine", "crash_boot", "possible_cpus"]
 
@@ -72,17 +72,6 @@ def _split_by_node(nodes: tuple[tuple[int, int, int], ...], lo: int, hi: int, no
     return out
 
 
-def _merged(ranges: tuple[tuple[int, int], ...]) -> list[tuple[int, int]]:
-    """(start, last) ranges joined where they overlap or touch, as [start, end)."""
-    out: list[tuple[int, int]] = []
-    for s, e in sorted(ranges):
-        if out and s <= out[-1][1]:
-            out[-1] = (out[-1][0], max(out[-1][1], e + 1))
-        else:
-            out.append((s, e + 1))
-    return out
-
-
 def _without(lo: int, hi: int, cut: tuple[tuple[int, int], ...]) -> list[tuple[int, int]]:
     """[lo, hi) less the (start, last) ranges ``cut`` (a usable range that also names no-map memory wins)."""
     out = [(lo, hi)]
@@ -100,8 +89,8 @@ def crash_machine(first: Machine, load, usable: tuple[tuple[int, int], ...],  # 
     banks: list[Bank] = []
     for s, e in usable:
         banks += _split_by_node(nodes, s, e + 1, False)
-    for s, e in _merged(nomap):  # memblock_add of the same range twice is one region
-        for lo, hi in _without(s, e, usable):
+    for s, end in joined((s, e + 1) for s, e in nomap):  # memblock_add of the same range twice is one region
+        for lo, hi in _without(s, end - 1, usable):
             banks += _split_by_node(nodes, lo, hi, True)
     seg = {s.what: s for s in load.segments}
     kernel = first.kernel
@@ -116,7 +105,6 @@ def crash_machine(first: Machine, load, usable: tuple[tuple[int, int], ...],  # 
                    reserved=reserved, kernel=kernel, initrd=initrd, dtb=dtb)
 
 
-_CMA_ALLOC = re.compile(r"^CMA")
 _NR_CPUS = re.compile(r"(?:^|\s)nr_cpus=(\d+)(?=\s|$)")
 
 
@@ -154,7 +142,7 @@ def crash_boot(policy: PolicyData, machine: Machine, cmdline: str, memoryless_no
                                    resources_done=EarlyStep.RESOURCES in policy.early_steps,
                                    free_after_sparse=free_after_sparse)
     page = machine.page_size
-    cma = sum(a.size for a in allocs if _CMA_ALLOC.match(a.what))
+    cma = sum(a.size for a in allocs if a.what.startswith("CMA"))
     k = machine.kernel
     init = 0 if k is None else k.sdata - k.init_begin
     initrd = 0

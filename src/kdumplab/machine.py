@@ -19,7 +19,7 @@ from typing import Any
 
 from kdumplab.errors import KdumplabError
 from kdumplab.firmware_fdt import QemuDtb
-from kdumplab.ranges import SZ_4K, SZ_64K, U64_MAX, PhysRange, iec_hex, parse_count, parse_memory
+from kdumplab.ranges import SZ_4K, SZ_64K, U64_MAX, PhysRange, iec_hex, joined, parse_count, parse_memory
 
 __all__ = ["Bank", "Reservation", "KernelImage", "KernelBuild", "Machine", "Key", "KEYS", "TABLES", "PHYS_BITS",
            "load_machine", "machine_from_dict", "read_machine_file", "machine_to_toml", "schema_markdown"]
@@ -231,13 +231,7 @@ def memory_from_iomem(ram: list[tuple[int, int]], reserved: list[tuple[int, int]
     memblock keeps it as memory but never maps it, so it joins its neighbours' bank and is marked no-map.
     """
     nomap = [(s, t) for s, t in reserved if arch == "arm64" and any(e == s or b == t for b, e in ram)]
-    spans: list[list[int]] = []
-    for s, t in sorted(ram + nomap):
-        if spans and s <= spans[-1][1]:
-            spans[-1][1] = max(spans[-1][1], t)
-        else:
-            spans.append([s, t])
-    return (tuple(Bank(s, t - s) for s, t in spans),
+    return (tuple(Bank(s, t - s) for s, t in joined(ram + nomap)),
             tuple(Reservation("no-map (from /proc/iomem)", s, t - s, nomap=True) for s, t in nomap))
 
 

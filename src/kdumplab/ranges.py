@@ -7,6 +7,7 @@ kernel prints them (iomem text, log lines, JSON ``end``).
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -14,8 +15,8 @@ from kdumplab.errors import KdumplabError
 
 __all__ = [
     "SZ_4K", "SZ_64K", "SZ_1M", "SZ_2M", "SZ_16M", "SZ_128M", "SZ_1G", "SZ_4G",
-    "U64_MAX", "PhysRange", "align_up", "align_down", "parse_size", "parse_memory", "parse_count", "format_size",
-    "iec", "iec_hex", "with_sizes",
+    "U64_MAX", "PhysRange", "align_up", "align_down", "joined", "parse_size", "parse_memory", "parse_count",
+    "format_size", "iec", "iec_hex", "with_sizes",
 ]
 
 SZ_4K = 1 << 12
@@ -35,6 +36,18 @@ def align_up(value: int, align: int) -> int:
 
 def align_down(value: int, align: int) -> int:
     return value // align * align
+
+
+def joined(spans: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Half-open ``[start, end)`` spans, sorted and joined where they overlap or touch (as memblock_add merges
+    the same memory added twice or side by side)."""
+    out: list[tuple[int, int]] = []
+    for s, e in sorted(spans):
+        if out and s <= out[-1][1]:
+            out[-1] = (out[-1][0], max(out[-1][1], e))
+        else:
+            out.append((s, e))
+    return out
 
 
 @dataclass(frozen=True, slots=True, order=True)
