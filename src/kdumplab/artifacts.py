@@ -10,7 +10,8 @@ from kdumplab.errors import KdumplabError
 from kdumplab.firmware_fdt import FdtShape, shape_of, with_property
 from kdumplab.kexec import KexecLoad
 
-__all__ = ["crash_dtb", "crash_dtb_size", "efi_stub_fdt", "elfcorehdr_bytes", "base_dtb", "without_nops"]
+__all__ = ["crash_dtb", "crash_dtb_size", "bootargs_value", "efi_stub_fdt", "elfcorehdr_bytes", "base_dtb",
+           "without_nops"]
 
 _PT = {"PT_LOAD": 1, "PT_NOTE": 4}
 
@@ -128,7 +129,7 @@ def _strip_nops(blob: bytes, where: str) -> bytes:
     return header + rsv + bytes(out) + strings
 
 
-def _padded(text: str) -> bytes:
+def bootargs_value(text: str) -> bytes:
     """A string property as kexec-tools' dtb_set_property stores it: NUL-terminated, then NUL-padded to 4 bytes."""
     raw = text.encode() + b"\0"
     return raw + b"\0" * (-len(raw) % 4)
@@ -175,7 +176,7 @@ def crash_dtb(base: bytes, load: KexecLoad, bootargs: str, where: str = "dtb") -
     if chosen.exist_property("bootargs"):
         chosen.remove_property("bootargs")
     if bootargs:  # an empty command line leaves /chosen without bootargs
-        chosen.append(fdt.PropBytes("bootargs", data=_padded(bootargs)))
+        chosen.append(fdt.PropBytes("bootargs", data=bootargs_value(bootargs)))
     return tree.to_dtb(version=17)
 
 

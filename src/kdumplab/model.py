@@ -382,7 +382,7 @@ def _load(policy: PolicyData, machine: Machine, iomem: Any, crashk_res: Any, ver
 
             size += qemu_cpu_bytes(machine.cpus, len({b.node for b in machine.banks}) > 1)
         if bootargs:  # another crash command line: a NUL-ended, 4-byte padded value
-            size += _padded(bootargs) - _padded(kexec.CRASH_APPEND)
+            size += len(artifacts.bootargs_value(bootargs)) - len(artifacts.bootargs_value(kexec.CRASH_APPEND))
         dtb = {"dtb_size": size} if size != kexec.KexecInputs().dtb_size else {}
     inputs = kexec.KexecInputs(
         initrd_size=initrd,
@@ -395,11 +395,6 @@ def _load(policy: PolicyData, machine: Machine, iomem: Any, crashk_res: Any, ver
             "init_begin_minus_stext": k.init_begin - k.stext}),
     )
     return kexec.load_crash_kernel(tools, kexec.KERNEL_KEXEC[policy.kexec_generation], iomem, crashk_res, inputs)
-
-
-def _padded(text: str) -> int:
-    """An FDT string property value's bytes in the structure block: the text, its NUL, padded to 4 bytes."""
-    return -(-(len(text.encode()) + 1) // 4) * 4
 
 
 def crash_side(policy: PolicyData, machine: Machine, iomem_text: str, crashk_res: Any, version: str,
