@@ -25,7 +25,7 @@ from kdumplab.machine import Machine
 from kdumplab.memblock import NUMA_NO_NODE, Flag, Memblock, Region
 from kdumplab.outcome import EarlyAlloc
 from kdumplab.policy import EarlyProfile, EarlyStep, Feature, PolicyData
-from kdumplab.ranges import SZ_4G, SZ_4K, align_down, align_up
+from kdumplab.ranges import SZ_4G, SZ_4K, align_down, align_up, joined
 
 __all__ = ["BootFacts", "boot_memblock", "dma_phys_limit", "low_limit", "run_step", "STRUCT_PAGE_SIZE"]
 
@@ -241,8 +241,8 @@ def page_table_pages(policy: PolicyData, mb: Memblock, pages_everywhere: bool, p
     mapped = [(base, end) for base, end in mapped if end > base]
     pages += _count_indices(mapped, pmd_span)
     if page_size == SZ_4K:
-        whole = _union([(-(-base // pmd_span), end // pmd_span) for base, end in mapped])
-        near = _union([(a // pmd_span, (b - 1) // pmd_span + 1) for a, b in apart])
+        whole = joined([(-(-base // pmd_span), end // pmd_span) for base, end in mapped])
+        near = joined([(a // pmd_span, (b - 1) // pmd_span + 1) for a, b in apart])
         pages -= sum(hi - lo for lo, hi in whole) - sum(
             max(0, min(hi, b) - max(lo, a)) for lo, hi in whole for a, b in near)
     if crash_alone is not None:
@@ -329,18 +329,6 @@ def _cpu_nodes(p: EarlyProfile, cpus: int, numa: bool) -> int:
     node = p.dt_per_extra_node - 5 * p.dt_per_property - _FITTED_MEMORY_NODE_NAME + 8
     per_cpu = 2 * node + (6 + numa) * p.dt_per_property
     return (cpus - 1) * per_cpu + p.dt_per_property
-
-
-def _union(intervals: list[tuple[int, int]]) -> list[tuple[int, int]]:
-    """Half-open integer intervals merged into disjoint ones, in order (empty ones dropped)."""
-    out: list[tuple[int, int]] = []
-    for lo, hi in sorted(iv for iv in intervals if iv[1] > iv[0]):
-        if out and lo <= out[-1][1]:
-            if hi > out[-1][1]:
-                out[-1] = (out[-1][0], hi)
-        else:
-            out.append((lo, hi))
-    return out
 
 
 def _count_indices(spans: list[tuple[int, int]], unit: int) -> int:

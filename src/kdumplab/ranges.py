@@ -40,9 +40,9 @@ def align_down(value: int, align: int) -> int:
 
 def joined(spans: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:
     """Half-open ``[start, end)`` spans, sorted and joined where they overlap or touch (as memblock_add merges
-    the same memory added twice or side by side)."""
+    the same memory added twice or side by side); empty ones dropped."""
     out: list[tuple[int, int]] = []
-    for s, e in sorted(spans):
+    for s, e in sorted(sp for sp in spans if sp[1] > sp[0]):
         if out and s <= out[-1][1]:
             out[-1] = (out[-1][0], max(out[-1][1], e))
         else:
