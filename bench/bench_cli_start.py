@@ -36,12 +36,16 @@ def main() -> None:
         "python -c pass": [sys.executable, "-c", "pass"],
         "python -c 'import click'": [sys.executable, "-c", "import click"],
         "kdumplab --version": [exe, "--version"],
+        "kdumplab --help": [exe, "--help"],
+        "kdumplab lab --help": [exe, "lab", "--help"],
         "kdumplab check --help": [exe, "check", "--help"],
         "kdumplab plan --help": [exe, "plan", "--help"],
         "kdumplab sweep --help": [exe, "sweep", "--help"],
         "kdumplab fleet --help": [exe, "fleet", "--help"],
     }
-    print(f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())} (1, 5, 15 min)")
+    print(f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())} (1, 5, 15 min); "
+          f"PYTHONDONTWRITEBYTECODE={os.environ.get('PYTHONDONTWRITEBYTECODE', '')!r} (set: our modules are "
+          "compiled from source on every start)")
     for name, ms in medians_ms(cases, args.runs).items():
         print(f"{name:28} median {ms:6.1f} ms over {args.runs} runs")
     out = subprocess.run([sys.executable, "-X", "importtime", "-c", "import kdumplab.cli"], capture_output=True,

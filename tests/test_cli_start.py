@@ -4,10 +4,12 @@ in bench/bench_cli_start.py). Every lazily named command resolves, and the modul
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
 import click
+import pytest
 from click.testing import CliRunner
 
 from kdumplab.cli import LAZY_COMMANDS, main
@@ -45,3 +47,31 @@ def test_help_lists_every_command() -> None:
     out = CliRunner().invoke(main, ["-h"]).output
     listed = {line.split()[0] for line in out.split("Commands:")[1].splitlines() if line.startswith("  ")}
     assert listed == set(LAZY_COMMANDS)
+
+
+#: What a command's --help must not import: the machine model, the kernel profiles and what only reading an
+#: option needs (issue 15: every --help within 60 ms; bench/bench_cli_start.py)
+HELP_LIGHT = ("kdumplab.machine", "kdumplab.profiles", "kdumplab.policy", "kdumplab.ranges", "kdumplab.presets")
+
+
+def _help_in_fresh_process(argv: list[str]) -> tuple[str, list[str]]:
+    code = (f"import sys; sys.argv = ['kdumplab', *{argv!r}]; import kdumplab.cli\n"
+            "try:\n    kdumplab.cli.main()\nexcept SystemExit:\n    pass\n"
+            f"sys.stderr.write(' '.join(m for m in sys.modules if m in {HELP_LIGHT!r}))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                          env={**os.environ, "COLUMNS": "80"})
+    return done.stdout, done.stderr.split()
+
+
+@pytest.mark.parametrize("argv", [["check", "--help"], ["plan", "--help"], ["lab", "--help"], ["--help"]])
+def test_help_imports_no_model_and_is_the_same_text(argv: list[str]) -> None:
+    """The shared machine options import the machine model, the profiles and the size parsers only when an
+    option is read; the help a fresh process prints is the help click renders once all of them are loaded."""
+    text, loaded = _help_in_fresh_process(argv)
+    assert loaded == []
+    import kdumplab.machine  # noqa: F401, PLC0415
+    import kdumplab.profiles  # noqa: F401, PLC0415
+    from kdumplab.tools import options  # noqa: PLC0415
+
+    assert "6.12" in options.lab_kernels()  # the profiles are read now
+    assert CliRunner().invoke(main, argv, prog_name="kdumplab", terminal_width=78).output == text

@@ -3,15 +3,27 @@
 from __future__ import annotations
 
 import contextlib
-import json
 import os
-from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from kdumplab.errors import KdumplabError
-from kdumplab.ranges import format_size
 from kdumplab.tools.options import CMDLINE_HELP, MachineArgs, lab_arch, lab_kernel, lab_mem, machine_options
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+
+class _Path(click.Path):
+    """``click.Path(path_type=pathlib.Path)`` that imports pathlib when a value is read, not when a command's
+    help is shown (tests/test_cli_start.py)."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        from pathlib import Path
+
+        return Path(super().convert(value, param, ctx))
+
 
 _LAB_CMDLINE = CMDLINE_HELP + (" The lab adds console=ttyAMA0 (x86: ttyS0) panic=-1 when they are absent, and "
                                "says so.")
@@ -57,6 +69,8 @@ def _lost(what: str, why: str | None, serial: str, saved: Path | None, fallback:
         fd, name = tempfile.mkstemp(prefix=f"{stem}-", suffix=f".{suffix}")
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(serial)
+        from pathlib import Path
+
         saved = Path(name)
     raise KdumplabError(f"lab {what}", f"lab lost the {what}: {why}", f"serial log in {saved}")
 
@@ -64,6 +78,7 @@ def _lost(what: str, why: str | None, serial: str, saved: Path | None, fallback:
 def _spec(margs: MachineArgs, cmdline: str):  # noqa: ANN202
     """The BootSpec of the shared machine options; says on stderr what the lab adds to the command line."""
     from kdumplab.lab.qemu import BootSpec, lab_append
+    from kdumplab.ranges import format_size
 
     mem, numa = lab_mem(margs)
     arch = lab_arch(margs)
@@ -78,11 +93,11 @@ def _spec(margs: MachineArgs, cmdline: str):  # noqa: ANN202
 @lab.command("boot", epilog="Example: kdumplab lab boot --kernel 6.12 --mem 4G --cmdline 'crashkernel=1G'")
 @machine_options(kernel=None, kernel_required=True, lab=True)
 @click.option("--cmdline", default="", help=_LAB_CMDLINE)
-@click.option("--initrd-extra", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
+@click.option("--initrd-extra", type=_Path(exists=True, file_okay=False), default=None,
               help="A directory whose tree is added to the initramfs root.")
 @click.option("--timeout", default=120.0, show_default=True)
 @click.option("--json", "as_json", is_flag=True)
-@click.option("--save", "save_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+@click.option("--save", "save_dir", type=_Path(file_okay=False), default=None,
               help="Write case.json and serial.log here.")
 @click.option("--rng", is_flag=True, help="Add -device virtio-rng-pci: under UEFI the firmware then has an RNG "
               "and the arm64 EFI stub places the kernel at a random address.")
@@ -139,9 +154,9 @@ def _progress(what: str, quiet: bool):  # noqa: ANN202
 
 
 @lab.command("suite", epilog="Example: kdumplab lab suite tests/data/suites/smoke.toml --jobs 1")
-@click.argument("suite_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("suite_file", type=_Path(exists=True, dir_okay=False))
 @click.option("--jobs", type=int, default=None, help="QEMUs at once (default: number of cores).")
-@click.option("--record", type=click.Path(file_okay=False, path_type=Path), default=None,
+@click.option("--record", type=_Path(file_okay=False), default=None,
               help="Record each case as DIR/<name>/{case.json,serial.log}.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON summary instead of a table.")
 def suite_cmd(suite_file: Path, jobs: int | None, record: Path | None, as_json: bool) -> None:
@@ -171,6 +186,8 @@ def suite_cmd(suite_file: Path, jobs: int | None, record: Path | None, as_json: 
 
         run_suite(cases, jobs or os.cpu_count() or 1, record, step)
     if as_json:
+        import json
+
         click.echo(json.dumps(summary, indent=1, sort_keys=True))
     lost = [n for n, s in summary.items() if s["lost"]]
     click.echo(f"{len(cases) - len(lost)}/{len(cases)} observed, {len(lost)} lost" +
@@ -187,7 +204,7 @@ def suite_cmd(suite_file: Path, jobs: int | None, record: Path | None, as_json: 
 @click.option("--checks", is_flag=True, help="Let purgatory verify the segments' SHA-256 (no -i; ~7 s slower).")
 @click.option("--timeout", default=300.0, show_default=True)
 @click.option("--json", "as_json", is_flag=True)
-@click.option("--save", "save_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+@click.option("--save", "save_dir", type=_Path(file_okay=False), default=None,
               help="Write cycle.json and serial.log.gz here.")
 @click.option("--file-load", "-s", "file_load", is_flag=True,
               help="kexec -s: kexec_file_load (the kernel places the segments; Debian amd64 only).")
@@ -265,17 +282,17 @@ def build_cmd(variants: tuple[str, ...], with_kexec: bool, jobs: int) -> None:
 
 @lab.command("calibrate", epilog="Example: kdumplab lab calibrate --image ~/Image --policy 6.12 --name my-6.12 "
              "--out my-6.12.toml; then kdumplab plan --kernel my-6.12.toml --mem 16G --cmdline crashkernel=1G")
-@click.option("--image", "image", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
+@click.option("--image", "image", required=True, type=_Path(exists=True, dir_okay=False),
               help="The arm64 kernel Image (or Debian's vmlinuz) to profile.")
 @click.option("--policy", default=None, help="The reservation policy it follows (a generation such as 6.12, or "
               "5.10-control, proposal-2019-v5, proposal-2019-review); default: from its version banner.")
 @click.option("--name", default=None, help="The kernel's name in the profile (default: its release).")
-@click.option("--system-map", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+@click.option("--system-map", type=_Path(exists=True, dir_okay=False), default=None,
               help="Its System.map (default: System.map or System.map-RELEASE beside the Image, if there is one): "
               "exact section offsets.")
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+@click.option("--out", type=_Path(dir_okay=False), default=None,
               help="Write the profile here (default: NAME.toml).")
-@click.option("--keep-logs", type=click.Path(file_okay=False, path_type=Path), default=None,
+@click.option("--keep-logs", type=_Path(file_okay=False), default=None,
               help="Keep the two boots' serial logs in this directory.")
 @click.option("--timeout", default=300.0, show_default=True, help="Seconds per boot.")
 def calibrate_cmd(image: Path, policy: str | None, name: str | None, system_map: Path | None, out: Path | None,
@@ -305,7 +322,10 @@ def calibrate_cmd(image: Path, policy: str | None, name: str | None, system_map:
                            if p.is_file() and " _text\n" in p.read_text(errors="replace")), None)
     prof, text = calibrate_image(image, policy, name, system_map=system_map, timeout=timeout, keep=keep_logs,
                                  log=lambda s: click.echo(s, err=True))
-    out = out or Path(f"{name}.toml")
+    if out is None:
+        from pathlib import Path
+
+        out = Path(f"{name}.toml")
     tmp = out.with_name(f".{out.name}.tmp")
     tmp.write_text(text)
     tmp.replace(out)

@@ -8,7 +8,6 @@ import sys
 
 import click
 
-from kdumplab.ranges import format_size, parse_count
 from kdumplab.tools.options import (
     CMDLINE_HELP,
     MachineArgs,
@@ -44,6 +43,7 @@ def plan(margs: MachineArgs, cmdline: str, kexec_tools: str | None, emit_dtb: st
     """
     from rich.console import Console
 
+    from kdumplab.ranges import parse_count
     from kdumplab.render.plan import plan_json, render_kaslr, render_plan
     from kdumplab.tools.plan import kaslr_for
     from kdumplab.tools.plan import plan as run_plan
@@ -87,6 +87,7 @@ def verify(margs: MachineArgs, cmdline: str, suite_file: str | None, recorded: s
     every field agrees, 1
     when any disagrees or a run was lost, 2 for bad input.
     """
+    from kdumplab.ranges import format_size
     from kdumplab.tools.verify_cli import run_verify
 
     if recorded and margs.kernel:  # the recordings judged as this kernel (e.g. a profile from lab calibrate)

@@ -14,18 +14,17 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from kdumplab.errors import KdumplabError
-from kdumplab.machine import MAX_NUMNODES, Machine, read_machine_file
-from kdumplab.profiles import ProfileTable
-from kdumplab.ranges import SZ_1G, format_size, iec_hex, parse_count, parse_memory
+
+if TYPE_CHECKING:
+    from kdumplab.machine import Machine
 
 __all__ = ["MachineArgs", "Option", "MACHINE_OPTIONS", "machine_options", "build_machine", "parse_numa",
-           "image_for", "lab_arch", "lab_kernel", "lab_mem", "KERNEL_HELP", "CMDLINE_HELP", "LAB_KERNELS",
+           "image_for", "lab_arch", "lab_kernel", "lab_mem", "KERNEL_HELP", "CMDLINE_HELP", "lab_kernels",
            "LAB_MACHINES", "LAB_CPUS", "machine_from_iomem", "live_machine"]
 
 KERNEL_HELP = ("Kernel: a generation (5.10, 6.1, 6.12, 7.2, 6.12-16k for 16K pages), a Debian release string "
@@ -35,9 +34,16 @@ LAB_KERNEL_HELP = ("Boot this kernel: a generation (5.10, 6.1, 6.12, 7.2, 6.12-1
                    "maps to one (6.1.0-28-arm64), or a kernel `kdumplab lab build` made (5.10-control, "
                    "proposal-2019-v5, proposal-2019-review).")
 CMDLINE_HELP = "The whole kernel command line, as /proc/cmdline shows it."
-#: The kernels the lab boots: every built-in arm64 kernel profile (Debian's from lab setup, the lab's own from
-#: lab build; kdumplab.profiles); a release string maps to its generation.
-LAB_KERNELS: Mapping[str, object] = ProfileTable(lambda p: None if p.source else (p.name, p))
+
+
+@functools.cache
+def lab_kernels() -> Mapping[str, object]:
+    """The kernels the lab boots: every built-in arm64 kernel profile (Debian's from lab setup, the lab's own
+    from lab build; kdumplab.profiles); a release string maps to its generation. Made on first use, so that
+    importing this module (every command's ``--help`` does) reads no kernel profile (tests/test_cli_start.py)."""
+    from kdumplab.profiles import ProfileTable  # noqa: PLC0415
+
+    return ProfileTable(lambda p: None if p.source else (p.name, p))
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +93,9 @@ LAB_CPUS = ("cortex-a57", "neoverse-n1")
 
 def parse_numa(text: str, where: str = "--numa") -> tuple[int, ...]:
     """Node sizes ``4G,4G``: every node has a size with a unit, at most MAX_NUMNODES nodes."""
+    from kdumplab.machine import MAX_NUMNODES  # noqa: PLC0415
+    from kdumplab.ranges import parse_memory  # noqa: PLC0415
+
     parts = text.split(",", MAX_NUMNODES)
     if len(parts) > MAX_NUMNODES:
         raise KdumplabError(where, f"more than {MAX_NUMNODES} nodes", "the kernel's NODES_SHIFT is at most 10")
@@ -111,20 +120,34 @@ def _choice(values: tuple[str, ...]) -> Callable[[str, str], str]:
     return parse
 
 
+def _memory(text: str, where: str) -> int:
+    """``ranges.parse_memory``, imported when an option is read, not when a command's help is shown."""
+    from kdumplab.ranges import parse_memory  # noqa: PLC0415
+
+    return parse_memory(text, where)
+
+
+def _count(text: str, where: str) -> int:
+    """``ranges.parse_count``, imported when an option is read, not when a command's help is shown."""
+    from kdumplab.ranges import parse_count  # noqa: PLC0415
+
+    return parse_count(text, where)
+
+
 MACHINE_OPTIONS: list[Option] = [
-    Option("--mem", "mem", parse_memory, "qemu-virt: RAM size (QEMU -m), with a unit: 8G, 512M. "
+    Option("--mem", "mem", _memory, "qemu-virt: RAM size (QEMU -m), with a unit: 8G, 512M. "
            "Default 8G, or the sum of --numa."),
     Option("--numa", "numa", parse_numa, "qemu-virt: NUMA node sizes, e.g. 4G,4G.", metavar="SIZES"),
-    Option("--initrd-size", "initrd_size", parse_count, "qemu-virt: the initrd's size in bytes (plain integer).",
+    Option("--initrd-size", "initrd_size", _count, "qemu-virt: the initrd's size in bytes (plain integer).",
            metavar="BYTES", lab=False),
     Option("--arch", "arch", _choice(ARCHES), "arm64 or x86_64; implied by the machine (qemu-q35 is x86_64).",
            metavar="ARCH", qemu=False),
-    Option("--kernel-at", "kernel_at", parse_count, "The kernel's physical address, as /proc/iomem's \"Kernel "
+    Option("--kernel-at", "kernel_at", _count, "The kernel's physical address, as /proc/iomem's \"Kernel "
            "code\" line starts (x86: pins physical KASLR; the answer is then exact).", metavar="ADDR", qemu=False,
            lab=False),
     Option("--firmware", "firmware", _choice(("dt", "bios", "uefi")), "How the QEMU guest boots: dt (arm64) or "
            "bios (x86 SeaBIOS), the direct kernel boot and the default; uefi (EDK2 / OVMF).", metavar="FW"),
-    Option("--dma-window", "dma_window", parse_memory, "qemu-virt: devices reach only the first SIZE of RAM "
+    Option("--dma-window", "dma_window", _memory, "qemu-virt: devices reach only the first SIZE of RAM "
            "(DT dma-ranges on the PCIe host bridge), e.g. 1G; moves ZONE_DMA and the low crash window."),
     Option("--from", "from_", lambda text, where: text, "The machine inferred from evidence: a captured root, a "
            "sosreport, a dmesg or a /proc/iomem (banks, DMA limit, CMA, kernel image; each marked inferred).",
@@ -142,7 +165,7 @@ MACHINE_OPTIONS: list[Option] = [
 
 
 def _smp(text: str, where: str) -> int:
-    n = parse_count(text, where)
+    n = _count(text, where)
     if not 1 <= n <= 8:
         raise KdumplabError(where, f"{n} CPUs: the lab's machines take 1 to 8 (-M virt's default GICv2 stops at 8)")
     return n
@@ -200,7 +223,10 @@ def image_for(kernel: str, arch: str = "arm64") -> str:
     return name if name in (X86_IMAGES if arch == "x86_64" else presets.DEBIAN_IMAGES) else "6.1"
 
 
-def _mem(args: MachineArgs, default: int = 8 * SZ_1G) -> int:
+def _mem(args: MachineArgs, default: int = 8 << 30) -> int:
+    """--mem, else the sum of --numa, else ``default`` (8 GiB)."""
+    from kdumplab.ranges import iec_hex  # noqa: PLC0415
+
     if args.mem is None:
         return sum(args.numa) if args.numa else default
     if args.numa and sum(args.numa) != args.mem:
@@ -211,7 +237,10 @@ def _mem(args: MachineArgs, default: int = 8 * SZ_1G) -> int:
 
 def build_machine(args: MachineArgs) -> Machine:
     """A preset (``qemu-virt`` takes the QEMU options) or a machine TOML file."""
+    from pathlib import Path  # noqa: PLC0415
+
     from kdumplab import presets  # noqa: PLC0415
+    from kdumplab.machine import read_machine_file  # noqa: PLC0415
 
     if args.from_:
         from kdumplab.infer import read_from  # noqa: PLC0415
@@ -222,7 +251,7 @@ def build_machine(args: MachineArgs) -> Machine:
         from kdumplab.presets.q35 import qemu_q35  # noqa: PLC0415
 
         gen = image_for(args.kernel, "x86_64")
-        return qemu_q35(mem=_mem(args, 6 * SZ_1G), numa=args.numa, kernel=gen, kernel_at=args.kernel_at,
+        return qemu_q35(mem=_mem(args, 6 << 30), numa=args.numa, kernel=gen, kernel_at=args.kernel_at,
                         cpus=args.smp or 1,
                         **({} if args.initrd_size is None else {"initrd_size": args.initrd_size}),
                         firmware="uefi" if args.firmware == "uefi" else "bios")
@@ -273,9 +302,10 @@ def lab_kernel(kernel: str) -> str:
     from kdumplab import policy  # noqa: PLC0415
 
     name = policy.for_kernel(kernel).name
-    if name not in LAB_KERNELS:
+    booted = lab_kernels()
+    if name not in booted:
         raise KdumplabError("--kernel", f"{kernel!r} is modelled but not booted by the lab",
-                            f"the lab boots {', '.join(LAB_KERNELS)}")
+                            f"the lab boots {', '.join(booted)}")
     return name
 
 
@@ -300,6 +330,8 @@ def lab_mem(args: MachineArgs) -> tuple[str, tuple[str, ...]]:
     """QEMU's -m text and the NUMA node sizes for a lab boot (qemu-virt or qemu-q35)."""
     if args.machine not in (None, *LAB_MACHINES):
         raise KdumplabError("--machine", f"the lab boots {' and '.join(LAB_MACHINES)}, not {args.machine!r}")
+    from kdumplab.ranges import format_size  # noqa: PLC0415
+
     mem = _mem(args)
     build_machine(MachineArgs("qemu-virt", "6.1", mem, args.numa))  # QEMU's own limits, before booting
     return format_size(mem), tuple(format_size(n) for n in args.numa or ())
@@ -312,7 +344,7 @@ def machine_from_iomem(iomem: str, arch: str, where: str, name: str) -> Machine:
     This is what ``recommend`` needs from a live system; evidence from logs and captures is read by ``--from``.
     """
     from kdumplab.iomem import parse  # noqa: PLC0415
-    from kdumplab.machine import memory_from_iomem  # noqa: PLC0415
+    from kdumplab.machine import Machine, memory_from_iomem  # noqa: PLC0415
 
     top = parse(iomem, where)
     ram = [(r.start, r.end) for r in top if r.name == "System RAM"]
