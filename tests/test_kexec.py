@@ -23,6 +23,7 @@ from kdumplab.firmware_fdt import qemu_cpu_bytes
 from kdumplab.kexec import (
     KERNEL_KEXEC,
     KEXEC_TOOLS,
+    IomemLine,
     KexecInputs,
     debug_segment_lines,
     kexec_tools,
@@ -512,3 +513,58 @@ def test_locate_hole_skipping_ranges_outside_the_window_equals_the_plain_walk(ra
     placed = [Segment(start, n * 0x1000, "x") for start, n in segs]
     args = (ram, placed, size, lo, lo + span, top_down, 0x1000)
     assert _locate_hole(*args) == _plain_locate_hole(*args)
+
+
+def _plain_memory_map(lines, load):
+    """my_load's memory map (2.0.21+) said plainly: every System RAM line starts a range; every later line that
+    overlaps the newest range and is not RAM, the kernel or the load region goes through mem_regions_exclude."""
+    from kdumplab.kexec import _exclude
+
+    ram = []
+    for ln in lines:
+        if ln.name == "System RAM":
+            ram.append((ln.start, ln.last))
+        elif ln.name in ("Kernel code", "Kernel data") or (ln.name == "Crash kernel" and (ln.start, ln.last) == load):
+            continue
+        elif ram and not (ram[-1][1] < ln.start or ln.last < ram[-1][0]):
+            _exclude(ram, (ln.start, ln.last))
+    return ram
+
+
+_NAMES = ("System RAM", "reserved", "Kernel code", "Kernel data", "Crash kernel", "pcie")
+_line = st.builds(lambda name, start, span: IomemLine(start * 0x1000, start * 0x1000 + span, name, 1),
+                  st.sampled_from(_NAMES), st.integers(0, 48), st.integers(-0x2000, 0x20000))
+
+
+@given(st.lists(_line, max_size=14), st.booleans(), st.data())
+def test_one_pass_memory_map_equals_the_search_for_every_cut(lines, in_order, data):
+    """_memory_map cuts a line out of the newest range while the ranges are sorted and disjoint, and searches
+    from the first range as mem_regions_exclude does otherwise: the same list as searching for every cut, on
+    hostile lines (overlapping RAM, ends below starts, any order) and on /proc/iomem-like ones (in order)."""
+    from kdumplab.kexec import _memory_map
+
+    if in_order:
+        lines.sort(key=lambda ln: (ln.start, ln.name != "System RAM"))
+    crash = [(ln.start, ln.last) for ln in lines if ln.name == "Crash kernel"]
+    load = data.draw(st.sampled_from(crash + [None]))
+    ram, starts = _memory_map(kexec_tools("2.0.32"), tuple(lines), load)
+    want = _plain_memory_map(lines, load)
+    assert ram == want and starts == ([want[0][0]] if want else [])
+
+
+def test_one_pass_memory_map_on_a_predicted_iomem(monkeypatch):
+    """The lines of a predicted boot (sorted System RAM, its children in order) never need the search."""
+    from kdumplab import kexec, model
+    from kdumplab.presets import qemu_virt
+
+    res = model.run(model.Scenario(qemu_virt(8 << 30, kernel="6.12"), "crashkernel=256M", "6.12", "2.0.32"))
+    lines = kexec.iomem_lines(res.iomem)
+    load = res.outcome.main.start, res.outcome.main.end - 1
+    want = _plain_memory_map(lines, load)
+    assert len(want) > 4  # cut by several reserved lines
+
+    def no_search(ranges, cut):
+        raise AssertionError(f"searched for {cut}")
+
+    monkeypatch.setattr(kexec, "_exclude", no_search)
+    assert kexec._memory_map(kexec_tools("2.0.32"), lines, load)[0] == want

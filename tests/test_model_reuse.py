@@ -36,7 +36,7 @@ scenarios = st.builds(model.Scenario, machines, st.lists(st.sampled_from(TOKENS)
 def _same(a: model.Result, b: model.Result) -> None:
     assert a == b
     # made on first use (the reused run prints no text for kexec-tools: it hands over the tree's lines)
-    assert a.iomem_text == b.iomem_text and a.crash_view == b.crash_view
+    assert a.iomem_text == b.iomem_text and a.crash_view == b.crash_view and a.linear_map == b.linear_map
     assert a.memblock.log == b.memblock.log and a.final_memblock.log == b.final_memblock.log
 
 

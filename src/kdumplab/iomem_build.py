@@ -11,15 +11,17 @@ from __future__ import annotations
 
 import functools
 from bisect import bisect_right
+from operator import attrgetter
 
 from kdumplab.iomem import Resource, _resource, _start, insert, parse
 from kdumplab.machine import Machine
 from kdumplab.memblock import Flag, Memblock
 from kdumplab.outcome import BootOutcome
 from kdumplab.policy import Feature, PolicyData
-from kdumplab.ranges import align_down, align_up
 
 __all__ = ["build_iomem"]
+
+_end = attrgetter("end")
 
 
 @functools.lru_cache(maxsize=64)
@@ -44,15 +46,17 @@ def build_iomem(policy: PolicyData, machine: Machine, mb: Memblock, outcome: Boo
             tree = _insert_inside(tree, Resource(region.start, region.end, region.name))
     page = machine.page_size
     out = []
-    ends = [r.end for r in mb.reserved]
+    reserved = mb.reserved
     for top in tree:
         if top.name == "System RAM":
-            i = bisect_right(ends, top.start - page)  # the first range that can reach into this entry
-            j = i
-            while j < len(mb.reserved) and align_down(mb.reserved[j].base, page) < top.end:
-                j += 1
-            top = _reserve_all_with_split(top, [(align_down(r.base, page), align_up(r.end, page))
-                                                for r in mb.reserved[i:j]])
+            spans = []  # the reserved ranges rounded out to pages, from the first that can reach into this entry
+            for i in range(bisect_right(reserved, top.start - page, key=_end), len(reserved)):
+                r = reserved[i]
+                start = r.base // page * page  # align_down, align_up (written out: ~20 ranges an entry)
+                if start >= top.end:
+                    break
+                spans.append((start, -(-r.end // page) * page))
+            top = _reserve_all_with_split(top, spans)
         out.append(top)
     return tuple(out)
 

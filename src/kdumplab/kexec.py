@@ -195,6 +195,11 @@ KERNEL_KEXEC: Mapping[str, KernelKexecFacts] = ProfileTable(lambda p: None if p.
 CRASH_APPEND = "console=ttyAMA0 panic=-1 maxcpus=1 reset_devices"
 
 
+#: the DTB segment's bytes in the recorded one-CPU DT cycles: QEMU's built-in tree as kexec-tools packs it, with
+#: the lab's bootargs (CRASH_APPEND), an initrd and one usable range
+DTB_SIZE = 7750
+
+
 @dataclass(frozen=True, slots=True)
 class KexecInputs:
     """What ``kexec -p`` is given and what it reads besides /proc/iomem. ``None`` = take the kernel's default."""
@@ -202,7 +207,7 @@ class KexecInputs:
     image_size: int = 36 * SZ_1M  # Image header image_size (0 = pre-3.17 header)
     text_offset: int = 0
     initrd_size: int | None = None
-    dtb_size: int = 7750  # packed DTB with bootargs, initrd and ONE usable range (recorded cycles); see _dtb_bytes
+    dtb_size: int = DTB_SIZE  # packed DTB with bootargs, initrd and ONE usable range (recorded cycles); see _dtb_bytes
     purgatory_size: int | None = None  # memsz; None = the release's recorded purgatory
     possible_cpus: int = 8  # sysconf(_SC_NPROCESSORS_CONF): one PT_NOTE each
     has_vmcoreinfo: bool = True  # /sys/kernel/vmcoreinfo readable: one more PT_NOTE
@@ -246,6 +251,10 @@ class Phdr:
     paddr: int
     vaddr: int
     size: int
+
+
+_phdr = maker(Phdr, ("type", "paddr", "vaddr", "size"))
+_NOTE = Phdr("PT_NOTE", 0, 0, 0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -316,20 +325,26 @@ def _ptr(value: int) -> str:
 
 def _exclude(ranges: list[Span], cut: Span) -> bool:
     """mem_regions_exclude: cut a range out of the one range that wholly contains it (shrink, split or drop);
-    a cut not wholly inside one range is ignored. Returns True when a split needed a new slot."""
-    for i, (s, e) in enumerate(ranges):
-        if not (s <= cut[0] and e >= cut[1]):
-            continue
-        if s == cut[0] and e == cut[1]:
+    a cut not wholly inside one range is ignored. Returns True when a split needed a new slot (the search
+    stops there; after a drop or a shrink it goes on, as the C loop does)."""
+    return any(s <= cut[0] and e >= cut[1] and _cut(ranges, i, cut) for i, (s, e) in enumerate(ranges))
+
+
+def _cut(ranges: list[Span], i: int, cut: Span) -> bool:
+    """mem_regions_exclude's change to ``ranges[i]``, which wholly contains ``cut``: drop it, shrink it, or
+    split it, the part above the cut going to a new slot at the end of the list (then True)."""
+    s, e = ranges[i]
+    if s == cut[0]:
+        if e == cut[1]:
             del ranges[i]
-        elif s == cut[0]:
-            ranges[i] = (cut[1] + 1, e)
-        elif e == cut[1]:
-            ranges[i] = (s, cut[0] - 1)
         else:
-            ranges[i] = (s, cut[0] - 1)
-            ranges.append((cut[1] + 1, e))
-            return True
+            ranges[i] = (cut[1] + 1, e)
+    elif e == cut[1]:
+        ranges[i] = (s, cut[0] - 1)
+    else:
+        ranges[i] = (s, cut[0] - 1)
+        ranges.append((cut[1] + 1, e))
+        return True
     return False
 
 
@@ -341,16 +356,17 @@ def _locate_hole(ram: list[Span], segs: list[Segment], size: int, lo: int, hi: i
     """kexec.c locate_hole with page alignment (getpagesize() of the running kernel): the RAM ranges minus the
     segments placed so far, clipped to [lo, hi] (hi inclusive); bottom-up takes the first fit, top-down the
     last (highest) one."""
-    free: list[Span] = []
     ordered = sorted(segs, key=_seg_start)
     n = len(ordered)
     j = 0
+    base = None
     for mstart, mend in ram:
         if mend < lo:  # its free parts end at or below mend (they may start below mstart, where a segment
             # below the range moves the cursor back): none reaches into [lo, hi], so only walk past its segments
             while j < n and ordered[j].start <= mend:
                 j += 1
             continue
+        free: list[Span] = []  # this range's free parts, in order: each is tried as soon as it is known
         while j < n and ordered[j].start <= mend:
             sstart, send = ordered[j].start, ordered[j].start + ordered[j].size - 1
             if mstart < sstart:
@@ -359,15 +375,14 @@ def _locate_hole(ram: list[Span], segs: list[Segment], size: int, lo: int, hi: i
             j += 1
         if mstart < mend:
             free.append((mstart, mend))
-    base = None
-    for start, end in free:
-        start = align_up(max(start, lo), page)
-        end = min(end, hi)
-        if start >= end or end - start < size - 1:
-            continue
-        if not top_down:
-            return start
-        base = align_down(end - size + 1, page)
+        for start, end in free:
+            start = align_up(max(start, lo), page)
+            end = min(end, hi)
+            if start >= end or end - start < size - 1:
+                continue
+            if not top_down:
+                return start
+            base = align_down(end - size + 1, page)
     return base
 
 
@@ -462,16 +477,30 @@ def _memory_map(tools: KexecTools, lines: tuple[IomemLine, ...], load: Span | No
             if ln.name == "System RAM":
                 ram.append((ln.start, ln.last))
         return ram, starts
+    # One pass: while the list is sorted and disjoint (System RAM lines in address order, each cut a proper
+    # range, the /proc/iomem of every boot), a cut that overlaps the newest range lies in no other, so
+    # mem_regions_exclude's search from the first range can only stop at the newest: cut it there. Any other
+    # list takes the search itself from then on (tests/test_kexec.py compares both on hostile lines).
+    ordered = True
     for ln in lines:
-        if ln.name == "System RAM":
-            ram.append((ln.start, ln.last))
+        name, start, last = ln.name, ln.start, ln.last
+        if name == "System RAM":
+            if last < start or (ram and start <= ram[-1][1]):
+                ordered = False
+            ram.append((start, last))
             continue
-        if ln.name in ("Kernel code", "Kernel data") or (ln.name == "Crash kernel" and (ln.start, ln.last) == load):
+        if name in ("Kernel code", "Kernel data") or (name == "Crash kernel" and (start, last) == load):
             continue
-        if not ram or ram[-1][1] < ln.start or ln.last < ram[-1][0]:
+        if not ram or ram[-1][1] < start or last < ram[-1][0]:
             continue
-        _exclude(ram, (ln.start, ln.last))
+        if ordered and start <= last:
+            if ram[-1][0] <= start and last <= ram[-1][1]:
+                _cut(ram, len(ram) - 1, (start, last))
+            continue
+        _exclude(ram, (start, last))
+        ordered = False
     return ram, [ram[0][0]] if ram else []
+
 
 
 def _page_offset(tools: KexecTools, text: int | None, va_bits: int) -> int:
@@ -629,14 +658,10 @@ def load_crash_kernel(
     text_readable = inputs.text_in_kallsyms if inputs.text_in_kallsyms is not None else kernel.text_in_kallsyms
     text = inputs.kernel_text_vaddr if inputs.kernel_text_vaddr is not None else kernel.text_vaddr
     text_sym = text if text_readable else None
-    phdrs, kern_start = _elf_headers(tools, cp, inputs, text_sym, text, system)
     run.page_offset = _page_offset(tools, text_sym, va_bits)
+    phdrs, kern_start = _elf_headers(tools, cp, inputs, text_sym, text, system, run.page_offset - run.phys_offset)
     if text_sym is None and tools.page_offset_from_va_bits:  # get_page_offset's own complaint (not -d only)
         run.output.append("Can't get the symbol of _text to calculate page_offset.")
-    phdrs = tuple(
-        Phdr(p.type, p.paddr, (p.paddr - run.phys_offset + run.page_offset) & U64_MAX, p.size)
-        if p.vaddr == -1 else p for p in phdrs
-    )
     nslots = inputs.possible_cpus + inputs.has_vmcoreinfo + len(system) + (kern_start is not None)
     bufsz = align_up(EHDR_SIZE + PHDR_SIZE * nslots, ELF_CORE_HEADER_ALIGN)
     page = inputs.page_size
@@ -705,7 +730,7 @@ def load_crash_kernel(
     inside = (
         crashk_res is not None
         and crashk_res.start <= entry < crashk_res.end
-        and all(crashk_res.contains(PhysRange(s.start, s.start + s.size)) for s in final)
+        and all(crashk_res.start <= s.start and s.start + s.size <= crashk_res.end for s in final)
     )
     err: tuple[str, ...] = ()
     if not inside:
@@ -726,18 +751,18 @@ def _dtb_bytes(inputs: KexecInputs, usable_ranges: int, low_range: bool = False)
 
 
 def _elf_headers(tools: KexecTools, cp: _CrashPass, inputs: KexecInputs, text_sym: int | None, text: int,
-                 system: list[Span]) -> tuple[tuple[Phdr, ...], int | None]:
+                 system: list[Span], ram_vaddr: int) -> tuple[tuple[Phdr, ...], int | None]:
     """crashdump-elf.c crash_create_elf64_headers: a PT_NOTE per CPU and one for vmcoreinfo (addresses are
     not modelled: 0), a kernel PT_LOAD when Kernel data was seen, then one PT_LOAD per range of RAM minus the
-    usable entries, sorted (a 0-0 range is counted in the buffer but not written). RAM PT_LOADs get
-    vaddr -1 here and are filled in by the caller once page_offset is known.
+    usable entries, sorted (a 0-0 range is counted in the buffer but not written). A RAM PT_LOAD's vaddr is
+    its paddr plus ``ram_vaddr`` (page_offset - phys_offset), modulo 2^64.
 
     Kernel start: the Kernel code line; 2.0.24+ moves it back by (_stext - _text) when the line is exactly
     [_stext, __init_begin). An unreadable _text counts as 0 there, so on 6.1 (Kernel code from _stext, no
     _text in kallsyms) the start wraps below zero and the size becomes ~2^64 (recorded: 6.1-kt2.0.25 cycle).
     p_vaddr of the kernel PT_LOAD = _text, or all ones when unreadable.
     """
-    phdrs = [Phdr("PT_NOTE", 0, 0, 0) for _ in range(inputs.possible_cpus + inputs.has_vmcoreinfo)]
+    phdrs = [_NOTE] * (inputs.possible_cpus + inputs.has_vmcoreinfo)  # addresses not modelled: all alike
     kern_start: int | None = None
     if cp.kdata is not None:
         start = cp.kcode.start if cp.kcode is not None else 0
@@ -752,7 +777,7 @@ def _elf_headers(tools: KexecTools, cp: _CrashPass, inputs: KexecInputs, text_sy
     for s, e in system:
         if s == 0 and e == 0:
             continue
-        phdrs.append(Phdr("PT_LOAD", s, -1, e + 1 - s))
+        phdrs.append(_phdr("PT_LOAD", s, (s + ram_vaddr) & U64_MAX, e + 1 - s))
     return tuple(phdrs), kern_start
 
 

@@ -54,17 +54,32 @@ class Result:
     memblock: Memblock  # right after the crash reservation
     final_memblock: Memblock  # when /proc/iomem's reserved children are made (arch_initcall)
     iomem: tuple[Resource, ...]
-    linear_map: LinearMap
     kexec_crash_size: int
     deferred: bool
     kexec: Any = None
     #: when the early steps are done (what memblock=debug's dump at the end of bootmem_init shows); the same
     #: as ``memblock`` where the reservation is the last step, later where it comes first (the lab kernels)
     early_memblock: Memblock | None = None
-    # Made on first use (a sweep reads neither): both are functions of the fields above, so they take no
-    # part in ``==``; tests/test_model_reuse.py compares them explicitly.
+    # Made on first use (a sweep reads none of them): each is a function of the fields above, so they take
+    # no part in ``==``; tests/test_model_reuse.py compares them explicitly.
     _iomem_text: str | None = field(default=None, compare=False, repr=False)
     _crash_view: Any = field(default=..., compare=False, repr=False)
+    _linear_map: LinearMap | None = field(default=None, compare=False, repr=False)
+    #: what the linear map needs besides the fields above: (rodata_full or debug_pagealloc, crashkernel= given as
+    #: an early_param), both read from the scenario's command line
+    _linear_map_facts: tuple[bool, bool] = field(default=(False, False), compare=False, repr=False)
+
+    @property
+    def linear_map(self) -> LinearMap:
+        """How the running kernel maps RAM (``kdumplab.linearmap``); made on first use."""
+        if self._linear_map is None:
+            machine = self.scenario.machine
+            firmware_nomap = tuple(r.range for r in machine.reserved if r.nomap) + tuple(
+                bank.range for bank in machine.banks if bank.nomap)
+            pages_everywhere, early_param = self._linear_map_facts
+            object.__setattr__(self, "_linear_map", linear_map(self.policy, self.outcome, firmware_nomap,
+                                                               pages_everywhere, False, early_param, self.deferred))
+        return self._linear_map  # type: ignore[return-value]
 
     @property
     def iomem_text(self) -> str:
@@ -279,9 +294,6 @@ def run(scenario: Scenario, reuse: bool = True, cache: bool | None = None) -> Re
         tree = iomem_x86.build_iomem_x86(machine, outcome)
     else:
         tree = iomem_build.build_iomem(policy, machine, final, outcome)
-    firmware_nomap = tuple(r.range for r in machine.reserved if r.nomap) + tuple(
-        bank.range for bank in machine.banks if bank.nomap)
-    lm = linear_map(policy, outcome, firmware_nomap, facts.pages_everywhere, False, parsed.early_param, deferred)
     crash_size = sum(r.size for r in outcome.regions if policy.has(Feature.CRASH_SIZE_INCLUDES_LOW)
                      or r.role.value == "main")
     load = iomem_text = None
@@ -298,9 +310,10 @@ def run(scenario: Scenario, reuse: bool = True, cache: bool | None = None) -> Re
                                                                              crash_cmdline=scenario.crash_cmdline)
         load = kexec_model(policy, machine, iomem_in, outcome, scenario.kexec_tools, scenario.crash_initrd_size)
     res = Result(scenario=scenario, policy=policy, outcome=outcome, memblock=b.at_reservation, final_memblock=final,
-                 early_memblock=early_done, iomem=tree, linear_map=lm, kexec_crash_size=crash_size,
-                 deferred=deferred, kexec=load, _iomem_text=iomem_text)
+                 early_memblock=early_done, iomem=tree, kexec_crash_size=crash_size, deferred=deferred, kexec=load,
+                 _iomem_text=iomem_text, _linear_map_facts=(facts.pages_everywhere, parsed.early_param))
     if not reuse:  # computed at once, as before
+        res.linear_map  # noqa: B018
         res.crash_view  # noqa: B018
     return res
 
@@ -374,27 +387,35 @@ def _load(policy: PolicyData, machine: Machine, iomem: Any, crashk_res: Any, ver
     # placement of it (QEMU reserves 1 MiB): 7,750 bytes in the recorded cycles, KexecInputs' default size,
     # or counted from the running kernel's own tree when it is known.
     if base_fdt is not None:
-        dtb = {"dtb_size": artifacts.crash_dtb_size(base_fdt, 1, bool(initrd), bootargs, where="first kernel fdt")}
+        dtb_size = artifacts.crash_dtb_size(base_fdt, 1, bool(initrd), bootargs, where="first kernel fdt")
     else:  # QEMU's built-in tree: the measured default size, with the lab's bootargs and one CPU
-        size = kexec.KexecInputs().dtb_size
+        dtb_size = kexec.DTB_SIZE
         if machine.cpus > 1:  # a cpu node and core per further CPU
             from kdumplab.firmware_fdt import qemu_cpu_bytes  # noqa: PLC0415
 
-            size += qemu_cpu_bytes(machine.cpus, len({b.node for b in machine.banks}) > 1)
-        if bootargs:  # another crash command line: a NUL-ended, 4-byte padded value
-            size += len(artifacts.bootargs_value(bootargs)) - len(artifacts.bootargs_value(kexec.CRASH_APPEND))
-        dtb = {"dtb_size": size} if size != kexec.KexecInputs().dtb_size else {}
-    inputs = kexec.KexecInputs(
-        initrd_size=initrd,
-        page_size=machine.page_size,
-        possible_cpus=machine.cpus,  # one PT_NOTE per CPU kexec-tools finds (one with -smp 1: the recorded runs)
-        **dtb,
-        **({} if k is None else {
-            "image_size": k.image_size or k.end, "text_offset": k.text_offset,
-            "stext_minus_text": k.stext if policy.has(Feature.KERNEL_FROM_STEXT) else 0,
-            "init_begin_minus_stext": k.init_begin - k.stext}),
-    )
+            dtb_size += qemu_cpu_bytes(machine.cpus, len({b.node for b in machine.banks}) > 1)
+        if bootargs and bootargs != kexec.CRASH_APPEND:  # another crash command line: a NUL-ended, 4-byte padded value
+            dtb_size += len(artifacts.bootargs_value(bootargs)) - len(artifacts.bootargs_value(kexec.CRASH_APPEND))
+    image = None if k is None else (k.image_size or k.end, k.text_offset,
+                                    k.stext if policy.has(Feature.KERNEL_FROM_STEXT) else 0, k.init_begin - k.stext)
+    inputs = _kexec_inputs(initrd, machine.page_size, machine.cpus, dtb_size, image)
     return kexec.load_crash_kernel(tools, kexec.KERNEL_KEXEC[policy.kexec_generation], iomem, crashk_res, inputs)
+
+
+@functools.lru_cache(maxsize=256)
+def _kexec_inputs(initrd: int | None, page_size: int, cpus: int, dtb_size: int,
+                  image: tuple[int, int, int, int] | None) -> Any:
+    """``kexec -p``'s KexecInputs for ``_load``; ``image``: (image_size, text_offset, _stext - _text, __init_begin -
+    _stext) of the kernel, None for the defaults. A value of its arguments alone, made once per distinct set
+    (a sweep asks the same one at every RAM size)."""
+    from kdumplab import kexec  # noqa: PLC0415
+
+    kernel = {} if image is None else dict(zip(_IMAGE_INPUTS, image, strict=True))
+    # possible_cpus: one PT_NOTE per CPU kexec-tools finds (one with -smp 1: the recorded runs)
+    return kexec.KexecInputs(initrd_size=initrd, page_size=page_size, possible_cpus=cpus, dtb_size=dtb_size, **kernel)
+
+
+_IMAGE_INPUTS = ("image_size", "text_offset", "stext_minus_text", "init_begin_minus_stext")
 
 
 def crash_side(policy: PolicyData, machine: Machine, iomem_text: str, crashk_res: Any, version: str,
