@@ -34,16 +34,16 @@ def build_iomem(policy: PolicyData, machine: Machine, mb: Memblock, outcome: Boo
     tree = _devices(tuple(machine.iomem_devices))
     for r in mb.memory:
         name = "reserved" if Flag.NOMAP in r.flags else "System RAM"
-        tree = insert(tree, Resource(r.base, r.end, name))
+        tree = insert(tree, _resource(r.base, r.end, name, ()))
     k = machine.kernel
     if k is not None:
         code_start = k.load_address + (k.stext if policy.has(Feature.KERNEL_FROM_STEXT) else 0)
-        for res in (Resource(code_start, k.load_address + k.init_begin, "Kernel code"),
-                    Resource(k.load_address + k.sdata, k.load_address + k.end, "Kernel data")):
+        for res in (_resource(code_start, k.load_address + k.init_begin, "Kernel code", ()),
+                    _resource(k.load_address + k.sdata, k.load_address + k.end, "Kernel data", ())):
             tree = _insert_inside(tree, res)
     for region in outcome.regions:
         if region.in_iomem:
-            tree = _insert_inside(tree, Resource(region.start, region.end, region.name))
+            tree = _insert_inside(tree, _resource(region.start, region.end, region.name, ()))
     page = machine.page_size
     out = []
     reserved = mb.reserved
@@ -102,7 +102,7 @@ def _insert_inside(tree: tuple[Resource, ...], res: Resource) -> tuple[Resource,
             try:
                 # request_resource(top, res): a child of top even when both cover the same range (the 2019
                 # review's NOMAP low region is a whole top-level "reserved" entry of its own)
-                return tree[:i] + (Resource(top.start, top.end, top.name, insert(top.children, res)),) + tree[i + 1:]
+                return tree[:i] + (_resource(top.start, top.end, top.name, insert(top.children, res)),) + tree[i + 1:]
             except ValueError:
                 return tree
     return tree

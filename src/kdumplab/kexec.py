@@ -20,7 +20,7 @@ The stages, in the order kexec-tools runs them:
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from operator import attrgetter
 
 from kdumplab.errors import KdumplabError
@@ -253,7 +253,9 @@ class Phdr:
     size: int
 
 
+#: ``Phdr(...)`` and ``Segment(...)`` on the hot path (kdumplab.frozen; neither class checks its values)
 _phdr = maker(Phdr, ("type", "paddr", "vaddr", "size"))
+_segment = maker(Segment, ("start", "size", "what", "bufsz"))
 _NOTE = Phdr("PT_NOTE", 0, 0, 0)
 
 
@@ -575,9 +577,13 @@ class _Run:
              elfcorehdr: tuple[int, int] | None, phdrs: tuple[Phdr, ...], kern: int | None = None,
              status: int = 0) -> KexecLoad:
         out = tuple(self.output) + err
-        return KexecLoad(self.tools.version, loaded, out if err else None, out, segs, entry, self.usable,
-                         elfcorehdr, phdrs, self.crash, self.ram, self.syscall, self.memmap, self.page_offset,
-                         self.phys_offset, kern_paddr_start=kern, exit_status=status, low_memory_range=self.low)
+        return _kexec_load(self.tools.version, loaded, out if err else None, out, segs, entry, self.usable,
+                           elfcorehdr, phdrs, self.crash, self.ram, self.syscall, self.memmap, self.page_offset,
+                           self.phys_offset, KEXEC_ON_CRASH | KEXEC_ARCH_ARM64, kern, status, self.low)
+
+
+#: ``KexecLoad(...)`` with every field given, in order (kdumplab.frozen)
+_kexec_load = maker(KexecLoad, tuple(f.name for f in fields(KexecLoad)))
 
 
 def load_crash_kernel(
@@ -669,7 +675,7 @@ def load_crash_kernel(
     if ehdr is None:
         return run.fail(f"Could not find a free area of memory of {align_up(bufsz, page):#x} bytes...",
                         "locate_hole failed", status=1, phdrs=phdrs)
-    segs: list[Segment] = [Segment(ehdr, align_up(bufsz, page), "elfcorehdr", bufsz)]
+    segs: list[Segment] = [_segment(ehdr, align_up(bufsz, page), "elfcorehdr", bufsz)]
     elfcorehdr = (ehdr, bufsz)
 
     # --- image_arm64_load: the kernel segment (add_segment checks it against the memory map and dies)
@@ -678,7 +684,7 @@ def load_crash_kernel(
         return run.fail(f"Invalid memory segment {_ptr(image_base)} - {_ptr(image_base + kmem - 1)}",
                         status=1, segs=tuple(segs), elfcorehdr=elfcorehdr, phdrs=phdrs)
     kfile = inputs.kernel_file_size if inputs.kernel_file_size is not None else image_size
-    segs.append(Segment(image_base, kmem, "kernel", min(kfile, kmem)))
+    segs.append(_segment(image_base, kmem, "kernel", min(kfile, kmem)))
 
     # --- arm64_load_other_segments: setup_2nd_dtb first (cells, kaslr-seed), then the buffers
     def fits(start: int, last: int) -> bool:
@@ -701,7 +707,7 @@ def load_crash_kernel(
         base = _locate_hole(memmap, segs, align_up(memsz, page), hole_min, hole_max, top_down=False, page=page)
         if base is None:
             return f"Could not find a free area of memory of {align_up(memsz, page):#x} bytes..."
-        segs.append(Segment(base, align_up(memsz, page), what, bufsz_))
+        segs.append(_segment(base, align_up(memsz, page), what, bufsz_))
         return None
 
     def ordered() -> tuple[Segment, ...]:
