@@ -67,12 +67,16 @@ def _reserve_all_with_split(parent: Resource, spans: list[tuple[int, int]]) -> R
     Each call skips what the parent's children and the earlier spans' pieces already cover. Since every
     earlier span starts at or below this one, what they cover above its start is exactly
     ``[start, highest end so far)``: so the span shrinks to start there, and is then cut around the
-    original children only (tests/test_iomem_build.py checks it against the call-by-call form).
+    original children only. The shrunk starts never decrease, so a child that ends at or below one is passed
+    for good, and the children (in address order) are read only up to the span's end
+    (tests/test_model_reuse.py checks it against the call-by-call form).
     """
     children = parent.children
+    n = len(children)
     pieces: list[Resource] = []
     covered = p_start = parent.start
     p_end = parent.end
+    k = 0  # the first child that may still end above a span's start
     for start, end in spans:
         if start < covered:
             start = covered  # covered >= parent.start: max(start, parent.start, covered)
@@ -80,14 +84,20 @@ def _reserve_all_with_split(parent: Resource, spans: list[tuple[int, int]]) -> R
             end = p_end
         if end > covered:
             covered = end
+        if start >= end:
+            continue  # all of it is covered already
+        while k < n and children[k].end <= start:
+            k += 1
         cursor = start
-        for child in children:
-            if child.end <= cursor or child.start >= end:
+        for i in range(k, n):
+            child = children[i]
+            if child.start >= end:
+                break
+            if child.end <= cursor:
                 continue
             if child.start > cursor:
                 pieces.append(_resource(cursor, child.start, "reserved", ()))
-            if child.end > cursor:
-                cursor = child.end
+            cursor = child.end
         if cursor < end:
             pieces.append(_resource(cursor, end, "reserved", ()))
     if not pieces:
