@@ -230,3 +230,63 @@ def _assert_alloc_many_is_alloc_range_in_turn(m, requests):
         addrs.append(addr)
     got, batch = m.alloc_many(requests)
     assert list(got) == addrs and batch == one_by_one and batch.log == one_by_one.log
+
+
+@settings(max_examples=300, deadline=None)
+@given(banks=st.lists(st.tuples(st.integers(0, 63), st.integers(1, 4), st.integers(0, 1),
+                                st.sampled_from((Flag.NONE, Flag.NONE, Flag.NOMAP))), min_size=1, max_size=5),
+       holes=st.lists(st.tuples(st.integers(0, 4095), st.integers(1, 300)), max_size=10),
+       runs=st.lists(st.tuples(st.integers(0, 40), st.integers(12, 26), st.integers(0, 6),
+                               st.sampled_from((NUMA_NO_NODE, 0, 1)), st.booleans()), max_size=6),
+       kern=st.booleans())
+def test_alloc_repeated_equals_alloc_range_call_by_call(banks, holes, runs, kern):
+    """Draft.alloc_repeated (one search per free range, one reserve per run) leaves the reserved list that
+    ``count`` top-down allocations one by one leave, and returns the last one's address: alloc_range with
+    its fall-back to any node, or (any_node off) the search in the node alone; no-map banks, unaligned holes,
+    7.x's RSRV_KERN, sizes from 4 KiB to 64 MiB, alignments up to the size."""
+    m = Memblock.from_memory([Region((s + 16) * 64 * M, n * 64 * M, node, f) for s, n, node, f in banks])
+    for at_kb, n_kb in holes:
+        m = m.reserve(G + at_kb * 1024 * 1024 // 3, n_kb * 1024)
+    m = Memblock(m.memory, m.reserved, alloc_flags=Flag.RSRV_KERN if kern else Flag.NONE, log=m.log)
+    d = m.draft()
+    one = m
+    for count, size_bits, align_less, nid, any_node in runs:
+        size, align = 1 << size_bits, 1 << max(size_bits - align_less, 3)
+        last = None
+        for _ in range(count):
+            if any_node:
+                addr, one = one.alloc_range(size, align, 0, 1 << 64, "r", nid)
+            else:
+                addr = one.find_in_range(size, align, 0, 1 << 64, nid)
+                one = one if addr is None else one.reserve(addr, size, "r", one.alloc_flags)
+            last = addr if addr is not None else last
+        assert d.alloc_repeated(count, size, align, "r", nid, any_node) == last
+        assert d.memblock() == one
+        assert sum(n for _, _, n in d.log) == sum(n for _, _, n in one.log)
+
+
+@settings(max_examples=200, deadline=None)
+@given(banks=st.lists(st.tuples(st.integers(0, 63), st.integers(1, 4), st.integers(0, 1),
+                                st.sampled_from((Flag.NONE, Flag.NONE, Flag.NOMAP))), min_size=1, max_size=5),
+       ops=st.lists(st.tuples(st.sampled_from(("reserve", "free", "alloc", "nomap")), st.integers(0, 8191),
+                              st.integers(0, 2048), st.sampled_from((NUMA_NO_NODE, 0, 1))), max_size=16))
+def test_draft_equals_memblock_call_by_call(banks, ops):
+    """A Draft updated in place stands for the Memblock the same calls return one by one (log included)."""
+    m = Memblock.from_memory([Region((s + 16) * 64 * M, n * 64 * M, node, f) for s, n, node, f in banks])
+    d = m.draft()
+    for op, at, n_kb, nid in ops:
+        base, size = G + at * 512 * 1024, n_kb * 1024
+        if op == "reserve":
+            m = m.reserve(base, size, "x")
+            d.reserve(base, size, "x")
+        elif op == "free":
+            m = m.free(base, size)
+            d.free(base, size)
+        elif op == "nomap":
+            m = m.mark_nomap(base, size)
+            d.mark_nomap(base, size)
+        else:
+            addr, m = m.alloc_range(size, 1 << (at % 12 + 3), base, base + 64 * size, "x", nid)
+            assert d.alloc_range(size, 1 << (at % 12 + 3), base, base + 64 * size, "x", nid) == addr
+        assert d.memblock() == m and d.memblock().log == m.log
+        assert list(d.free_ranges()) == list(m.free_ranges())

@@ -126,15 +126,8 @@ def crash_boot(policy: PolicyData, machine: Machine, cmdline: str, memoryless_no
     facts = replace(boot_facts(policy, machine, cmdline), memoryless_nodes=memoryless_nodes)
     mb = early.boot_memblock(policy, machine)
     low_max = early.low_limit(policy, mb, machine)
-    allocs: list[EarlyAlloc] = []
-    free_after_sparse = None
-    for step in policy.early_steps:
-        if step is EarlyStep.CRASHKERNEL:
-            continue
-        mb, new = early.run_step(step, policy, mb, machine, facts, low_max)
-        allocs.extend(new)
-        if step is EarlyStep.SPARSE:
-            free_after_sparse = early.free_pages(mb, machine.page_size)
+    steps = [step for step in policy.early_steps if step is not EarlyStep.CRASHKERNEL]
+    mb, allocs, free_after_sparse = early.run_steps(steps, policy, mb, machine, facts, low_max)
     before = mb
     if policy.late is not None:  # percpu units and swiotlb areas count the possible CPUs, which nr_cpus= caps
         mb = late.late_allocations(policy.late, mb, replace(machine, cpus=possible_cpus(machine.cpus, cmdline)),

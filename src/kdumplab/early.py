@@ -19,19 +19,18 @@ tests/data/calibration).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from kdumplab.machine import Machine
-from kdumplab.memblock import NUMA_NO_NODE, Flag, Memblock, Region
+from kdumplab.memblock import ANYWHERE, NUMA_NO_NODE, Draft, Flag, Memblock, Region
 from kdumplab.outcome import EarlyAlloc
 from kdumplab.policy import EarlyProfile, EarlyStep, Feature, PolicyData
 from kdumplab.ranges import SZ_4G, SZ_4K, align_down, align_up, joined
 
-__all__ = ["BootFacts", "boot_memblock", "dma_phys_limit", "low_limit", "run_step", "STRUCT_PAGE_SIZE"]
+__all__ = ["BootFacts", "boot_memblock", "dma_phys_limit", "low_limit", "run_step", "run_steps", "STRUCT_PAGE_SIZE"]
 
 STRUCT_PAGE_SIZE = 64
 MAX_PHYSMEM_BITS = 48  # arm64 sparsemem: the section roots cover 2^48 bytes in every Debian build
-ANYWHERE = (1 << 64) - 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,28 +64,37 @@ KASLR_TABLES: tuple[tuple[int, int], ...] = tuple((v, k) for v in (0, 1, -1) for
 
 def boot_memblock(policy: PolicyData, machine: Machine) -> Memblock:
     """memblock as arm64_memblock_init leaves it: banks, firmware reservations, kernel, initrd, DTB."""
-    mb = Memblock.from_memory([Region(b.start, b.size, b.node,
-                                      (Flag.NOMAP if b.nomap else Flag.NONE)
-                                      | (Flag.HOTPLUG if b.hotplug else Flag.NONE)
-                                      | (Flag.MIRROR if b.mirror else Flag.NONE)) for b in machine.banks])
+    mb = Memblock.from_memory([Region(b.start, b.size, b.node, _bank_flags(b.nomap, b.hotplug, b.mirror))
+                               for b in machine.banks]).draft()
     if policy.has(Feature.MEMBLOCK_RSRV_KERN):
-        mb = replace(mb, alloc_flags=Flag.RSRV_KERN)
+        mb.alloc_flags = Flag.RSRV_KERN
     for r in machine.reserved:
-        mb = mb.mark_nomap(r.start, r.size) if r.nomap else mb.reserve(r.start, r.size, r.name)
+        if r.nomap:
+            mb.mark_nomap(r.start, r.size)
+        else:
+            mb.reserve(r.start, r.size, r.name)
     if machine.dtb is not None:
-        mb = mb.reserve(machine.dtb.start, machine.dtb.size, "DTB")
+        mb.reserve(machine.dtb.start, machine.dtb.size, "DTB")
     if machine.kernel is not None:
         k = machine.kernel
         # 6.1 reserves from _stext (the text before it is the EFI/Image header page); others from _text
         start = k.load_address + (k.stext if policy.has(Feature.KERNEL_FROM_STEXT) else 0)
-        mb = mb.reserve(start, k.load_address + k.end - start, "kernel")
+        mb.reserve(start, k.load_address + k.end - start, "kernel")
         if k.init_pg_end > k.init_pg_dir:  # paging_init frees the early page tables inside the image
-            mb = mb.free(k.load_address + k.init_pg_dir, k.init_pg_end - k.init_pg_dir)
+            mb.free(k.load_address + k.init_pg_dir, k.init_pg_end - k.init_pg_dir)
     if machine.initrd is not None:
         lo = align_down(machine.initrd.start, machine.page_size)
         hi = align_up(machine.initrd.end, machine.page_size)
-        mb = mb.reserve(lo, hi - lo, "initrd")
-    return mb
+        mb.reserve(lo, hi - lo, "initrd")
+    return mb.memblock()
+
+
+def _bank_flags(nomap: bool, hotplug: bool, mirror: bool) -> Flag:
+    """A bank's memblock flags (plain memory, by far the most common, without Flag arithmetic)."""
+    if not (nomap or hotplug or mirror):
+        return Flag.NONE
+    return ((Flag.NOMAP if nomap else Flag.NONE) | (Flag.HOTPLUG if hotplug else Flag.NONE)
+            | (Flag.MIRROR if mirror else Flag.NONE))
 
 
 def dma_phys_limit(policy: PolicyData, mb: Memblock, machine: Machine) -> int:
@@ -124,7 +132,7 @@ def low_limit(policy: PolicyData, mb: Memblock, machine: Machine) -> int:
     return policy.high_max
 
 
-def free_pages(mb: Memblock, page: int) -> int:
+def free_pages(mb: Memblock | Draft, page: int) -> int:
     """Whole free pages of memblock (for_each_free_mem_range, PFN_UP(start) to PFN_DOWN(end))."""
     pages = 0
     for lo, hi, _ in mb.free_ranges():
@@ -134,16 +142,16 @@ def free_pages(mb: Memblock, page: int) -> int:
     return pages
 
 
-def _top(mb: Memblock, size: int, align: int, what: str, nid: int = NUMA_NO_NODE, start: int = 0,
-         end: int = ANYWHERE) -> tuple[Memblock, EarlyAlloc | None]:
-    addr, mb = mb.alloc_range(size, align, start, end, what, nid=nid)
-    return mb, (EarlyAlloc(what, addr, size) if addr is not None else None)
+def _top(mb: Draft, size: int, align: int, what: str, nid: int = NUMA_NO_NODE, start: int = 0,
+         end: int = ANYWHERE) -> EarlyAlloc | None:
+    addr = mb.alloc_range(size, align, start, end, what, nid)
+    return EarlyAlloc(what, addr, size) if addr is not None else None
 
 
-def _pages_top_down(mb: Memblock, count: int, page: int, what: str) -> tuple[Memblock, int | None]:
+def _pages_top_down(mb: Draft, count: int, page: int, what: str) -> int | None:
     """``count`` one-page allocations in a row, as early_pgtable_alloc makes them: each takes the highest
     free page, so they fill the highest free ranges from the top."""
-    return _chunks_top_down(mb, count, page, NUMA_NO_NODE, what)
+    return mb.alloc_repeated(count, page, page, what, any_node=False)
 
 
 def table_spans(page_size: int) -> tuple[int, int]:
@@ -195,7 +203,7 @@ def kernel_pte_tables(policy: PolicyData, text: int, init_begin: int, stext: int
     return tables - _blocks_inside(alias_start, text + init_begin, span)
 
 
-def page_table_pages(policy: PolicyData, mb: Memblock, pages_everywhere: bool, page_size: int = SZ_4K,
+def page_table_pages(policy: PolicyData, mb: Memblock | Draft, pages_everywhere: bool, page_size: int = SZ_4K,
                      crash_alone: tuple[int, int] | None = None, kernel_text: tuple[int, int] | None = None,
                      stext: int = 0) -> int:
     """paging_init(): the page-table pages of the linear map, plus the kernel mapping and idmap (a
@@ -252,7 +260,7 @@ def page_table_pages(policy: PolicyData, mb: Memblock, pages_everywhere: bool, p
     return max(pages, 1)
 
 
-def _nodes(mb: Memblock, memoryless: tuple[int, ...] = ()) -> list[tuple[int, int, int]]:
+def _nodes(mb: Memblock | Draft, memoryless: tuple[int, ...] = ()) -> list[tuple[int, int, int]]:
     """(nid, start, end) of each node, in node order; ``memoryless`` nodes are (nid, 0, 0)."""
     memory = mb.memory
     if len(memory) == 1 and not memoryless:
@@ -266,8 +274,7 @@ def _nodes(mb: Memblock, memoryless: tuple[int, ...] = ()) -> list[tuple[int, in
     return [(nid, lo, hi) for nid, (lo, hi) in sorted(spans.items())]
 
 
-def _early_setup(policy: PolicyData, mb: Memblock, machine: Machine, facts: BootFacts
-                 ) -> tuple[Memblock, list[EarlyAlloc]]:
+def _early_setup(policy: PolicyData, mb: Draft, machine: Machine, facts: BootFacts) -> list[EarlyAlloc]:
     """paging_init, unflatten_device_tree and NUMA setup: everything small at the top of RAM."""
     p = policy.early
     assert p is not None
@@ -278,7 +285,7 @@ def _early_setup(policy: PolicyData, mb: Memblock, machine: Machine, facts: Boot
     pages = page_table_pages(policy, mb, facts.pages_everywhere, page_size, facts.crash_mapped_alone, text,
                              0 if k is None else k.stext)
     pages += facts.kaslr_tables[1]
-    mb, first = _pages_top_down(mb, pages, page_size, "page tables")
+    first = _pages_top_down(mb, pages, page_size, "page tables")
     if first is not None:
         allocs.append(EarlyAlloc("page tables", first, pages * page_size))
     nodes = _nodes(mb, facts.memoryless_nodes)
@@ -290,18 +297,18 @@ def _early_setup(policy: PolicyData, mb: Memblock, machine: Machine, facts: Boot
         dt = (p.dt_unflatten + len(dt_nodes) * p.dt_per_extra_node + machine.dt_extra_properties * p.dt_per_property
               + sum(_memory_node_name(lo) - _FITTED_MEMORY_NODE_NAME for lo in dt_nodes)
               + _cpu_nodes(p, machine.cpus, bool(dt_nodes)))
-        mb, a = _top(mb, dt, 8, "device tree")
+        a = _top(mb, dt, 8, "device tree")
         allocs.append(a) if a else None
     if p.numa_distance:
-        mb, a = _top(mb, 256, page_size, "NUMA distance")
+        a = _top(mb, 256, page_size, "NUMA distance")
         allocs.append(a) if a else None
     for nid, _lo, _hi in nodes:
-        mb, a = _top(mb, p.node_data, 64, f"node data {nid}", nid=nid)
+        a = _top(mb, p.node_data, 64, f"node data {nid}", nid=nid)
         allocs.append(a) if a else None
     if p.cpumask:
-        mb, a = _top(mb, p.cpumask + extra * p.cpumask_per_extra_node, 64, "cpumask")
+        a = _top(mb, p.cpumask + extra * p.cpumask_per_extra_node, 64, "cpumask")
         allocs.append(a) if a else None
-    return mb, allocs
+    return allocs
 
 
 #: ``dt_per_extra_node`` was read from 4G+4G boots, whose second memory node is "memory@140000000" (below)
@@ -341,28 +348,7 @@ def _count_indices(spans: list[tuple[int, int]], unit: int) -> int:
     return count
 
 
-def _chunks_top_down(mb: Memblock, count: int, size: int, nid: int, what: str) -> tuple[Memblock, int | None]:
-    """``count`` allocations of ``size`` bytes aligned to ``size``, each the highest that fits in ``nid``:
-    they fill the highest free ranges from the top, range by range (not one by one)."""
-    lowest = None
-    while count:
-        top = None
-        for lo, hi, _ in reversed(list(mb.free_ranges(nid))):  # the highest range that holds one
-            lo, hi = align_up(max(lo, size), size), align_down(hi, size)
-            if hi > lo:
-                top = (lo, hi)
-                break
-        if top is None:
-            break
-        lo, hi = top
-        take = min(count, (hi - lo) // size)
-        mb = mb.reserve(hi - take * size, take * size, what, mb.alloc_flags)
-        lowest, count = hi - take * size, count - take
-    return mb, lowest
-
-
-def _sparse(policy: PolicyData, mb: Memblock, page_size: int, vmemmap_kaslr: int = 0
-            ) -> tuple[Memblock, list[EarlyAlloc]]:
+def _sparse(policy: PolicyData, mb: Draft, page_size: int, vmemmap_kaslr: int = 0) -> list[EarlyAlloc]:
     """sparse_init(): section roots, then per node the section index, usemap, memmap buffer and vmemmap
     page tables.
 
@@ -388,7 +374,7 @@ def _sparse(policy: PolicyData, mb: Memblock, page_size: int, vmemmap_kaslr: int
     nr_sections = 1 << (MAX_PHYSMEM_BITS - p.section_bits)
     roots_per = nr_sections // max(p.section_roots // 8, 1) * section  # one index page covers this much memory
     allocs: list[EarlyAlloc] = []
-    mb, a = _top(mb, p.section_roots, 64, "section roots")
+    a = _top(mb, p.section_roots, 64, "section roots")
     allocs.append(a) if a else None
     seen_roots: set[int] = set()
     by_node: dict[int, list[tuple[int, int]]] = {}
@@ -401,38 +387,40 @@ def _sparse(policy: PolicyData, mb: Memblock, page_size: int, vmemmap_kaslr: int
         sections = _count_indices(spans, section)  # counted, never enumerated: a 256 TiB node has 2M sections
         roots = {i for base, end in spans for i in range(base // roots_per, (end - 1) // roots_per + 1)}
         roots -= seen_roots
-        _, mb = mb.alloc_many([(page_size, 64, 0, ANYWHERE, "section index", nid)] * len(roots))
+        if roots:
+            mb.alloc_repeated(len(roots), page_size, 64, "section index", nid)
         seen_roots |= roots
         # mm/sparse.c sparse_early_usemaps_alloc_pgdat_section: the usemap goes in the section of the node's
         # pg_data_t (the top of the node on a DT boot; under UEFI, and in a crash kernel whose node ends in
         # no-map memory, lower), and anywhere when that section has no room (recorded 6.12 UEFI crash kernels,
         # memblock=debug: "sparse_init_nid" 0x188 bytes at the top of the crash region)
-        pgdat = next((base for what, base, _ in reversed(mb.log) if what == f"node data {nid}"), hi - 1)
+        node_data = f"node data {nid}"
+        pgdat = next((base for what, base, _ in reversed(mb.log) if what == node_data), hi - 1)
         goal = align_down(pgdat, section)
         window = (goal, goal + section) if p.usemap_near_pgdat else (0, ANYWHERE)
-        mb, a = _top(mb, p.usemap_per_section * sections, 64, f"usemap {nid}", nid=nid,
-                     start=window[0], end=window[1])
+        a = _top(mb, p.usemap_per_section * sections, 64, f"usemap {nid}", nid=nid, start=window[0], end=window[1])
         if a is None and p.usemap_near_pgdat:
-            mb, a = _top(mb, p.usemap_per_section * sections, 64, f"usemap {nid}", nid=nid)
+            a = _top(mb, p.usemap_per_section * sections, 64, f"usemap {nid}", nid=nid)
         size = sections * per_section
         if policy.has(Feature.MEMMAP_PER_SECTION) and not basepages:
-            mb, low = _chunks_top_down(mb, sections, per_section, nid, f"memmap node {nid}")
+            # each section's memmap on its own (memmap_alloc per section), in the node only
+            low = mb.alloc_repeated(sections, per_section, per_section, f"memmap node {nid}", nid, any_node=False)
             a = None if low is None else EarlyAlloc(f"memmap node {nid}", low, size)
         else:
-            mb, a = _top(mb, size, per_section, f"memmap node {nid}", nid=nid)
-        if nid == first_nid:  # the first node with memory (a crash kernel's node 0 may have none)
-            _, mb = mb.alloc_many([(page_size, page_size, 0, ANYWHERE, "vmemmap page tables", nid)]
-                                  * (p.vmemmap_pt_pages + vmemmap_kaslr))
+            a = _top(mb, size, per_section, f"memmap node {nid}", nid=nid)
+        vmemmap_tables = p.vmemmap_pt_pages + vmemmap_kaslr
+        if nid == first_nid and vmemmap_tables > 0:  # the first node with memory (a crash kernel's may have none)
+            mb.alloc_repeated(vmemmap_tables, page_size, page_size, "vmemmap page tables", nid)
         if a is not None and basepages:  # sparse_buffer_fini: the unused rest of the buffer is freed
             used = sections * memmap
-            mb = mb.free(a.start + used, size - used)
+            mb.free(a.start + used, size - used)
             a = EarlyAlloc(a.what, a.start, used)
         allocs.append(a) if a else None
-    return mb, allocs
+    return allocs
 
 
-def _cma(policy: PolicyData, mb: Memblock, cma_bytes: int, limit: int,
-         memoryless: tuple[int, ...] = ()) -> tuple[Memblock, list[EarlyAlloc]]:
+def _cma(policy: PolicyData, mb: Draft, cma_bytes: int, limit: int, memoryless: tuple[int, ...] = ()
+         ) -> list[EarlyAlloc]:
     """dma_contiguous_reserve(): the default CMA area below the DMA limit; bottom-up above 4 GiB first
     in 6.1+ when RAM reaches that far (mm/cma.c), else top-down below the limit.
 
@@ -442,16 +430,16 @@ def _cma(policy: PolicyData, mb: Memblock, cma_bytes: int, limit: int,
     above 0, else (or when that fails) top-down below the end of memblock (Debian 7.2.13; recorded
     7.2-kt2.0.25-numa-512M: the crash kernel's node-0 area at 0xf3e00000, below the default one)."""
     if not cma_bytes:
-        return mb, []
+        return []
     align = policy.cma_align
     size = align_up(cma_bytes, align)
     limit = min(limit, mb.end_of_dram())
     allocs = []
     addr = None
     if policy.has(Feature.CMA_BOTTOM_UP_ABOVE_4G) and mb.end_of_dram() >= SZ_4G + size and limit > SZ_4G:
-        addr, mb = _bottom_up(mb, size, align, SZ_4G, limit, "CMA")
+        addr = _bottom_up(mb, size, align, SZ_4G, limit, "CMA")
     if addr is None:
-        addr, mb = mb.alloc_range(size, align, 0, limit, "CMA")
+        addr = mb.alloc_range(size, align, 0, limit, "CMA")
     if addr is not None:
         allocs.append(EarlyAlloc("CMA", addr, size))
     nodes = _nodes(mb)
@@ -459,22 +447,24 @@ def _cma(policy: PolicyData, mb: Memblock, cma_bytes: int, limit: int,
         for nid, lo, hi in nodes:
             a = None
             if mb.end_of_dram() >= SZ_4G + size:
-                a, mb = _bottom_up(mb, size, align, max(lo, SZ_4G), hi, f"CMA node {nid}", nid=nid)
+                a = _bottom_up(mb, size, align, max(lo, SZ_4G), hi, f"CMA node {nid}", nid=nid)
             if a is None:
-                a, mb = mb.alloc_range(size, align, lo, hi, f"CMA node {nid}", nid=nid)
+                a = mb.alloc_range(size, align, lo, hi, f"CMA node {nid}", nid)
             if a is not None:
                 allocs.append(EarlyAlloc(f"CMA node {nid}", a, size))
-    return mb, allocs
+    return allocs
 
 
-def _bottom_up(mb: Memblock, size: int, align: int, start: int, end: int, what: str, nid: int = NUMA_NO_NODE
-               ) -> tuple[int | None, Memblock]:
-    up = replace(mb, bottom_up=True)
-    addr, up = up.alloc_range(size, align, start, end, what, nid=nid)
-    return addr, replace(up, bottom_up=False)
+def _bottom_up(mb: Draft, size: int, align: int, start: int, end: int, what: str, nid: int = NUMA_NO_NODE
+               ) -> int | None:
+    """One allocation between memblock_set_bottom_up(true) and memblock_set_bottom_up(false)."""
+    mb.bottom_up = True
+    addr = mb.alloc_range(size, align, start, end, what, nid)
+    mb.bottom_up = False
+    return addr
 
 
-def _x86_setup(policy: PolicyData, mb: Memblock, page_size: int) -> tuple[Memblock, list[EarlyAlloc]]:
+def _x86_setup(policy: PolicyData, mb: Draft, page_size: int) -> list[EarlyAlloc]:
     """x86 setup_arch up to reserve_crashkernel (arch/x86/kernel/setup.c): everything else it reserves by then
     (the kernel image and brk, the initrd, the first MiB) is the machine's. init_mem_mapping maps RAM from the
     top down and takes its page-table pages (after the few in brk) one at a time from the top of RAM
@@ -484,29 +474,46 @@ def _x86_setup(policy: PolicyData, mb: Memblock, page_size: int) -> tuple[Memblo
     p = policy.early
     assert p is not None
     allocs: list[EarlyAlloc] = []
-    mb, first = _pages_top_down(mb, p.pt_extra_pages, page_size, "page tables")
+    first = _pages_top_down(mb, p.pt_extra_pages, page_size, "page tables")
     if first is not None:
         allocs.append(EarlyAlloc("page tables", first, p.pt_extra_pages * page_size))
     for nid, _lo, _hi in _nodes(mb):
-        mb, a = _top(mb, p.node_data, 64, f"node data {nid}", nid=nid)
+        a = _top(mb, p.node_data, 64, f"node data {nid}", nid=nid)
         allocs.append(a) if a else None
-    return mb, allocs
+    return allocs
 
 
 def run_step(step: EarlyStep, policy: PolicyData, mb: Memblock, machine: Machine, facts: BootFacts,
              limit: int) -> tuple[Memblock, list[EarlyAlloc]]:
     """Run one early step; returns memblock afterwards and what it allocated."""
-    if step is EarlyStep.PAGE_TABLES:
-        return _early_setup(policy, mb, machine, facts)
-    if step is EarlyStep.SPARSE:
-        return _sparse(policy, mb, machine.page_size, facts.kaslr_tables[0])
-    if step is EarlyStep.CMA:
-        cma = machine.build.cma_bytes if facts.cma_bytes is None else facts.cma_bytes
-        return _cma(policy, mb, cma, limit, facts.memoryless_nodes)
-    if step is EarlyStep.X86_SETUP:
-        return _x86_setup(policy, mb, machine.page_size)
-    if step is EarlyStep.RESOURCES:
-        from kdumplab.late import standard_resources  # noqa: PLC0415 - late imports early's neighbours
+    mb, allocs, _ = run_steps((step,), policy, mb, machine, facts, limit)
+    return mb, allocs
 
-        return standard_resources(mb), []
-    raise ValueError(step)
+
+def run_steps(steps: tuple[EarlyStep, ...] | list[EarlyStep], policy: PolicyData, mb: Memblock, machine: Machine,
+              facts: BootFacts, limit: int) -> tuple[Memblock, list[EarlyAlloc], int | None]:
+    """Run early steps in order (none of them the crash reservation): memblock afterwards, what they allocated,
+    and memblock's free pages right after sparse_init (None when it is not among them), what 6.12+'s
+    calc_nr_kernel_pages counts. The steps update one :class:`~kdumplab.memblock.Draft`: memblock's state
+    between two of them is never kept."""
+    d = mb.draft()
+    allocs: list[EarlyAlloc] = []
+    free_after_sparse = None
+    for step in steps:
+        if step is EarlyStep.PAGE_TABLES:
+            allocs += _early_setup(policy, d, machine, facts)
+        elif step is EarlyStep.SPARSE:
+            allocs += _sparse(policy, d, machine.page_size, facts.kaslr_tables[0])
+            free_after_sparse = free_pages(d, machine.page_size)
+        elif step is EarlyStep.CMA:
+            cma = machine.build.cma_bytes if facts.cma_bytes is None else facts.cma_bytes
+            allocs += _cma(policy, d, cma, limit, facts.memoryless_nodes)
+        elif step is EarlyStep.X86_SETUP:
+            allocs += _x86_setup(policy, d, machine.page_size)
+        elif step is EarlyStep.RESOURCES:
+            from kdumplab.late import standard_resources  # noqa: PLC0415 - late imports early's neighbours
+
+            d = standard_resources(d.memblock()).draft()
+        else:
+            raise ValueError(step)
+    return d.memblock(), allocs, free_after_sparse

@@ -21,9 +21,11 @@ from operator import attrgetter
 from kdumplab.frozen import maker
 from kdumplab.ranges import SZ_4K, align_down, align_up
 
-__all__ = ["Flag", "Region", "Memblock", "NUMA_NO_NODE"]
+__all__ = ["Flag", "Region", "Memblock", "Draft", "NUMA_NO_NODE"]
 
 NUMA_NO_NODE = -1
+#: the end of a window that is the whole physical address space
+ANYWHERE = (1 << 64) - 1
 
 
 class Flag(enum.Flag):
@@ -363,98 +365,16 @@ class Memblock:
                    ) -> tuple[tuple[int | None, ...], Memblock]:
         """:meth:`alloc_range` for each ``(size, align, start, end, what, nid)`` in turn: the addresses (None
         where one failed) and memblock after the last, the same as calling it request by request, with one new
-        Memblock at the end instead of one per request."""
-        if not self.bottom_up and all(m.flags is Flag.NONE for m in self.memory):
-            return self._alloc_many_plain(requests)
-        reserved = list(self.reserved)
-        log = list(self.log)
-        # a Memblock over the list, which the loop updates in place: the searches below see every reserve
-        scratch = _memblock(self.memory, reserved, self.bottom_up, self.movable_node, self.alloc_flags, ())
-        flags = self.alloc_flags
-        out: list[int | None] = []
-        for size, align, start, end, what, nid in requests:
-            addr = scratch._find_for_alloc(size, align, start, end, nid, Flag.NONE)
-            out.append(addr)
-            if addr is None:
-                continue
-            i = bisect_right(reserved, addr, key=_end)
-            if size > 0 and (i == len(reserved) or reserved[i].base >= addr + size):
-                a, b, region = _free_slot(reserved, i, addr, addr + size, flags, 0)
-                reserved[a:b] = (region,)
-            else:
-                reserved[:] = _insert(tuple(reserved), addr, size, flags, 0)
-            log.append((what, addr, size))
-        return tuple(out), _memblock(self.memory, tuple(reserved), self.bottom_up, self.movable_node, flags,
-                                     tuple(log))
+        Memblock at the end instead of one per request (a :class:`Draft`; tests/test_memblock.py compares the
+        two request by request)."""
+        d = Draft(self)
+        alloc = d.alloc_range
+        out = tuple([alloc(size, align, start, end, what, nid) for size, align, start, end, what, nid in requests])
+        return out, d.memblock()
 
-    def _alloc_many_plain(self, requests: Iterable[tuple[int, int, int, int, str, int]]
-                          ) -> tuple[tuple[int | None, ...], Memblock]:
-        """:meth:`alloc_many` when every memory region is plain and the search is top-down (every boot but
-        movable_node / mirror / no-map layouts): the same search as :meth:`_find_top_down` and the same list
-        update as :func:`_reserved_with`, written out over plain int lists of the reserved bases and ends, so
-        a request costs no method calls and no key functions (tests/test_memblock.py compares it with
-        alloc_range request by request)."""
-        reserved = list(self.reserved)
-        bases = [r.base for r in reserved]
-        ends = [r.end for r in reserved]
-        memory = [(m.base, m.end, m.nid) for m in reversed(self.memory)]  # highest first
-        log = list(self.log)
-        flags = self.alloc_flags
-        out: list[int | None] = []
-        for size, align, start, end, what, nid in requests:
-            addr = None
-            if size > 0:
-                if start < SZ_4K:
-                    start = SZ_4K
-                if end < start:
-                    end = start
-                want = nid
-                while True:  # in node ``nid``, then (when it has no room) in any node, as _find_for_alloc
-                    for m_base, m_end, m_nid in memory:
-                        if m_end <= start or m_base >= end or (want != NUMA_NO_NODE and m_nid != want):
-                            continue
-                        lo_lim = m_base if m_base > start else start
-                        cursor = m_end if m_end < end else end
-                        i = bisect_left(bases, cursor) - 1  # the last reserved range starting below cursor
-                        while cursor > lo_lim:
-                            if i >= 0:
-                                lo = ends[i]
-                                if lo > lo_lim:
-                                    if cursor - lo >= size:  # the free part [lo, cursor) can hold it
-                                        cand = (cursor - size) // align * align
-                                        if cand >= lo:
-                                            addr = cand
-                                            break
-                                    if bases[i] < cursor:
-                                        cursor = bases[i]
-                                    i -= 1
-                                    continue
-                            if cursor - lo_lim >= size:  # the lowest free part [lo_lim, cursor)
-                                cand = (cursor - size) // align * align
-                                if cand >= lo_lim:
-                                    addr = cand
-                            break
-                        if addr is not None:
-                            break
-                    if addr is not None or want == NUMA_NO_NODE:
-                        break
-                    want = NUMA_NO_NODE
-            out.append(addr)
-            if addr is None:
-                continue
-            top = addr + size
-            i = bisect_right(ends, addr)  # first region ending after addr
-            if i == len(bases) or bases[i] >= top:  # overlaps nothing: _free_slot's merge with its neighbours
-                a, b, region = _free_slot(reserved, i, addr, top, flags, 0)
-                reserved[a:b] = (region,)
-                bases[a:b] = (region.base,)
-                ends[a:b] = (region.end,)
-            else:
-                reserved[:] = _insert(tuple(reserved), addr, size, flags, 0)
-                bases[:] = [r.base for r in reserved]
-                ends[:] = [r.end for r in reserved]
-            log.append((what, addr, size))
-        return tuple(out), _memblock(self.memory, tuple(reserved), False, self.movable_node, flags, tuple(log))
+    def draft(self) -> Draft:
+        """A :class:`Draft` of this memblock: for a run of updates that needs only the result of the last."""
+        return Draft(self)
 
     def _find_for_alloc(self, size: int, align: int, start: int, end: int, nid: int, flags: Flag) -> int | None:
         """alloc_range's search: in ``nid``, then any node; for MIRROR, then any memory."""
@@ -473,3 +393,170 @@ class Memblock:
 
 #: ``Memblock(memory, reserved, bottom_up, movable_node, alloc_flags, log)`` on the hot path
 _memblock = maker(Memblock, ("memory", "reserved", "bottom_up", "movable_node", "alloc_flags", "log"))
+
+
+class Draft:
+    """A Memblock being changed in place, for a run of updates whose in-between states nobody keeps (the
+    early steps of one boot, one ``alloc_many``): the same lists and the same rules as :class:`Memblock`'s
+    methods, without a new tuple and a new Memblock per update. :meth:`memblock` gives the value.
+
+    The reserved list is kept twice: as the regions (``_free_slot`` / ``_insert`` / ``_remove`` update them,
+    the very functions Memblock uses) and as plain int lists of their bases and ends, over which a top-down
+    allocation in plain memory (every boot but movable_node / mirror / no-map layouts) searches with no
+    method calls and no key functions. Anything else searches through a Memblock over the same list
+    (:meth:`Memblock._find_for_alloc`). tests/test_memblock.py checks a Draft against Memblock's methods
+    call by call, and ``alloc_many`` (a Draft) against ``alloc_range`` request by request."""
+
+    __slots__ = ("memory", "reserved", "bottom_up", "movable_node", "alloc_flags", "log", "_bases", "_ends",
+                 "_top_first")
+
+    def __init__(self, mb: Memblock) -> None:
+        self.memory = mb.memory
+        self.reserved = list(mb.reserved)
+        self.bottom_up = mb.bottom_up
+        self.movable_node = mb.movable_node
+        self.alloc_flags = mb.alloc_flags
+        self.log = list(mb.log)
+        self._index()
+        self._memory_index()
+
+    def _index(self) -> None:
+        self._bases = [r.base for r in self.reserved]
+        self._ends = [r.end for r in self.reserved]
+
+    def _memory_index(self) -> None:
+        #: (base, end, nid) of each memory region, highest first, when all of them are plain memory
+        self._top_first: list[tuple[int, int, int]] | None = (
+            [(m.base, m.end, m.nid) for m in reversed(self.memory)]
+            if all(m.flags is Flag.NONE for m in self.memory) else None)
+
+    def memblock(self) -> Memblock:
+        """The Memblock this draft now stands for."""
+        return _memblock(self.memory, tuple(self.reserved), self.bottom_up, self.movable_node, self.alloc_flags,
+                         tuple(self.log))
+
+    def _view(self) -> Memblock:
+        """A Memblock over the live reserved list (its searches see every update made since)."""
+        return _memblock(self.memory, self.reserved, self.bottom_up, self.movable_node, self.alloc_flags, ())
+
+    # -- queries (as Memblock's) -------------------------------------------------------------------
+
+    def start_of_dram(self) -> int:
+        return self.memory[0].base if self.memory else 0
+
+    def end_of_dram(self) -> int:
+        return self.memory[-1].end if self.memory else 0
+
+    def free_ranges(self, nid: int = NUMA_NO_NODE, flags: Flag = Flag.NONE) -> Iterator[tuple[int, int, int]]:
+        """:meth:`Memblock.free_ranges`."""
+        return self._view().free_ranges(nid, flags)
+
+    # -- updates (as Memblock's, in place) ---------------------------------------------------------
+
+    def reserve(self, base: int, size: int, what: str = "", flags: Flag = Flag.NONE) -> None:
+        """:meth:`Memblock.reserve`."""
+        self.log.append((what, base, size))
+        if size <= 0:
+            return
+        top = base + size
+        bases, ends, reserved = self._bases, self._ends, self.reserved
+        i = bisect_right(ends, base)  # first region ending after base
+        if i == len(bases) or bases[i] >= top:  # overlaps nothing: _free_slot's merge with its neighbours
+            a, b, region = _free_slot(reserved, i, base, top, flags, 0)
+            reserved[a:b] = (region,)
+            bases[a:b] = (region.base,)
+            ends[a:b] = (region.end,)
+        else:
+            reserved[:] = _insert(tuple(reserved), base, size, flags, 0)
+            self._index()
+
+    def free(self, base: int, size: int) -> None:
+        """:meth:`Memblock.free`."""
+        self.reserved[:] = _remove(tuple(self.reserved), base, size)
+        self._index()
+
+    def mark_nomap(self, base: int, size: int) -> None:
+        """:meth:`Memblock.mark_nomap`."""
+        self.memory = self._view().mark_nomap(base, size).memory
+        self._memory_index()
+
+    def alloc_range(self, size: int, align: int, start: int, end: int, what: str = "",
+                    nid: int = NUMA_NO_NODE) -> int | None:
+        """:meth:`Memblock.alloc_range`: the address, or None (nothing changed)."""
+        addr = self._find(size, align, start, end, nid, True)
+        if addr is not None:
+            self.reserve(addr, size, what, self.alloc_flags)
+        return addr
+
+    def alloc_repeated(self, count: int, size: int, align: int, what: str, nid: int = NUMA_NO_NODE,
+                       any_node: bool = True) -> int | None:
+        """``count`` top-down :meth:`alloc_range` calls of ``size`` bytes anywhere (``any_node``: in ``nid``,
+        else in any node, as alloc_range; otherwise in ``nid`` only), when ``size`` is a multiple of ``align``:
+        the address of the last allocation made, None if none fitted.
+
+        Each such allocation takes the highest aligned fit, so they fill the highest free range that holds one
+        from its top down, ``size`` after ``size``, then the next lower one: found once per free range, not once
+        per allocation, and reserved as one run (one log entry per run). tests/test_memblock.py compares it with
+        alloc_range call by call."""
+        if size <= 0 or size % align or self.bottom_up:
+            raise ValueError(f"alloc_repeated: size {size:#x}, align {align:#x}, bottom-up {self.bottom_up}")
+        lowest = None
+        while count > 0:
+            addr = self._find(size, align, 0, ANYWHERE, nid, any_node)
+            if addr is None:
+                break
+            # the free range holding addr ends below at the reserved region before it or its memory region's base
+            i = bisect_right(self._ends, addr)
+            floor = self._ends[i - 1] if i else 0
+            for m in self.memory:
+                if m.base <= addr < m.end:
+                    floor = max(floor, m.base, SZ_4K)
+                    break
+            take = min(count, (addr - floor) // size + 1)
+            lowest = addr - (take - 1) * size
+            self.reserve(lowest, take * size, what, self.alloc_flags)
+            count -= take
+        return lowest
+
+    def _find(self, size: int, align: int, start: int, end: int, nid: int, any_node: bool) -> int | None:
+        """The address alloc_range takes (``any_node``: in ``nid``, then in any node), or None."""
+        memory = self._top_first
+        if memory is None or self.bottom_up or size <= 0:
+            view = self._view()
+            if any_node:
+                return view._find_for_alloc(size, align, start, end, nid, Flag.NONE)
+            return view.find_in_range(size, align, start, end, nid)
+        # Memblock._find_top_down over the int lists
+        bases, ends = self._bases, self._ends
+        if start < SZ_4K:
+            start = SZ_4K
+        if end < start:
+            end = start
+        want = nid
+        while True:
+            for m_base, m_end, m_nid in memory:
+                if m_end <= start or m_base >= end or (want != NUMA_NO_NODE and m_nid != want):
+                    continue
+                lo_lim = m_base if m_base > start else start
+                cursor = m_end if m_end < end else end
+                i = bisect_left(bases, cursor) - 1  # the last reserved range starting below cursor
+                while cursor > lo_lim:
+                    if i >= 0:
+                        lo = ends[i]
+                        if lo > lo_lim:
+                            if cursor - lo >= size:  # the free part [lo, cursor) can hold it
+                                cand = (cursor - size) // align * align
+                                if cand >= lo:
+                                    return cand
+                            if bases[i] < cursor:
+                                cursor = bases[i]
+                            i -= 1
+                            continue
+                    if cursor - lo_lim >= size:  # the lowest free part [lo_lim, cursor)
+                        cand = (cursor - size) // align * align
+                        if cand >= lo_lim:
+                            return cand
+                    break
+            if want == NUMA_NO_NODE or not any_node:
+                return None
+            want = NUMA_NO_NODE

@@ -162,15 +162,9 @@ def _early_state(policy: PolicyData, machine: Machine, facts: BootFacts, deferre
         steps.remove(EarlyStep.CRASHKERNEL)
         steps.insert(0, EarlyStep.CRASHKERNEL)
     low_max = early.low_limit(policy, mb, machine)
-    allocs: list[EarlyAlloc] = []
-    free_after_sparse = None
-    while steps and steps[0] is not EarlyStep.CRASHKERNEL:
-        step = steps.pop(0)
-        mb, new = early.run_step(step, policy, mb, machine, facts, low_max)
-        allocs.extend(new)
-        if step is EarlyStep.SPARSE:
-            free_after_sparse = early.free_pages(mb, machine.page_size)
-    return _EarlyState(mb, low_max, tuple(allocs), tuple(steps), free_after_sparse)
+    now = steps.index(EarlyStep.CRASHKERNEL) if EarlyStep.CRASHKERNEL in steps else len(steps)
+    mb, allocs, free_after_sparse = early.run_steps(steps[:now], policy, mb, machine, facts, low_max)
+    return _EarlyState(mb, low_max, tuple(allocs), tuple(steps[now:]), free_after_sparse)
 
 
 #: Reuse across calls (``run(..., reuse=True)``): bounded caches of pure functions, keyed by their whole
@@ -227,30 +221,25 @@ def _boot(scenario: Scenario, reuse: bool, cache: bool) -> _Boot:
     mb, low_max = state.memblock, state.low_max
     free_after_sparse = state.free_after_sparse
     allocs = list(state.allocs)
-    placement: Placement | None = None
-    parsed = None
+    assert state.rest[:1] == (EarlyStep.CRASHKERNEL,)
     system_ram = mb.phys_mem_size()
-    for step in state.rest:
-        if step is EarlyStep.CRASHKERNEL:
-            system_ram = mb.phys_mem_size()
-            parsed = parse(scenario.cmdline, grammar, system_ram)
-            req = parsed.request
-            if req is None:
-                placement = Placement((), (), parsed.reason, mb, attempted=False)
-            else:
-                placement = reserve_crashkernel(policy, mb, req.size, req.base, req.high, req.low_size,
-                                                low_max, machine.page_size)
-                mb = placement.memblock
-            at_reservation = mb
-            main = next((r for r in placement.regions if r.role is Role.MAIN), None)
-            if main is not None and policy.has(Feature.RESERVE_EARLY) and not deferred:
-                facts = dataclasses.replace(facts, crash_mapped_alone=(main.start, main.end))
-            continue
-        mb, new = early.run_step(step, policy, mb, machine, facts, low_max)
+    parsed = parse(scenario.cmdline, grammar, system_ram)
+    req = parsed.request
+    if req is None:
+        placement = Placement((), (), parsed.reason, mb, attempted=False)
+    else:
+        placement = reserve_crashkernel(policy, mb, req.size, req.base, req.high, req.low_size,
+                                        low_max, machine.page_size)
+        mb = placement.memblock
+    at_reservation = mb
+    main = next((r for r in placement.regions if r.role is Role.MAIN), None)
+    if main is not None and policy.has(Feature.RESERVE_EARLY) and not deferred:
+        facts = dataclasses.replace(facts, crash_mapped_alone=(main.start, main.end))
+    if len(state.rest) > 1:  # the early steps after the reservation
+        mb, new, after_sparse = early.run_steps(state.rest[1:], policy, mb, machine, facts, low_max)
         allocs.extend(new)
-        if step is EarlyStep.SPARSE:
-            free_after_sparse = early.free_pages(mb, machine.page_size)
-    assert placement is not None and parsed is not None
+        if after_sparse is not None:
+            free_after_sparse = after_sparse
 
     parse_log = tuple(line.text for line in parsed.log)
     log = _low_1m_line(policy, scenario.cmdline) + parse_log + placement.log
