@@ -96,7 +96,8 @@ def test_allocation_properties(banks, holes, size_mb, align_shift, lo_mb, span_m
     size, align = size_mb * M, 1 << align_shift
     start, end = lo_mb * M, (lo_mb + span_mb) * M
     got = m.find_in_range(size, align, start, end)
-    free = [(lo, hi) for lo, hi, _ in m.free_ranges()]
+    free = [gap for r in m.memory for gap in _gaps(m, r)]
+    assert free == [(lo, hi) for lo, hi, _ in m.free_ranges()]
 
     def fits(addr):
         return addr % align == 0 and start <= addr and addr + size <= end and addr >= 4096 and any(
@@ -117,6 +118,18 @@ def test_allocation_properties(banks, holes, size_mb, align_shift, lo_mb, span_m
     assert sum(r.size for r in after.reserved) == sum(r.size for r in m.reserved) + size
 
 
+def _gaps(m: Memblock, r: Region) -> list[tuple[int, int]]:
+    """The free parts of memory region ``r``, low to high: its span less every reserved region."""
+    out, cursor = [], r.base
+    for x in m.reserved:
+        if x.end <= cursor or x.base >= r.end:
+            continue
+        if x.base > cursor:
+            out.append((cursor, x.base))
+        cursor = max(cursor, x.end)
+    return out + ([(cursor, r.end)] if cursor < r.end else [])
+
+
 def _plain_top_down(m: Memblock, size: int, align: int, start: int, end: int, nid: int, flags: Flag) -> int | None:
     """The top-down search said plainly: every usable region from the highest down, every free part of it
     (``_gaps``) from the highest down, clipped to the window; the first aligned fit wins."""
@@ -125,7 +138,7 @@ def _plain_top_down(m: Memblock, size: int, align: int, start: int, end: int, ni
     for r in reversed(m.memory):
         if r.end <= start or r.base >= end or not m._usable(r, nid, flags):
             continue
-        for lo, hi in reversed(m._gaps(r)):
+        for lo, hi in reversed(_gaps(m, r)):
             lo, hi = max(lo, start), min(hi, end)
             if lo < hi and hi >= size and (hi - size) // align * align >= lo:
                 return (hi - size) // align * align

@@ -22,7 +22,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from kdumplab.machine import Machine
-from kdumplab.memblock import ANYWHERE, NUMA_NO_NODE, Draft, Flag, Memblock, Region
+from kdumplab.memblock import ANYWHERE, NUMA_NO_NODE, Draft, Flag, Memblock, make_region
 from kdumplab.outcome import EarlyAlloc
 from kdumplab.policy import EarlyProfile, EarlyStep, Feature, PolicyData
 from kdumplab.ranges import SZ_4G, SZ_4K, align_down, align_up, joined
@@ -64,7 +64,7 @@ KASLR_TABLES: tuple[tuple[int, int], ...] = tuple((v, k) for v in (0, 1, -1) for
 
 def boot_memblock(policy: PolicyData, machine: Machine) -> Memblock:
     """memblock as arm64_memblock_init leaves it: banks, firmware reservations, kernel, initrd, DTB."""
-    mb = Memblock.from_memory([Region(b.start, b.size, b.node, _bank_flags(b.nomap, b.hotplug, b.mirror))
+    mb = Memblock.from_memory([make_region(b.start, b.size, b.node, _bank_flags(b.nomap, b.hotplug, b.mirror))
                                for b in machine.banks]).draft()
     if policy.has(Feature.MEMBLOCK_RSRV_KERN):
         mb.alloc_flags = Flag.RSRV_KERN

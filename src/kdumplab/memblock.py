@@ -19,9 +19,9 @@ from dataclasses import dataclass, field, replace
 from operator import attrgetter
 
 from kdumplab.frozen import maker
-from kdumplab.ranges import SZ_4K, align_down, align_up
+from kdumplab.ranges import SZ_4K, align_up
 
-__all__ = ["Flag", "Region", "Memblock", "Draft", "NUMA_NO_NODE"]
+__all__ = ["Flag", "Region", "Memblock", "Draft", "NUMA_NO_NODE", "ANYWHERE", "make_region"]
 
 NUMA_NO_NODE = -1
 #: the end of a window that is the whole physical address space
@@ -39,6 +39,9 @@ class Flag(enum.Flag):
     #: MEMBLOCK_RSRV_KERN (7.x, include/linux/memblock.h): set on what memblock's allocators reserve, not on
     #: plain memblock_reserve() calls; regions with different flags never merge
     RSRV_KERN = enum.auto()
+
+
+_NONE = Flag.NONE  # (a module global: looked up faster than the enum's attribute on the hot path)
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -62,9 +65,13 @@ class Region:
 _make_region = maker(Region, ("base", "size", "nid", "flags", "end"))
 
 
-def _region(base: int, size: int, nid: int, flags: Flag) -> Region:
-    """``Region(base, size, nid, flags)`` for a base and size already known to be non-negative."""
+def make_region(base: int, size: int, nid: int, flags: Flag) -> Region:
+    """``Region(base, size, nid, flags)`` for a base and size already known to be non-negative (a checked
+    Machine's banks, the allocator's own arithmetic)."""
     return _make_region(base, size, nid, flags, base + size)
+
+
+_region = make_region
 
 
 _base = attrgetter("base")  # bisect keys (C-level getters: bisect calls them once per probe)
@@ -177,6 +184,8 @@ class Memblock:
     @classmethod
     def from_memory(cls, regions: tuple[Region, ...] | list[Region]) -> Memblock:
         """memblock_add() of each region: sorted, overlaps dropped, touching same-node regions merged."""
+        if len(regions) == 1:  # one bank: nothing to sort, drop or merge
+            return _memblock(tuple(regions), (), False, False, _NONE, ())
         merged: list[Region] = []
         # sorted as Region orders itself, but with the flags compared by value (Flag has no order: two banks
         # over the same range with other flags were a TypeError, found by tests/test_memblock.py)
@@ -224,34 +233,14 @@ class Memblock:
             return False
         return Flag.DRIVER_MANAGED not in m.flags
 
-    def _gaps(self, m: Region) -> list[tuple[int, int]]:
-        """The free parts of one memory region, low to high."""
-        out = []
-        cursor, m_end = m.base, m.end
-        reserved = self.reserved
-        for i in range(bisect_right(reserved, cursor, key=_end), len(reserved)):
-            r = reserved[i]
-            if r.base >= m_end:
-                break
-            if r.base > cursor:
-                out.append((cursor, r.base))
-            if r.end > cursor:
-                cursor = r.end
-        if cursor < m_end:
-            out.append((cursor, m_end))
-        return out
-
     def free_ranges(self, nid: int = NUMA_NO_NODE, flags: Flag = Flag.NONE) -> Iterator[tuple[int, int, int]]:
         """Free ``(start, end, nid)`` ranges, low to high (for_each_free_mem_range).
 
         Skipped like the kernel does: NOMAP memory (unless asked for), hot-pluggable memory when
         ``movable_node`` is on, non-mirrored memory when ``flags`` asks for MIRROR, driver-managed memory,
-        and other nodes when ``nid`` is given.
+        and other nodes when ``nid`` is given (:meth:`Draft.free_ranges`).
         """
-        for m in self.memory:
-            if (nid == NUMA_NO_NODE and m.flags is Flag.NONE and flags is Flag.NONE) or self._usable(m, nid, flags):
-                for lo, hi in self._gaps(m):
-                    yield lo, hi, m.nid
+        return iter(Draft(self).free_ranges(nid, flags))
 
     def find_in_range(self, size: int, align: int, start: int, end: int, nid: int = NUMA_NO_NODE,
                       flags: Flag = Flag.NONE) -> int | None:
@@ -269,28 +258,18 @@ class Memblock:
             end = start
         if not self.bottom_up:
             return self._find_top_down(size, align, start, end, nid, flags)
-        for m in self.memory:
-            if m.end <= start or m.base >= end or (nid != NUMA_NO_NODE and m.nid != nid) \
-                    or not self._usable(m, nid, flags):
-                continue
-            for lo, hi in self._gaps(m):
-                lo, hi = max(lo, start), min(hi, end)
-                if lo >= hi:
-                    continue
-                if self.bottom_up:
-                    cand = align_up(lo, align)
-                    if cand < hi and hi - cand >= size:
-                        return cand
-                elif hi >= size:
-                    cand = align_down(hi - size, align)
-                    if cand >= lo:
-                        return cand
+        for lo, hi, _ in self.free_ranges(nid, flags):  # bottom-up: the lowest aligned fit
+            lo, hi = max(lo, start), min(hi, end)
+            if lo < hi:
+                cand = align_up(lo, align)
+                if cand < hi and hi - cand >= size:
+                    return cand
         return None
 
     def _find_top_down(self, size: int, align: int, start: int, end: int, nid: int, flags: Flag) -> int | None:
         """find_in_range's top-down search: from the highest memory region down, and in each from its highest
         free part down, found lazily (a top-down allocation usually fits in the first one; tests/test_memblock.py
-        checks it against the plain search over :meth:`_gaps`)."""
+        checks it against a plain search over every free part)."""
         reserved = self.reserved
         plain = flags is Flag.NONE
         for m in reversed(self.memory):
@@ -368,9 +347,14 @@ class Memblock:
         Memblock at the end instead of one per request (a :class:`Draft`; tests/test_memblock.py compares the
         two request by request)."""
         d = Draft(self)
-        alloc = d.alloc_range
-        out = tuple([alloc(size, align, start, end, what, nid) for size, align, start, end, what, nid in requests])
-        return out, d.memblock()
+        find, reserve, flags = d._find, d.reserve, self.alloc_flags
+        out: list[int | None] = []
+        for size, align, start, end, what, nid in requests:  # Draft.alloc_range, request by request
+            addr = find(size, align, start, end, nid, True)
+            if addr is not None:
+                reserve(addr, size, what, flags)
+            out.append(addr)
+        return tuple(out), d.memblock()
 
     def draft(self) -> Draft:
         """A :class:`Draft` of this memblock: for a run of updates that needs only the result of the last."""
@@ -426,9 +410,13 @@ class Draft:
 
     def _memory_index(self) -> None:
         #: (base, end, nid) of each memory region, highest first, when all of them are plain memory
-        self._top_first: list[tuple[int, int, int]] | None = (
-            [(m.base, m.end, m.nid) for m in reversed(self.memory)]
-            if all(m.flags is Flag.NONE for m in self.memory) else None)
+        top: list[tuple[int, int, int]] | None = []
+        for m in reversed(self.memory):
+            if m.flags is not _NONE:
+                top = None
+                break
+            top.append((m.base, m.end, m.nid))  # type: ignore[union-attr]
+        self._top_first = top
 
     def memblock(self) -> Memblock:
         """The Memblock this draft now stands for."""
@@ -447,9 +435,32 @@ class Draft:
     def end_of_dram(self) -> int:
         return self.memory[-1].end if self.memory else 0
 
-    def free_ranges(self, nid: int = NUMA_NO_NODE, flags: Flag = Flag.NONE) -> Iterator[tuple[int, int, int]]:
-        """:meth:`Memblock.free_ranges`."""
-        return self._view().free_ranges(nid, flags)
+    def free_ranges(self, nid: int = NUMA_NO_NODE, flags: Flag = Flag.NONE) -> list[tuple[int, int, int]]:
+        """The free ``(start, end, nid)`` ranges, low to high, of the memory regions an allocation for ``nid``
+        with ``flags`` may use (:meth:`Memblock._usable`): memory less the reserved list, region by region."""
+        out = []
+        bases, ends = self._bases, self._ends
+        n = len(bases)
+        view = None
+        for m in self.memory:
+            if not (nid == NUMA_NO_NODE and m.flags is _NONE and flags is _NONE):
+                view = view or self._view()
+                if not view._usable(m, nid, flags):
+                    continue
+            cursor, m_end, m_nid = m.base, m.end, m.nid
+            i = bisect_right(ends, cursor)  # the first reserved region ending above the region's base
+            while i < n:
+                base = bases[i]
+                if base >= m_end:
+                    break
+                if base > cursor:
+                    out.append((cursor, base, m_nid))
+                if ends[i] > cursor:
+                    cursor = ends[i]
+                i += 1
+            if cursor < m_end:
+                out.append((cursor, m_end, m_nid))
+        return out
 
     # -- updates (as Memblock's, in place) ---------------------------------------------------------
 
