@@ -224,7 +224,7 @@ def page_table_pages(policy: PolicyData, mb: Memblock | Draft, pages_everywhere:
     assert policy.early is not None
     pte_span, pmd_span = table_spans(page_size)
     pages = policy.early.pt_extra_pages
-    mapped = [(r.base, r.end) for r in mb.memory if Flag.NOMAP not in r.flags]
+    mapped = [(r.base, r.end) for r in mb.memory if r.flags is Flag.NONE or Flag.NOMAP not in r.flags]
     if pages_everywhere:
         # Neighbouring pieces of RAM split by a NOMAP range (UEFI runtime regions) share the table page of
         # the span both reach into: counted once, as the kernel fills one table (every UEFI calibration boot:
@@ -340,8 +340,11 @@ def _cpu_nodes(p: EarlyProfile, cpus: int, numa: bool) -> int:
 
 def _count_indices(spans: list[tuple[int, int]], unit: int) -> int:
     """How many distinct ``unit``-sized blocks the half-open spans touch (present_section_nr's count)."""
+    if len(spans) == 1:  # (the loop below with one span)
+        base, end = spans[0]
+        return (end - 1) // unit - base // unit + 1
     count, last = 0, -1
-    for first, end in sorted((base // unit, (end - 1) // unit) for base, end in spans):
+    for first, end in sorted([(base // unit, (end - 1) // unit) for base, end in spans]):
         if end > last:
             count += end - max(first, last + 1) + 1
             last = end
