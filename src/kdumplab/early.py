@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from kdumplab.frozen import maker
 from kdumplab.machine import Machine
 from kdumplab.memblock import ANYWHERE, NUMA_NO_NODE, Draft, Flag, Memblock, make_region
 from kdumplab.outcome import EarlyAlloc
@@ -30,6 +31,8 @@ from kdumplab.ranges import SZ_4G, SZ_4K, align_down, align_up, joined
 __all__ = ["BootFacts", "boot_memblock", "dma_phys_limit", "low_limit", "run_step", "run_steps", "STRUCT_PAGE_SIZE"]
 
 STRUCT_PAGE_SIZE = 64
+#: ``EarlyAlloc(what, start, size)`` on the hot path (kdumplab.frozen: about ten a boot)
+_early_alloc = maker(EarlyAlloc, ("what", "start", "size"))
 MAX_PHYSMEM_BITS = 48  # arm64 sparsemem: the section roots cover 2^48 bytes in every Debian build
 
 
@@ -145,7 +148,7 @@ def free_pages(mb: Memblock | Draft, page: int) -> int:
 def _top(mb: Draft, size: int, align: int, what: str, nid: int = NUMA_NO_NODE, start: int = 0,
          end: int = ANYWHERE) -> EarlyAlloc | None:
     addr = mb.alloc_range(size, align, start, end, what, nid)
-    return EarlyAlloc(what, addr, size) if addr is not None else None
+    return _early_alloc(what, addr, size) if addr is not None else None
 
 
 def _pages_top_down(mb: Draft, count: int, page: int, what: str) -> int | None:
@@ -287,7 +290,7 @@ def _early_setup(policy: PolicyData, mb: Draft, machine: Machine, facts: BootFac
     pages += facts.kaslr_tables[1]
     first = _pages_top_down(mb, pages, page_size, "page tables")
     if first is not None:
-        allocs.append(EarlyAlloc("page tables", first, pages * page_size))
+        allocs.append(_early_alloc("page tables", first, pages * page_size))
     nodes = _nodes(mb, facts.memoryless_nodes)
     extra = len(nodes) - 1
     if not machine.acpi:  # setup_arch: "if (acpi_disabled) unflatten_device_tree();" (5.10 .. 7.2)
@@ -408,7 +411,7 @@ def _sparse(policy: PolicyData, mb: Draft, page_size: int, vmemmap_kaslr: int = 
         if policy.has(Feature.MEMMAP_PER_SECTION) and not basepages:
             # each section's memmap on its own (memmap_alloc per section), in the node only
             low = mb.alloc_repeated(sections, per_section, per_section, f"memmap node {nid}", nid, any_node=False)
-            a = None if low is None else EarlyAlloc(f"memmap node {nid}", low, size)
+            a = None if low is None else _early_alloc(f"memmap node {nid}", low, size)
         else:
             a = _top(mb, size, per_section, f"memmap node {nid}", nid=nid)
         vmemmap_tables = p.vmemmap_pt_pages + vmemmap_kaslr
@@ -417,7 +420,7 @@ def _sparse(policy: PolicyData, mb: Draft, page_size: int, vmemmap_kaslr: int = 
         if a is not None and basepages:  # sparse_buffer_fini: the unused rest of the buffer is freed
             used = sections * memmap
             mb.free(a.start + used, size - used)
-            a = EarlyAlloc(a.what, a.start, used)
+            a = _early_alloc(a.what, a.start, used)
         allocs.append(a) if a else None
     return allocs
 
@@ -444,7 +447,7 @@ def _cma(policy: PolicyData, mb: Draft, cma_bytes: int, limit: int, memoryless: 
     if addr is None:
         addr = mb.alloc_range(size, align, 0, limit, "CMA")
     if addr is not None:
-        allocs.append(EarlyAlloc("CMA", addr, size))
+        allocs.append(_early_alloc("CMA", addr, size))
     nodes = _nodes(mb)
     if policy.has(Feature.PERNODE_CMA) and len(nodes) + len(memoryless) > 1:
         for nid, lo, hi in nodes:
@@ -454,7 +457,7 @@ def _cma(policy: PolicyData, mb: Draft, cma_bytes: int, limit: int, memoryless: 
             if a is None:
                 a = mb.alloc_range(size, align, lo, hi, f"CMA node {nid}", nid)
             if a is not None:
-                allocs.append(EarlyAlloc(f"CMA node {nid}", a, size))
+                allocs.append(_early_alloc(f"CMA node {nid}", a, size))
     return allocs
 
 
@@ -479,7 +482,7 @@ def _x86_setup(policy: PolicyData, mb: Draft, page_size: int) -> list[EarlyAlloc
     allocs: list[EarlyAlloc] = []
     first = _pages_top_down(mb, p.pt_extra_pages, page_size, "page tables")
     if first is not None:
-        allocs.append(EarlyAlloc("page tables", first, p.pt_extra_pages * page_size))
+        allocs.append(_early_alloc("page tables", first, p.pt_extra_pages * page_size))
     for nid, _lo, _hi in _nodes(mb):
         a = _top(mb, p.node_data, 64, f"node data {nid}", nid=nid)
         allocs.append(a) if a else None

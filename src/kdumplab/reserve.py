@@ -8,13 +8,19 @@ computes it); output is the regions, the kernel's log lines, and memblock afterw
 from __future__ import annotations
 
 from dataclasses import dataclass
+from operator import attrgetter
 
+from kdumplab.frozen import maker
 from kdumplab.memblock import Memblock
 from kdumplab.outcome import CrashRegion, Role
 from kdumplab.policy import Feature, PolicyData
 from kdumplab.ranges import align_up
 
 __all__ = ["Placement", "reserve_crashkernel"]
+
+#: ``CrashRegion(role, start, end, name, nomap, high, in_iomem)`` for values reserve_crashkernel made itself
+_crash_region = maker(CrashRegion, ("role", "start", "end", "name", "nomap", "high", "in_iomem"))
+_start = attrgetter("start")
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,7 +100,7 @@ def reserve_crashkernel(policy: PolicyData, mb: Memblock, size: int, base: int |
     def main_region(addr: int) -> CrashRegion:
         # 6.12+: a resource with start == end is never inserted into /proc/iomem
         shown = not (policy.has(Feature.IOMEM_ONLY_IF_NONEMPTY) and size == 1)
-        return CrashRegion(Role.MAIN, addr, addr + size, policy.main_name, high=addr >= low_max, in_iomem=shown)
+        return _crash_region(Role.MAIN, addr, addr + size, policy.main_name, False, addr >= low_max, shown)
 
     if policy.has(Feature.X86_LEGACY):
         return _reserve_x86_legacy(policy, mb, size, base, high, low_size, low_max, main_region)
@@ -194,12 +200,13 @@ def reserve_crashkernel(policy: PolicyData, mb: Memblock, size: int, base: int |
                              after.free(addr, size))
         after = after2
     log.append(_main_line(addr, size))
-    regions = tuple(r for r in (low_region, main_region(addr)) if r)
+    main = main_region(addr)
+    regions = (main,) if low_region is None else tuple(sorted((low_region, main), key=_start))
     where = "above" if addr >= low_max else "below"
     reason = f"reserved {where} the low limit {low_max:#x} in the window [{used[0]:#x}, {used[1]:#x})"
     if len(windows) > 1 and used != windows[0]:
         reason += " after the first window had no room"
-    return Placement(tuple(sorted(regions, key=lambda r: r.start)), tuple(log), reason, after)
+    return Placement(regions, tuple(log), reason, after)
 
 
 def _reserve_x86_legacy(policy: PolicyData, mb: Memblock, size: int, base: int | None, high: bool,
