@@ -475,7 +475,11 @@ def test_lines_from_the_tree_equal_the_lines_read_from_the_text(tree):
     from kdumplab.iomem import render
     from kdumplab.kexec import iomem_lines
 
-    assert iomem_lines(tree) == parse_iomem_lines(render(tree))
+    want = parse_iomem_lines(render(tree))
+    assert iomem_lines(tree) == want
+    # again, the entries now known by identity, and each entry in a tree of its own or in another order
+    assert iomem_lines(tree) == want
+    assert iomem_lines(tree[::-1]) == parse_iomem_lines(render(tree[::-1]))
 
 
 def _plain_locate_hole(ram, segs, size, lo, hi, top_down, page):

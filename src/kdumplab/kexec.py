@@ -300,18 +300,35 @@ def parse_iomem_lines(text: str) -> tuple[IomemLine, ...]:
 
 def iomem_lines(tree: Iterable[Resource]) -> tuple[IomemLine, ...]:
     """What :func:`parse_iomem_lines` reads from ``iomem.render(tree)``, taken from the tree itself (depth capped
-    as the kernel prints it): ``model.run`` hands these to kexec-tools without printing and parsing the text."""
+    as the kernel prints it): ``model.run`` hands these to kexec-tools without printing and parsing the text.
+
+    A top-level entry that is the very object of an earlier call gives the lines made then: a machine's device
+    entries are the same objects in every tree ``iomem_build`` makes for it, a sweep's points included."""
     out: list[IomemLine] = []
 
-    def visit(level: tuple[Resource, ...] | Iterable[Resource], depth: int) -> None:
+    def visit(level: tuple[Resource, ...], depth: int) -> None:
         shown = min(depth, MAX_IORES_LEVEL)
         for r in level:
             out.append(_iomem_line(r.start, r.end - 1, r.name, shown))
             if r.children:
                 visit(r.children, depth + 1)
 
-    visit(tree, 0)
+    for top in tree:
+        seen = _TOP_LINES.get(id(top))
+        if seen is not None and seen[0] is top:  # (the entry is held there, so its id cannot be reused)
+            out += seen[1]
+            continue
+        first = len(out)
+        visit((top,), 0)
+        if len(_TOP_LINES) >= _TOP_LINES_MAX:
+            _TOP_LINES.clear()
+        _TOP_LINES[id(top)] = (top, tuple(out[first:]))
     return tuple(out)
+
+
+#: :func:`iomem_lines`' lines of the top-level entries it has seen, by identity (cleared when full)
+_TOP_LINES: dict[int, tuple[Resource, tuple[IomemLine, ...]]] = {}
+_TOP_LINES_MAX = 256
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -413,6 +430,10 @@ class _CrashPass:
     low: list[Span] = field(default_factory=list)
 
 
+#: the names iomem_range_callback acts on (a line with any other name changes nothing)
+_CRASH_PASS_NAMES = frozenset(("Crash kernel (low)", "Crash kernel", "System RAM", "Kernel code", "Kernel data"))
+
+
 def _crash_pass(tools: KexecTools, lines: tuple[IomemLine, ...]) -> _CrashPass:
     """crashdump-arm64.c iomem_range_callback over kexec_iomem_for_each_line (run from main's reservation
     check): 'Crash kernel' -> usable list, 'System RAM' -> RAM list, 'Kernel code'/'Kernel data' -> kernel.
@@ -424,6 +445,8 @@ def _crash_pass(tools: KexecTools, lines: tuple[IomemLine, ...]) -> _CrashPass:
     """
     out = _CrashPass([], [], None, None, [])
     for ln in lines:
+        if ln.name not in _CRASH_PASS_NAMES:
+            continue  # the callback ignores it (most lines: "reserved" and the devices)
         span = (ln.start, ln.last)
         if tools.reads_low_region and ln.name == "Crash kernel (low)":
             if out.low:  # mem_regions_add into the one-slot list fails: the callback fails, the read stops
