@@ -31,12 +31,12 @@ there names its caller) and the percpu ones follow from the ``percpu: Embedded .
 from __future__ import annotations
 
 from kdumplab.machine import Machine
-from kdumplab.memblock import NUMA_NO_NODE, Memblock
+from kdumplab.memblock import Draft, Memblock
 from kdumplab.memparse import MemparseFlavour, memparse
 from kdumplab.policy import LateProfile
 from kdumplab.ranges import align_up
 
-__all__ = ["late_allocations", "log_buf_len", "standard_resources"]
+__all__ = ["late_allocations", "log_buf_len", "request_standard_resources", "standard_resources"]
 
 U64_MAX = (1 << 64) - 1
 SMP_CACHE_BYTES = 64
@@ -50,16 +50,21 @@ IO_TLB_MIN_SLABS = 512  # 1 MiB
 
 
 def standard_resources(mb: Memblock) -> Memblock:
+    """:func:`request_standard_resources` on a Memblock value."""
+    d = mb.draft()
+    request_standard_resources(d)
+    return d.memblock()
+
+
+def request_standard_resources(d: Draft) -> None:
     """request_standard_resources: the array of one resource per memblock memory region."""
-    _, mb = mb.alloc_range(RESOURCE_SIZE * len(mb.memory), SMP_CACHE_BYTES, 0, U64_MAX, "standard resources")
-    return mb
+    d.alloc_range(RESOURCE_SIZE * len(d.memory), SMP_CACHE_BYTES, 0, U64_MAX, "standard resources")
 
 
-def _command_line(mb: Memblock, cmdline: str) -> Memblock:
+def _command_line(d: Draft, cmdline: str) -> None:
     size = len(cmdline.encode()) + 1
-    _, mb = mb.alloc_many((size, SMP_CACHE_BYTES, 0, U64_MAX, what, NUMA_NO_NODE)
-                          for what in ("saved_command_line", "static_command_line"))
-    return mb
+    for what in ("saved_command_line", "static_command_line"):
+        d.alloc_range(size, SMP_CACHE_BYTES, 0, U64_MAX, what)
 
 
 def _first_chunk_maps(start_offset: int, map_size: int, page: int, lp: LateProfile) -> tuple[int, ...]:
@@ -72,7 +77,7 @@ def _first_chunk_maps(start_offset: int, map_size: int, page: int, lp: LateProfi
     return (lp.percpu_chunk_struct + 8 * -(-pages // 64), longs * 8, (-(-(bits + 1) // 64)) * 8, pages * PCPU_BLOCK_MD)
 
 
-def _percpu(mb: Memblock, page: int, lp: LateProfile, cpus: int = 1) -> Memblock:
+def _percpu(d: Draft, page: int, lp: LateProfile, cpus: int = 1) -> None:
     """pcpu_embed_first_chunk with every CPU in one group (QEMU puts all -smp CPUs on node 0): one unit per
     CPU in a single page-aligned allocation, then the group offsets and sizes (unsigned long each), the unit
     map (an int per CPU) and the unit offsets (an unsigned long per CPU)."""
@@ -81,15 +86,14 @@ def _percpu(mb: Memblock, page: int, lp: LateProfile, cpus: int = 1) -> Memblock
     if reserved:
         sizes += _first_chunk_maps(static % page, reserved, page, lp)
     sizes += _first_chunk_maps((static + reserved) % page, lp.percpu_dynamic, page, lp)
-    (ai, areas, *_), mb = mb.alloc_many(
-        [(page, page, 0, U64_MAX, "percpu alloc info", NUMA_NO_NODE),
-         (page, SMP_CACHE_BYTES, 0, U64_MAX, "percpu areas", NUMA_NO_NODE),
-         (lp.percpu_unit * cpus, page, 0, U64_MAX, "percpu first chunk", 0)]
-        + [(size, SMP_CACHE_BYTES, 0, U64_MAX, "percpu tables", NUMA_NO_NODE) for size in sizes])
+    ai = d.alloc_range(page, page, 0, U64_MAX, "percpu alloc info")
+    areas = d.alloc_range(page, SMP_CACHE_BYTES, 0, U64_MAX, "percpu areas")
+    d.alloc_range(lp.percpu_unit * cpus, page, 0, U64_MAX, "percpu first chunk", 0)
+    for size in sizes:
+        d.alloc_range(size, SMP_CACHE_BYTES, 0, U64_MAX, "percpu tables")
     for addr in (ai, areas):
         if addr is not None:
-            mb = mb.free(addr, page)
-    return mb
+            d.free(addr, page)
 
 
 PRB_AVGBITS = 5  # kernel/printk/printk.c: one ring descriptor per 2^5 bytes of text
@@ -112,22 +116,21 @@ def log_buf_len(cmdline: str, built_in: int) -> int:
     return size
 
 
-def _log_buf(mb: Memblock, cmdline: str, lp: LateProfile) -> Memblock:
+def _log_buf(d: Draft, cmdline: str, lp: LateProfile) -> None:
     """setup_log_buf(0): with a larger ``log_buf_len=``, the new text buffer, the descriptor array and the info
     array, each memblock_alloc'd top down (8-byte aligned) and kept. Checked against 16K boots with
     ``log_buf_len=1M`` (0x480000 bytes more reserved at the top of RAM, tests/data/boots-uefi/holdout4-*), and
     held out: 6.1 with 300K (512 KiB), 7.2 with 4M (tests/data/boots/6.1-holdout-logbuf*, boots-uefi/7.2-holdout4-*)."""
     size = log_buf_len(cmdline, lp.log_buf_len) if "log_buf_len=" in cmdline else 0
     if not size:
-        return mb
+        return
     count = size >> PRB_AVGBITS
-    _, mb = mb.alloc_many((n, LOG_ALIGN, 0, U64_MAX, what, NUMA_NO_NODE) for n, what in
-                          ((size, "printk log_buf"), (count * lp.printk_desc, "printk descs"),
-                           (count * lp.printk_info, "printk infos")))
-    return mb
+    for n, what in ((size, "printk log_buf"), (count * lp.printk_desc, "printk descs"),
+                    (count * lp.printk_info, "printk infos")):
+        d.alloc_range(n, LOG_ALIGN, 0, U64_MAX, what)
 
 
-def _hashes(mb: Memblock, page: int, struct_page: int, kernel_pages: int | None) -> Memblock:
+def _hashes(d: Draft, page: int, struct_page: int, kernel_pages: int | None, ram: int) -> None:
     """The dentry and inode hashes: one pointer per 8 KiB and per 16 KiB of nr_kernel_pages, rounded up to
     1 MiB and then to a power of two; alloc_large_system_hash scales by bytes, so 16K pages give the same
     sizes. With more than one NUMA node they come from vmalloc after mm_init (hashdist).
@@ -138,17 +141,16 @@ def _hashes(mb: Memblock, page: int, struct_page: int, kernel_pages: int | None)
     calc_nr_kernel_pages, called in free_area_init) it is memblock's free pages at that point,
     ``kernel_pages``: 6.12 calls it right after sparse_init, before CMA and the crash region; 7.2 after
     both, so there the crash region shrinks them (7.2 on 2 GiB with crashkernel=1G: 131072 dentry entries,
-    tests/data/realboots/7.2-2G-a06-*)."""
-    if len({r.nid for r in mb.memory}) > 1:
-        return mb
+    tests/data/realboots/7.2-2G-a06-*). ``ram``: memblock_phys_mem_size()."""
+    if len({r.nid for r in d.memory}) > 1:
+        return
     if kernel_pages is None:
-        present = mb.phys_mem_size() // page
+        present = ram // page
         kernel_pages = present - -(-present * struct_page // page)
     kernel_bytes = align_up(kernel_pages * page, 1 << 20)
-    _, mb = mb.alloc_many((8 << max((kernel_bytes >> scale) - 1, 1).bit_length(), SMP_CACHE_BYTES, 0, U64_MAX, what,
-                           NUMA_NO_NODE)  # entries (a power of two) of 8 bytes
-                          for what, scale in (("dentry hash", 13), ("inode hash", 14)))  # fs/dcache.c, fs/inode.c
-    return mb
+    for what, scale in (("dentry hash", 13), ("inode hash", 14)):  # fs/dcache.c, fs/inode.c
+        # entries (a power of two) of 8 bytes
+        d.alloc_range(8 << max((kernel_bytes >> scale) - 1, 1).bit_length(), SMP_CACHE_BYTES, 0, U64_MAX, what)
 
 
 def _bounce_nslabs(ram: int) -> int:
@@ -159,45 +161,48 @@ def _bounce_nslabs(ram: int) -> int:
     return 1 << (slabs - 1).bit_length()
 
 
-def _swiotlb(mb: Memblock, page: int, low_max: int, lp: LateProfile, cpus: int = 1) -> Memblock:
+def _swiotlb(d: Draft, page: int, low_max: int, lp: LateProfile, cpus: int, ram: int) -> None:
     """mem_init: swiotlb when RAM reaches above the DMA limit (or, 6.5+, a small kmalloc bounce buffer);
     the buffer comes from below the limit and nothing more is allocated when it does not fit. 6.1+ split it
     into one area per possible CPU, rounded up to a power of two (kernel/dma/swiotlb.c swiotlb_init_remap:
-    "software IO TLB: area num 2." with -smp 2), each a 16-byte struct io_tlb_area in the area array."""
+    "software IO TLB: area num 2." with -smp 2), each a 16-byte struct io_tlb_area in the area array.
+    ``ram``: memblock_phys_mem_size()."""
     areas = 1 << (cpus - 1).bit_length()  # swiotlb_adjust_nareas(num_possible_cpus())
-    if mb.end_of_dram() > low_max:
+    if d.end_of_dram() > low_max:
         nslabs = SWIOTLB_DEFAULT >> IO_TLB_SHIFT
     elif lp.bounce_when_low_only:
         # round_up_default_nslabs: at least one segment of 128 slabs per area
-        nslabs = max(min(_bounce_nslabs(mb.phys_mem_size()), SWIOTLB_DEFAULT >> IO_TLB_SHIFT),
-                     IO_TLB_SEGSIZE * areas)
+        nslabs = max(min(_bounce_nslabs(ram), SWIOTLB_DEFAULT >> IO_TLB_SHIFT), IO_TLB_SEGSIZE * areas)
     else:
-        return mb
-    buf, mb = mb.alloc_range(nslabs << IO_TLB_SHIFT, page, 0, low_max, "swiotlb")
+        return
+    buf = d.alloc_range(nslabs << IO_TLB_SHIFT, page, 0, low_max, "swiotlb")
     while buf is None and lp.swiotlb_halves and nslabs > IO_TLB_MIN_SLABS:
         nslabs = align_up(nslabs >> 1, IO_TLB_SEGSIZE)  # "SWIOTLB bounce buffer size adjusted N -> M slabs"
-        buf, mb = mb.alloc_range(nslabs << IO_TLB_SHIFT, page, 0, low_max, "swiotlb")
+        buf = d.alloc_range(nslabs << IO_TLB_SHIFT, page, 0, low_max, "swiotlb")
     if buf is None:
-        return mb  # "software IO TLB: Cannot allocate buffer"
+        return  # "software IO TLB: Cannot allocate buffer"
     if lp.swiotlb_meta == "list+orig":
         metadata = ((align_up(nslabs * 4, page), page), (align_up(nslabs * 8, page), page))
     else:
         areas = min(areas, nslabs // IO_TLB_SEGSIZE)  # limit_nareas
         metadata = ((align_up(nslabs * 24, page), page), (16 * areas, SMP_CACHE_BYTES))
     for size, align in metadata:
-        _, mb = mb.alloc_range(size, align, 0, U64_MAX, "swiotlb metadata")
-    return mb
+        d.alloc_range(size, align, 0, U64_MAX, "swiotlb metadata")
 
 
 def late_allocations(lp: LateProfile, mb: Memblock, machine: Machine, low_max: int, cmdline: str,
                      resources_done: bool, free_after_sparse: int | None = None, struct_page: int = 64) -> Memblock:
     """memblock.reserved when arch_initcall builds /proc/iomem's reserved lines (see the module docstring);
-    ``resources_done``: request_standard_resources already ran as an early step (7.x)."""
+    ``resources_done``: request_standard_resources already ran as an early step (7.x). The steps update one
+    :class:`~kdumplab.memblock.Draft` (memblock's lists changed in place): only the state after the last is kept."""
     page = machine.page_size
+    ram = mb.phys_mem_size()  # no step adds or removes memory
+    d = mb.draft()
     if not resources_done:
-        mb = standard_resources(mb)
-    mb = _command_line(mb, cmdline)
-    mb = _percpu(mb, page, lp, machine.cpus)
-    mb = _log_buf(mb, cmdline, lp)
-    mb = _hashes(mb, page, struct_page, free_after_sparse if lp.kernel_pages_from_free else None)
-    return _swiotlb(mb, page, low_max, lp, machine.cpus)
+        request_standard_resources(d)
+    _command_line(d, cmdline)
+    _percpu(d, page, lp, machine.cpus)
+    _log_buf(d, cmdline, lp)
+    _hashes(d, page, struct_page, free_after_sparse if lp.kernel_pages_from_free else None, ram)
+    _swiotlb(d, page, low_max, lp, machine.cpus, ram)
+    return d.memblock()
