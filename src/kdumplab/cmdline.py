@@ -18,9 +18,8 @@ Sizes are returned as parsed (not page-rounded). Everything here is pure: no I/O
 from __future__ import annotations
 
 import enum
-import functools
 import re
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 from kdumplab.memparse import U64_MAX, MemparseFlavour, memparse_bytes
 from kdumplab.ranges import SZ_128M
@@ -415,19 +414,8 @@ class _Sub:
     earlier: int = 0
 
 
-@functools.lru_cache(maxsize=4096)
-def _memparse_cached(buf: bytes, pos: int, saturate: bool) -> tuple[int, int]:
-    return memparse_bytes(buf, pos, MemparseFlavour.SATURATE if saturate else MemparseFlavour.WRAP)
-
-
-def _memparse_at(buf: bytes, pos: int, flavour: MemparseFlavour) -> tuple[int, int]:
-    """memparse_bytes, remembered per (line, place, flavour): a sweep parses one command line for every RAM
-    size and reads the same places each time (keyed by a bool: an Enum's hash is a Python call)."""
-    return _memparse_cached(buf, pos, flavour is MemparseFlavour.SATURATE)
-
-
 def _parse_simple(buf: bytes, cur: int, g: Grammar, sub: _Sub) -> None:
-    size, end = _memparse_at(buf, cur, g.memparse)
+    size, end = memparse_bytes(buf, cur, g.memparse)
     sub.size = size
     if end == cur:
         sub.log.append(LogLine("warn", "crashkernel: memory value expected"))
@@ -435,75 +423,138 @@ def _parse_simple(buf: bytes, cur: int, g: Grammar, sub: _Sub) -> None:
         return
     if end < len(buf) and buf[end] == 0x40:  # '@'
         # a missing offset is not an error: memparse gives 0 = automatic; text after it is ignored
-        sub.base, _ = _memparse_at(buf, end + 1, g.memparse)
+        sub.base, _ = memparse_bytes(buf, end + 1, g.memparse)
     elif end < len(buf) and buf[end] != 0x20:
         ch = _char(buf, end)
         sub.log.append(LogLine("warn", f"crashkernel: unrecognized char: {ch}"))
         sub.ret, sub.why = _EINVAL, f"has an unrecognized char {ch!r} after the size"
 
 
-def _parse_ranges(buf: bytes, cur: int, ram: int, g: Grammar, sub: _Sub) -> None:
-    total = -(-ram // g.range_ram_round) * g.range_ram_round if g.range_ram_round else ram
-    total &= U64_MAX
+@dataclass(frozen=True, slots=True)
+class _RangeEntry:
+    """One ``START-[END]:SIZE`` of a range list (``end`` U64_MAX when omitted), and what the kernel reads after
+    it when it is the entry that matches: the offset after the token's ``@`` (0: no ``@``), or
+    ``offset_missing`` when that ``@`` has no value."""
+
+    start: int
+    end: int
+    size: int
+    offset: int
+    offset_missing: bool
+
+
+@dataclass(frozen=True, slots=True)
+class _RangeList:
+    """The last plain token in the range-list grammar, parsed as far as the kernel could read it for any RAM:
+    its entries in order, and the warning and reason of the syntax error met after the last of them (None:
+    the list ends there). Which entry is read, and so which error is seen, depends on RAM: :func:`_select_range`.
+    """
+
+    token: str
+    earlier: int
+    entries: tuple[_RangeEntry, ...]
+    error: tuple[str, str] | None
+
+
+def _range_offset(buf: bytes, cur: int, g: Grammar) -> tuple[int, bool]:
+    """After a matching entry the kernel skips to the token's end or its ``@`` and memparses the offset there."""
+    n = len(buf)
+    while cur < n and buf[cur] not in (0x20, 0x40):
+        cur += 1
+    if cur < n and buf[cur] == 0x40:
+        cur += 1
+        base, tmp = memparse_bytes(buf, cur, g.memparse)
+        return (0, True) if tmp == cur else (base, False)
+    return 0, False
+
+
+def _parse_range_list(buf: bytes, cur: int, g: Grammar, token: str, earlier: int) -> _RangeList:
+    """parse_crashkernel_mem's reading of the list, entry by entry, up to its end or its first syntax error.
+    The kernel stops early at the entry that matches RAM (or at a size not below RAM); everything it reads up
+    to there is the same for every RAM, which is why a sweep parses the list once (:func:`_select_range`)."""
     n = len(buf)
 
     def at(i: int) -> int:
         return buf[i] if i < n else 0
 
-    def fail(text: str, why: str) -> None:
-        sub.log.append(LogLine("warn", text))
-        sub.ret, sub.why = _EINVAL, why
-
+    entries: list[_RangeEntry] = []
+    error = None
     while True:
-        start, tmp = _memparse_at(buf, cur, g.memparse)
+        start, tmp = memparse_bytes(buf, cur, g.memparse)
         if tmp == cur:
-            return fail("crashkernel: Memory value expected", "has a range with no start value")
+            error = ("crashkernel: Memory value expected", "has a range with no start value")
+            break
         cur = tmp
         if at(cur) != 0x2D:  # '-'
-            return fail("crashkernel: '-' expected", "has a range start not followed by '-'")
+            error = ("crashkernel: '-' expected", "has a range start not followed by '-'")
+            break
         cur += 1
         end = U64_MAX
         if at(cur) != 0x3A:  # ':'
-            end, tmp = _memparse_at(buf, cur, g.memparse)
+            end, tmp = memparse_bytes(buf, cur, g.memparse)
             if tmp == cur:
-                return fail("crashkernel: Memory value expected", "has a range with no end value")
+                error = ("crashkernel: Memory value expected", "has a range with no end value")
+                break
             cur = tmp
             if end <= start:
-                return fail("crashkernel: end <= start", "has a range whose end is not above its start")
+                error = ("crashkernel: end <= start", "has a range whose end is not above its start")
+                break
         if at(cur) != 0x3A:
-            return fail("crashkernel: ':' expected", "has a range not followed by ':'")
-        cur += 1
-        size, tmp = _memparse_at(buf, cur, g.memparse)
-        if tmp == cur:
-            return fail(g.msg_range_no_size, "has a range with no size after ':'")
-        cur = tmp
-        if size >= total:
-            return fail("crashkernel: invalid size",
-                        f"has a range size {size:#x} >= the RAM used for matching ({total:#x})")
-        if start <= total < end:
-            sub.size = size
+            error = ("crashkernel: ':' expected", "has a range not followed by ':'")
             break
+        cur += 1
+        size, tmp = memparse_bytes(buf, cur, g.memparse)
+        if tmp == cur:
+            error = (g.msg_range_no_size, "has a range with no size after ':'")
+            break
+        cur = tmp
+        entries.append(_RangeEntry(start, end, size, *_range_offset(buf, cur, g)))
         more = at(cur) == 0x2C  # ','
         cur += 1
         if not more:
             break
-    if sub.size > 0:
-        while cur < n and buf[cur] not in (0x20, 0x40):
-            cur += 1
-        if at(cur) == 0x40:
-            cur += 1
-            base, tmp = _memparse_at(buf, cur, g.memparse)
-            if tmp == cur:
-                return fail(g.msg_range_at_no_value, "has '@' with no offset after the matching range")
-            sub.base = base
+    return _RangeList(token, earlier, tuple(entries), error)
+
+
+def _select_range(rl: _RangeList, ram: int, g: Grammar) -> _Sub:
+    """parse_crashkernel_mem for one RAM size over a parsed list: the entries in order, each refused when its
+    size is not below RAM (rounded where the generation rounds) and taken when ``START <= RAM < END``; past the
+    last entry, the list's syntax error if it has one. Equal to reading the token afresh for this RAM
+    (tests/test_cmdline.py, test_split_parse_equals_reading_afresh)."""
+    sub = _Sub(ret="", size=0, base=0, log=[], token=rl.token, why="", earlier=rl.earlier)
+    total = -(-ram // g.range_ram_round) * g.range_ram_round if g.range_ram_round else ram
+    total &= U64_MAX
+
+    def fail(text: str, why: str) -> _Sub:
+        sub.log.append(LogLine("warn", text))
+        sub.ret, sub.why = _EINVAL, why
+        return sub
+
+    match = None
+    for e in rl.entries:
+        if e.size >= total:
+            return fail("crashkernel: invalid size",
+                        f"has a range size {e.size:#x} >= the RAM used for matching ({total:#x})")
+        if e.start <= total < e.end:
+            match = e
+            break
+    else:
+        if rl.error is not None:
+            return fail(*rl.error)
+    if match is not None and match.size > 0:
+        sub.size = match.size
+        if match.offset_missing:
+            return fail(g.msg_range_at_no_value, "has '@' with no offset after the matching range")
+        sub.base = match.offset
     else:
         sub.log.append(LogLine("info", "crashkernel size resulted in zero bytes"))
         sub.why = f"has no range matching RAM {total:#x}" + (
             f" (RAM {ram:#x} rounded up to {g.range_ram_round >> 20} MiB)" if total != ram else "")
+    return sub
 
 
 def _parse_suffix(buf: bytes, cur: int, suffix: bytes, g: Grammar, sub: _Sub) -> None:
-    size, end = _memparse_at(buf, cur, g.memparse)
+    size, end = memparse_bytes(buf, cur, g.memparse)
     sub.size = size
     if end == cur:
         sub.log.append(LogLine("warn", "crashkernel: memory value expected"))
@@ -521,8 +572,9 @@ def _parse_suffix(buf: bytes, cur: int, suffix: bytes, g: Grammar, sub: _Sub) ->
         sub.ret, sub.why = _EINVAL, f"has an unrecognized char {ch!r} after {_show(suffix)}"
 
 
-def _lookup(buf: bytes, ram: int, g: Grammar, suffix: str | None) -> _Sub:
-    """__parse_crashkernel: find the last token of the class and parse it."""
+def _find(buf: bytes, g: Grammar, suffix: str | None) -> _Sub | _RangeList:
+    """__parse_crashkernel as far as RAM does not matter: find the last token of the class and parse it (a
+    plain token in the range-list grammar as a :class:`_RangeList`, which :func:`_select_range` reads)."""
     sfx = tuple(s.encode() for s in g.suffixes)
     sub = _Sub(ret="", size=0, base=0, log=[], token="", why="")
     found = _class_tokens(buf, sfx, None if suffix is None else suffix.encode())
@@ -540,10 +592,58 @@ def _lookup(buf: bytes, ram: int, g: Grammar, suffix: str | None) -> _Sub:
     colon = buf.find(b":", cur)
     space = buf.find(b" ", cur)
     if colon >= 0 and (space < 0 or colon < space):
-        _parse_ranges(buf, cur, ram, g, sub)
-    else:
-        _parse_simple(buf, cur, g, sub)
+        return _parse_range_list(buf, cur, g, sub.token, sub.earlier)
+    _parse_simple(buf, cur, g, sub)
     return sub
+
+
+@dataclass(frozen=True, slots=True)
+class _Line:
+    """A command line as one grammar reads it, whatever the RAM: the kernel's bytes of it, whether it was cut
+    (and the reason's note when that changed the tokens), whether ``crashkernel`` is an early parameter, and
+    each class's last token parsed on first use (:meth:`lookup`; never changed once made)."""
+
+    grammar: Grammar
+    buf: bytes
+    truncated: bool
+    early: bool
+    note: str
+    found: dict[str | None, _Sub | _RangeList] = field(default_factory=dict)
+
+    def lookup(self, suffix: str | None, ram: int) -> _Sub:
+        """__parse_crashkernel of the class (``suffix`` None: plain) at this RAM."""
+        try:
+            found = self.found[suffix]
+        except KeyError:
+            found = self.found[suffix] = _find(self.buf, self.grammar, suffix)
+        return _select_range(found, ram, self.grammar) if type(found) is _RangeList else found  # type: ignore[return-value]
+
+
+def _read_line(cmdline: str, g: Grammar) -> _Line:
+    buf, truncated = kernel_command_line(cmdline, g.command_line_size)
+    note = ""
+    if truncated:
+        full = cmdline.encode("utf-8", "surrogatepass").split(b"\0", 1)[0]
+        if [full[s:e] for s, e in _matches(full)] != [buf[s:e] for s, e in _matches(buf)]:
+            note = f" (the command line was cut to {g.command_line_size - 1} bytes, which changed the " \
+                   f"crashkernel= tokens the kernel sees)"
+    return _Line(g, buf, truncated, has_crashkernel_early_param(buf), note)
+
+
+#: the lines read so far, by (command line, id of the grammar); an entry holds its grammar, so the id stays its
+_LINES: dict[tuple[str, int], _Line] = {}
+_LINES_MAX = 1024
+
+
+def _line(cmdline: str, g: Grammar) -> _Line:
+    """:func:`_read_line`, remembered: a sweep asks for one line at every RAM size (keyed by the grammar's
+    identity, which costs no hashing of its fields)."""
+    line = _LINES.get((cmdline, id(g)))
+    if line is None or line.grammar is not g:
+        if len(_LINES) >= _LINES_MAX:
+            _LINES.clear()
+        line = _LINES[(cmdline, id(g))] = _read_line(cmdline, g)
+    return line
 
 
 # --- combination per generation ---------------------------------------------------------------------
@@ -581,25 +681,20 @@ def parse_crashkernel(cmdline: str, grammar: Grammar, system_ram: int) -> ParseR
     """Model of the arch's ``reserve_crashkernel`` parse step for ``grammar`` (never raises).
 
     ``system_ram`` is memblock_phys_mem_size() at reservation time (unrounded; range lists round it where
-    the generation does).
+    the generation does). The line's syntax is read once per (line, grammar) (:class:`_Line`); only the choice
+    of a range-list entry and the size checks against RAM run for each RAM.
     """
     g = grammar
     ram = min(max(int(system_ram), 0), U64_MAX)
-    buf, truncated = kernel_command_line(cmdline, g.command_line_size)
-    early = has_crashkernel_early_param(buf)
-    note = ""
-    if truncated:
-        full = cmdline.encode("utf-8", "surrogatepass").split(b"\0", 1)[0]
-        if [full[s:e] for s, e in _matches(full)] != [buf[s:e] for s, e in _matches(buf)]:
-            note = f" (the command line was cut to {g.command_line_size - 1} bytes, which changed the " \
-                   f"crashkernel= tokens the kernel sees)"
+    line = _line(cmdline, g)
+    early, note, truncated = line.early, line.note, line.truncated
     log: list[LogLine] = []
     low_log: tuple[LogLine, ...] = ()
 
     def result(req: CrashRequest | None, reason: str) -> ParseResult:
         return ParseResult(req, tuple(log), reason + note, early, low_log, truncated)
 
-    plain = _lookup(buf, ram, g, None)
+    plain = line.lookup(None, ram)
     log += plain.log
     plain_ok = plain.ret == "" and plain.size > 0
 
@@ -608,15 +703,15 @@ def parse_crashkernel(cmdline: str, grammar: Grammar, system_ram: int) -> ParseR
             req = CrashRequest(plain.size, plain.base or None, False, None)
             return result(req, _ok_reason(req, "plain", plain, g))
         reason = _fail_reason("plain", plain)
-        if plain.ret == _ENOENT and (_last_token(buf, (), b",high") is not None
-                                     or _last_token(buf, (), b",low") is not None):
+        if plain.ret == _ENOENT and (_last_token(line.buf, (), b",high") is not None
+                                     or _last_token(line.buf, (), b",low") is not None):
             reason = f"{g.generation} on {g.arch} does not understand ,high or ,low; {reason}"
         return result(None, reason)
 
     if g.combine is Combine.PLAIN_WITH_LOW:
         if not plain_ok:
             return result(None, _fail_reason("plain", plain))
-        low = _lookup(buf, ram, g, ",low")
+        low = line.lookup(",low", ram)
         log += low.log
         req = CrashRequest(plain.size, plain.base or None, False, None if low.ret else low.size)
         return result(req, _ok_reason(req, "plain", plain, g))
@@ -627,11 +722,11 @@ def parse_crashkernel(cmdline: str, grammar: Grammar, system_ram: int) -> ParseR
                 req = CrashRequest(plain.size, plain.base or None, False, None)
                 return result(req, _ok_reason(req, "plain", plain, g))
             return result(None, _fail_reason("plain", plain) + "; a present plain token suppresses ,high")
-        high = _lookup(buf, 0, g, ",high")
+        high = line.lookup(",high", 0)
         log += high.log
         if high.ret or high.size == 0:
             return result(None, f"{_fail_reason('plain', plain)} and {_fail_reason(',high', high)}")
-        low = _lookup(buf, 0, g, ",low")
+        low = line.lookup(",low", 0)
         log += low.log
         if low.ret == _EINVAL:
             return result(None, f"{_fail_reason(',low', low)}, which cancels the whole reservation")
@@ -642,13 +737,13 @@ def parse_crashkernel(cmdline: str, grammar: Grammar, system_ram: int) -> ParseR
         if plain_ok:
             sub, cls, is_high = plain, "plain", False
         else:
-            high = _lookup(buf, ram, g, ",high")
+            high = line.lookup(",high", ram)
             log += high.log
             if high.ret or high.size == 0:
                 return result(None, f"{_fail_reason('plain', plain)} and {_fail_reason(',high', high)}")
             sub, cls, is_high = high, ",high", True
         # reserve_crashkernel_low parses ,low later (with low_mem_limit as RAM; the suffix grammar ignores it)
-        low = _lookup(buf, ram, g, ",low")
+        low = line.lookup(",low", ram)
         low_log = tuple(low.log)
         req = CrashRequest(sub.size, sub.base or None, is_high, None if low.ret else low.size)
         return result(req, _ok_reason(req, cls, sub, g))
@@ -656,11 +751,11 @@ def parse_crashkernel(cmdline: str, grammar: Grammar, system_ram: int) -> ParseR
     # Combine.GENERIC
     sub, cls, is_high, low_size = plain, "plain", False, None
     if plain.ret == _ENOENT:
-        high = _lookup(buf, 0, g, ",high")
+        high = line.lookup(",high", 0)
         log += high.log
         if high.ret or high.size == 0:
             return result(None, f"{_fail_reason('plain', plain)} and {_fail_reason(',high', high)}")
-        low = _lookup(buf, 0, g, ",low")
+        low = line.lookup(",low", 0)
         log += low.log
         if low.ret == _EINVAL:
             return result(None, f"{_fail_reason(',low', low)}, which cancels the whole reservation")
@@ -668,7 +763,7 @@ def parse_crashkernel(cmdline: str, grammar: Grammar, system_ram: int) -> ParseR
         low_size = None if low.ret == _ENOENT else low.size
     cma_size = 0
     if g.asks_cma:
-        cma = _lookup(buf, 0, g, ",cma")
+        cma = line.lookup(",cma", 0)
         log += cma.log
         cma_size = cma.size  # the kernel ignores this lookup's return value and keeps what memparse wrote
     if sub.ret:
