@@ -16,6 +16,7 @@ from kdumplab import cmdline as cmdline_mod
 from kdumplab import early, late
 from kdumplab.early import BootFacts
 from kdumplab.errors import KdumplabError
+from kdumplab.frozen import maker
 from kdumplab.iomem import Resource
 from kdumplab.linearmap import LinearMap, linear_map
 from kdumplab.machine import Machine
@@ -250,9 +251,16 @@ def _boot(scenario: Scenario, reuse: bool, cache: bool) -> _Boot:
     else:
         verdict = Verdict.FAILED
     reason = placement.reason if parsed.request is not None else parsed.reason
-    outcome = BootOutcome(policy=policy.name, verdict=verdict, regions=placement.regions, log=log, reason=reason,
-                          low_max=low_max, high_max=policy.high_max, system_ram=system_ram, early=tuple(allocs))
-    return _Boot(machine, policy, facts, deferred, parsed, outcome, at_reservation, mb, low_max, free_after_sparse)
+    outcome = _make_outcome(policy.name, verdict, placement.regions, log, reason, low_max, policy.high_max,
+                            system_ram, tuple(allocs))
+    return _make_boot(machine, policy, facts, deferred, parsed, outcome, at_reservation, mb, low_max,
+                      free_after_sparse)
+
+
+#: BootOutcome and _Boot from every field in order, made once per boot (kdumplab.frozen; neither checks its
+#: fields in a __post_init__): they refuse to be built if a class gains a field _boot does not fill
+_make_outcome = maker(BootOutcome, tuple(f.name for f in dataclasses.fields(BootOutcome)))
+_make_boot = maker(_Boot, tuple(f.name for f in dataclasses.fields(_Boot)))
 
 
 def outcome(scenario: Scenario, cache: bool = True) -> BootOutcome:

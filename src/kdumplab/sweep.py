@@ -13,9 +13,11 @@ reuse. Sizes above what the lab can boot under TCG (``LAB_MAX``) are the model's
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
+from kdumplab import model, presets
 from kdumplab.errors import KdumplabError
+from kdumplab.frozen import maker
 from kdumplab.ranges import SZ_1G, SZ_2M, SZ_128M, format_size, parse_size
 
 __all__ = ["Point", "Run", "Sweep", "parse_mem_range", "default_step", "sizes", "sweep_chunk", "sweep_runs",
@@ -125,19 +127,34 @@ def sizes(start: int, end: int, step: int) -> list[int]:
     return out
 
 
-def _machine(kernel: str, mem: int):  # noqa: ANN202
-    """qemu-virt with ``mem`` of RAM, the Debian image of ``kernel`` (5.10's for the 2019 proposals)."""
-    from kdumplab import presets
+def _image(kernel: str) -> str:
+    """The Debian image qemu-virt loads for ``kernel``: its own, or 6.1's for a kernel without one (the 2019
+    proposals)."""
+    return kernel if kernel in presets.DEBIAN_IMAGES else "6.1"
 
-    return presets.qemu_virt(mem, kernel=kernel if kernel in presets.DEBIAN_IMAGES else "6.1")
+
+def _machine(kernel: str, mem: int) -> model.Machine:
+    """qemu-virt with ``mem`` of RAM and the Debian image of ``kernel`` (:func:`_image`): a sweep's machine."""
+    return presets.qemu_virt(mem, kernel=_image(kernel))
+
+
+#: Point, Run and model.Scenario made from every field in order (kdumplab.frozen; a sweep makes them per size):
+#: they refuse to be built if a class gains a field this module does not fill
+_make_point = maker(Point, tuple(f.name for f in fields(Point)))
+_make_run = maker(Run, tuple(f.name for f in fields(Run)))
+_make_scenario = maker(model.Scenario, tuple(f.name for f in fields(model.Scenario)))
 
 
 def point(kernel: str, mem: int, cmdline: str, kexec_tools: str | None) -> Point:
     """model.run at one size (without kexec-tools, only the stages up to the reservation: ``model.outcome``).
     The model's caches are left alone: each size is a new machine, so no key would ever be found again."""
-    from kdumplab import model
+    return _point(kernel, _image(kernel), mem, cmdline, kexec_tools)
 
-    scenario = model.Scenario(_machine(kernel, mem), cmdline, kernel, kexec_tools)
+
+def _point(kernel: str, image: str, mem: int, cmdline: str, kexec_tools: str | None) -> Point:
+    """:func:`point` with the image of ``kernel`` already chosen (once per block of sizes)."""
+    # qemu-virt with ``mem`` of RAM and the Debian image; the scenario's other inputs at their defaults
+    scenario = _make_scenario(presets.qemu_virt(mem, kernel=image), cmdline, kernel, kexec_tools, None, None, (0, 0))
     kexec = ""
     if kexec_tools is None:
         out = model.outcome(scenario, cache=False)
@@ -146,16 +163,19 @@ def point(kernel: str, mem: int, cmdline: str, kexec_tools: str | None) -> Point
         out = res.outcome
         if res.kexec is not None and out.main is not None:
             kexec = "loads" if res.kexec.loaded else "refuses"
+    regions = out.regions
     main = out.main
-    regions = tuple((r.role.value, r.start, r.end) for r in out.regions)
-    return Point(kernel, mem, out.verdict.value, "" if main is None else ("high" if main.high else "low"),
-                 any(r.start < out.low_max for r in out.regions), kexec, regions, out.reason)
+    low_max = out.low_max
+    return _make_point(kernel, mem, out.verdict.value, "" if main is None else ("high" if main.high else "low"),
+                       any(r.start < low_max for r in regions), kexec,
+                       tuple((r.role.value, r.start, r.end) for r in regions), out.reason)
 
 
 def sweep_chunk(task: tuple[str, tuple[int, ...], str, str | None]) -> list[Point]:
     """One task for the back-end: one generation over a block of sizes (a pool or Dask worker runs it)."""
     kernel, mems, cmdline, kexec_tools = task
-    return [point(kernel, mem, cmdline, kexec_tools) for mem in mems]
+    image = _image(kernel)
+    return [_point(kernel, image, mem, cmdline, kexec_tools) for mem in mems]
 
 
 def sweep_runs(task: tuple[str, tuple[int, ...], str, str | None]) -> list[Run]:
@@ -177,11 +197,21 @@ def join_runs(runs: list[Run], more: list[Run]) -> list[Run]:
 
 def extend_runs(runs: list[Run], points: list[Point]) -> list[Run]:
     """Fold points (in kernel order, then size order) onto ``runs``: a point with the key of the last run of
-    its generation extends it, any other starts a run."""
+    its generation extends it, any other starts a run. (A run is made once, when it ends, not per point.)"""
+    if not points:
+        return runs
+    sample: Point | None = None
+    if runs:
+        last = runs.pop()
+        kernel, first, end, sample = last.kernel, last.first, last.last, last.sample
+        key = sample.key
     for p in points:
-        last = runs[-1] if runs else None
-        if last is not None and last.kernel == p.kernel and last.sample.key == p.key:
-            runs[-1] = Run(last.kernel, last.first, p.mem, last.sample)
-        else:
-            runs.append(Run(p.kernel, p.mem, p.mem, p))
+        k = p.key
+        if sample is not None and p.kernel == kernel and k == key:
+            end = p.mem
+            continue
+        if sample is not None:
+            runs.append(_make_run(kernel, first, end, sample))
+        kernel, first, end, sample, key = p.kernel, p.mem, p.mem, p, k
+    runs.append(_make_run(kernel, first, end, sample))
     return runs

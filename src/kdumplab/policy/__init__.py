@@ -17,6 +17,7 @@ import enum
 import re
 from dataclasses import dataclass, field
 
+from kdumplab import profiles
 from kdumplab.errors import KdumplabError
 
 __all__ = ["Feature", "EarlyStep", "EarlyProfile", "LateProfile", "SWIOTLB_META", "PolicyData",
@@ -240,8 +241,6 @@ _CACHE: dict[tuple[str, int], dict[str, PolicyData]] = {}
 
 def _rows(arch: str = "arm64") -> dict[str, PolicyData]:
     """One row per kernel profile (``kdumplab.profiles``): its policy with the kernel's build facts filled in."""
-    from kdumplab import profiles
-
     key = (arch, profiles._STAMP[0])
     rows = _CACHE.get(key)
     if rows is None:
@@ -276,8 +275,6 @@ def for_kernel(release: str, arch: str = "arm64") -> PolicyData:
     A full release picks its generation by major.minor; a release between known generations is refused
     rather than guessed.
     """
-    from kdumplab import profiles
-
     row = _FOR_KERNEL.get((release, arch, profiles._STAMP[0]))
     if row is not None:
         return row
@@ -291,8 +288,6 @@ def for_kernel(release: str, arch: str = "arm64") -> PolicyData:
 
 
 def _for_kernel(release: str, arch: str) -> PolicyData:
-    from kdumplab import profiles
-
     if profiles.is_profile_file(release.strip()):
         prof = profiles.load_file(release.strip())
         if prof.arch != arch:

@@ -4,6 +4,7 @@ described in ``data/*.toml`` (each citing the public dump it came from)."""
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Mapping
 from importlib import resources
 
@@ -132,11 +133,10 @@ def qemu_virt(mem: int = 8 * SZ_1G, numa: tuple[int, ...] | None = None, initrd_
     for nid, size in enumerate(sizes):
         banks.append(Bank(start, size, node=nid))
         start += size
-    if kernel not in DEBIAN_IMAGES:
+    virt = _VIRT_KERNELS.get(kernel)
+    if virt is None:
         raise KdumplabError("--kernel", f"no Debian image known for {kernel!r}", ", ".join(DEBIAN_IMAGES))
-    package, image = DEBIAN_IMAGES[kernel]
-    prof = profiles.get(kernel)
-    assert prof is not None
+    package, image, prof = virt
     initrd_start = QEMU_VIRT_RAM_BASE + min(mem // 2, SZ_128M)
     initrd_start = max(initrd_start, image.load_address + image.image_size)
     dtb_start = align_up(initrd_start + initrd_size, SZ_2M)
@@ -166,8 +166,7 @@ def qemu_virt(mem: int = 8 * SZ_1G, numa: tuple[int, ...] | None = None, initrd_
         dma_address_limit=None if dma_window is None else QEMU_VIRT_RAM_BASE + dma_window - 1,
         dt_extra_properties=0 if dma_window is None else 1,  # the one `fdtput ... dma-ranges`
         dt_extra_nodes=0, qemu_dtb=qemu_dtb, cpus=cpus,
-        iomem_devices=prof.virt_devices if prof.virt_devices is not None else
-        QEMU_VIRT_LOW_DEVICES + tuple(f"{s:x}-{s + n - 1:x} : {name}" for s, n, name in high_io),
+        iomem_devices=prof.virt_devices if prof.virt_devices is not None else _virt_devices(high_io),
         build=prof.build or _NO_BUILD, firmware="dt", acpi=False, efi_rng=False,
         source=f"qemu-system-aarch64 7.2 -M virt; kernel {package}"
         + (f"; dma-ranges {dma_window:#x} (-dtb of {dtb_file_size} bytes)" if dma_window is not None else ""),
@@ -175,6 +174,17 @@ def qemu_virt(mem: int = 8 * SZ_1G, numa: tuple[int, ...] | None = None, initrd_
     )
     machine.__post_init__()  # Machine's own checks, as Machine(...) runs them
     return machine
+
+
+#: DEBIAN_IMAGES with each image's profile: (package, image, profile) by kernel name (one look-up a machine)
+_VIRT_KERNELS: Mapping[str, tuple[str, KernelImage, profiles.KernelProfile]] = ProfileTable(
+    lambda p: (p.name, (p.package, p.image, p)))
+
+
+@functools.lru_cache(maxsize=64)
+def _virt_devices(high_io: tuple[tuple[int, int, str], ...]) -> tuple[str, ...]:
+    """/proc/iomem's device lines of -M virt with these high IO regions (they move only above 255 GiB of RAM)."""
+    return QEMU_VIRT_LOW_DEVICES + tuple(f"{s:x}-{s + n - 1:x} : {name}" for s, n, name in high_io)
 
 
 #: ``Machine(...)`` with every field given, by keyword (kdumplab.frozen; a sweep makes one per point): it
