@@ -194,10 +194,11 @@ class Machine:
             raise KdumplabError(self.name, f"RAM ends at {self.ram_end:#x}, past the {PHYS_BITS[self.arch]}-bit "
                                 f"physical address space of {self.arch} ({iec_hex(top)})",
                                 "describe at most what the kernel can address")
-        ordered = sorted(self.banks, key=lambda b: b.start)
-        for a, b in zip(ordered, ordered[1:], strict=False):
-            if a.start + a.size > b.start:
-                raise KdumplabError(self.name, f"banks overlap: {a.range} and {b.range}")
+        if len(self.banks) > 1:
+            ordered = sorted(self.banks, key=lambda b: b.start)
+            for a, b in zip(ordered, ordered[1:], strict=False):
+                if a.start + a.size > b.start:
+                    raise KdumplabError(self.name, f"banks overlap: {a.range} and {b.range}")
 
     @property
     def ram_size(self) -> int:

@@ -78,7 +78,12 @@ def qemu_virt_high_io(mem: int, pa_bits: int = QEMU_VIRT_PA_BITS) -> tuple[tuple
         raise KdumplabError("--mem", f"{iec_hex(mem)}: QEMU refuses it (addressing limited to {pa_bits} bits, "
                             f"memory exceeds it by {iec(memtop - (1 << pa_bits))})",
                             f"at most {((1 << pa_bits) - SZ_1G) >> 30}G on -M virt with this CPU")
-    base = max(memtop, 256 * SZ_1G)
+    return _high_io_from(max(memtop, 256 * SZ_1G), pa_bits)
+
+
+@functools.lru_cache(maxsize=256)
+def _high_io_from(base: int, pa_bits: int) -> tuple[tuple[int, int, str], ...]:
+    """The high IO regions placed from ``base`` up (the same for every RAM size below 255 GiB)."""
     out = []
     for size, name in QEMU_VIRT_HIGH_IO:
         start = align_up(base, size)
@@ -160,8 +165,7 @@ def qemu_virt(mem: int = 8 * SZ_1G, numa: tuple[int, ...] | None = None, initrd_
     machine = _make_machine(
         name=f"qemu-virt {gib:g}G" + (f" numa {'+'.join(f'{s / SZ_1G:g}G' for s in sizes)}" if numa else ""),
         banks=tuple(banks), arch="arm64", reserved=(), kernel=image,
-        initrd=PhysRange(initrd_start, initrd_start + initrd_size) if initrd_size else None,
-        dtb=PhysRange(dtb_start, dtb_start + dtb_size),
+        initrd=_span(initrd_start, initrd_size) if initrd_size else None, dtb=_span(dtb_start, dtb_size),
         page_size=for_kernel(kernel).page_size,
         dma_address_limit=None if dma_window is None else QEMU_VIRT_RAM_BASE + dma_window - 1,
         dt_extra_properties=0 if dma_window is None else 1,  # the one `fdtput ... dma-ranges`
@@ -179,6 +183,12 @@ def qemu_virt(mem: int = 8 * SZ_1G, numa: tuple[int, ...] | None = None, initrd_
 #: DEBIAN_IMAGES with each image's profile: (package, image, profile) by kernel name (one look-up a machine)
 _VIRT_KERNELS: Mapping[str, tuple[str, KernelImage, profiles.KernelProfile]] = ProfileTable(
     lambda p: (p.name, (p.package, p.image, p)))
+
+
+@functools.lru_cache(maxsize=256)
+def _span(start: int, size: int) -> PhysRange:
+    """``PhysRange(start, start + size)``, one object per place (the initrd and DTB sit still above 256 MiB)."""
+    return PhysRange(start, start + size)
 
 
 @functools.lru_cache(maxsize=64)
