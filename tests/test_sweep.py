@@ -11,6 +11,8 @@ import json
 
 import pytest
 from click.testing import CliRunner
+from hypothesis import given
+from hypothesis import strategies as st
 
 from kdumplab import model, sweep
 from kdumplab.cli import main
@@ -127,3 +129,23 @@ def test_runs_folded_per_block_then_joined_equal_points_folded_one_by_one(cuts):
     for a, b in zip(edges, edges[1:], strict=False):
         sweep.join_runs(joined, sweep.extend_runs([], pts[a:b]))
     assert joined == whole
+
+
+def _fold_one_by_one(runs: list[sweep.Run], points: list[sweep.Point]) -> list[sweep.Run]:
+    """The fold as the rule says it, one point at a time (the reference for extend_runs, which makes each run
+    once when it ends)."""
+    for p in points:
+        last = runs[-1] if runs else None
+        if last is not None and last.kernel == p.kernel and last.sample.key == p.key:
+            runs[-1] = sweep.Run(last.kernel, last.first, p.mem, last.sample)
+        else:
+            runs.append(sweep.Run(p.kernel, p.mem, p.mem, p))
+    return runs
+
+
+@given(st.lists(st.tuples(st.sampled_from(["6.1", "6.12"]), st.sampled_from("ab")), max_size=12),
+       st.integers(min_value=0, max_value=12))
+def test_extend_runs_equals_folding_one_point_at_a_time(marks: list[tuple[str, str]], cut: int) -> None:
+    pts = [_pt(k, n, v) for n, (k, v) in enumerate(marks)]
+    before = _fold_one_by_one([], pts[:cut])
+    assert sweep.extend_runs(list(before), pts[cut:]) == _fold_one_by_one(list(before), pts[cut:])

@@ -235,7 +235,8 @@ def _boot(scenario: Scenario, reuse: bool, cache: bool) -> _Boot:
     at_reservation = mb
     main = next((r for r in placement.regions if r.role is Role.MAIN), None)
     if main is not None and policy.has(Feature.RESERVE_EARLY) and not deferred:
-        facts = dataclasses.replace(facts, crash_mapped_alone=(main.start, main.end))
+        facts = _make_facts(facts.cma_bytes, facts.pages_everywhere, (main.start, main.end), facts.kaslr_tables,
+                            facts.memoryless_nodes)  # dataclasses.replace(facts, crash_mapped_alone=...)
     if len(state.rest) > 1:  # the early steps after the reservation
         mb, new, after_sparse = early.run_steps(state.rest[1:], policy, mb, machine, facts, low_max)
         allocs.extend(new)
@@ -261,6 +262,10 @@ def _boot(scenario: Scenario, reuse: bool, cache: bool) -> _Boot:
 #: fields in a __post_init__): they refuse to be built if a class gains a field _boot does not fill
 _make_outcome = maker(BootOutcome, tuple(f.name for f in dataclasses.fields(BootOutcome)))
 _make_boot = maker(_Boot, tuple(f.name for f in dataclasses.fields(_Boot)))
+#: BootFacts by position, for the one field a reservation-first boot changes per point (it has no __post_init__;
+#: it refuses to be built if BootFacts gains a field)
+_make_facts = maker(BootFacts, ("cma_bytes", "pages_everywhere", "crash_mapped_alone", "kaslr_tables",
+                                "memoryless_nodes"))
 
 
 def outcome(scenario: Scenario, cache: bool = True) -> BootOutcome:

@@ -74,8 +74,14 @@ class BootOutcome:
 
     @property
     def main(self) -> CrashRegion | None:
-        return next((r for r in self.regions if r.role is Role.MAIN), None)
+        for r in self.regions:  # a loop, not next() over a generator: a sweep asks this for every point
+            if r.role is Role.MAIN:
+                return r
+        return None
 
     @property
     def low(self) -> CrashRegion | None:
-        return next((r for r in self.regions if r.role is Role.LOW), None)
+        for r in self.regions:
+            if r.role is Role.LOW:
+                return r
+        return None

@@ -166,9 +166,10 @@ def _point(kernel: str, image: str, mem: int, cmdline: str, kexec_tools: str | N
     regions = out.regions
     main = out.main
     low_max = out.low_max
-    return _make_point(kernel, mem, out.verdict.value, "" if main is None else ("high" if main.high else "low"),
+    # ``_value_``: the enum's value as a plain attribute (``.value`` is a Python-level property)
+    return _make_point(kernel, mem, out.verdict._value_, "" if main is None else ("high" if main.high else "low"),
                        any(r.start < low_max for r in regions), kexec,
-                       tuple((r.role.value, r.start, r.end) for r in regions), out.reason)
+                       tuple((r.role._value_, r.start, r.end) for r in regions), out.reason)
 
 
 def sweep_chunk(task: tuple[str, tuple[int, ...], str, str | None]) -> list[Point]:
