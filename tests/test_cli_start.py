@@ -12,6 +12,7 @@ import click
 import pytest
 from click.testing import CliRunner
 
+from kdumplab import __version__, compiled
 from kdumplab.cli import LAZY_COMMANDS, main
 
 HEAVY = ("rich", "duckdb", "dask", "fdt", "elftools", "kdumplab.model", "kdumplab.machine", "kdumplab.tools.options")
@@ -31,7 +32,17 @@ def test_version_loads_no_command_module() -> None:
             "('kdumplab.cli', 'kdumplab.errors')))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
     assert out[:2] == ["kdumplab,", "version"]
-    assert out[3:] == []
+    assert out[3] == "(compiled:" and out[4] in ("yes)", "no)")
+    assert out[5:] == []
+
+
+def test_version_says_whether_compiled() -> None:
+    """Like black's: "(compiled: yes)" for the opt-in mypyc build; `.ci/compiled` runs this against that build
+    with KDUMPLAB_EXPECT_COMPILED=1, the default run against the pure install."""
+    expected = "yes" if os.environ.get("KDUMPLAB_EXPECT_COMPILED") == "1" else "no"
+    out = CliRunner().invoke(main, ["--version"]).output
+    assert out == f"kdumplab, version {__version__} (compiled: {expected})\n"
+    assert compiled() is (expected == "yes")
 
 
 def test_lazy_table_matches_the_commands_defined() -> None:

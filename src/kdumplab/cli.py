@@ -11,7 +11,7 @@ import sys
 
 import click
 
-from kdumplab import __version__
+from kdumplab import __version__, compiled
 from kdumplab.errors import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK, KdumplabError
 
 _TOOLS = "kdumplab.tools.cli:register_tools"
@@ -82,7 +82,8 @@ class _Group(click.Group):
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
-@click.version_option(__version__, prog_name="kdumplab")
+@click.version_option(__version__, prog_name="kdumplab",
+                      message=f"%(prog)s, version %(version)s (compiled: {'yes' if compiled() else 'no'})")
 def main() -> None:
     """kdumplab: what each kernel generation reserves for kdump, what kexec-tools does with it, and
     what the crash kernel sees.

@@ -1,30 +1,66 @@
 """Fast constructors for the frozen dataclasses the model makes by the thousand per run.
 
 A frozen dataclass's ``__init__`` sets each field through ``object.__setattr__`` (and then runs
-``__post_init__``); setting the slots through their descriptors directly costs about half. ``maker`` builds,
-once per class, a plain function taking the fields positionally in the order given. It is for hot paths
+``__post_init__``); setting the attributes through their descriptors directly costs about half. ``maker``
+builds, once per class, a plain function taking the fields positionally in the order given. It is for hot paths
 that already hold valid values: it runs no ``__post_init__`` checks and fills no defaults.
+
+The same road serves both builds of a class. Pure Python: ``dataclass(slots=True)`` gives slot descriptors
+(``__slots__``) and ``object.__new__`` makes the bare instance. Compiled by mypyc (the opt-in build,
+docs/fleet.md): the class has no ``__slots__``; its native attributes are listed in ``__mypyc_attrs__``, each
+with a getset descriptor that checks the value's declared type, and ``cls.__new__`` (which ``object.__new__``
+refuses to stand in for) makes an instance whose attributes are unset until the descriptors set them. Calling
+the class instead would be correct too but costs twice as much (its ``__init__`` and ``__post_init__`` run).
+``tests/test_frozen.py`` checks that a made instance equals the one the class's own constructor makes.
+
+``picklable`` mends the one thing mypyc's frozen dataclasses lack: pickle (a process pool's results) restores
+a native instance through ``setattr``, which a frozen dataclass refuses; it registers, for compiled classes
+only, a reducer that restores the attributes as ``__post_init__`` sets them. Pure classes pickle as before.
 """
 
 from __future__ import annotations
 
+import copyreg
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-__all__ = ["maker"]
+__all__ = ["attributes", "maker", "picklable"]
 
 T = TypeVar("T")
 
 
+def attributes(cls: type) -> tuple[str, ...]:
+    """The instance attributes of a slotted class: its ``__slots__``, or a mypyc native class's attributes."""
+    if "__slots__" in cls.__dict__:
+        return tuple(cls.__slots__)  # type: ignore[attr-defined]
+    return tuple(cls.__dict__.get("__mypyc_attrs__", ()))
+
+
 def maker(cls: type[T], names: tuple[str, ...]) -> Callable[..., T]:
-    """``make(v1, v2, ...)``: a new ``cls`` with slot ``names[i]`` set to ``vi``; every slot of ``cls`` must be
-    named (a slot left out would stay unset)."""
-    slots = tuple(getattr(cls, "__slots__", ()))
-    if sorted(slots) != sorted(names):
-        raise TypeError(f"{cls.__name__}: slots {slots} are not the names {names}")
-    env: dict[str, Any] = {"_new": object.__new__, "_cls": cls}
+    """``make(v1, v2, ...)``: a new ``cls`` with attribute ``names[i]`` set to ``vi``; every attribute of
+    ``cls`` must be named (one left out would stay unset)."""
+    slots = attributes(cls)
+    if not slots or sorted(slots) != sorted(names):
+        raise TypeError(f"{cls.__name__}: attributes {slots} are not the names {names}")
+    env: dict[str, Any] = {"_new": cls.__new__, "_cls": cls}
     env.update({f"_set_{n}": cls.__dict__[n].__set__ for n in names})
     args = ", ".join(names)
     body = "".join(f"    _set_{n}(o, {n})\n" for n in names)
     exec(f"def make({args}):\n    o = _new(_cls)\n{body}    return o\n", env)  # noqa: S102 - our own text
     return env["make"]  # type: ignore[no-any-return]
+
+
+def _restore(cls: type[T], values: tuple[Any, ...]) -> T:
+    """A compiled frozen ``cls`` from its attribute values (in ``attributes(cls)`` order), for pickle."""
+    o = cls.__new__(cls)
+    for name, value in zip(attributes(cls), values, strict=True):
+        object.__setattr__(o, name, value)  # the attribute's descriptor, past the frozen __setattr__
+    return o
+
+
+def picklable(*classes: type) -> None:
+    """Let pickle carry instances of these frozen dataclasses when mypyc compiled them (a no-op otherwise)."""
+    for cls in classes:
+        if "__slots__" not in cls.__dict__ and attributes(cls):
+            names = attributes(cls)
+            copyreg.pickle(cls, lambda o, cls=cls, names=names: (_restore, (cls, tuple(getattr(o, n) for n in names))))

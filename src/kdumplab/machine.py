@@ -491,7 +491,8 @@ def _line_of(text: str, path: str) -> int | None:
         table, index, key = m.group(1), int(m.group(2) or 0), m.group(3)
     else:
         table, index, key = "", 0, m.group(3)
-    section, seen, header = "", {}, None
+    section, header = "", None
+    seen: dict[str, int] = {}
     for n, raw in enumerate(text.splitlines(), 1):
         line = raw.strip()
         h = re.fullmatch(r"\[\[?\s*(\w+)\s*\]\]?", line)

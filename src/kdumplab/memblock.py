@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import enum
 from bisect import bisect_left, bisect_right
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from operator import attrgetter
 
@@ -143,7 +143,7 @@ def _reserved_with(regions: tuple[Region, ...], base: int, size: int, flags: Fla
     return _insert(regions, base, size, flags, 0)
 
 
-def _remove(regions: tuple[Region, ...], base: int, size: int) -> tuple[Region, ...]:
+def _remove(regions: Sequence[Region], base: int, size: int) -> tuple[Region, ...]:
     """Cut ``[base, base+size)`` out of a list (memblock_remove_range)."""
     end = base + size
     out: list[Region] = []
@@ -173,7 +173,8 @@ class Memblock:
     """The memory and reserved lists at one moment of boot."""
 
     memory: tuple[Region, ...]
-    reserved: tuple[Region, ...] = ()
+    #: a tuple; a Memblock over a live list reads that list (alloc_many's searches)
+    reserved: Sequence[Region] = ()
     bottom_up: bool = False
     movable_node: bool = False
     #: flags an allocation's reserved region gets (Flag.RSRV_KERN on 7.x; none before)
@@ -305,8 +306,9 @@ class Memblock:
 
     def reserve(self, base: int, size: int, what: str = "", flags: Flag = Flag.NONE) -> Memblock:
         """memblock_reserve()."""
-        return _memblock(self.memory, _reserved_with(self.reserved, base, size, flags), self.bottom_up,
-                         self.movable_node, self.alloc_flags, self.log + ((what, base, size),))
+        # a Memblock value's reserved list is a tuple (only alloc_many's search view holds a list)
+        return _memblock(self.memory, _reserved_with(self.reserved, base, size, flags),  # type: ignore[arg-type]
+                         self.bottom_up, self.movable_node, self.alloc_flags, self.log + ((what, base, size),))
 
     def free(self, base: int, size: int) -> Memblock:
         """memblock_free() / memblock_phys_free(): give a reserved range back."""

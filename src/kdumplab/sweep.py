@@ -17,7 +17,7 @@ from dataclasses import dataclass, fields
 
 from kdumplab import model, presets
 from kdumplab.errors import KdumplabError
-from kdumplab.frozen import maker
+from kdumplab.frozen import maker, picklable
 from kdumplab.ranges import SZ_1G, SZ_2M, SZ_128M, format_size, parse_size
 
 __all__ = ["Point", "Run", "Sweep", "parse_mem_range", "default_step", "sizes", "sweep_chunk", "sweep_runs",
@@ -92,6 +92,9 @@ class Sweep:
     def failing(self) -> bool:
         """Some size does not reserve, or kexec-tools would refuse to load."""
         return any(r.sample.verdict != "reserved" or r.sample.kexec == "refuses" for r in self.runs)
+
+
+picklable(Point, Run, Sweep)  # a pool's workers send them back (kdumplab.frozen: for the compiled build)
 
 
 def parse_mem_range(text: str) -> tuple[int, int]:

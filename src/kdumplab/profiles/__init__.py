@@ -307,7 +307,9 @@ def _build(cls: type, table: Any, where: str, base: Any = None) -> Any:
     kw = {n: getattr(base, n) for n in fields if n not in table} if base is not None else \
         {n: None for n, f in fields.items() if n not in table and f.default is None}
     for name, value in table.items():
-        kind = str(fields[name].type)
+        # the annotation's text ("int | None"); a class compiled by mypyc (the opt-in build) keeps the class itself
+        t = fields[name].type
+        kind = t if isinstance(t, str) else getattr(t, "__name__", str(t))
         if isinstance(value, list):
             value = tuple(tuple(v) if isinstance(v, list) else v for v in value)
         ok = {"int": isinstance(value, int) and not isinstance(value, bool), "bool": isinstance(value, bool),
