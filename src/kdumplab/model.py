@@ -412,7 +412,7 @@ def _kexec_inputs(initrd: int | None, page_size: int, cpus: int, dtb_size: int,
     (a sweep asks the same one at every RAM size)."""
     from kdumplab import kexec  # noqa: PLC0415
 
-    kernel = {} if image is None else dict(zip(_IMAGE_INPUTS, image, strict=True))
+    kernel: dict[str, Any] = {} if image is None else dict(zip(_IMAGE_INPUTS, image, strict=True))
     # possible_cpus: one PT_NOTE per CPU kexec-tools finds (one with -smp 1: the recorded runs)
     return kexec.KexecInputs(initrd_size=initrd, page_size=page_size, possible_cpus=cpus, dtb_size=dtb_size, **kernel)
 
