@@ -65,10 +65,11 @@ def test_help_lists_every_command() -> None:
 HELP_LIGHT = ("kdumplab.machine", "kdumplab.profiles", "kdumplab.policy", "kdumplab.ranges", "kdumplab.presets")
 
 
-def _help_in_fresh_process(argv: list[str]) -> tuple[str, list[str]]:
+def _help_in_fresh_process(argv: list[str], watch: tuple[str, ...] = HELP_LIGHT) -> tuple[str, list[str]]:
+    """The help a new process prints, and which of the modules ``watch`` it imported."""
     code = (f"import sys; sys.argv = ['kdumplab', *{argv!r}]; import kdumplab.cli\n"
             "try:\n    kdumplab.cli.main()\nexcept SystemExit:\n    pass\n"
-            f"sys.stderr.write(' '.join(m for m in sys.modules if m in {HELP_LIGHT!r}))")
+            f"sys.stderr.write(' '.join(m for m in sys.modules if m in {watch!r}))")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                           env={**os.environ, "COLUMNS": "80"})
     return done.stdout, done.stderr.split()
@@ -86,3 +87,28 @@ def test_help_imports_no_model_and_is_the_same_text(argv: list[str]) -> None:
 
     assert "6.12" in options.lab_kernels()  # the profiles are read now
     assert CliRunner().invoke(main, argv, prog_name="kdumplab", terminal_width=78).output == text
+
+
+def test_lazy_help_lines_shorten_as_the_commands_own_help() -> None:
+    """`kdumplab --help` lists a command not yet imported by its line of LAZY_HELP: at every width the line
+    click shows is the one the command's own help gives."""
+    from kdumplab.cli import LAZY_HELP  # noqa: PLC0415
+
+    ctx = click.Context(main)
+    assert set(LAZY_HELP) == set(LAZY_COMMANDS)
+    for name, line in LAZY_HELP.items():
+        cmd = main.get_command(ctx, name)
+        assert cmd is not None and not cmd.hidden
+        stand_in = click.Command(name, help=line)
+        for limit in range(8, 240):
+            assert stand_in.get_short_help_str(limit) == cmd.get_short_help_str(limit), (name, limit)
+
+
+def test_help_lists_the_same_commands_before_and_after_they_are_imported() -> None:
+    modules = tuple(sorted({target.split(":")[0] for target in LAZY_COMMANDS.values()}))
+    text, loaded = _help_in_fresh_process(["--help"], (*HELP_LIGHT, *modules))
+    assert loaded == []
+    ctx = click.Context(main)
+    for name in LAZY_COMMANDS:
+        main.get_command(ctx, name)
+    assert CliRunner().invoke(main, ["--help"], prog_name="kdumplab", terminal_width=78).output == text
