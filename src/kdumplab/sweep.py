@@ -166,13 +166,17 @@ def _point(kernel: str, image: str, mem: int, cmdline: str, kexec_tools: str | N
         out = res.outcome
         if res.kexec is not None and out.main is not None:
             kexec = "loads" if res.kexec.loaded else "refuses"
-    regions = out.regions
     main = out.main
     low_max = out.low_max
+    low_memory = False  # some crash region starts below the DMA limit (a loop: cheaper than any() of a generator)
+    for r in out.regions:
+        if r.start < low_max:
+            low_memory = True
+            break
     # ``_value_``: the enum's value as a plain attribute (``.value`` is a Python-level property)
     return _make_point(kernel, mem, out.verdict._value_, "" if main is None else ("high" if main.high else "low"),
-                       any(r.start < low_max for r in regions), kexec,
-                       tuple((r.role._value_, r.start, r.end) for r in regions), out.reason)
+                       low_memory, kexec, tuple([(r.role._value_, r.start, r.end) for r in out.regions]),
+                       out.reason)
 
 
 def sweep_chunk(task: tuple[str, tuple[int, ...], str, str | None]) -> list[Point]:
