@@ -28,7 +28,8 @@ from kdumplab.outcome import EarlyAlloc
 from kdumplab.policy import EarlyProfile, EarlyStep, Feature, PolicyData
 from kdumplab.ranges import SZ_4G, SZ_4K, align_down, align_up, joined
 
-__all__ = ["BootFacts", "boot_memblock", "dma_phys_limit", "low_limit", "run_step", "run_steps", "STRUCT_PAGE_SIZE"]
+__all__ = ["BootFacts", "boot_memblock", "boot_draft", "dma_phys_limit", "low_limit", "run_step", "run_steps",
+           "STRUCT_PAGE_SIZE"]
 
 STRUCT_PAGE_SIZE = 64
 #: ``EarlyAlloc(what, start, size)`` on the hot path (kdumplab.frozen: about ten a boot)
@@ -67,6 +68,11 @@ KASLR_TABLES: tuple[tuple[int, int], ...] = tuple((v, k) for v in (0, 1, -1) for
 
 def boot_memblock(policy: PolicyData, machine: Machine) -> Memblock:
     """memblock as arm64_memblock_init leaves it: banks, firmware reservations, kernel, initrd, DTB."""
+    return boot_draft(policy, machine).memblock()
+
+
+def boot_draft(policy: PolicyData, machine: Machine) -> Draft:
+    """:func:`boot_memblock` as a Draft, for :func:`run_steps` to go on with."""
     mb = Memblock.from_memory([make_region(b.start, b.size, b.node, _bank_flags(b.nomap, b.hotplug, b.mirror))
                                for b in machine.banks]).draft()
     if policy.has(Feature.MEMBLOCK_RSRV_KERN):
@@ -89,7 +95,7 @@ def boot_memblock(policy: PolicyData, machine: Machine) -> Memblock:
         lo = align_down(machine.initrd.start, machine.page_size)
         hi = align_up(machine.initrd.end, machine.page_size)
         mb.reserve(lo, hi - lo, "initrd")
-    return mb.memblock()
+    return mb
 
 
 def _bank_flags(nomap: bool, hotplug: bool, mirror: bool) -> Flag:
@@ -100,7 +106,7 @@ def _bank_flags(nomap: bool, hotplug: bool, mirror: bool) -> Flag:
             | (Flag.MIRROR if mirror else Flag.NONE))
 
 
-def dma_phys_limit(policy: PolicyData, mb: Memblock, machine: Machine) -> int:
+def dma_phys_limit(policy: PolicyData, mb: Memblock | Draft, machine: Machine) -> int:
     """arm64_dma_phys_limit: the end of ZONE_DMA (CRASH_ADDR_LOW_MAX).
 
     5.10/6.1 take the smaller of 32 bits and the bit width of the DT/IORT limit; 6.12+ use the limit as an
@@ -125,7 +131,7 @@ def dma_phys_limit(policy: PolicyData, mb: Memblock, machine: Machine) -> int:
     return min(mask, end - 1) + 1
 
 
-def low_limit(policy: PolicyData, mb: Memblock, machine: Machine) -> int:
+def low_limit(policy: PolicyData, mb: Memblock | Draft, machine: Machine) -> int:
     """The end of the low window a boot works with (CRASH_ADDR_LOW_MAX, CMA's and swiotlb's limit): the
     policy's fixed one, else arm64_dma_phys_limit with DMA zones, else the policy's high limit."""
     if policy.fixed_low_max is not None:
@@ -496,13 +502,13 @@ def run_step(step: EarlyStep, policy: PolicyData, mb: Memblock, machine: Machine
     return mb, allocs
 
 
-def run_steps(steps: tuple[EarlyStep, ...] | list[EarlyStep], policy: PolicyData, mb: Memblock, machine: Machine,
-              facts: BootFacts, limit: int) -> tuple[Memblock, list[EarlyAlloc], int | None]:
+def run_steps(steps: tuple[EarlyStep, ...] | list[EarlyStep], policy: PolicyData, mb: Memblock | Draft,
+              machine: Machine, facts: BootFacts, limit: int) -> tuple[Memblock, list[EarlyAlloc], int | None]:
     """Run early steps in order (none of them the crash reservation): memblock afterwards, what they allocated,
     and memblock's free pages right after sparse_init (None when it is not among them), what 6.12+'s
-    calc_nr_kernel_pages counts. The steps update one :class:`~kdumplab.memblock.Draft`: memblock's state
-    between two of them is never kept."""
-    d = mb.draft()
+    calc_nr_kernel_pages counts. The steps update one :class:`~kdumplab.memblock.Draft` (``mb`` itself when
+    it is one): memblock's state between two of them is never kept."""
+    d = mb if isinstance(mb, Draft) else mb.draft()
     allocs: list[EarlyAlloc] = []
     free_after_sparse = None
     for step in steps:

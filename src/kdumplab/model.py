@@ -157,14 +157,14 @@ class _EarlyState:
 def _early_state(policy: PolicyData, machine: Machine, facts: BootFacts, deferred: bool) -> _EarlyState:
     """Everything before the crash reservation. It depends on the machine, the policy and the few command-line
     facts in ``facts``, never on crashkernel=, so a sweep of command lines or a second call reuses it."""
-    mb = early.boot_memblock(policy, machine)
+    draft = early.boot_draft(policy, machine)
     steps = list(policy.early_steps)
     if not deferred and EarlyStep.CRASHKERNEL in steps:
         steps.remove(EarlyStep.CRASHKERNEL)
         steps.insert(0, EarlyStep.CRASHKERNEL)
-    low_max = early.low_limit(policy, mb, machine)
+    low_max = early.low_limit(policy, draft, machine)
     now = steps.index(EarlyStep.CRASHKERNEL) if EarlyStep.CRASHKERNEL in steps else len(steps)
-    mb, allocs, free_after_sparse = early.run_steps(steps[:now], policy, mb, machine, facts, low_max)
+    mb, allocs, free_after_sparse = early.run_steps(steps[:now], policy, draft, machine, facts, low_max)
     return _EarlyState(mb, low_max, tuple(allocs), tuple(steps[now:]), free_after_sparse)
 
 
