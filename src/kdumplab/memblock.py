@@ -476,9 +476,14 @@ class Draft:
         i = bisect_right(ends, base)  # first region ending after base
         if i == len(bases) or bases[i] >= top:  # overlaps nothing: _free_slot's merge with its neighbours
             a, b, region = _free_slot(reserved, i, base, top, flags, 0)
-            reserved[a:b] = (region,)
-            bases[a:b] = (region.base,)
-            ends[a:b] = (region.end,)
+            if b == a + 1:  # merged with one neighbour (top-down allocations usually touch the one above)
+                reserved[a] = region
+                bases[a] = region.base
+                ends[a] = region.end
+            else:
+                reserved[a:b] = (region,)
+                bases[a:b] = (region.base,)
+                ends[a:b] = (region.end,)
         else:
             reserved[:] = _insert(tuple(reserved), base, size, flags, 0)
             self._index()
