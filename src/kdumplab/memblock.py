@@ -389,7 +389,7 @@ class Draft:
     The reserved list is kept twice: as the regions (``_free_slot`` / ``_insert`` / ``_remove`` update them,
     the very functions Memblock uses) and as plain int lists of their bases and ends, over which a top-down
     allocation in plain memory (every boot but movable_node / mirror / no-map layouts) searches with no
-    method calls and no key functions. Anything else searches through a Memblock over the same list
+    method calls and no key functions. Anything else searches through a Memblock of the present state
     (:meth:`Memblock._find_for_alloc`). tests/test_memblock.py checks a Draft against Memblock's methods
     call by call, and ``alloc_many`` (a Draft) against ``alloc_range`` request by request."""
 
@@ -426,8 +426,8 @@ class Draft:
                          tuple(self.log))
 
     def _view(self) -> Memblock:
-        """A Memblock over the live reserved list (its searches see every update made since)."""
-        return _memblock(self.memory, self.reserved, self.bottom_up, self.movable_node, self.alloc_flags, ())
+        """A Memblock of the present state, for the Region-based searches (bottom-up, flagged memory)."""
+        return _memblock(self.memory, tuple(self.reserved), self.bottom_up, self.movable_node, self.alloc_flags, ())
 
     # -- queries (as Memblock's) -------------------------------------------------------------------
 
