@@ -523,9 +523,9 @@ def run_steps(steps: tuple[EarlyStep, ...] | list[EarlyStep], policy: PolicyData
         elif step is EarlyStep.X86_SETUP:
             allocs += _x86_setup(policy, d, machine.page_size)
         elif step is EarlyStep.RESOURCES:
-            from kdumplab.late import standard_resources  # noqa: PLC0415 - late imports early's neighbours
+            from kdumplab.late import request_standard_resources  # noqa: PLC0415 - late imports early's neighbours
 
-            d = standard_resources(d.memblock()).draft()
+            request_standard_resources(d)
         else:
             raise ValueError(step)
     return d.memblock(), allocs, free_after_sparse
