@@ -130,7 +130,7 @@ def _free_slot(regions: tuple[Region, ...] | list[Region], i: int, base: int, en
         right = regions[i]
         if right.base == end and right.flags == flags and right.nid == nid:
             b, end = i + 1, right.end
-    return a, b, _region(base, end - base, nid, flags)
+    return a, b, _make_region(base, end - base, nid, flags, end)
 
 
 def _reserved_with(regions: tuple[Region, ...], base: int, size: int, flags: Flag) -> tuple[Region, ...]:
