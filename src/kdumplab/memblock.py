@@ -173,7 +173,7 @@ class Memblock:
     """The memory and reserved lists at one moment of boot."""
 
     memory: tuple[Region, ...]
-    #: a tuple; a Memblock over a live list reads that list (alloc_many's searches)
+    #: a tuple (a Draft's Region-based searches read a tuple of its list too)
     reserved: Sequence[Region] = ()
     bottom_up: bool = False
     movable_node: bool = False
@@ -306,7 +306,7 @@ class Memblock:
 
     def reserve(self, base: int, size: int, what: str = "", flags: Flag = Flag.NONE) -> Memblock:
         """memblock_reserve()."""
-        # a Memblock value's reserved list is a tuple (only alloc_many's search view holds a list)
+        # a Memblock's reserved list is always a tuple
         return _memblock(self.memory, _reserved_with(self.reserved, base, size, flags),  # type: ignore[arg-type]
                          self.bottom_up, self.movable_node, self.alloc_flags, self.log + ((what, base, size),))
 
