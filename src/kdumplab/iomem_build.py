@@ -50,10 +50,11 @@ def build_iomem(policy: PolicyData, machine: Machine, mb: Memblock, outcome: Boo
     for top in tree:
         if top.name == "System RAM":
             spans = []  # the reserved ranges rounded out to pages, from the first that can reach into this entry
+            top_end = top.end
             for i in range(bisect_right(reserved, top.start - page, key=_end), len(reserved)):
                 r = reserved[i]
                 start = r.base // page * page  # align_down, align_up (written out: ~20 ranges an entry)
-                if start >= top.end:
+                if start >= top_end:
                     break
                 spans.append((start, -(-r.end // page) * page))
             top = _reserve_all_with_split(top, spans)
