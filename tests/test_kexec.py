@@ -23,7 +23,6 @@ from kdumplab.firmware_fdt import qemu_cpu_bytes
 from kdumplab.kexec import (
     KERNEL_KEXEC,
     KEXEC_TOOLS,
-    IomemLine,
     KexecInputs,
     debug_segment_lines,
     kexec_tools,
@@ -471,15 +470,18 @@ def _trees():
 
 @given(_trees())
 def test_lines_from_the_tree_equal_the_lines_read_from_the_text(tree):
-    """model.run hands kexec-tools iomem_lines(tree) instead of printing the text and parsing it back."""
+    """model.run hands kexec-tools the tree instead of printing the text and parsing it back."""
     from kdumplab.iomem import render
-    from kdumplab.kexec import iomem_lines
+    from kdumplab.kexec import _spans, iomem_lines
 
     want = parse_iomem_lines(render(tree))
     assert iomem_lines(tree) == want
-    # again, the entries now known by identity, and each entry in a tree of its own or in another order
-    assert iomem_lines(tree) == want
-    assert iomem_lines(tree[::-1]) == parse_iomem_lines(render(tree[::-1]))
+    # what load_crash_kernel reads from the tree: the same, also once its entries are known by identity and in
+    # another order
+    spans = [(ln.start, ln.last, ln.name) for ln in want]
+    assert _spans(tree) == spans == _spans(render(tree)) == _spans(want)
+    assert _spans(tree) == spans
+    assert _spans(tree[::-1]) == [(ln.start, ln.last, ln.name) for ln in parse_iomem_lines(render(tree[::-1]))]
 
 
 def _plain_locate_hole(ram, segs, size, lo, hi, top_down, page):
@@ -525,18 +527,18 @@ def _plain_memory_map(lines, load):
     from kdumplab.kexec import _exclude
 
     ram = []
-    for ln in lines:
-        if ln.name == "System RAM":
-            ram.append((ln.start, ln.last))
-        elif ln.name in ("Kernel code", "Kernel data") or (ln.name == "Crash kernel" and (ln.start, ln.last) == load):
+    for start, last, name in lines:
+        if name == "System RAM":
+            ram.append((start, last))
+        elif name in ("Kernel code", "Kernel data") or (name == "Crash kernel" and (start, last) == load):
             continue
-        elif ram and not (ram[-1][1] < ln.start or ln.last < ram[-1][0]):
-            _exclude(ram, (ln.start, ln.last))
+        elif ram and not (ram[-1][1] < start or last < ram[-1][0]):
+            _exclude(ram, (start, last))
     return ram
 
 
 _NAMES = ("System RAM", "reserved", "Kernel code", "Kernel data", "Crash kernel", "pcie")
-_line = st.builds(lambda name, start, span: IomemLine(start * 0x1000, start * 0x1000 + span, name, 1),
+_line = st.builds(lambda name, start, span: (start * 0x1000, start * 0x1000 + span, name),
                   st.sampled_from(_NAMES), st.integers(0, 48), st.integers(-0x2000, 0x20000))
 
 
@@ -548,10 +550,10 @@ def test_one_pass_memory_map_equals_the_search_for_every_cut(lines, in_order, da
     from kdumplab.kexec import _memory_map
 
     if in_order:
-        lines.sort(key=lambda ln: (ln.start, ln.name != "System RAM"))
-    crash = [(ln.start, ln.last) for ln in lines if ln.name == "Crash kernel"]
+        lines.sort(key=lambda ln: (ln[0], ln[2] != "System RAM"))
+    crash = [(start, last) for start, last, name in lines if name == "Crash kernel"]
     load = data.draw(st.sampled_from(crash + [None]))
-    ram, starts = _memory_map(kexec_tools("2.0.32"), tuple(lines), load)
+    ram, starts = _memory_map(kexec_tools("2.0.32"), lines, load)
     want = _plain_memory_map(lines, load)
     assert ram == want and starts == ([want[0][0]] if want else [])
 
@@ -562,7 +564,7 @@ def test_one_pass_memory_map_on_a_predicted_iomem(monkeypatch):
     from kdumplab.presets import qemu_virt
 
     res = model.run(model.Scenario(qemu_virt(8 << 30, kernel="6.12"), "crashkernel=256M", "6.12", "2.0.32"))
-    lines = kexec.iomem_lines(res.iomem)
+    lines = kexec._spans(res.iomem)
     load = res.outcome.main.start, res.outcome.main.end - 1
     want = _plain_memory_map(lines, load)
     assert len(want) > 4  # cut by several reserved lines

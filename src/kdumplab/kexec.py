@@ -300,35 +300,63 @@ def parse_iomem_lines(text: str) -> tuple[IomemLine, ...]:
 
 def iomem_lines(tree: Iterable[Resource]) -> tuple[IomemLine, ...]:
     """What :func:`parse_iomem_lines` reads from ``iomem.render(tree)``, taken from the tree itself (depth capped
-    as the kernel prints it): ``model.run`` hands these to kexec-tools without printing and parsing the text.
-
-    A top-level entry that is the very object of an earlier call gives the lines made then: a machine's device
-    entries are the same objects in every tree ``iomem_build`` makes for it, a sweep's points included."""
+    as the kernel prints it)."""
     out: list[IomemLine] = []
 
-    def visit(level: tuple[Resource, ...], depth: int) -> None:
+    def visit(level: tuple[Resource, ...] | Iterable[Resource], depth: int) -> None:
         shown = min(depth, MAX_IORES_LEVEL)
         for r in level:
             out.append(_iomem_line(r.start, r.end - 1, r.name, shown))
             if r.children:
                 visit(r.children, depth + 1)
 
+    visit(tree, 0)
+    return tuple(out)
+
+
+#: a /proc/iomem line as the arm64 passes read it: (start, last, name)
+LineSpan = tuple[int, int, str]
+
+
+def _spans(iomem: str | tuple[IomemLine, ...] | tuple[Resource, ...]) -> list[LineSpan]:
+    """The (start, last, name) of every line kexec-tools reads, in order: from /proc/iomem's text, from its
+    lines, or straight from the tree it is printed from (what ``model.run`` hands over: no text printed and
+    parsed, no line objects made)."""
+    if isinstance(iomem, str):
+        iomem = parse_iomem_lines(iomem)
+    if iomem and isinstance(iomem[0], Resource):
+        return _tree_spans(iomem)  # type: ignore[arg-type]
+    return [(ln.start, ln.last, ln.name) for ln in iomem]  # type: ignore[union-attr]
+
+
+def _tree_spans(tree: tuple[Resource, ...]) -> list[LineSpan]:
+    """:func:`_spans` of a tree, depth first (the order ``iomem.render`` prints it in). A top-level entry that is
+    the very object of an earlier call gives the spans made then: a machine's device entries are the same
+    objects in every tree ``iomem_build`` makes for it, a sweep's points included."""
+    out: list[LineSpan] = []
+
+    def visit(level: tuple[Resource, ...]) -> None:
+        for r in level:
+            out.append((r.start, r.end - 1, r.name))
+            if r.children:
+                visit(r.children)
+
     for top in tree:
-        seen = _TOP_LINES.get(id(top))
+        seen = _TOP_SPANS.get(id(top))
         if seen is not None and seen[0] is top:  # (the entry is held there, so its id cannot be reused)
             out += seen[1]
             continue
         first = len(out)
-        visit((top,), 0)
-        if len(_TOP_LINES) >= _TOP_LINES_MAX:
-            _TOP_LINES.clear()
-        _TOP_LINES[id(top)] = (top, tuple(out[first:]))
-    return tuple(out)
+        visit((top,))
+        if len(_TOP_SPANS) >= _TOP_SPANS_MAX:
+            _TOP_SPANS.clear()
+        _TOP_SPANS[id(top)] = (top, tuple(out[first:]))
+    return out
 
 
-#: :func:`iomem_lines`' lines of the top-level entries it has seen, by identity (cleared when full)
-_TOP_LINES: dict[int, tuple[Resource, tuple[IomemLine, ...]]] = {}
-_TOP_LINES_MAX = 256
+#: :func:`_tree_spans`' spans of the top-level entries it has seen, by identity (cleared when full)
+_TOP_SPANS: dict[int, tuple[Resource, tuple[LineSpan, ...]]] = {}
+_TOP_SPANS_MAX = 256
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -424,8 +452,8 @@ def _valid(ram: list[Span], start: int, last: int) -> bool:
 class _CrashPass:
     usable: list[Span]
     ram: list[Span]
-    kcode: IomemLine | None
-    kdata: IomemLine | None
+    kcode: Span | None
+    kdata: Span | None
     warnings: list[str]
     low: list[Span] = field(default_factory=list)
 
@@ -434,7 +462,7 @@ class _CrashPass:
 _CRASH_PASS_NAMES = frozenset(("Crash kernel (low)", "Crash kernel", "System RAM", "Kernel code", "Kernel data"))
 
 
-def _crash_pass(tools: KexecTools, lines: tuple[IomemLine, ...]) -> _CrashPass:
+def _crash_pass(tools: KexecTools, lines: list[LineSpan]) -> _CrashPass:
     """crashdump-arm64.c iomem_range_callback over kexec_iomem_for_each_line (run from main's reservation
     check): 'Crash kernel' -> usable list, 'System RAM' -> RAM list, 'Kernel code'/'Kernel data' -> kernel.
 
@@ -444,20 +472,20 @@ def _crash_pass(tools: KexecTools, lines: tuple[IomemLine, ...]) -> _CrashPass:
     skipped with a warning.
     """
     out = _CrashPass([], [], None, None, [])
-    for ln in lines:
-        if ln.name not in _CRASH_PASS_NAMES:
+    for start, last, name in lines:
+        if name not in _CRASH_PASS_NAMES:
             continue  # the callback ignores it (most lines: "reserved" and the devices)
-        span = (ln.start, ln.last)
-        if tools.reads_low_region and ln.name == "Crash kernel (low)":
+        span = (start, last)
+        if tools.reads_low_region and name == "Crash kernel (low)":
             if out.low:  # mem_regions_add into the one-slot list fails: the callback fails, the read stops
                 break
             out.low.append(span)
-        elif ln.name == "Crash kernel":
+        elif name == "Crash kernel":
             slots = [s for s, _ in out.usable] + [0] * (tools.usable_capacity - len(out.usable))
-            if tools.skip_duplicates and ln.start in slots:
-                size = ln.last + 1 - ln.start
+            if tools.skip_duplicates and start in slots:
+                size = last + 1 - start
                 out.warnings.append(
-                    f"Warning, the range already exists in usablemem_rgns, base={ln.start:x}, length={size:x}"
+                    f"Warning, the range already exists in usablemem_rgns, base={start:x}, length={size:x}"
                 )
                 continue
             if len(out.usable) >= tools.usable_capacity:
@@ -468,18 +496,18 @@ def _crash_pass(tools: KexecTools, lines: tuple[IomemLine, ...]) -> _CrashPass:
                     f"kexec-tools {tools.version} would realloc() a static 2-entry array (undefined behaviour)",
                 )
             out.usable.append(span)
-        elif ln.name == "System RAM":
+        elif name == "System RAM":
             if tools.sysram_capacity is not None and len(out.ram) >= tools.sysram_capacity:
                 break
             out.ram.append(span)
-        elif ln.name == "Kernel code":
-            out.kcode = ln
-        elif ln.name == "Kernel data":
-            out.kdata = ln
+        elif name == "Kernel code":
+            out.kcode = span
+        elif name == "Kernel data":
+            out.kdata = span
     return out
 
 
-def _memory_map(tools: KexecTools, lines: tuple[IomemLine, ...], load: Span | None) -> tuple[list[Span], list[int]]:
+def _memory_map(tools: KexecTools, lines: list[LineSpan], load: Span | None) -> tuple[list[Span], list[int]]:
     """my_load's get_memory_ranges: the RAM ranges used by locate_hole and the segment checks, and the
     addresses that feed set_phys_offset's "iomem" fallback.
 
@@ -492,23 +520,22 @@ def _memory_map(tools: KexecTools, lines: tuple[IomemLine, ...], load: Span | No
     starts: list[int] = []
     if not tools.subtract_children:
         matched = 0
-        for ln in lines:
+        for start, last, name in lines:
             if tools.memmap_line_limit is not None and matched >= tools.memmap_line_limit:
                 break
-            if ln.name not in ("System RAM", "reserved"):
+            if name not in ("System RAM", "reserved"):
                 continue
             matched += 1
-            starts.append(ln.start)
-            if ln.name == "System RAM":
-                ram.append((ln.start, ln.last))
+            starts.append(start)
+            if name == "System RAM":
+                ram.append((start, last))
         return ram, starts
     # One pass: while the list is sorted and disjoint (System RAM lines in address order, each cut a proper
     # range, the /proc/iomem of every boot), a cut that overlaps the newest range lies in no other, so
     # mem_regions_exclude's search from the first range can only stop at the newest: cut it there. Any other
     # list takes the search itself from then on (tests/test_kexec.py compares both on hostile lines).
     ordered = True
-    for ln in lines:
-        name, start, last = ln.name, ln.start, ln.last
+    for start, last, name in lines:
         if name == "System RAM":
             if last < start or (ram and start <= ram[-1][1]):
                 ordered = False
@@ -612,7 +639,7 @@ _kexec_load = maker(KexecLoad, tuple(f.name for f in fields(KexecLoad)))
 def load_crash_kernel(
     tools: KexecTools,
     kernel: KernelKexecFacts,
-    iomem_text: str | tuple[IomemLine, ...],
+    iomem_text: str | tuple[IomemLine, ...] | tuple[Resource, ...],
     crashk_res: PhysRange | None,
     inputs: KexecInputs,
 ) -> KexecLoad:
@@ -620,10 +647,11 @@ def load_crash_kernel(
 
     ``output`` holds what kexec-tools prints without ``-d`` (warnings, errors); ``error`` the same when the
     load fails. A ``die()`` in kexec-tools ends the output at its message (no "Cannot load" after it).
-    ``iomem_text`` is /proc/iomem's text, or the lines kexec-tools reads from it (:func:`iomem_lines`).
+    ``iomem_text`` is /proc/iomem's text, the lines kexec-tools reads from it (:func:`parse_iomem_lines`), or
+    the resource tree it is printed from.
     """
     run = _Run(tools)
-    lines = parse_iomem_lines(iomem_text) if isinstance(iomem_text, str) else iomem_text
+    lines = _spans(iomem_text)
     cannot_load = ("kexec: load failed.", f"Cannot load {inputs.kernel_path}")
 
     # --- main: the reservation check runs before anything else for -p (also with -s)
@@ -794,12 +822,12 @@ def _elf_headers(tools: KexecTools, cp: _CrashPass, inputs: KexecInputs, text_sy
     phdrs = [_NOTE] * (inputs.possible_cpus + inputs.has_vmcoreinfo)  # addresses not modelled: all alike
     kern_start: int | None = None
     if cp.kdata is not None:
-        start = cp.kcode.start if cp.kcode is not None else 0
+        start = cp.kcode[0] if cp.kcode is not None else 0
         if (tools.stext_correction and cp.kcode is not None and inputs.init_begin_minus_stext is not None
-                and inputs.init_begin_minus_stext == cp.kcode.last + 1 - cp.kcode.start):
+                and inputs.init_begin_minus_stext == cp.kcode[1] + 1 - cp.kcode[0]):
             stext_vaddr = text + inputs.stext_minus_text
             start = (start - (stext_vaddr - (text_sym or 0))) & U64_MAX
-        size = (cp.kdata.last + 1 - start) & U64_MAX
+        size = (cp.kdata[1] + 1 - start) & U64_MAX
         if size:
             kern_start = start
             phdrs.append(Phdr("PT_LOAD", start, text_sym if text_sym is not None else U64_MAX, size))

@@ -280,7 +280,7 @@ def run(scenario: Scenario, reuse: bool = True, cache: bool | None = None) -> Re
 
     With ``reuse`` (the default) what does not depend on the changed inputs is taken from earlier calls:
     the early memblock state per (machine, policy, cmdline facts) and the parsed crashkernel= per
-    (command line, grammar, RAM), and kexec-tools reads the lines of the /proc/iomem tree rather than its
+    (command line, grammar, RAM), and kexec-tools reads the lines from the /proc/iomem tree rather than its
     printed text. ``reuse=False`` computes every stage afresh; both give equal results. ``cache=False``
     leaves the early-state and crashkernel= caches alone (the cmdline facts are still reused): a sweep over
     RAM sizes, whose keys there never repeat, would only pay for hashing each new machine (None: ``reuse``).
@@ -300,10 +300,8 @@ def run(scenario: Scenario, reuse: bool = True, cache: bool | None = None) -> Re
                      or r.role.value == "main")
     load = iomem_text = None
     if scenario.kexec_tools:
-        if reuse:  # the lines kexec-tools reads, taken from the tree: the text need not be printed and parsed
-            from kdumplab.kexec import iomem_lines  # noqa: PLC0415
-
-            iomem_in: Any = iomem_lines(tree)
+        if reuse:  # kexec-tools reads the lines from the tree itself: the text need not be printed and parsed
+            iomem_in: Any = tree
         else:  # the reference path: print /proc/iomem and let kexec-tools read the text
             from kdumplab.iomem import render  # noqa: PLC0415
 
@@ -349,7 +347,7 @@ def _efi_nomap(machine: Machine) -> tuple[tuple[int, int], ...]:
 def _kexec(policy: PolicyData, machine: Machine, iomem: Any, outcome: BootOutcome, version: str,
            crash_initrd_size: int | None, cmdline: str = "", crash_cmdline: str | None = None):
     """``kexec -p`` of the same kernel (with the given kdump initrd, else the machine's own) against the
-    predicted /proc/iomem (its text, or the lines kexec-tools reads from it). kexec-tools starts from the
+    predicted /proc/iomem (its text, or the tree it is printed from). kexec-tools starts from the
     running kernel's tree: under UEFI with ACPI the EFI stub's own (``artifacts.efi_stub_fdt`` with the
     kernel's ``cmdline``); from a QEMU ``-dtb`` file (``machine.qemu_dtb``) that file as QEMU loads it and,
     under UEFI (acpi=off), as EDK2 and the stub amend it (``kdumplab.firmware_fdt``). The crash kernel's
@@ -442,8 +440,12 @@ def crash_side(policy: PolicyData, machine: Machine, iomem_text: str, crashk_res
 
 def _kexec_x86(policy: PolicyData, machine: Machine, iomem: Any, outcome: BootOutcome, version: str,
                crash_initrd_size: int | None):
-    """x86_64: ``kexec -p`` of the same bzImage (kexec_x86) against the predicted /proc/iomem."""
-    from kdumplab import kexec_x86  # noqa: PLC0415
+    """x86_64: ``kexec -p`` of the same bzImage (kexec_x86) against the predicted /proc/iomem (its text, or the
+    tree it is printed from)."""
+    from kdumplab import kexec, kexec_x86  # noqa: PLC0415
+
+    if not isinstance(iomem, str):
+        iomem = kexec.iomem_lines(iomem)
 
     kernel = kexec_x86.X86_KERNELS.get(policy.name)
     if kernel is None:
