@@ -28,8 +28,7 @@ from kdumplab.outcome import EarlyAlloc
 from kdumplab.policy import EarlyProfile, EarlyStep, Feature, PolicyData
 from kdumplab.ranges import SZ_4G, SZ_4K, align_down, align_up, joined
 
-__all__ = ["BootFacts", "boot_memblock", "boot_draft", "dma_phys_limit", "low_limit", "run_step", "run_steps",
-           "STRUCT_PAGE_SIZE"]
+__all__ = ["BootFacts", "boot_memblock", "boot_draft", "dma_phys_limit", "low_limit", "run_steps", "STRUCT_PAGE_SIZE"]
 
 STRUCT_PAGE_SIZE = 64
 #: ``EarlyAlloc(what, start, size)`` on the hot path (kdumplab.frozen: about ten a boot)
@@ -493,13 +492,6 @@ def _x86_setup(policy: PolicyData, mb: Draft, page_size: int) -> list[EarlyAlloc
         a = _top(mb, p.node_data, 64, f"node data {nid}", nid=nid)
         allocs.append(a) if a else None
     return allocs
-
-
-def run_step(step: EarlyStep, policy: PolicyData, mb: Memblock, machine: Machine, facts: BootFacts,
-             limit: int) -> tuple[Memblock, list[EarlyAlloc]]:
-    """Run one early step; returns memblock afterwards and what it allocated."""
-    mb, allocs, _ = run_steps((step,), policy, mb, machine, facts, limit)
-    return mb, allocs
 
 
 def run_steps(steps: tuple[EarlyStep, ...] | list[EarlyStep], policy: PolicyData, mb: Memblock | Draft,
