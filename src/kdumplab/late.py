@@ -36,7 +36,7 @@ from kdumplab.memparse import MemparseFlavour, memparse
 from kdumplab.policy import LateProfile
 from kdumplab.ranges import align_up
 
-__all__ = ["late_allocations", "log_buf_len", "request_standard_resources", "standard_resources"]
+__all__ = ["late_allocations", "log_buf_len", "request_standard_resources"]
 
 U64_MAX = (1 << 64) - 1
 SMP_CACHE_BYTES = 64
@@ -47,13 +47,6 @@ SWIOTLB_DEFAULT = 64 << 20  # IO_TLB_DEFAULT_SIZE
 IO_TLB_SHIFT = 11  # 2 KiB slabs
 IO_TLB_SEGSIZE = 128
 IO_TLB_MIN_SLABS = 512  # 1 MiB
-
-
-def standard_resources(mb: Memblock) -> Memblock:
-    """:func:`request_standard_resources` on a Memblock value."""
-    d = mb.draft()
-    request_standard_resources(d)
-    return d.memblock()
 
 
 def request_standard_resources(d: Draft) -> None:
