@@ -1,19 +1,30 @@
 """kdumplab.frozen.maker: an instance it makes equals the one the class's own constructor makes.
 
-These run in the pure build (slotted dataclasses) and, in `.ci/compiled`, against the mypyc-compiled modules
-(native classes without ``__slots__``), so both roads of ``maker`` are proved on the classes that use it."""
+These run in the pure build (slotted dataclasses, the ``exec`` road) and, in `.ci/compiled`, against the
+mypyc-compiled modules (native classes without ``__slots__``, the native roads written beside each maker line),
+so both roads of ``maker`` are proved on every class that uses it (``frozen.MAKERS``)."""
 
 import dataclasses
+import inspect
+import os
 from dataclasses import dataclass
 
 import pytest
 
-from kdumplab import iomem, kexec, memblock
-from kdumplab.frozen import attributes, maker
+from kdumplab import early, iomem, kexec, memblock, model, reserve, sweep  # noqa: F401 - every module with makers
+from kdumplab.frozen import MAKERS, attributes, compiled, maker
 from kdumplab.machine import Machine
 from kdumplab.presets import qemu_virt
 
 G = 1 << 30
+
+
+@pytest.fixture(autouse=True)
+def _keep_the_registry():
+    """Makers these tests make for themselves leave ``frozen.MAKERS`` as the model's modules made it."""
+    saved = list(MAKERS)
+    yield
+    MAKERS[:] = saved
 
 
 def _values(obj: object) -> tuple:
@@ -72,3 +83,75 @@ def test_sweep_results_survive_pickle():
     runs = sweep.sweep_runs(("6.12", (G, 2 * G, 8 * G), "crashkernel=1G-4G:192M,4G-:256M", "2.0.32"))
     back = pickle.loads(pickle.dumps(runs))
     assert back == runs and type(back[0]) is sweep.Run and type(back[0].sample) is sweep.Point
+
+
+def _reachable(*roots: object) -> dict[type, object]:
+    """One instance of each dataclass reachable from ``roots`` (fields, tuples, lists), by class."""
+    found: dict[type, object] = {}
+    seen: set[int] = set()
+    todo = list(roots)
+    while todo:
+        o = todo.pop()
+        if id(o) in seen or isinstance(o, (str, bytes, int, float, type)) or o is None:
+            continue
+        seen.add(id(o))
+        if isinstance(o, (tuple, list)):
+            todo.extend(o)
+        elif dataclasses.is_dataclass(o):
+            found.setdefault(type(o), o)
+            todo.extend(getattr(o, f.name) for f in dataclasses.fields(o))
+    return found
+
+
+@pytest.fixture(scope="module")
+def samples() -> dict[type, object]:
+    """Instances of every class a maker builds, as the model makes them: a boot with kexec-tools 2.0.32 (run
+    and its _boot stage), its /proc/iomem lines as kexec-tools reads them, and a sweep's runs."""
+    scenario = model.Scenario(qemu_virt(6 * G, kernel="6.12"), "crashkernel=1G-4G:192M,4G-:256M", "6.12", "2.0.32")
+    result = model.run(scenario)
+    runs = sweep.sweep_runs(("6.12", (G, 2 * G, 8 * G), "crashkernel=1G-4G:192M,4G-:256M", "2.0.32"))
+    return _reachable(result, model._boot(scenario, True, False), kexec.iomem_lines(result.iomem), runs)
+
+
+def test_every_maker_has_a_native_road_with_its_names():
+    """Each maker line has a compiled road beside it, taking the maker's attribute names in order (maker
+    refuses other names; this also catches a maker line that gives none)."""
+    assert len(MAKERS) >= 16
+    for m in MAKERS:
+        assert m.native is not None, f"{m.cls.__name__}: maker without a native road"
+        assert tuple(inspect.signature(m.native).parameters) == m.names
+
+
+def test_the_native_road_is_taken_only_where_mypyc_compiled_the_class():
+    """Interpreted, a native road would hit the frozen __setattr__: it is chosen only in the compiled build
+    (and there for every class: KDUMPLAB_EXPECT_COMPILED=1 is the compiled test run)."""
+    expect = os.environ.get("KDUMPLAB_EXPECT_COMPILED") == "1"
+    for m in MAKERS:
+        assert compiled(m.cls) is expect, m.cls.__name__
+        assert (m.make is m.native) is expect, m.cls.__name__
+
+
+def test_a_native_road_with_other_names_is_refused():
+    def _region(base, size, nid, end, flags):  # noqa: ANN001, ANN202 - names in another order
+        raise AssertionError("never called")
+
+    with pytest.raises(TypeError, match="native road"):
+        maker(memblock.Region, ("base", "size", "nid", "flags", "end"), _region)
+
+
+def test_every_maker_makes_what_the_constructor_makes(samples):
+    """For every maker (in the compiled run: every native road): given the attribute values of an instance the
+    model made, it makes an instance equal, equal-hashing and attribute-by-attribute the same as the class's own
+    constructor (``dataclasses.replace``: __init__ and __post_init__) makes, and frozen from Python."""
+    for m in MAKERS:
+        assert m.cls in samples, f"no {m.cls.__name__} made by the sample runs: add one to samples()"
+        obj = samples[m.cls]
+        made = m.make(*(getattr(obj, n) for n in m.names))
+        ref = dataclasses.replace(obj)
+        assert type(made) is m.cls
+        assert made == ref, m.cls.__name__
+        assert all(getattr(made, n) == getattr(ref, n) for n in attributes(m.cls)), m.cls.__name__
+        if m.cls.__hash__ is not None:
+            assert hash(made) == hash(ref), m.cls.__name__
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            setattr(made, m.names[0], getattr(obj, m.names[0]))

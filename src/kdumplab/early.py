@@ -31,8 +31,17 @@ from kdumplab.ranges import SZ_4G, SZ_4K, align_down, align_up, joined
 __all__ = ["BootFacts", "boot_memblock", "boot_draft", "dma_phys_limit", "low_limit", "run_steps", "STRUCT_PAGE_SIZE"]
 
 STRUCT_PAGE_SIZE = 64
+def _native_early_alloc(what: str, start: int, size: int) -> EarlyAlloc:
+    """``EarlyAlloc(...)`` in the compiled build (kdumplab.frozen.maker; tests/test_frozen.py)."""
+    o = EarlyAlloc.__new__(EarlyAlloc)
+    o.what = what  # type: ignore[misc]
+    o.start = start  # type: ignore[misc]
+    o.size = size  # type: ignore[misc]
+    return o
+
+
 #: ``EarlyAlloc(what, start, size)`` on the hot path (kdumplab.frozen: about ten a boot)
-_early_alloc = maker(EarlyAlloc, ("what", "start", "size"))
+_early_alloc = maker(EarlyAlloc, ("what", "start", "size"), _native_early_alloc)
 MAX_PHYSMEM_BITS = 48  # arm64 sparsemem: the section roots cover 2^48 bytes in every Debian build
 
 

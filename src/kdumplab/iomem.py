@@ -50,8 +50,18 @@ class Resource:
 
 
 _start = attrgetter("start")
+def _native_resource(start: int, end: int, name: str, children: tuple[Resource, ...]) -> Resource:
+    """``Resource(...)`` in the compiled build (kdumplab.frozen.maker; tests/test_frozen.py)."""
+    o = Resource.__new__(Resource)
+    o.start = start  # type: ignore[misc]
+    o.end = end  # type: ignore[misc]
+    o.name = name  # type: ignore[misc]
+    o.children = children  # type: ignore[misc]
+    return o
+
+
 #: ``Resource(start, end, name, children)`` where the values are known good (kdumplab.frozen)
-_resource = maker(Resource, ("start", "end", "name", "children"))
+_resource = maker(Resource, ("start", "end", "name", "children"), _native_resource)
 
 
 def walk(resources: Iterable[Resource], depth: int = 0) -> Iterator[tuple[int, Resource]]:

@@ -234,7 +234,17 @@ class IomemLine:
     depth: int
 
 
-_iomem_line = maker(IomemLine, ("start", "last", "name", "depth"))
+def _native_iomem_line(start: int, last: int, name: str, depth: int) -> IomemLine:
+    """``IomemLine(...)`` in the compiled build (kdumplab.frozen.maker; tests/test_frozen.py)."""
+    o = IomemLine.__new__(IomemLine)
+    o.start = start  # type: ignore[misc]
+    o.last = last  # type: ignore[misc]
+    o.name = name  # type: ignore[misc]
+    o.depth = depth  # type: ignore[misc]
+    return o
+
+
+_iomem_line = maker(IomemLine, ("start", "last", "name", "depth"), _native_iomem_line)
 
 
 @dataclass(frozen=True, slots=True)
@@ -253,9 +263,29 @@ class Phdr:
     size: int
 
 
+def _native_phdr(type: str, paddr: int, vaddr: int, size: int) -> Phdr:
+    """``Phdr(...)`` in the compiled build (kdumplab.frozen.maker; tests/test_frozen.py)."""
+    o = Phdr.__new__(Phdr)
+    o.type = type  # type: ignore[misc]
+    o.paddr = paddr  # type: ignore[misc]
+    o.vaddr = vaddr  # type: ignore[misc]
+    o.size = size  # type: ignore[misc]
+    return o
+
+
+def _native_segment(start: int, size: int, what: str, bufsz: int) -> Segment:
+    """``Segment(...)`` in the compiled build (kdumplab.frozen.maker; tests/test_frozen.py)."""
+    o = Segment.__new__(Segment)
+    o.start = start  # type: ignore[misc]
+    o.size = size  # type: ignore[misc]
+    o.what = what  # type: ignore[misc]
+    o.bufsz = bufsz  # type: ignore[misc]
+    return o
+
+
 #: ``Phdr(...)`` and ``Segment(...)`` on the hot path (kdumplab.frozen; neither class checks its values)
-_phdr = maker(Phdr, ("type", "paddr", "vaddr", "size"))
-_segment = maker(Segment, ("start", "size", "what", "bufsz"))
+_phdr = maker(Phdr, ("type", "paddr", "vaddr", "size"), _native_phdr)
+_segment = maker(Segment, ("start", "size", "what", "bufsz"), _native_segment)
 _NOTE = Phdr("PT_NOTE", 0, 0, 0)
 
 
@@ -554,7 +584,6 @@ def _memory_map(tools: KexecTools, lines: list[LineSpan], load: Span | None) -> 
     return ram, [ram[0][0]] if ram else []
 
 
-
 def _page_offset(tools: KexecTools, text: int | None, va_bits: int) -> int:
     """The PAGE_OFFSET used for the RAM PT_LOADs' p_vaddr.
 
@@ -575,7 +604,6 @@ def _page_offset(tools: KexecTools, text: int | None, va_bits: int) -> int:
         return 0
     mid = (U64_MAX << (va_bits - 1)) & U64_MAX
     return mid if text < mid else (U64_MAX << va_bits) & U64_MAX
-
 
 
 def _memstart_addr(first_ram: int, va_bits: int) -> int:
@@ -632,8 +660,39 @@ class _Run:
                            self.phys_offset, KEXEC_ON_CRASH | KEXEC_ARCH_ARM64, kern, status, self.low)
 
 
+def _native_kexec_load(tools: str, loaded: bool, error: tuple[str, ...] | None, output: tuple[str, ...],
+                       segments: tuple[Segment, ...], entry: int | None,
+                       usable_memory_ranges: tuple[tuple[int, int], ...], elfcorehdr: tuple[int, int] | None,
+                       phdrs: tuple[Phdr, ...], crash_entries_seen: tuple[PhysRange, ...],
+                       sysram_seen: tuple[PhysRange, ...], syscall: str, memory_map: tuple[tuple[int, int], ...],
+                       page_offset: int | None, phys_offset: int | None, flags: int, kern_paddr_start: int | None,
+                       exit_status: int, low_memory_range: tuple[int, int] | None) -> KexecLoad:
+    """``KexecLoad(...)`` in the compiled build (kdumplab.frozen.maker; tests/test_frozen.py)."""
+    o = KexecLoad.__new__(KexecLoad)
+    o.tools = tools  # type: ignore[misc]
+    o.loaded = loaded  # type: ignore[misc]
+    o.error = error  # type: ignore[misc]
+    o.output = output  # type: ignore[misc]
+    o.segments = segments  # type: ignore[misc]
+    o.entry = entry  # type: ignore[misc]
+    o.usable_memory_ranges = usable_memory_ranges  # type: ignore[misc]
+    o.elfcorehdr = elfcorehdr  # type: ignore[misc]
+    o.phdrs = phdrs  # type: ignore[misc]
+    o.crash_entries_seen = crash_entries_seen  # type: ignore[misc]
+    o.sysram_seen = sysram_seen  # type: ignore[misc]
+    o.syscall = syscall  # type: ignore[misc]
+    o.memory_map = memory_map  # type: ignore[misc]
+    o.page_offset = page_offset  # type: ignore[misc]
+    o.phys_offset = phys_offset  # type: ignore[misc]
+    o.flags = flags  # type: ignore[misc]
+    o.kern_paddr_start = kern_paddr_start  # type: ignore[misc]
+    o.exit_status = exit_status  # type: ignore[misc]
+    o.low_memory_range = low_memory_range  # type: ignore[misc]
+    return o
+
+
 #: ``KexecLoad(...)`` with every field given, in order (kdumplab.frozen)
-_kexec_load = maker(KexecLoad, tuple(f.name for f in fields(KexecLoad)))
+_kexec_load = maker(KexecLoad, tuple(f.name for f in fields(KexecLoad)), _native_kexec_load)
 
 
 def load_crash_kernel(

@@ -60,9 +60,20 @@ class Region:
         object.__setattr__(self, "end", self.base + self.size)
 
 
+def _native_region(base: int, size: int, nid: int, flags: Flag, end: int) -> Region:
+    """``Region(...)`` in the compiled build (kdumplab.frozen.maker; tests/test_frozen.py)."""
+    o = Region.__new__(Region)
+    o.base = base  # type: ignore[misc]
+    o.size = size  # type: ignore[misc]
+    o.nid = nid  # type: ignore[misc]
+    o.flags = flags  # type: ignore[misc]
+    o.end = end  # type: ignore[misc]
+    return o
+
+
 # Hot-path constructors (kdumplab.frozen): the allocator makes a new Region and a new Memblock on every
 # reserve. Only values that __post_init__ would accept reach them.
-_make_region = maker(Region, ("base", "size", "nid", "flags", "end"))
+_make_region = maker(Region, ("base", "size", "nid", "flags", "end"), _native_region)
 
 
 def make_region(base: int, size: int, nid: int, flags: Flag) -> Region:
@@ -376,9 +387,22 @@ class Memblock:
         return addr
 
 
+def _native_memblock(memory: tuple[Region, ...], reserved: Sequence[Region], bottom_up: bool, movable_node: bool,
+                     alloc_flags: Flag, log: tuple[tuple[str, int, int], ...]) -> Memblock:
+    """``Memblock(...)`` in the compiled build (kdumplab.frozen.maker; tests/test_frozen.py)."""
+    o = Memblock.__new__(Memblock)
+    o.memory = memory  # type: ignore[misc]
+    o.reserved = reserved  # type: ignore[misc]
+    o.bottom_up = bottom_up  # type: ignore[misc]
+    o.movable_node = movable_node  # type: ignore[misc]
+    o.alloc_flags = alloc_flags  # type: ignore[misc]
+    o.log = log  # type: ignore[misc]
+    return o
+
 
 #: ``Memblock(memory, reserved, bottom_up, movable_node, alloc_flags, log)`` on the hot path
-_memblock = maker(Memblock, ("memory", "reserved", "bottom_up", "movable_node", "alloc_flags", "log"))
+_memblock = maker(Memblock, ("memory", "reserved", "bottom_up", "movable_node", "alloc_flags", "log"),
+                  _native_memblock)
 
 
 class Draft:

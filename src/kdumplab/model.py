@@ -22,7 +22,7 @@ from kdumplab.linearmap import LinearMap, linear_map
 from kdumplab.machine import Machine
 from kdumplab.memblock import Memblock
 from kdumplab.memparse import memparse
-from kdumplab.outcome import BootOutcome, EarlyAlloc, Role, Verdict
+from kdumplab.outcome import BootOutcome, CrashRegion, EarlyAlloc, Role, Verdict
 from kdumplab.policy import EarlyStep, Feature, PolicyData, for_kernel
 from kdumplab.ranges import SZ_4G
 from kdumplab.reserve import Placement, reserve_crashkernel
@@ -258,14 +258,61 @@ def _boot(scenario: Scenario, reuse: bool, cache: bool) -> _Boot:
                       free_after_sparse)
 
 
+def _native_outcome(policy: str, verdict: Verdict, regions: tuple[CrashRegion, ...], log: tuple[str, ...],
+                    reason: str, low_max: int, high_max: int, system_ram: int,
+                    early: tuple[EarlyAlloc, ...]) -> BootOutcome:
+    """``BootOutcome(...)`` in the compiled build (kdumplab.frozen.maker; tests/test_frozen.py)."""
+    o = BootOutcome.__new__(BootOutcome)
+    o.policy = policy  # type: ignore[misc]
+    o.verdict = verdict  # type: ignore[misc]
+    o.regions = regions  # type: ignore[misc]
+    o.log = log  # type: ignore[misc]
+    o.reason = reason  # type: ignore[misc]
+    o.low_max = low_max  # type: ignore[misc]
+    o.high_max = high_max  # type: ignore[misc]
+    o.system_ram = system_ram  # type: ignore[misc]
+    o.early = early  # type: ignore[misc]
+    return o
+
+
+def _native_boot(machine: Machine, policy: PolicyData, facts: BootFacts, deferred: bool, parsed: Any,
+                 outcome: BootOutcome, at_reservation: Memblock, early_done: Memblock, low_max: int,
+                 free_after_sparse: int | None) -> _Boot:
+    """``_Boot(...)`` in the compiled build (kdumplab.frozen.maker; tests/test_frozen.py)."""
+    o = _Boot.__new__(_Boot)
+    o.machine = machine  # type: ignore[misc]
+    o.policy = policy  # type: ignore[misc]
+    o.facts = facts  # type: ignore[misc]
+    o.deferred = deferred  # type: ignore[misc]
+    o.parsed = parsed  # type: ignore[misc]
+    o.outcome = outcome  # type: ignore[misc]
+    o.at_reservation = at_reservation  # type: ignore[misc]
+    o.early_done = early_done  # type: ignore[misc]
+    o.low_max = low_max  # type: ignore[misc]
+    o.free_after_sparse = free_after_sparse  # type: ignore[misc]
+    return o
+
+
+def _native_facts(cma_bytes: int | None, pages_everywhere: bool, crash_mapped_alone: tuple[int, int] | None,
+                  kaslr_tables: tuple[int, int], memoryless_nodes: tuple[int, ...]) -> BootFacts:
+    """``BootFacts(...)`` in the compiled build (kdumplab.frozen.maker; tests/test_frozen.py)."""
+    o = BootFacts.__new__(BootFacts)
+    o.cma_bytes = cma_bytes  # type: ignore[misc]
+    o.pages_everywhere = pages_everywhere  # type: ignore[misc]
+    o.crash_mapped_alone = crash_mapped_alone  # type: ignore[misc]
+    o.kaslr_tables = kaslr_tables  # type: ignore[misc]
+    o.memoryless_nodes = memoryless_nodes  # type: ignore[misc]
+    return o
+
+
 #: BootOutcome and _Boot from every field in order, made once per boot (kdumplab.frozen; neither checks its
 #: fields in a __post_init__): they refuse to be built if a class gains a field _boot does not fill
-_make_outcome = maker(BootOutcome, tuple(f.name for f in dataclasses.fields(BootOutcome)))
-_make_boot = maker(_Boot, tuple(f.name for f in dataclasses.fields(_Boot)))
+_make_outcome = maker(BootOutcome, tuple(f.name for f in dataclasses.fields(BootOutcome)), _native_outcome)
+_make_boot = maker(_Boot, tuple(f.name for f in dataclasses.fields(_Boot)), _native_boot)
 #: BootFacts by position, for the one field a reservation-first boot changes per point (it has no __post_init__;
 #: it refuses to be built if BootFacts gains a field)
 _make_facts = maker(BootFacts, ("cma_bytes", "pages_everywhere", "crash_mapped_alone", "kaslr_tables",
-                                "memoryless_nodes"))
+                                "memoryless_nodes"), _native_facts)
 
 
 def outcome(scenario: Scenario, cache: bool = True) -> BootOutcome:

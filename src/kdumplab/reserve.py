@@ -18,8 +18,22 @@ from kdumplab.ranges import align_up
 
 __all__ = ["Placement", "reserve_crashkernel"]
 
+def _native_crash_region(role: Role, start: int, end: int, name: str, nomap: bool, high: bool,
+                         in_iomem: bool) -> CrashRegion:
+    """``CrashRegion(...)`` in the compiled build (kdumplab.frozen.maker; tests/test_frozen.py)."""
+    o = CrashRegion.__new__(CrashRegion)
+    o.role = role  # type: ignore[misc]
+    o.start = start  # type: ignore[misc]
+    o.end = end  # type: ignore[misc]
+    o.name = name  # type: ignore[misc]
+    o.nomap = nomap  # type: ignore[misc]
+    o.high = high  # type: ignore[misc]
+    o.in_iomem = in_iomem  # type: ignore[misc]
+    return o
+
+
 #: ``CrashRegion(role, start, end, name, nomap, high, in_iomem)`` for values reserve_crashkernel made itself
-_crash_region = maker(CrashRegion, ("role", "start", "end", "name", "nomap", "high", "in_iomem"))
+_crash_region = maker(CrashRegion, ("role", "start", "end", "name", "nomap", "high", "in_iomem"), _native_crash_region)
 _start = attrgetter("start")
 
 

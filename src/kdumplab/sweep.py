@@ -18,6 +18,7 @@ from dataclasses import dataclass, fields
 from kdumplab import model, presets
 from kdumplab.errors import KdumplabError
 from kdumplab.frozen import maker, picklable
+from kdumplab.machine import Machine
 from kdumplab.ranges import SZ_1G, SZ_2M, SZ_128M, format_size, parse_size
 
 __all__ = ["Point", "Run", "Sweep", "parse_mem_range", "default_step", "sizes", "sweep_chunk", "sweep_runs",
@@ -141,11 +142,51 @@ def _machine(kernel: str, mem: int) -> model.Machine:
     return presets.qemu_virt(mem, kernel=_image(kernel))
 
 
+def _native_point(kernel: str, mem: int, verdict: str, where: str, low_memory: bool, kexec: str,
+                  regions: tuple[tuple[str, int, int], ...], reason: str) -> Point:
+    """``Point(...)`` in the compiled build (kdumplab.frozen.maker; tests/test_frozen.py)."""
+    o = Point.__new__(Point)
+    o.kernel = kernel  # type: ignore[misc]
+    o.mem = mem  # type: ignore[misc]
+    o.verdict = verdict  # type: ignore[misc]
+    o.where = where  # type: ignore[misc]
+    o.low_memory = low_memory  # type: ignore[misc]
+    o.kexec = kexec  # type: ignore[misc]
+    o.regions = regions  # type: ignore[misc]
+    o.reason = reason  # type: ignore[misc]
+    return o
+
+
+def _native_run(kernel: str, first: int, last: int, sample: Point) -> Run:
+    """``Run(...)`` in the compiled build (kdumplab.frozen.maker; tests/test_frozen.py)."""
+    o = Run.__new__(Run)
+    o.kernel = kernel  # type: ignore[misc]
+    o.first = first  # type: ignore[misc]
+    o.last = last  # type: ignore[misc]
+    o.sample = sample  # type: ignore[misc]
+    return o
+
+
+def _native_scenario(machine: Machine, cmdline: str, kernel: str, kexec_tools: str | None,
+                     crash_initrd_size: int | None, crash_cmdline: str | None,
+                     kaslr_tables: tuple[int, int]) -> model.Scenario:
+    """``Scenario(...)`` in the compiled build (kdumplab.frozen.maker; tests/test_frozen.py)."""
+    o = model.Scenario.__new__(model.Scenario)
+    o.machine = machine  # type: ignore[misc]
+    o.cmdline = cmdline  # type: ignore[misc]
+    o.kernel = kernel  # type: ignore[misc]
+    o.kexec_tools = kexec_tools  # type: ignore[misc]
+    o.crash_initrd_size = crash_initrd_size  # type: ignore[misc]
+    o.crash_cmdline = crash_cmdline  # type: ignore[misc]
+    o.kaslr_tables = kaslr_tables  # type: ignore[misc]
+    return o
+
+
 #: Point, Run and model.Scenario made from every field in order (kdumplab.frozen; a sweep makes them per size):
 #: they refuse to be built if a class gains a field this module does not fill
-_make_point = maker(Point, tuple(f.name for f in fields(Point)))
-_make_run = maker(Run, tuple(f.name for f in fields(Run)))
-_make_scenario = maker(model.Scenario, tuple(f.name for f in fields(model.Scenario)))
+_make_point = maker(Point, tuple(f.name for f in fields(Point)), _native_point)
+_make_run = maker(Run, tuple(f.name for f in fields(Run)), _native_run)
+_make_scenario = maker(model.Scenario, tuple(f.name for f in fields(model.Scenario)), _native_scenario)
 
 
 def point(kernel: str, mem: int, cmdline: str, kexec_tools: str | None) -> Point:

@@ -12,7 +12,7 @@ from kdumplab import profiles
 from kdumplab.errors import KdumplabError
 from kdumplab.firmware_fdt import QemuDtb, qemu_dtb_file_size
 from kdumplab.frozen import maker
-from kdumplab.machine import Bank, KernelBuild, KernelImage, Machine, load_machine
+from kdumplab.machine import Bank, KernelBuild, KernelImage, Machine, Reservation, load_machine
 from kdumplab.policy import for_kernel
 from kdumplab.profiles import ProfileTable
 from kdumplab.ranges import SZ_1G, SZ_2M, SZ_128M, PhysRange, align_up, iec, iec_hex
@@ -197,9 +197,39 @@ def _virt_devices(high_io: tuple[tuple[int, int, str], ...]) -> tuple[str, ...]:
     return QEMU_VIRT_LOW_DEVICES + tuple(f"{s:x}-{s + n - 1:x} : {name}" for s, n, name in high_io)
 
 
+def _native_machine(name: str, banks: tuple[Bank, ...], arch: str, reserved: tuple[Reservation, ...],
+                    kernel: KernelImage | None, initrd: PhysRange | None, dtb: PhysRange | None,
+                    dma_address_limit: int | None, page_size: int, dt_extra_properties: int, dt_extra_nodes: int,
+                    qemu_dtb: QemuDtb | None, cpus: int, build: KernelBuild, iomem_devices: tuple[str, ...],
+                    firmware: str, acpi: bool, efi_rng: bool, source: str, notes: tuple[str, ...]) -> Machine:
+    """``Machine(...)`` in the compiled build (kdumplab.frozen.maker; tests/test_frozen.py)."""
+    o = Machine.__new__(Machine)
+    o.name = name  # type: ignore[misc]
+    o.banks = banks  # type: ignore[misc]
+    o.arch = arch  # type: ignore[misc]
+    o.reserved = reserved  # type: ignore[misc]
+    o.kernel = kernel  # type: ignore[misc]
+    o.initrd = initrd  # type: ignore[misc]
+    o.dtb = dtb  # type: ignore[misc]
+    o.dma_address_limit = dma_address_limit  # type: ignore[misc]
+    o.page_size = page_size  # type: ignore[misc]
+    o.dt_extra_properties = dt_extra_properties  # type: ignore[misc]
+    o.dt_extra_nodes = dt_extra_nodes  # type: ignore[misc]
+    o.qemu_dtb = qemu_dtb  # type: ignore[misc]
+    o.cpus = cpus  # type: ignore[misc]
+    o.build = build  # type: ignore[misc]
+    o.iomem_devices = iomem_devices  # type: ignore[misc]
+    o.firmware = firmware  # type: ignore[misc]
+    o.acpi = acpi  # type: ignore[misc]
+    o.efi_rng = efi_rng  # type: ignore[misc]
+    o.source = source  # type: ignore[misc]
+    o.notes = notes  # type: ignore[misc]
+    return o
+
+
 #: ``Machine(...)`` with every field given, by keyword (kdumplab.frozen; a sweep makes one per point): it
 #: refuses to be built if Machine gains a field this module does not fill
-_make_machine = maker(Machine, tuple(f.name for f in dataclasses.fields(Machine)))
+_make_machine = maker(Machine, tuple(f.name for f in dataclasses.fields(Machine)), _native_machine)
 _NO_BUILD = KernelBuild()
 
 
