@@ -69,7 +69,8 @@ def test_one_pass_split_equals_call_by_call(ranges, kids):
     step = parent
     for start, end in ranges:
         step = reserve_with_split(step, start, end)
-    assert _reserve_all_with_split(parent, ranges) == step
+    kids = _reserve_all_with_split(parent.start, parent.end, parent.children, ranges)
+    assert Resource(parent.start, parent.end, parent.name, kids) == step
 
 
 # -- the sweep's fast path: model.outcome and sweep.point against the plain, fresh model.run ----------------

@@ -22,6 +22,7 @@ from kdumplab.policy import Feature, PolicyData
 __all__ = ["build_iomem"]
 
 _end = attrgetter("end")
+_NONE = Flag.NONE
 
 
 @functools.lru_cache(maxsize=64)
@@ -31,39 +32,44 @@ def _devices(lines: tuple[str, ...]) -> tuple[Resource, ...]:
 
 
 def build_iomem(policy: PolicyData, machine: Machine, mb: Memblock, outcome: BootOutcome) -> tuple[Resource, ...]:
-    tree = _devices(tuple(machine.iomem_devices))
+    tree = _devices(machine.iomem_devices)
     for r in mb.memory:
-        name = "reserved" if Flag.NOMAP in r.flags else "System RAM"
+        name = "reserved" if r.flags is not _NONE and Flag.NOMAP in r.flags else "System RAM"
         tree = insert(tree, _resource(r.base, r.end, name, ()))
+    # request_resource() of the kernel's and the crash kernel's entries into the top-level entry that holds
+    # each: the tops' children are collected first and each top is made once, below
+    kids = [top.children for top in tree]
     k = machine.kernel
     if k is not None:
         code_start = k.load_address + (k.stext if policy.has(Feature.KERNEL_FROM_STEXT) else 0)
-        for res in (_resource(code_start, k.load_address + k.init_begin, "Kernel code", ()),
-                    _resource(k.load_address + k.sdata, k.load_address + k.end, "Kernel data", ())):
-            tree = _insert_inside(tree, res)
+        _insert_inside(tree, kids, _resource(code_start, k.load_address + k.init_begin, "Kernel code", ()))
+        _insert_inside(tree, kids, _resource(k.load_address + k.sdata, k.load_address + k.end, "Kernel data", ()))
     for region in outcome.regions:
         if region.in_iomem:
-            tree = _insert_inside(tree, _resource(region.start, region.end, region.name, ()))
+            _insert_inside(tree, kids, _resource(region.start, region.end, region.name, ()))
     page = machine.page_size
     out = []
     reserved = mb.reserved
-    for top in tree:
+    for i, top in enumerate(tree):
+        children = kids[i]
         if top.name == "System RAM":
             spans = []  # the reserved ranges rounded out to pages, from the first that can reach into this entry
             top_end = top.end
-            for i in range(bisect_right(reserved, top.start - page, key=_end), len(reserved)):
-                r = reserved[i]
+            for j in range(bisect_right(reserved, top.start - page, key=_end), len(reserved)):
+                r = reserved[j]
                 start = r.base // page * page  # align_down, align_up (written out: ~20 ranges an entry)
                 if start >= top_end:
                     break
                 spans.append((start, -(-r.end // page) * page))
-            top = _reserve_all_with_split(top, spans)
-        out.append(top)
+            children = _reserve_all_with_split(top.start, top_end, children, spans)
+        out.append(top if children is top.children else _resource(top.start, top.end, top.name, children))
     return tuple(out)
 
 
-def _reserve_all_with_split(parent: Resource, spans: list[tuple[int, int]]) -> Resource:
-    """``reserve_with_split(parent, start, end)`` for each span in turn (spans sorted by start), in one pass.
+def _reserve_all_with_split(p_start: int, p_end: int, children: tuple[Resource, ...],
+                            spans: list[tuple[int, int]]) -> tuple[Resource, ...]:
+    """The children of ``[p_start, p_end)`` after ``reserve_with_split(parent, start, end)`` for each span in turn
+    (spans sorted by start), in one pass (``children`` itself when nothing is added).
 
     Each call skips what the parent's children and the earlier spans' pieces already cover. Since every
     earlier span starts at or below this one, what they cover above its start is exactly
@@ -72,15 +78,13 @@ def _reserve_all_with_split(parent: Resource, spans: list[tuple[int, int]]) -> R
     for good, and the children (in address order) are read only up to the span's end
     (tests/test_model_reuse.py checks it against the call-by-call form).
     """
-    children = parent.children
     n = len(children)
     pieces: list[Resource] = []
-    covered = p_start = parent.start
-    p_end = parent.end
+    covered = p_start
     k = 0  # the first child that may still end above a span's start
     for start, end in spans:
         if start < covered:
-            start = covered  # covered >= parent.start: max(start, parent.start, covered)
+            start = covered  # covered >= p_start: max(start, p_start, covered)
         if end > p_end:
             end = p_end
         if end > covered:
@@ -102,18 +106,19 @@ def _reserve_all_with_split(parent: Resource, spans: list[tuple[int, int]]) -> R
         if cursor < end:
             pieces.append(_resource(cursor, end, "reserved", ()))
     if not pieces:
-        return parent
-    return _resource(p_start, p_end, parent.name, tuple(sorted(children + tuple(pieces), key=_start)))
+        return children
+    return tuple(sorted(children + tuple(pieces), key=_start))
 
 
-def _insert_inside(tree: tuple[Resource, ...], res: Resource) -> tuple[Resource, ...]:
-    """request_resource() into the top-level entry that holds ``res``; dropped silently if none does."""
+def _insert_inside(tree: tuple[Resource, ...], kids: list[tuple[Resource, ...]], res: Resource) -> None:
+    """request_resource() into the top-level entry that holds ``res`` (``kids[i]``: the children of ``tree[i]``
+    so far); dropped silently if none does."""
     for i, top in enumerate(tree):
         if top.start <= res.start and res.end <= top.end:
             try:
                 # request_resource(top, res): a child of top even when both cover the same range (the 2019
                 # review's NOMAP low region is a whole top-level "reserved" entry of its own)
-                return tree[:i] + (_resource(top.start, top.end, top.name, insert(top.children, res)),) + tree[i + 1:]
+                kids[i] = insert(kids[i], res)
             except ValueError:
-                return tree
-    return tree
+                return  # a partial overlap: request_resource fails, nothing changes
+            return

@@ -20,12 +20,13 @@ The stages, in the order kexec-tools runs them:
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, fields, replace
 from operator import attrgetter
+from typing import Final
 
 from kdumplab.errors import KdumplabError
 from kdumplab.frozen import maker
-from kdumplab.iomem import MAX_IORES_LEVEL, Resource
+from kdumplab.iomem import MAX_IORES_LEVEL, Resource, _resource
 from kdumplab.profiles import ProfileTable
 from kdumplab.ranges import SZ_1G, SZ_1M, SZ_2M, U64_MAX, PhysRange, align_down, align_up
 
@@ -47,15 +48,17 @@ __all__ = [
     "verdict",
 ]
 
-PAGE = 0x1000
-KEXEC_ON_CRASH = 0x1
-KEXEC_ARCH_ARM64 = 183 << 16  # EM_AARCH64 in the arch field of the kexec_load flags
-ELF_CORE_HEADER_ALIGN = 1024  # kexec/crashdump.h
-EHDR_SIZE, PHDR_SIZE = 64, 56  # ELF64
-DTB_MAX = 2 * SZ_1M  # arm64_load_other_segments: booting.txt limit
-IMAGE_INITRD_SPAN_MAX = 32 * SZ_1G  # arm64_load_other_segments: kernel and initrd within 32 GiB, 1 GiB aligned
-PRE_3_17_IMAGE_SIZE = 16 * SZ_1M  # arm64_process_image_header: header without image_size
-PRE_3_17_TEXT_OFFSET = 0x80000
+# (Final: the compiled build reads them as constants, not from the module's namespace)
+PAGE: Final = 0x1000
+KEXEC_ON_CRASH: Final = 0x1
+KEXEC_ARCH_ARM64: Final = 183 << 16  # EM_AARCH64 in the arch field of the kexec_load flags
+ELF_CORE_HEADER_ALIGN: Final = 1024  # kexec/crashdump.h
+EHDR_SIZE: Final = 64  # ELF64
+PHDR_SIZE: Final = 56
+DTB_MAX: Final = 2 * SZ_1M  # arm64_load_other_segments: booting.txt limit
+IMAGE_INITRD_SPAN_MAX: Final = 32 * SZ_1G  # arm64_load_other_segments: kernel and initrd within 32 GiB, 1 GiB aligned
+PRE_3_17_IMAGE_SIZE: Final = 16 * SZ_1M  # arm64_process_image_header: header without image_size
+PRE_3_17_TEXT_OFFSET: Final = 0x80000
 
 
 @dataclass(frozen=True, slots=True)
@@ -344,49 +347,28 @@ def iomem_lines(tree: Iterable[Resource]) -> tuple[IomemLine, ...]:
     return tuple(out)
 
 
-#: a /proc/iomem line as the arm64 passes read it: (start, last, name)
-LineSpan = tuple[int, int, str]
-
-
-def _spans(iomem: str | tuple[IomemLine, ...] | tuple[Resource, ...]) -> list[LineSpan]:
-    """The (start, last, name) of every line kexec-tools reads, in order: from /proc/iomem's text, from its
-    lines, or straight from the tree it is printed from (what ``model.run`` hands over: no text printed and
-    parsed, no line objects made)."""
+def _lines(iomem: str | tuple[IomemLine, ...] | tuple[Resource, ...]) -> list[Resource]:
+    """Every line kexec-tools reads, in order, as a resource ``[start, last + 1)`` with its name: from
+    /proc/iomem's text, from its lines, or straight from the tree it is printed from (what ``model.run`` hands
+    over: no text printed and parsed, no line objects made; the tree's own entries, depth first, the order
+    ``iomem.render`` prints them in)."""
     if isinstance(iomem, str):
         iomem = parse_iomem_lines(iomem)
+    out: list[Resource] = []
     if iomem and isinstance(iomem[0], Resource):
-        return _tree_spans(iomem)  # type: ignore[arg-type]
-    return [(ln.start, ln.last, ln.name) for ln in iomem]  # type: ignore[union-attr]
-
-
-def _tree_spans(tree: tuple[Resource, ...]) -> list[LineSpan]:
-    """:func:`_spans` of a tree, depth first (the order ``iomem.render`` prints it in). A top-level entry that is
-    the very object of an earlier call gives the spans made then: a machine's device entries are the same
-    objects in every tree ``iomem_build`` makes for it, a sweep's points included."""
-    out: list[LineSpan] = []
-
-    def visit(level: tuple[Resource, ...]) -> None:
-        for r in level:
-            out.append((r.start, r.end - 1, r.name))
-            if r.children:
-                visit(r.children)
-
-    for top in tree:
-        seen = _TOP_SPANS.get(id(top))
-        if seen is not None and seen[0] is top:  # (the entry is held there, so its id cannot be reused)
-            out += seen[1]
-            continue
-        first = len(out)
-        visit((top,))
-        if len(_TOP_SPANS) >= _TOP_SPANS_MAX:
-            _TOP_SPANS.clear()
-        _TOP_SPANS[id(top)] = (top, tuple(out[first:]))
+        _flatten(iomem, out)  # type: ignore[arg-type]
+        return out
+    for ln in iomem:
+        out.append(_resource(ln.start, ln.last + 1, ln.name, ()))  # type: ignore[union-attr]
     return out
 
 
-#: :func:`_tree_spans`' spans of the top-level entries it has seen, by identity (cleared when full)
-_TOP_SPANS: dict[int, tuple[Resource, tuple[LineSpan, ...]]] = {}
-_TOP_SPANS_MAX = 256
+def _flatten(level: tuple[Resource, ...], out: list[Resource]) -> None:
+    """Append ``level`` and everything below it to ``out``, depth first."""
+    for r in level:
+        out.append(r)
+        if r.children:
+            _flatten(r.children, out)
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -425,7 +407,7 @@ def _cut(ranges: list[Span], i: int, cut: Span) -> bool:
     return False
 
 
-_seg_start = attrgetter("start")
+_seg_start: Final = attrgetter("start")
 
 
 def _locate_hole(ram: list[Span], segs: list[Segment], size: int, lo: int, hi: int, top_down: bool,
@@ -443,24 +425,35 @@ def _locate_hole(ram: list[Span], segs: list[Segment], size: int, lo: int, hi: i
             while j < n and ordered[j].start <= mend:
                 j += 1
             continue
-        free: list[Span] = []  # this range's free parts, in order: each is tried as soon as it is known
+        # this range's free parts, in order, each tried as soon as it is known: below each segment, then above
+        # the last one
         while j < n and ordered[j].start <= mend:
-            sstart, send = ordered[j].start, ordered[j].start + ordered[j].size - 1
-            if mstart < sstart:
-                free.append((mstart, sstart - 1))
-            mstart = send + 1
+            seg = ordered[j]
             j += 1
+            if mstart < seg.start:
+                fit = _fit(mstart, seg.start - 1, size, lo, hi, top_down, page)
+                if fit is not None:
+                    if not top_down:
+                        return fit
+                    base = fit
+            mstart = seg.start + seg.size
         if mstart < mend:
-            free.append((mstart, mend))
-        for start, end in free:
-            start = align_up(max(start, lo), page)
-            end = min(end, hi)
-            if start >= end or end - start < size - 1:
-                continue
-            if not top_down:
-                return start
-            base = align_down(end - size + 1, page)
+            fit = _fit(mstart, mend, size, lo, hi, top_down, page)
+            if fit is not None:
+                if not top_down:
+                    return fit
+                base = fit
     return base
+
+
+def _fit(start: int, end: int, size: int, lo: int, hi: int, top_down: bool, page: int) -> int | None:
+    """locate_hole's test of one free part ``[start, end]`` (end inclusive) clipped to [lo, hi]: where ``size``
+    bytes go in it (its lowest aligned start, or top-down its highest), None if they do not fit."""
+    start = align_up(max(start, lo), page)
+    end = min(end, hi)
+    if start >= end or end - start < size - 1:
+        return None
+    return align_down(end - size + 1, page) if top_down else start
 
 
 def _valid(ram: list[Span], start: int, last: int) -> bool:
@@ -478,21 +471,25 @@ def _valid(ram: list[Span], start: int, last: int) -> bool:
 # the passes over /proc/iomem
 
 
-@dataclass(slots=True)
 class _CrashPass:
-    usable: list[Span]
-    ram: list[Span]
-    kcode: Span | None
-    kdata: Span | None
-    warnings: list[str]
-    low: list[Span] = field(default_factory=list)
+    """What :func:`_crash_pass` collects (a plain class: mypyc makes it a native one, with a compiled __init__)."""
+
+    __slots__ = ("usable", "ram", "kcode", "kdata", "warnings", "low")
+
+    def __init__(self) -> None:
+        self.usable: list[Span] = []
+        self.ram: list[Span] = []
+        self.kcode: Span | None = None
+        self.kdata: Span | None = None
+        self.warnings: list[str] = []
+        self.low: list[Span] = []
 
 
 #: the names iomem_range_callback acts on (a line with any other name changes nothing)
-_CRASH_PASS_NAMES = frozenset(("Crash kernel (low)", "Crash kernel", "System RAM", "Kernel code", "Kernel data"))
+_CRASH_PASS_NAMES: Final = frozenset(("Crash kernel (low)", "Crash kernel", "System RAM", "Kernel code", "Kernel data"))
 
 
-def _crash_pass(tools: KexecTools, lines: list[LineSpan]) -> _CrashPass:
+def _crash_pass(tools: KexecTools, lines: list[Resource]) -> _CrashPass:
     """crashdump-arm64.c iomem_range_callback over kexec_iomem_for_each_line (run from main's reservation
     check): 'Crash kernel' -> usable list, 'System RAM' -> RAM list, 'Kernel code'/'Kernel data' -> kernel.
 
@@ -501,10 +498,13 @@ def _crash_pass(tools: KexecTools, lines: list[LineSpan]) -> _CrashPass:
     static array: undefined, so refused here). 2.0.30+: a base already in any slot (empty slots hold 0) is
     skipped with a warning.
     """
-    out = _CrashPass([], [], None, None, [])
-    for start, last, name in lines:
+    out = _CrashPass()
+    for line in lines:
+        name = line.name
         if name not in _CRASH_PASS_NAMES:
             continue  # the callback ignores it (most lines: "reserved" and the devices)
+        start = line.start
+        last = line.end - 1
         span = (start, last)
         if tools.reads_low_region and name == "Crash kernel (low)":
             if out.low:  # mem_regions_add into the one-slot list fails: the callback fails, the read stops
@@ -537,7 +537,7 @@ def _crash_pass(tools: KexecTools, lines: list[LineSpan]) -> _CrashPass:
     return out
 
 
-def _memory_map(tools: KexecTools, lines: list[LineSpan], load: Span | None) -> tuple[list[Span], list[int]]:
+def _memory_map(tools: KexecTools, lines: list[Resource], load: Span | None) -> tuple[list[Span], list[int]]:
     """my_load's get_memory_ranges: the RAM ranges used by locate_hole and the segment checks, and the
     addresses that feed set_phys_offset's "iomem" fallback.
 
@@ -550,28 +550,33 @@ def _memory_map(tools: KexecTools, lines: list[LineSpan], load: Span | None) -> 
     starts: list[int] = []
     if not tools.subtract_children:
         matched = 0
-        for start, last, name in lines:
+        for line in lines:
             if tools.memmap_line_limit is not None and matched >= tools.memmap_line_limit:
                 break
-            if name not in ("System RAM", "reserved"):
+            name = line.name
+            if name != "System RAM" and name != "reserved":
                 continue
             matched += 1
-            starts.append(start)
+            starts.append(line.start)
             if name == "System RAM":
-                ram.append((start, last))
+                ram.append((line.start, line.end - 1))
         return ram, starts
     # One pass: while the list is sorted and disjoint (System RAM lines in address order, each cut a proper
     # range, the /proc/iomem of every boot), a cut that overlaps the newest range lies in no other, so
     # mem_regions_exclude's search from the first range can only stop at the newest: cut it there. Any other
     # list takes the search itself from then on (tests/test_kexec.py compares both on hostile lines).
     ordered = True
-    for start, last, name in lines:
+    for line in lines:
+        name = line.name
+        start = line.start
+        last = line.end - 1
         if name == "System RAM":
             if last < start or (ram and start <= ram[-1][1]):
                 ordered = False
             ram.append((start, last))
             continue
-        if name in ("Kernel code", "Kernel data") or (name == "Crash kernel" and (start, last) == load):
+        if name == "Kernel code" or name == "Kernel data" or (
+                name == "Crash kernel" and load is not None and start == load[0] and last == load[1]):
             continue
         if not ram or ram[-1][1] < start or last < ram[-1][0]:
             continue
@@ -631,20 +636,24 @@ def _phys_offset(tools: KexecTools, vmcoreinfo: int | None, iomem_starts: list[i
 # the load
 
 
-@dataclass(slots=True)
 class _Run:
-    """What has been printed and found so far; turned into a KexecLoad at the end or on failure."""
+    """What has been printed and found so far; turned into a KexecLoad at the end or on failure (a plain class:
+    mypyc makes it a native one, with a compiled __init__)."""
 
-    tools: KexecTools
-    syscall: str = "kexec_load"
-    output: list[str] = field(default_factory=list)
-    usable: tuple[tuple[int, int], ...] = ()
-    low: tuple[int, int] | None = None
-    crash: tuple[PhysRange, ...] = ()
-    ram: tuple[PhysRange, ...] = ()
-    memmap: tuple[Span, ...] = ()
-    page_offset: int | None = None
-    phys_offset: int | None = None
+    __slots__ = ("tools", "syscall", "output", "usable", "low", "crash", "ram", "memmap", "page_offset",
+                 "phys_offset")
+
+    def __init__(self, tools: KexecTools) -> None:
+        self.tools = tools
+        self.syscall = "kexec_load"
+        self.output: list[str] = []
+        self.usable: tuple[tuple[int, int], ...] = ()
+        self.low: tuple[int, int] | None = None
+        self.crash: tuple[PhysRange, ...] = ()
+        self.ram: tuple[PhysRange, ...] = ()
+        self.memmap: tuple[Span, ...] = ()
+        self.page_offset: int | None = None
+        self.phys_offset: int | None = None
 
     def fail(self, *err: str, status: int = 255, segs: tuple[Segment, ...] = (),
              elfcorehdr: tuple[int, int] | None = None, phdrs: tuple[Phdr, ...] = ()) -> KexecLoad:
@@ -710,8 +719,7 @@ def load_crash_kernel(
     the resource tree it is printed from.
     """
     run = _Run(tools)
-    lines = _spans(iomem_text)
-    cannot_load = ("kexec: load failed.", f"Cannot load {inputs.kernel_path}")
+    lines = _lines(iomem_text)
 
     # --- main: the reservation check runs before anything else for -p (also with -s)
     cp = _crash_pass(tools, lines)
@@ -762,14 +770,14 @@ def load_crash_kernel(
         ]
     hole = align_up(region[0], SZ_2M)
     if hole + text_offset + image_size > region[1]:  # exclusive end against the inclusive last: off by one
-        return run.fail(*cannot_load)
+        return run.fail(*_cannot_load(inputs))
     image_base = hole + text_offset
 
     # --- load_crashdump_segments: RAM minus every usable entry, then the ELF headers
     system = list(cp.ram)
     for cut in cp.usable:
         if _exclude(system, cut) and tools.sysram_capacity is not None and len(system) > tools.sysram_capacity:
-            return run.fail("Error: Number of crash memory ranges excedeed the max limit", *cannot_load)
+            return run.fail("Error: Number of crash memory ranges excedeed the max limit", *_cannot_load(inputs))
     system.sort()
     text_readable = inputs.text_in_kallsyms if inputs.text_in_kallsyms is not None else kernel.text_in_kallsyms
     text = inputs.kernel_text_vaddr if inputs.kernel_text_vaddr is not None else kernel.text_vaddr
@@ -797,50 +805,41 @@ def load_crash_kernel(
     segs.append(_segment(image_base, kmem, "kernel", min(kfile, kmem)))
 
     # --- arm64_load_other_segments: setup_2nd_dtb first (cells, kaslr-seed), then the buffers
-    def fits(start: int, last: int) -> bool:
-        return not (inputs.address_cells == 1 and start >= 1 << 32) and not (
-            inputs.size_cells == 1 and last + 1 - start >= 1 << 32)
-
     why: tuple[str, ...] | None = None
-    if not fits(ehdr, ehdr + bufsz - 1):
+    if not _fits(inputs, ehdr, ehdr + bufsz - 1):
         why = ("kexec: elfcorehdr doesn't fit cells-size.",)
-    elif not all(fits(s, e) for s, e in cp.usable):
+    elif not all(_fits(inputs, s, e) for s, e in cp.usable):
         why = ("kexec: usable memory range doesn't fit cells-size.",)
     elif inputs.kaslr_seed:  # a non-zero seed: only a -d line ("kaslr-seed is not wiped to 0.") says why
         why = ()
     if why is not None:
-        return run.fail(*why, "kexec: setup_2nd_dtb failed.", *cannot_load,
-                        segs=tuple(sorted(segs, key=lambda s: s.start)), elfcorehdr=elfcorehdr, phdrs=phdrs)
+        return run.fail(*why, "kexec: setup_2nd_dtb failed.", *_cannot_load(inputs),
+                        segs=_by_start(segs), elfcorehdr=elfcorehdr, phdrs=phdrs)
     hole_min, hole_max = image_base + image_size, region[1]
-
-    def place(what: str, memsz: int, bufsz_: int) -> str | None:
-        base = _locate_hole(memmap, segs, align_up(memsz, page), hole_min, hole_max, top_down=False, page=page)
-        if base is None:
-            return f"Could not find a free area of memory of {align_up(memsz, page):#x} bytes..."
-        segs.append(_segment(base, align_up(memsz, page), what, bufsz_))
-        return None
-
-    def ordered() -> tuple[Segment, ...]:
-        return tuple(sorted(segs, key=lambda s: s.start))
-
     if inputs.initrd_size:
-        if (msg := place("initrd", inputs.initrd_size, inputs.initrd_size)) is not None:
-            return run.fail(msg, "locate_hole failed", status=1, segs=ordered(), elfcorehdr=elfcorehdr, phdrs=phdrs)
+        msg = _place(segs, memmap, "initrd", inputs.initrd_size, inputs.initrd_size, hole_min, hole_max, page)
+        if msg is not None:
+            return run.fail(msg, "locate_hole failed", status=1, segs=_by_start(segs), elfcorehdr=elfcorehdr,
+                            phdrs=phdrs)
         initrd_end = segs[-1].start + inputs.initrd_size
         if align_up(initrd_end, SZ_1G) - align_down(image_base, SZ_1G) > IMAGE_INITRD_SPAN_MAX:
-            return run.fail("kexec: Error: image + initrd too big.", *cannot_load, segs=ordered(),
+            return run.fail("kexec: Error: image + initrd too big.", *_cannot_load(inputs), segs=_by_start(segs),
                             elfcorehdr=elfcorehdr, phdrs=phdrs)
     dtb_bytes = _dtb_bytes(inputs, len(run.usable), run.low is not None)
     if dtb_bytes > DTB_MAX:
-        return run.fail("kexec: Error: dtb too big.", *cannot_load, segs=ordered(), elfcorehdr=elfcorehdr,
+        return run.fail("kexec: Error: dtb too big.", *_cannot_load(inputs), segs=_by_start(segs),
+                        elfcorehdr=elfcorehdr, phdrs=phdrs)
+    msg = _place(segs, memmap, "dtb", dtb_bytes, dtb_bytes, hole_min, hole_max, page)
+    if msg is not None:
+        return run.fail(msg, "locate_hole failed", status=1, segs=_by_start(segs), elfcorehdr=elfcorehdr,
                         phdrs=phdrs)
-    if (msg := place("dtb", dtb_bytes, dtb_bytes)) is not None:
-        return run.fail(msg, "locate_hole failed", status=1, segs=ordered(), elfcorehdr=elfcorehdr, phdrs=phdrs)
     pmem = inputs.purgatory_size if inputs.purgatory_size is not None else tools.purgatory_memsz
-    if (msg := place("purgatory", pmem, min(tools.purgatory_bufsz, pmem))) is not None:
-        return run.fail(msg, "locate_hole failed", status=1, segs=ordered(), elfcorehdr=elfcorehdr, phdrs=phdrs)
+    msg = _place(segs, memmap, "purgatory", pmem, min(tools.purgatory_bufsz, pmem), hole_min, hole_max, page)
+    if msg is not None:
+        return run.fail(msg, "locate_hole failed", status=1, segs=_by_start(segs), elfcorehdr=elfcorehdr,
+                        phdrs=phdrs)
     entry = segs[-1].start + tools.purgatory_entry_offset
-    final = ordered()
+    final = _by_start(segs)
 
     # --- the running kernel: kimage_alloc_init (entry) and sanity_check_segment_list (segments)
     inside = (
@@ -854,6 +853,33 @@ def load_crash_kernel(
                f"entry       = {_ptr(entry)} flags = {KEXEC_ON_CRASH | KEXEC_ARCH_ARM64:#x}",
                *_segment_dump(final))
     return run.done(inside, err, final, entry, elfcorehdr, phdrs, kern_start, status=0 if inside else 255)
+
+
+def _cannot_load(inputs: KexecInputs) -> tuple[str, str]:
+    """What kexec-tools prints when my_load fails after the image was read."""
+    return ("kexec: load failed.", f"Cannot load {inputs.kernel_path}")
+
+
+def _fits(inputs: KexecInputs, start: int, last: int) -> bool:
+    """setup_2nd_dtb's cells check: [start, last] can be written with #address-cells and #size-cells."""
+    return not (inputs.address_cells == 1 and start >= 1 << 32) and not (
+        inputs.size_cells == 1 and last + 1 - start >= 1 << 32)
+
+
+def _place(segs: list[Segment], memmap: list[Span], what: str, memsz: int, bufsz: int, lo: int, hi: int,
+           page: int) -> str | None:
+    """arm64_load_other_segments' add_buffer: the lowest hole in [lo, hi] (bottom-up) takes the next segment
+    (appended to ``segs``); the message locate_hole prints when there is none."""
+    base = _locate_hole(memmap, segs, align_up(memsz, page), lo, hi, top_down=False, page=page)
+    if base is None:
+        return f"Could not find a free area of memory of {align_up(memsz, page):#x} bytes..."
+    segs.append(_segment(base, align_up(memsz, page), what, bufsz))
+    return None
+
+
+def _by_start(segs: list[Segment]) -> tuple[Segment, ...]:
+    """The segments sorted by address, as handed to kexec_load."""
+    return tuple(sorted(segs, key=_seg_start))
 
 
 def _dtb_bytes(inputs: KexecInputs, usable_ranges: int, low_range: bool = False) -> int:
@@ -889,7 +915,7 @@ def _elf_headers(tools: KexecTools, cp: _CrashPass, inputs: KexecInputs, text_sy
         size = (cp.kdata[1] + 1 - start) & U64_MAX
         if size:
             kern_start = start
-            phdrs.append(Phdr("PT_LOAD", start, text_sym if text_sym is not None else U64_MAX, size))
+            phdrs.append(_phdr("PT_LOAD", start, text_sym if text_sym is not None else U64_MAX, size))
     for s, e in system:
         if s == 0 and e == 0:
             continue

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kdumplab import cmdline as cmdline_mod
-from kdumplab import early, late
+from kdumplab import early, kexec, late
 from kdumplab.early import BootFacts
 from kdumplab.errors import KdumplabError
 from kdumplab.frozen import maker
@@ -24,7 +24,7 @@ from kdumplab.memblock import Memblock
 from kdumplab.memparse import memparse
 from kdumplab.outcome import BootOutcome, CrashRegion, EarlyAlloc, Role, Verdict
 from kdumplab.policy import EarlyStep, Feature, PolicyData, for_kernel
-from kdumplab.ranges import SZ_4G
+from kdumplab.ranges import SZ_4G, PhysRange
 from kdumplab.reserve import Placement, reserve_crashkernel
 
 __all__ = ["Scenario", "Result", "run", "outcome", "boot_facts", "crash_side"]
@@ -353,9 +353,12 @@ def run(scenario: Scenario, reuse: bool = True, cache: bool | None = None) -> Re
             from kdumplab.iomem import render  # noqa: PLC0415
 
             iomem_in = iomem_text = render(tree)
-        kexec_model = _KEXEC_BY_ARCH.get(machine.arch) or functools.partial(_kexec, cmdline=scenario.cmdline,
-                                                                             crash_cmdline=scenario.crash_cmdline)
-        load = kexec_model(policy, machine, iomem_in, outcome, scenario.kexec_tools, scenario.crash_initrd_size)
+        other_arch = _KEXEC_BY_ARCH.get(machine.arch)
+        if other_arch is not None:
+            load = other_arch(policy, machine, iomem_in, outcome, scenario.kexec_tools, scenario.crash_initrd_size)
+        else:
+            load = _kexec(policy, machine, iomem_in, outcome, scenario.kexec_tools, scenario.crash_initrd_size,
+                          scenario.cmdline, scenario.crash_cmdline)
     res = Result(scenario=scenario, policy=policy, outcome=outcome, memblock=b.at_reservation, final_memblock=final,
                  early_memblock=early_done, iomem=tree, kexec_crash_size=crash_size, deferred=deferred, kexec=load,
                  _iomem_text=iomem_text, _linear_map_facts=(facts.pages_everywhere, parsed.early_param))
@@ -374,7 +377,7 @@ def _crash_view(policy: PolicyData, load: Any, machine: Machine,
     crash kernel's command line (kexec-tools ``--append``; "" for the lab's, ``kexec.CRASH_APPEND``)."""
     if load is None or not load.loaded:
         return None
-    from kdumplab import crashview, kexec  # noqa: PLC0415
+    from kdumplab import crashview  # noqa: PLC0415
 
     if nomap is None:
         nomap = _efi_nomap(machine) if machine.firmware == "uefi" else ()
@@ -391,21 +394,22 @@ def _efi_nomap(machine: Machine) -> tuple[tuple[int, int], ...]:
     return tuple(sorted((r.start, r.end - 1) for r in ranges))
 
 
-def _kexec(policy: PolicyData, machine: Machine, iomem: Any, outcome: BootOutcome, version: str,
-           crash_initrd_size: int | None, cmdline: str = "", crash_cmdline: str | None = None):
+def _kexec(policy: PolicyData, machine: Machine, iomem: str | tuple[Resource, ...], outcome: BootOutcome,
+           version: str, crash_initrd_size: int | None, cmdline: str = "",
+           crash_cmdline: str | None = None) -> kexec.KexecLoad:
     """``kexec -p`` of the same kernel (with the given kdump initrd, else the machine's own) against the
     predicted /proc/iomem (its text, or the tree it is printed from). kexec-tools starts from the
     running kernel's tree: under UEFI with ACPI the EFI stub's own (``artifacts.efi_stub_fdt`` with the
     kernel's ``cmdline``); from a QEMU ``-dtb`` file (``machine.qemu_dtb``) that file as QEMU loads it and,
     under UEFI (acpi=off), as EDK2 and the stub amend it (``kdumplab.firmware_fdt``). The crash kernel's
     command line is ``crash_cmdline``, else the lab's (``kexec.CRASH_APPEND``, which the DT default size assumes)."""
-    from kdumplab import artifacts, firmware_fdt, kexec  # noqa: PLC0415
-
     main = outcome.main
     base: Any = None
     facts = kexec.KERNEL_KEXEC[policy.kexec_generation] if policy.kexec_generation else None
     initrd = machine.initrd
     if machine.qemu_dtb is not None and facts is not None:
+        from kdumplab import firmware_fdt  # noqa: PLC0415
+
         uefi = machine.firmware == "uefi"
         base = firmware_fdt.qemu_loaded(machine.qemu_dtb, cmdline, initrd=not uefi and initrd is not None)
         if uefi:
@@ -414,6 +418,8 @@ def _kexec(policy: PolicyData, machine: Machine, iomem: Any, outcome: BootOutcom
                                                  kaslr_seed=machine.efi_rng)
         base = firmware_fdt.as_the_kernel_keeps_it(base)
     elif machine.firmware == "uefi" and facts is not None:
+        from kdumplab import artifacts  # noqa: PLC0415
+
         base = artifacts.efi_stub_fdt(
             cmdline, last_comp_version=facts.efi_stub_fdt_last_comp,
             initrd=(initrd.start, initrd.end) if facts.efi_stub_initrd_in_dt and initrd is not None else None)
@@ -421,10 +427,8 @@ def _kexec(policy: PolicyData, machine: Machine, iomem: Any, outcome: BootOutcom
                  crash_cmdline or kexec.CRASH_APPEND)
 
 
-def _load(policy: PolicyData, machine: Machine, iomem: Any, crashk_res: Any, version: str,
-          crash_initrd_size: int | None, base_fdt: Any = None, bootargs: str = ""):
-    from kdumplab import artifacts, kexec  # noqa: PLC0415
-
+def _load(policy: PolicyData, machine: Machine, iomem: str | tuple[Resource, ...], crashk_res: PhysRange | None,
+          version: str, crash_initrd_size: int | None, base_fdt: Any = None, bootargs: str = "") -> kexec.KexecLoad:
     if not policy.kexec_generation:
         raise KdumplabError("--kexec-tools", f"kexec-tools is modelled for arm64 only, not {policy.arch}")
     tools = kexec.kexec_tools(version)
@@ -434,6 +438,8 @@ def _load(policy: PolicyData, machine: Machine, iomem: Any, crashk_res: Any, ver
     # placement of it (QEMU reserves 1 MiB): 7,750 bytes in the recorded cycles, KexecInputs' default size,
     # or counted from the running kernel's own tree when it is known.
     if base_fdt is not None:
+        from kdumplab import artifacts  # noqa: PLC0415
+
         dtb_size = artifacts.crash_dtb_size(base_fdt, 1, bool(initrd), bootargs, where="first kernel fdt")
     else:  # QEMU's built-in tree: the measured default size, with the lab's bootargs and one CPU
         dtb_size = kexec.DTB_SIZE
@@ -442,6 +448,8 @@ def _load(policy: PolicyData, machine: Machine, iomem: Any, crashk_res: Any, ver
 
             dtb_size += qemu_cpu_bytes(machine.cpus, len({b.node for b in machine.banks}) > 1)
         if bootargs and bootargs != kexec.CRASH_APPEND:  # another crash command line: a NUL-ended, 4-byte padded value
+            from kdumplab import artifacts  # noqa: PLC0415
+
             dtb_size += len(artifacts.bootargs_value(bootargs)) - len(artifacts.bootargs_value(kexec.CRASH_APPEND))
     image = None if k is None else (k.image_size or k.end, k.text_offset,
                                     k.stext if policy.has(Feature.KERNEL_FROM_STEXT) else 0, k.init_begin - k.stext)
@@ -451,12 +459,10 @@ def _load(policy: PolicyData, machine: Machine, iomem: Any, crashk_res: Any, ver
 
 @functools.lru_cache(maxsize=256)
 def _kexec_inputs(initrd: int | None, page_size: int, cpus: int, dtb_size: int,
-                  image: tuple[int, int, int, int] | None) -> Any:
+                  image: tuple[int, int, int, int] | None) -> kexec.KexecInputs:
     """``kexec -p``'s KexecInputs for ``_load``; ``image``: (image_size, text_offset, _stext - _text, __init_begin -
     _stext) of the kernel, None for the defaults. A value of its arguments alone, made once per distinct set
     (a sweep asks the same one at every RAM size)."""
-    from kdumplab import kexec  # noqa: PLC0415
-
     kernel: dict[str, Any] = {} if image is None else dict(zip(_IMAGE_INPUTS, image, strict=True))
     # possible_cpus: one PT_NOTE per CPU kexec-tools finds (one with -smp 1: the recorded runs)
     return kexec.KexecInputs(initrd_size=initrd, page_size=page_size, possible_cpus=cpus, dtb_size=dtb_size, **kernel)
@@ -489,7 +495,7 @@ def _kexec_x86(policy: PolicyData, machine: Machine, iomem: Any, outcome: BootOu
                crash_initrd_size: int | None):
     """x86_64: ``kexec -p`` of the same bzImage (kexec_x86) against the predicted /proc/iomem (its text, or the
     tree it is printed from)."""
-    from kdumplab import kexec, kexec_x86  # noqa: PLC0415
+    from kdumplab import kexec_x86  # noqa: PLC0415
 
     if not isinstance(iomem, str):
         iomem = kexec.iomem_lines(iomem)
