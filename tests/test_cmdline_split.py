@@ -149,3 +149,21 @@ def test_a_line_is_read_once_per_grammar() -> None:
     twin = dataclasses.replace(g)
     parse_crashkernel(line, twin, 8 * G)
     assert len(cm._LINES) == 2 and cm._line(line, twin).grammar is twin
+
+
+@settings(max_examples=300)
+@given(st.one_of(_lines, st.sampled_from(["crashkernel=512M", "crashkernel=1G-4G:192M,4G-64G:256M,64G-:512M",
+                                           "crashkernel=2G,high crashkernel=64M,low", "crashkernel=1G,high",
+                                           "crashkernel=256M@1G", "crashkernel=0-2G:1G,2G-:3G@1G"])),
+       st.sampled_from(ALL),
+       st.lists(st.one_of(st.integers(min_value=0, max_value=8 * G), st.sampled_from(_AROUND),
+                          st.sampled_from([256 * M, 512 * M, 512 * M + 1, G, 3 * G, 3 * G + 1])),
+                min_size=2, max_size=12))
+def test_results_kept_per_plain_reading_equal_fresh_ones(line: str, g: Grammar, rams: list[int]) -> None:
+    """parse_crashkernel keeps one result per plain reading the line keeps (``_Line.parsed``) and checks only the
+    size against each RAM: over many RAM sizes in a row it gives, size by size, what a freshly read line gives."""
+    cm._LINES.clear()
+    warm = [parse_crashkernel(line, g, ram) for ram in rams]
+    for ram, got in zip(rams, warm, strict=True):
+        cm._LINES.clear()
+        assert parse_crashkernel(line, g, ram) == got

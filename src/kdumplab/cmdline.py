@@ -20,6 +20,7 @@ from __future__ import annotations
 import enum
 import re
 from dataclasses import dataclass, field, replace
+from typing import Final
 
 from kdumplab.memparse import U64_MAX, MemparseFlavour, memparse_bytes
 from kdumplab.ranges import SZ_128M
@@ -412,6 +413,9 @@ class _Sub:
     token: str
     why: str
     earlier: int = 0
+    #: the line keeps this object and hands it out for every RAM (its reading does not depend on RAM), so a
+    #: result made from it can be kept too (``_Line.parsed``); a reading made for one RAM only is not kept
+    kept: bool = False
 
 
 def _parse_simple(buf: bytes, cur: int, g: Grammar, sub: _Sub) -> None:
@@ -454,6 +458,9 @@ class _RangeList:
     earlier: int
     entries: tuple[_RangeEntry, ...]
     error: tuple[str, str] | None
+    #: per entry, the reading when that entry is the one RAM matches and it gives a size and its offset: the same
+    #: for every RAM that matches it, so made once (None: a size of 0, or '@' without a value)
+    hits: tuple[_Sub | None, ...] = ()
 
 
 def _range_offset(buf: bytes, cur: int, g: Grammar) -> tuple[int, bool]:
@@ -513,44 +520,44 @@ def _parse_range_list(buf: bytes, cur: int, g: Grammar, token: str, earlier: int
         cur += 1
         if not more:
             break
-    return _RangeList(token, earlier, tuple(entries), error)
+    hits = tuple(_Sub(ret="", size=e.size, base=e.offset, log=[], token=token, why="", earlier=earlier, kept=True)
+                 if e.size > 0 and not e.offset_missing else None for e in entries)
+    return _RangeList(token, earlier, tuple(entries), error, hits)
 
 
 def _select_range(rl: _RangeList, ram: int, g: Grammar) -> _Sub:
     """parse_crashkernel_mem for one RAM size over a parsed list: the entries in order, each refused when its
     size is not below RAM (rounded where the generation rounds) and taken when ``START <= RAM < END``; past the
-    last entry, the list's syntax error if it has one. Equal to reading the token afresh for this RAM
-    (tests/test_cmdline.py, test_split_parse_equals_reading_afresh)."""
-    sub = _Sub(ret="", size=0, base=0, log=[], token=rl.token, why="", earlier=rl.earlier)
-    total = -(-ram // g.range_ram_round) * g.range_ram_round if g.range_ram_round else ram
-    total &= U64_MAX
-
-    def fail(text: str, why: str) -> _Sub:
-        sub.log.append(LogLine("warn", text))
-        sub.ret, sub.why = _EINVAL, why
-        return sub
-
-    match = None
-    for e in rl.entries:
+    last entry, the list's syntax error if it has one. A matching entry with a size and its offset gives the
+    reading the list keeps for it (``_RangeList.hits``); every other outcome names the RAM and is made afresh.
+    Equal to reading the token afresh for this RAM (tests/test_cmdline_split.py,
+    test_split_parse_equals_reading_afresh)."""
+    rnd = g.range_ram_round
+    total = (-(-ram // rnd) * rnd if rnd else ram) & U64_MAX
+    for i, e in enumerate(rl.entries):
         if e.size >= total:
-            return fail("crashkernel: invalid size",
-                        f"has a range size {e.size:#x} >= the RAM used for matching ({total:#x})")
+            return _range_fail(rl, 0, "crashkernel: invalid size",
+                               f"has a range size {e.size:#x} >= the RAM used for matching ({total:#x})")
         if e.start <= total < e.end:
-            match = e
+            if e.size > 0:
+                hit = rl.hits[i]
+                if hit is not None:
+                    return hit
+                return _range_fail(rl, e.size, g.msg_range_at_no_value,
+                                   "has '@' with no offset after the matching range")
             break
     else:
         if rl.error is not None:
-            return fail(*rl.error)
-    if match is not None and match.size > 0:
-        sub.size = match.size
-        if match.offset_missing:
-            return fail(g.msg_range_at_no_value, "has '@' with no offset after the matching range")
-        sub.base = match.offset
-    else:
-        sub.log.append(LogLine("info", "crashkernel size resulted in zero bytes"))
-        sub.why = f"has no range matching RAM {total:#x}" + (
-            f" (RAM {ram:#x} rounded up to {g.range_ram_round >> 20} MiB)" if total != ram else "")
-    return sub
+            return _range_fail(rl, 0, rl.error[0], rl.error[1])
+    return _Sub(ret="", size=0, base=0, log=[LogLine("info", "crashkernel size resulted in zero bytes")],
+                token=rl.token, earlier=rl.earlier, why=f"has no range matching RAM {total:#x}" + (
+                    f" (RAM {ram:#x} rounded up to {rnd >> 20} MiB)" if total != ram else ""))
+
+
+def _range_fail(rl: _RangeList, size: int, text: str, why: str) -> _Sub:
+    """A range list's -EINVAL at one RAM: the warning the kernel prints and why."""
+    return _Sub(ret=_EINVAL, size=size, base=0, log=[LogLine("warn", text)], token=rl.token, why=why,
+                earlier=rl.earlier)
 
 
 def _parse_suffix(buf: bytes, cur: int, suffix: bytes, g: Grammar, sub: _Sub) -> None:
@@ -576,7 +583,7 @@ def _find(buf: bytes, g: Grammar, suffix: str | None) -> _Sub | _RangeList:
     """__parse_crashkernel as far as RAM does not matter: find the last token of the class and parse it (a
     plain token in the range-list grammar as a :class:`_RangeList`, which :func:`_select_range` reads)."""
     sfx = tuple(s.encode() for s in g.suffixes)
-    sub = _Sub(ret="", size=0, base=0, log=[], token="", why="")
+    sub = _Sub(ret="", size=0, base=0, log=[], token="", why="", kept=True)  # _Line.found keeps it
     found = _class_tokens(buf, sfx, None if suffix is None else suffix.encode())
     if not found:
         sub.ret, sub.why = _ENOENT, "is absent"
@@ -609,6 +616,9 @@ class _Line:
     early: bool
     note: str
     found: dict[str | None, _Sub | _RangeList] = field(default_factory=dict)
+    #: parse results by the id of the plain reading they were made from, for the readings the line keeps
+    #: (``_Sub.kept``; the line holds them, so an id stays theirs): see :func:`parse_crashkernel`
+    parsed: dict[int, tuple[ParseResult, _Sub | None, str]] = field(default_factory=dict)
 
     def lookup(self, suffix: str | None, ram: int) -> _Sub:
         """__parse_crashkernel of the class (``suffix`` None: plain) at this RAM."""
@@ -648,6 +658,13 @@ def _line(cmdline: str, g: Grammar) -> _Line:
 
 # --- combination per generation ---------------------------------------------------------------------
 
+#: the combinations as constants (a compiled module reads these without a look-up in the enum class)
+_PLAIN_ONLY: Final = Combine.PLAIN_ONLY
+_PLAIN_WITH_LOW: Final = Combine.PLAIN_WITH_LOW
+_HIGH_IF_PLAIN_ABSENT: Final = Combine.HIGH_IF_PLAIN_ABSENT
+_HIGH_IF_PLAIN_FAILS: Final = Combine.HIGH_IF_PLAIN_FAILS
+
+
 def _desc(cls: str, sub: _Sub) -> str:
     return f"the last {cls} crashkernel= token '{sub.token}'"
 
@@ -683,70 +700,99 @@ def parse_crashkernel(cmdline: str, grammar: Grammar, system_ram: int) -> ParseR
     ``system_ram`` is memblock_phys_mem_size() at reservation time (unrounded; range lists round it where
     the generation does). The line's syntax is read once per (line, grammar) (:class:`_Line`); only the choice
     of a range-list entry and the size checks against RAM run for each RAM.
+
+    What depends on RAM is the plain class's reading (the entry a range list matches) and, in the generic
+    parse, the chosen size against RAM; the suffix classes never read it. So the result is made once per plain
+    reading the line keeps (:func:`_combine`, kept in ``_Line.parsed``) and only the size check runs per RAM;
+    tests/test_cmdline_split.py compares it with a fresh reading at random RAM sizes in a row.
     """
     g = grammar
-    ram = min(max(int(system_ram), 0), U64_MAX)
+    ram = int(system_ram)
+    if ram < 0:
+        ram = 0
+    elif ram > U64_MAX:
+        ram = U64_MAX
     line = _line(cmdline, g)
-    early, note, truncated = line.early, line.note, line.truncated
-    log: list[LogLine] = []
-    low_log: tuple[LogLine, ...] = ()
-
-    def result(req: CrashRequest | None, reason: str) -> ParseResult:
-        return ParseResult(req, tuple(log), reason + note, early, low_log, truncated)
-
     plain = line.lookup(None, ram)
-    log += plain.log
-    plain_ok = plain.ret == "" and plain.size > 0
+    if plain.kept:
+        made = line.parsed.get(id(plain))
+        if made is None:
+            made = line.parsed[id(plain)] = _combine(line, plain)
+    else:
+        made = _combine(line, plain)
+    res, sized, cls = made
+    if sized is not None and sized.size >= ram:  # generic parse_crashkernel: the size must be below RAM
+        return ParseResult(None, res.log, f"{_desc(cls, sized)} asks for {sized.size:#x} bytes, not below the "
+                           f"system RAM {ram:#x}: parse_crashkernel returns -EINVAL without a message" + line.note,
+                           line.early, (), line.truncated)
+    return res
 
-    if g.combine is Combine.PLAIN_ONLY:
+
+def _result(line: _Line, req: CrashRequest | None, log: list[LogLine], reason: str,
+            low_log: tuple[LogLine, ...] = ()) -> ParseResult:
+    return ParseResult(req, tuple(log), reason + line.note, line.early, low_log, line.truncated)
+
+
+def _combine(line: _Line, plain: _Sub) -> tuple[ParseResult, _Sub | None, str]:
+    """How the generation combines the plain reading with the suffix classes (which never read RAM):
+    (the result, the reading whose size must still be below RAM (generic parse) or None, its class)."""
+    g = line.grammar
+    log: list[LogLine] = list(plain.log)
+    plain_ok = plain.ret == "" and plain.size > 0
+    combine = g.combine
+
+    if combine is _PLAIN_ONLY:
         if plain_ok:
             req = CrashRequest(plain.size, plain.base or None, False, None)
-            return result(req, _ok_reason(req, "plain", plain, g))
+            return _result(line, req, log, _ok_reason(req, "plain", plain, g)), None, ""
         reason = _fail_reason("plain", plain)
         if plain.ret == _ENOENT and (_last_token(line.buf, (), b",high") is not None
                                      or _last_token(line.buf, (), b",low") is not None):
             reason = f"{g.generation} on {g.arch} does not understand ,high or ,low; {reason}"
-        return result(None, reason)
+        return _result(line, None, log, reason), None, ""
 
-    if g.combine is Combine.PLAIN_WITH_LOW:
+    if combine is _PLAIN_WITH_LOW:
         if not plain_ok:
-            return result(None, _fail_reason("plain", plain))
-        low = line.lookup(",low", ram)
+            return _result(line, None, log, _fail_reason("plain", plain)), None, ""
+        low = line.lookup(",low", 0)
         log += low.log
         req = CrashRequest(plain.size, plain.base or None, False, None if low.ret else low.size)
-        return result(req, _ok_reason(req, "plain", plain, g))
+        return _result(line, req, log, _ok_reason(req, "plain", plain, g)), None, ""
 
-    if g.combine is Combine.HIGH_IF_PLAIN_ABSENT:
+    if combine is _HIGH_IF_PLAIN_ABSENT:
         if plain.ret != _ENOENT:
             if plain_ok:
                 req = CrashRequest(plain.size, plain.base or None, False, None)
-                return result(req, _ok_reason(req, "plain", plain, g))
-            return result(None, _fail_reason("plain", plain) + "; a present plain token suppresses ,high")
+                return _result(line, req, log, _ok_reason(req, "plain", plain, g)), None, ""
+            return _result(line, None, log, _fail_reason("plain", plain)
+                           + "; a present plain token suppresses ,high"), None, ""
         high = line.lookup(",high", 0)
         log += high.log
         if high.ret or high.size == 0:
-            return result(None, f"{_fail_reason('plain', plain)} and {_fail_reason(',high', high)}")
+            return _result(line, None, log, f"{_fail_reason('plain', plain)} and "
+                                            f"{_fail_reason(',high', high)}"), None, ""
         low = line.lookup(",low", 0)
         log += low.log
         if low.ret == _EINVAL:
-            return result(None, f"{_fail_reason(',low', low)}, which cancels the whole reservation")
+            return _result(line, None, log, f"{_fail_reason(',low', low)}, which cancels the whole "
+                                            f"reservation"), None, ""
         req = CrashRequest(high.size, None, True, None if low.ret == _ENOENT else low.size)
-        return result(req, _ok_reason(req, ",high", high, g))
+        return _result(line, req, log, _ok_reason(req, ",high", high, g)), None, ""
 
-    if g.combine is Combine.HIGH_IF_PLAIN_FAILS:
+    if combine is _HIGH_IF_PLAIN_FAILS:
         if plain_ok:
             sub, cls, is_high = plain, "plain", False
         else:
-            high = line.lookup(",high", ram)
+            high = line.lookup(",high", 0)
             log += high.log
             if high.ret or high.size == 0:
-                return result(None, f"{_fail_reason('plain', plain)} and {_fail_reason(',high', high)}")
+                return _result(line, None, log, f"{_fail_reason('plain', plain)} and "
+                                                f"{_fail_reason(',high', high)}"), None, ""
             sub, cls, is_high = high, ",high", True
         # reserve_crashkernel_low parses ,low later (with low_mem_limit as RAM; the suffix grammar ignores it)
-        low = line.lookup(",low", ram)
-        low_log = tuple(low.log)
+        low = line.lookup(",low", 0)
         req = CrashRequest(sub.size, sub.base or None, is_high, None if low.ret else low.size)
-        return result(req, _ok_reason(req, cls, sub, g))
+        return _result(line, req, log, _ok_reason(req, cls, sub, g), tuple(low.log)), None, ""
 
     # Combine.GENERIC
     sub, cls, is_high, low_size = plain, "plain", False, None
@@ -754,11 +800,13 @@ def parse_crashkernel(cmdline: str, grammar: Grammar, system_ram: int) -> ParseR
         high = line.lookup(",high", 0)
         log += high.log
         if high.ret or high.size == 0:
-            return result(None, f"{_fail_reason('plain', plain)} and {_fail_reason(',high', high)}")
+            return _result(line, None, log, f"{_fail_reason('plain', plain)} and "
+                                            f"{_fail_reason(',high', high)}"), None, ""
         low = line.lookup(",low", 0)
         log += low.log
         if low.ret == _EINVAL:
-            return result(None, f"{_fail_reason(',low', low)}, which cancels the whole reservation")
+            return _result(line, None, log, f"{_fail_reason(',low', low)}, which cancels the whole "
+                                            f"reservation"), None, ""
         sub, cls, is_high = high, ",high", True
         low_size = None if low.ret == _ENOENT else low.size
     cma_size = 0
@@ -766,14 +814,8 @@ def parse_crashkernel(cmdline: str, grammar: Grammar, system_ram: int) -> ParseR
         cma = line.lookup(",cma", 0)
         log += cma.log
         cma_size = cma.size  # the kernel ignores this lookup's return value and keeps what memparse wrote
-    if sub.ret:
-        return result(None, _fail_reason(cls, sub) + ("; a present plain token suppresses ,high"
-                                                       if cls == "plain" else ""))
-    if sub.size == 0:
-        return result(None, _fail_reason(cls, sub) + ("; a present plain token suppresses ,high"
-                                                       if cls == "plain" else ""))
-    if sub.size >= ram:
-        return result(None, f"{_desc(cls, sub)} asks for {sub.size:#x} bytes, not below the system RAM "
-                            f"{ram:#x}: parse_crashkernel returns -EINVAL without a message")
+    if sub.ret or sub.size == 0:
+        return _result(line, None, log, _fail_reason(cls, sub) + ("; a present plain token suppresses ,high"
+                                                                  if cls == "plain" else "")), None, ""
     req = CrashRequest(sub.size, sub.base or None, is_high, low_size, cma_size)
-    return result(req, _ok_reason(req, cls, sub, g))
+    return _result(line, req, log, _ok_reason(req, cls, sub, g)), sub, cls  # the size against RAM: the caller
