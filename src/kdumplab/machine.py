@@ -206,7 +206,13 @@ class Machine:
 
     @property
     def ram_end(self) -> int:
-        return max(b.start + b.size for b in self.banks)
+        if not self.banks:
+            raise ValueError("max() arg is an empty sequence")  # as max() of no banks said
+        end = 0
+        for b in self.banks:  # a loop, not max() of a generator: every machine built asks
+            if b.start + b.size > end:
+                end = b.start + b.size
+        return end
 
     def ram_ranges(self) -> tuple[tuple[int, int], ...]:
         """The banks joined where they touch, as [start, end): the firmware's RAM entries before NUMA split

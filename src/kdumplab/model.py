@@ -211,20 +211,29 @@ def _boot(scenario: Scenario, reuse: bool, cache: bool) -> _Boot:
     policy = for_kernel(scenario.kernel, machine.arch)
     if machine.page_size != policy.page_size:  # the page size is the kernel's (CONFIG_ARM64_*K_PAGES)
         machine = dataclasses.replace(machine, page_size=policy.page_size)
-    facts = (_boot_facts_reused if reuse else _boot_facts)(policy.grammar, machine.build.rodata_full,
-                                                           scenario.cmdline)
+    if reuse:
+        facts = _boot_facts_reused(policy.grammar, machine.build.rodata_full, scenario.cmdline)
+    else:
+        facts = _boot_facts(policy.grammar, machine.build.rodata_full, scenario.cmdline)
     if scenario.kaslr_tables != (0, 0):
         facts = dataclasses.replace(facts, kaslr_tables=scenario.kaslr_tables)
     grammar = cmdline_mod.GRAMMARS[policy.grammar]
     deferred = _deferred(policy, machine)
-    state = (_early_state_reused if cache else _early_state)(policy, machine, facts, deferred)
-    parse = _parse_reused if cache else cmdline_mod.parse_crashkernel
+    # direct calls, not through a chosen callable: a compiled module then calls the compiled functions natively
+    if cache:
+        state = _early_state_reused(policy, machine, facts, deferred)
+    else:
+        state = _early_state(policy, machine, facts, deferred)
     mb, low_max = state.memblock, state.low_max
     free_after_sparse = state.free_after_sparse
-    allocs = list(state.allocs)
-    assert state.rest[:1] == (EarlyStep.CRASHKERNEL,)
+    allocs = state.allocs
+    rest = state.rest
+    assert rest and rest[0] is EarlyStep.CRASHKERNEL
     system_ram = mb.phys_mem_size()
-    parsed = parse(scenario.cmdline, grammar, system_ram)
+    if cache:
+        parsed = _parse_reused(scenario.cmdline, grammar, system_ram)
+    else:
+        parsed = cmdline_mod.parse_crashkernel(scenario.cmdline, grammar, system_ram)
     req = parsed.request
     if req is None:
         placement = Placement((), (), parsed.reason, mb, attempted=False)
@@ -233,27 +242,31 @@ def _boot(scenario: Scenario, reuse: bool, cache: bool) -> _Boot:
                                         low_max, machine.page_size)
         mb = placement.memblock
     at_reservation = mb
-    main = next((r for r in placement.regions if r.role is Role.MAIN), None)
+    main = None
+    for r in placement.regions:  # a loop, not next() over a generator
+        if r.role is Role.MAIN:
+            main = r
+            break
     if main is not None and policy.has(Feature.RESERVE_EARLY) and not deferred:
         facts = _make_facts(facts.cma_bytes, facts.pages_everywhere, (main.start, main.end), facts.kaslr_tables,
                             facts.memoryless_nodes)  # dataclasses.replace(facts, crash_mapped_alone=...)
-    if len(state.rest) > 1:  # the early steps after the reservation
-        mb, new, after_sparse = early.run_steps(state.rest[1:], policy, mb, machine, facts, low_max)
-        allocs.extend(new)
+    if len(rest) > 1:  # the early steps after the reservation
+        mb, new, after_sparse = early.run_steps(rest[1:], policy, mb, machine, facts, low_max)
+        allocs = allocs + tuple(new)
         if after_sparse is not None:
             free_after_sparse = after_sparse
 
-    parse_log = tuple(line.text for line in parsed.log)
+    parse_log = tuple([line.text for line in parsed.log]) if parsed.log else ()
     log = _low_1m_line(policy, scenario.cmdline) + parse_log + placement.log
     if placement.regions:
         verdict = Verdict.RESERVED
-    elif parsed.request is None and not parse_log:
+    elif req is None and not parse_log:
         verdict = Verdict.NONE
     else:
         verdict = Verdict.FAILED
-    reason = placement.reason if parsed.request is not None else parsed.reason
+    reason = placement.reason if req is not None else parsed.reason
     outcome = _make_outcome(policy.name, verdict, placement.regions, log, reason, low_max, policy.high_max,
-                            system_ram, tuple(allocs))
+                            system_ram, allocs)
     return _make_boot(machine, policy, facts, deferred, parsed, outcome, at_reservation, mb, low_max,
                       free_after_sparse)
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 from collections.abc import Mapping
+from dataclasses import dataclass
 from importlib import resources
 
 from kdumplab import profiles
@@ -73,12 +74,18 @@ def qemu_virt_high_io(mem: int, pa_bits: int = QEMU_VIRT_PA_BITS) -> tuple[tuple
     """Where QEMU 7.2 puts -M virt's high IO regions for ``-m mem`` as (start, size, iomem name); checked
     against ``qemu-system-aarch64 -M virt,dumpdtb`` for 8G, 255G, 256G, 512G, 1022G, 1023G, 2T and 15T
     (tests/test_machine.py). Refuses what QEMU refuses (RAM past the CPU's physical address range)."""
+    return _high_io_from(_high_io_base(mem, pa_bits), pa_bits)
+
+
+def _high_io_base(mem: int, pa_bits: int) -> int:
+    """Where the high IO regions are placed from for ``-m mem``: 256 GiB, or the RAM's end rounded up to 1 GiB
+    when that is higher (QEMU 7.2 virt_set_memmap); refuses RAM past the CPU's physical address range."""
     memtop = align_up(QEMU_VIRT_RAM_BASE + mem, SZ_1G)
     if memtop > 1 << pa_bits:
         raise KdumplabError("--mem", f"{iec_hex(mem)}: QEMU refuses it (addressing limited to {pa_bits} bits, "
                             f"memory exceeds it by {iec(memtop - (1 << pa_bits))})",
                             f"at most {((1 << pa_bits) - SZ_1G) >> 30}G on -M virt with this CPU")
-    return _high_io_from(max(memtop, 256 * SZ_1G), pa_bits)
+    return max(memtop, 256 * SZ_1G)
 
 
 @functools.lru_cache(maxsize=256)
@@ -129,7 +136,8 @@ def qemu_virt(mem: int = 8 * SZ_1G, numa: tuple[int, ...] | None = None, initrd_
     """
     if mem < SZ_128M or mem % SZ_2M:
         raise KdumplabError("--mem", f"{iec_hex(mem)}: QEMU virt needs at least 128 MiB in 2 MiB steps")
-    high_io = qemu_virt_high_io(mem)
+    high_base = _high_io_base(mem, QEMU_VIRT_PA_BITS)
+    high_io = _high_io_from(high_base, QEMU_VIRT_PA_BITS)
     sizes = tuple(numa) if numa else (mem,)
     if sum(sizes) != mem:
         raise KdumplabError("--numa", f"node sizes add up to {iec_hex(sum(sizes))}, not the memory size "
@@ -138,10 +146,8 @@ def qemu_virt(mem: int = 8 * SZ_1G, numa: tuple[int, ...] | None = None, initrd_
     for nid, size in enumerate(sizes):
         banks.append(Bank(start, size, node=nid))
         start += size
-    virt = _VIRT_KERNELS.get(kernel)
-    if virt is None:
-        raise KdumplabError("--kernel", f"no Debian image known for {kernel!r}", ", ".join(DEBIAN_IMAGES))
-    package, image, prof = virt
+    virt = _virt_kernel(kernel)
+    image, prof = virt.image, virt.profile
     initrd_start = QEMU_VIRT_RAM_BASE + min(mem // 2, SZ_128M)
     initrd_start = max(initrd_start, image.load_address + image.image_size)
     dtb_start = align_up(initrd_start + initrd_size, SZ_2M)
@@ -166,23 +172,58 @@ def qemu_virt(mem: int = 8 * SZ_1G, numa: tuple[int, ...] | None = None, initrd_
         name=f"qemu-virt {gib:g}G" + (f" numa {'+'.join(f'{s / SZ_1G:g}G' for s in sizes)}" if numa else ""),
         banks=tuple(banks), arch="arm64", reserved=(), kernel=image,
         initrd=_span(initrd_start, initrd_size) if initrd_size else None, dtb=_span(dtb_start, dtb_size),
-        page_size=for_kernel(kernel).page_size,
+        page_size=virt.page_size,
         dma_address_limit=None if dma_window is None else QEMU_VIRT_RAM_BASE + dma_window - 1,
         dt_extra_properties=0 if dma_window is None else 1,  # the one `fdtput ... dma-ranges`
         dt_extra_nodes=0, qemu_dtb=qemu_dtb, cpus=cpus,
-        iomem_devices=prof.virt_devices if prof.virt_devices is not None else _virt_devices(high_io),
-        build=prof.build or _NO_BUILD, firmware="dt", acpi=False, efi_rng=False,
-        source=f"qemu-system-aarch64 7.2 -M virt; kernel {package}"
-        + (f"; dma-ranges {dma_window:#x} (-dtb of {dtb_file_size} bytes)" if dma_window is not None else ""),
+        iomem_devices=prof.virt_devices if prof.virt_devices is not None else _virt_devices(high_base),
+        build=virt.build, firmware="dt", acpi=False, efi_rng=False,
+        source=virt.source if dma_window is None else
+        f"{virt.source}; dma-ranges {dma_window:#x} (-dtb of {dtb_file_size} bytes)",
         notes=(),
     )
     machine.__post_init__()  # Machine's own checks, as Machine(...) runs them
     return machine
 
 
-#: DEBIAN_IMAGES with each image's profile: (package, image, profile) by kernel name (one look-up a machine)
+#: DEBIAN_IMAGES with each image's profile: (package, image, profile) by kernel name
 _VIRT_KERNELS: Mapping[str, tuple[str, KernelImage, profiles.KernelProfile]] = ProfileTable(
     lambda p: (p.name, (p.package, p.image, p)))
+
+
+@dataclass(frozen=True, slots=True)
+class _VirtKernel:
+    """What a qemu-virt machine takes from its kernel, whatever its RAM: the Debian image and profile, the
+    kernel's page size (its policy's), its build facts and the machine's ``source`` text (naming the package)."""
+
+    image: KernelImage
+    profile: profiles.KernelProfile
+    page_size: int
+    build: KernelBuild
+    source: str
+
+
+#: _virt_kernel's answers by (kernel, profile-table stamp): a sweep asks for one kernel at every RAM size
+_VIRT_KERNEL: dict[tuple[str, int], _VirtKernel] = {}
+
+
+def _virt_kernel(kernel: str) -> _VirtKernel:
+    """The facts of ``kernel``'s Debian image for qemu-virt (``_VIRT_KERNELS`` and ``for_kernel``), remembered
+    per profile-table stamp (it moves whenever a profile is registered, as the tables' own views do)."""
+    key = (kernel, profiles._STAMP[0])
+    virt = _VIRT_KERNEL.get(key)
+    if virt is None:
+        found = _VIRT_KERNELS.get(kernel)
+        if found is None:
+            raise KdumplabError("--kernel", f"no Debian image known for {kernel!r}", ", ".join(DEBIAN_IMAGES))
+        package, image, prof = found
+        page_size = for_kernel(kernel).page_size
+        if len(_VIRT_KERNEL) >= 256:
+            _VIRT_KERNEL.clear()
+        virt = _VIRT_KERNEL[(kernel, profiles._STAMP[0])] = _VirtKernel(
+            image, prof, page_size, prof.build or _NO_BUILD,
+            f"qemu-system-aarch64 7.2 -M virt; kernel {package}")
+    return virt
 
 
 @functools.lru_cache(maxsize=256)
@@ -192,9 +233,11 @@ def _span(start: int, size: int) -> PhysRange:
 
 
 @functools.lru_cache(maxsize=64)
-def _virt_devices(high_io: tuple[tuple[int, int, str], ...]) -> tuple[str, ...]:
-    """/proc/iomem's device lines of -M virt with these high IO regions (they move only above 255 GiB of RAM)."""
-    return QEMU_VIRT_LOW_DEVICES + tuple(f"{s:x}-{s + n - 1:x} : {name}" for s, n, name in high_io)
+def _virt_devices(high_base: int) -> tuple[str, ...]:
+    """/proc/iomem's device lines of -M virt with the high IO regions placed from ``high_base``
+    (:func:`_high_io_base`; they move only above 255 GiB of RAM)."""
+    return QEMU_VIRT_LOW_DEVICES + tuple(f"{s:x}-{s + n - 1:x} : {name}"
+                                         for s, n, name in _high_io_from(high_base, QEMU_VIRT_PA_BITS))
 
 
 def _native_machine(name: str, banks: tuple[Bank, ...], arch: str, reserved: tuple[Reservation, ...],
