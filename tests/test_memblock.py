@@ -303,3 +303,30 @@ def test_draft_equals_memblock_call_by_call(banks, ops):
             assert d.alloc_range(size, 1 << (at % 12 + 3), base, base + 64 * size, "x", nid) == addr
         assert d.memblock() == m and d.memblock().log == m.log
         assert list(d.free_ranges()) == list(m.free_ranges())
+
+
+@settings(max_examples=300, deadline=None)
+@given(ops=st.lists(st.tuples(st.sampled_from(("reserve", "free", "alloc")), st.integers(0, 23), st.integers(0, 5),
+                              st.sampled_from((Flag.NONE, Flag.RSRV_KERN)), st.booleans()), min_size=2, max_size=30))
+def test_draft_int_lists_on_a_page_grid(ops):
+    """A Draft's reserve and free over its int lists, on a grid of pages where ranges touch and overlap often:
+    merges with the region below, above and both (same flags only), reserves over reserved ranges, frees that
+    take whole regions, cut one in two or leave pieces at either end, empty frees; the Regions it makes are
+    asked for only now and then (``look``), so entries changed between two looks are made afresh and the
+    others kept. After every call it stands for what Memblock's methods return."""
+    m = Memblock.from_memory([Region(G, 16 * 4096), Region(G + 17 * 4096, 16 * 4096)])
+    d = m.draft()
+    for op, page, pages, flags, look in ops:
+        base, size = G + page * 4096, pages * 4096
+        if op == "reserve":
+            m = m.reserve(base, size, "x", flags)
+            d.reserve(base, size, "x", flags)
+        elif op == "free":
+            m = m.free(base, size)
+            d.free(base, size)
+        else:
+            addr, m = m.alloc_range(size, 4096, base, base + 16 * size, "x")
+            assert d.alloc_range(size, 4096, base, base + 16 * size, "x") == addr
+        if look:
+            assert d.memblock() == m and d.memblock().log == m.log
+    assert d.memblock() == m and list(d.free_ranges()) == list(m.free_ranges())

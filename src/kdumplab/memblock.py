@@ -408,31 +408,37 @@ _memblock = maker(Memblock, ("memory", "reserved", "bottom_up", "movable_node", 
 class Draft:
     """A Memblock being changed in place, for a run of updates whose in-between states nobody keeps (the
     early steps of one boot, one ``alloc_many``): the same lists and the same rules as :class:`Memblock`'s
-    methods, without a new tuple and a new Memblock per update. :meth:`memblock` gives the value.
+    methods, without a new tuple, a new Region and a new Memblock per update. :meth:`memblock` gives the value.
 
-    The reserved list is kept twice: as the regions (``_free_slot`` / ``_insert`` / ``_remove`` update them,
-    the very functions Memblock uses) and as plain int lists of their bases and ends, over which a top-down
-    allocation in plain memory (every boot but movable_node / mirror / no-map layouts) searches with no
-    method calls and no key functions. Anything else searches through a Memblock of the present state
-    (:meth:`Memblock._find_for_alloc`). tests/test_memblock.py checks a Draft against Memblock's methods
-    call by call, and ``alloc_many`` (a Draft) against ``alloc_range`` request by request."""
+    The reserved list lives as plain int lists (the bases, ends, flags and nodes of its regions), over which
+    the updates and a top-down allocation in plain memory (every boot but movable_node / mirror / no-map
+    layouts) run with no objects made, no method calls and no key functions. Regions are made only when a
+    Memblock is asked for (:meth:`memblock`, :meth:`_view`), each at most once: ``_made`` keeps the Region of
+    every entry no update has touched since (the input's own, or one made for an earlier Memblock), so a run of
+    merging reserves makes one Region at the end, not one per call. The rare paths (a reserve overlapping
+    what is reserved, a free of size 0, searches in flagged memory or bottom-up) run Memblock's own functions
+    on a Memblock of the present state. tests/test_memblock.py checks a Draft against Memblock's methods call by
+    call, and ``alloc_many`` (a Draft) against ``alloc_range`` request by request."""
 
-    __slots__ = ("memory", "reserved", "bottom_up", "movable_node", "alloc_flags", "log", "_bases", "_ends",
-                 "_top_first")
+    __slots__ = ("memory", "bottom_up", "movable_node", "alloc_flags", "log", "_bases", "_ends", "_flags",
+                 "_nids", "_made", "_top_first")
 
     def __init__(self, mb: Memblock) -> None:
         self.memory = mb.memory
-        self.reserved = list(mb.reserved)
         self.bottom_up = mb.bottom_up
         self.movable_node = mb.movable_node
         self.alloc_flags = mb.alloc_flags
         self.log = list(mb.log)
-        self._index()
+        self._load(mb.reserved)
         self._memory_index()
 
-    def _index(self) -> None:
-        self._bases = [r.base for r in self.reserved]
-        self._ends = [r.end for r in self.reserved]
+    def _load(self, regions: Sequence[Region]) -> None:
+        """Take ``regions`` as the reserved list."""
+        self._made: list[Region | None] = list(regions)
+        self._bases = [r.base for r in regions]
+        self._ends = [r.end for r in regions]
+        self._flags = [r.flags for r in regions]
+        self._nids = [r.nid for r in regions]
 
     def _memory_index(self) -> None:
         #: (base, end, nid) of each memory region, highest first, when all of them are plain memory
@@ -444,14 +450,25 @@ class Draft:
             top.append((m.base, m.end, m.nid))  # type: ignore[union-attr]
         self._top_first = top
 
+    @property
+    def reserved(self) -> tuple[Region, ...]:
+        """The reserved list as Regions (made for the entries changed since they were last asked for)."""
+        made = self._made
+        if None in made:
+            bases, ends, flags, nids = self._bases, self._ends, self._flags, self._nids
+            for i, r in enumerate(made):
+                if r is None:
+                    made[i] = _make_region(bases[i], ends[i] - bases[i], nids[i], flags[i], ends[i])
+        return tuple(made)  # type: ignore[arg-type]
+
     def memblock(self) -> Memblock:
         """The Memblock this draft now stands for."""
-        return _memblock(self.memory, tuple(self.reserved), self.bottom_up, self.movable_node, self.alloc_flags,
+        return _memblock(self.memory, self.reserved, self.bottom_up, self.movable_node, self.alloc_flags,
                          tuple(self.log))
 
     def _view(self) -> Memblock:
         """A Memblock of the present state, for the Region-based searches (bottom-up, flagged memory)."""
-        return _memblock(self.memory, tuple(self.reserved), self.bottom_up, self.movable_node, self.alloc_flags, ())
+        return _memblock(self.memory, self.reserved, self.bottom_up, self.movable_node, self.alloc_flags, ())
 
     # -- queries (as Memblock's) -------------------------------------------------------------------
 
@@ -491,31 +508,68 @@ class Draft:
     # -- updates (as Memblock's, in place) ---------------------------------------------------------
 
     def reserve(self, base: int, size: int, what: str = "", flags: Flag = Flag.NONE) -> None:
-        """:meth:`Memblock.reserve`."""
+        """:meth:`Memblock.reserve`: a range that overlaps nothing reserved is :func:`_free_slot`'s case (it
+        merges with a neighbour that touches it with the same flags and node) written over the int lists."""
         self.log.append((what, base, size))
         if size <= 0:
             return
         top = base + size
-        bases, ends, reserved = self._bases, self._ends, self.reserved
+        bases, ends, fl, nids = self._bases, self._ends, self._flags, self._nids
+        n = len(bases)
         i = bisect_right(ends, base)  # first region ending after base
-        if i == len(bases) or bases[i] >= top:  # overlaps nothing: _free_slot's merge with its neighbours
-            a, b, region = _free_slot(reserved, i, base, top, flags, 0)
-            if b == a + 1:  # merged with one neighbour (top-down allocations usually touch the one above)
-                reserved[a] = region
-                bases[a] = region.base
-                ends[a] = region.end
+        if i < n and bases[i] < top:  # overlaps what is reserved: the general merge
+            self._load(_insert(self.reserved, base, size, flags, 0))
+            return
+        made = self._made
+        left = i > 0 and ends[i - 1] == base and fl[i - 1] == flags and nids[i - 1] == 0
+        if i < n and bases[i] == top and fl[i] == flags and nids[i] == 0:  # merges with the region above
+            if left:  # and the one below: the two become one
+                ends[i - 1] = ends[i]
+                made[i - 1] = None
+                del bases[i], ends[i], fl[i], nids[i], made[i]
             else:
-                reserved[a:b] = (region,)
-                bases[a:b] = (region.base,)
-                ends[a:b] = (region.end,)
+                bases[i] = base
+                made[i] = None
+        elif left:  # merges with the region below
+            ends[i - 1] = top
+            made[i - 1] = None
         else:
-            reserved[:] = _insert(tuple(reserved), base, size, flags, 0)
-            self._index()
+            bases.insert(i, base)
+            ends.insert(i, top)
+            fl.insert(i, flags)
+            nids.insert(i, 0)
+            made.insert(i, None)
 
     def free(self, base: int, size: int) -> None:
-        """:meth:`Memblock.free`."""
-        self.reserved[:] = _remove(tuple(self.reserved), base, size)
-        self._index()
+        """:meth:`Memblock.free` (:func:`_remove`) over the int lists: the regions overlapping
+        ``[base, base+size)`` go, the first leaving its piece below the cut, the last its piece above it."""
+        if size <= 0:  # (an empty cut still splits a region around base: _remove's own loop)
+            self._load(_remove(self.reserved, base, size))
+            return
+        end = base + size
+        bases, ends, fl, nids = self._bases, self._ends, self._flags, self._nids
+        lo = hi = bisect_right(ends, base)
+        n = len(bases)
+        while hi < n and bases[hi] < end:
+            hi += 1
+        if lo == hi:
+            return
+        kept_bases, kept_ends, kept_flags, kept_nids = [], [], [], []
+        if bases[lo] < base:
+            kept_bases.append(bases[lo])
+            kept_ends.append(base)
+            kept_flags.append(fl[lo])
+            kept_nids.append(nids[lo])
+        if ends[hi - 1] > end:
+            kept_bases.append(end)
+            kept_ends.append(ends[hi - 1])
+            kept_flags.append(fl[hi - 1])
+            kept_nids.append(nids[hi - 1])
+        bases[lo:hi] = kept_bases
+        ends[lo:hi] = kept_ends
+        fl[lo:hi] = kept_flags
+        nids[lo:hi] = kept_nids
+        self._made[lo:hi] = [None] * len(kept_bases)
 
     def mark_nomap(self, base: int, size: int) -> None:
         """:meth:`Memblock.mark_nomap`."""
