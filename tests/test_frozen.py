@@ -105,12 +105,22 @@ def _reachable(*roots: object) -> dict[type, object]:
 
 @pytest.fixture(scope="module")
 def samples() -> dict[type, object]:
-    """Instances of every class a maker builds, as the model makes them: a boot with kexec-tools 2.0.32 (run
-    and its _boot stage), its /proc/iomem lines as kexec-tools reads them, and a sweep's runs."""
+    """Instances of every class a maker builds: as the model makes them (a boot with kexec-tools 2.0.32, run
+    and its _boot stage, its /proc/iomem lines as kexec-tools reads them, a sweep's runs), and the working
+    objects no result holds, made by their own constructors from that boot's values."""
     scenario = model.Scenario(qemu_virt(6 * G, kernel="6.12"), "crashkernel=1G-4G:192M,4G-:256M", "6.12", "2.0.32")
     result = model.run(scenario)
+    boot = model._boot(scenario, True, False)
     runs = sweep.sweep_runs(("6.12", (G, 2 * G, 8 * G), "crashkernel=1G-4G:192M,4G-:256M", "2.0.32"))
-    return _reachable(result, model._boot(scenario, True, False), kexec.iomem_lines(result.iomem), runs)
+    found = _reachable(result, boot, kexec.iomem_lines(result.iomem), runs)
+    out = boot.outcome
+    working = (
+        reserve.Placement(out.regions, out.log, out.reason, boot.at_reservation),
+        model._EarlyState(boot.at_reservation, boot.low_max, out.early, (), boot.free_after_sparse),
+    )
+    for o in working:
+        found.setdefault(type(o), o)
+    return found
 
 
 def test_every_maker_has_a_native_road_with_its_names():
@@ -153,5 +163,30 @@ def test_every_maker_makes_what_the_constructor_makes(samples):
         assert all(getattr(made, n) == getattr(ref, n) for n in attributes(m.cls)), m.cls.__name__
         if m.cls.__hash__ is not None:
             assert hash(made) == hash(ref), m.cls.__name__
-        with pytest.raises(dataclasses.FrozenInstanceError):
-            setattr(made, m.names[0], getattr(obj, m.names[0]))
+        if m.cls.__dataclass_params__.frozen:
+            with pytest.raises(dataclasses.FrozenInstanceError):
+                setattr(made, m.names[0], getattr(obj, m.names[0]))
+
+
+def test_defaults_are_the_class_defaults(samples):
+    """A maker whose native road has defaults, called by keyword with only the fields without one, makes what
+    the class makes from those (both roads: the exec function takes the native road's defaults)."""
+    with_defaults = 0
+    for m in MAKERS:
+        params = inspect.signature(m.native).parameters
+        given = {n: getattr(samples[m.cls], n) for n, p in params.items() if p.default is p.empty}
+        if len(given) < len(params):
+            with_defaults += 1
+            made, ref = m.make(**given), m.cls(**given)
+            assert all(getattr(made, n) == getattr(ref, n) for n in attributes(m.cls)), m.cls.__name__
+    assert with_defaults >= 3  # Result, Placement, Bank, ... (a test that checks nothing would pass too)
+
+
+def test_a_native_default_other_than_the_class_default_is_refused():
+    def _crash_request(size, base, high, low_size, cma_size=1):  # noqa: ANN001, ANN202
+        raise AssertionError("never called")
+
+    from kdumplab.cmdline import CrashRequest  # noqa: PLC0415
+
+    with pytest.raises(TypeError, match="default"):
+        maker(CrashRequest, ("size", "base", "high", "low_size", "cma_size"), _crash_request)

@@ -31,6 +31,7 @@ only, a reducer that restores the attributes as ``__post_init__`` sets them. Pur
 from __future__ import annotations
 
 import copyreg
+import dataclasses
 import inspect
 from collections.abc import Callable
 from types import FunctionType
@@ -71,20 +72,35 @@ def maker(cls: type[T], names: tuple[str, ...], native: Callable[..., T] | None 
     """``make(v1, v2, ...)``: a new ``cls`` with attribute ``names[i]`` set to ``vi``; every attribute of
     ``cls`` must be named (one left out would stay unset). ``native``: the same constructor written out for the
     compiled build (see the module's docstring), taking the same parameters; returned when mypyc compiled it
-    and ``cls``."""
+    and ``cls``. Its parameters may have defaults, each the class's own default for that field (checked here
+    where the function is interpreted); ``make`` then has the same defaults and is called by keyword too."""
     slots = attributes(cls)
     if not slots or sorted(slots) != sorted(names):
         raise TypeError(f"{cls.__name__}: attributes {slots} are not the names {names}")
+    defaults: dict[str, Any] = {}
     if native is not None:
-        params = tuple(inspect.signature(native).parameters)
-        if params != names:
-            raise TypeError(f"{cls.__name__}: native road {native.__name__}{params} does not take {names}")
-        if compiled(cls) and not isinstance(native, FunctionType):  # a compiled function is a builtin
+        native_compiled = compiled(cls) and not isinstance(native, FunctionType)  # a compiled function: a builtin
+        try:
+            params = inspect.signature(native).parameters
+        except ValueError:  # compiled, with a default mypyc cannot write as text (the pure run checks the names)
+            if not native_compiled:
+                raise
+        else:
+            if tuple(params) != names:
+                raise TypeError(f"{cls.__name__}: native road {native.__name__}{tuple(params)} does not take {names}")
+        if native_compiled:
             MAKERS.append(Maker(cls, names, native, native))
             return native
+        defaults = {n: p.default for n, p in params.items() if p.default is not p.empty}
+        own = {f.name: f.default for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+        for n, value in defaults.items():
+            if own[n] is dataclasses.MISSING or not (own[n] is value or own[n] == value):
+                raise TypeError(f"{cls.__name__}: native road {native.__name__} gives {n} the default {value!r}, "
+                                f"the class {own[n]!r}")
     env: dict[str, Any] = {"_new": cls.__new__, "_cls": cls}
     env.update({f"_set_{n}": cls.__dict__[n].__set__ for n in names})
-    args = ", ".join(names)
+    env.update({f"_default_{n}": value for n, value in defaults.items()})
+    args = ", ".join(f"{n}=_default_{n}" if n in defaults else n for n in names)
     body = "".join(f"    _set_{n}(o, {n})\n" for n in names)
     exec(f"def make({args}):\n    o = _new(_cls)\n{body}    return o\n", env)  # noqa: S102 - our own text
     MAKERS.append(Maker(cls, names, native, env["make"]))

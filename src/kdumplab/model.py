@@ -101,6 +101,37 @@ class Result:
         return self._crash_view
 
 
+def _native_result(scenario: Scenario, policy: PolicyData, outcome: BootOutcome, memblock: Memblock,
+                   final_memblock: Memblock, iomem: tuple[Resource, ...], kexec_crash_size: int, deferred: bool,
+                   _crash_view: Any, kexec: Any = None, early_memblock: Memblock | None = None,
+                   _iomem_text: str | None = None, _linear_map: LinearMap | None = None,
+                   _linear_map_facts: tuple[bool, bool] = (False, False)) -> Result:
+    """``Result(...)`` in the compiled build (kdumplab.frozen.maker; tests/test_frozen.py)."""
+    o = Result.__new__(Result)
+    o.scenario = scenario  # type: ignore[misc]
+    o.policy = policy  # type: ignore[misc]
+    o.outcome = outcome  # type: ignore[misc]
+    o.memblock = memblock  # type: ignore[misc]
+    o.final_memblock = final_memblock  # type: ignore[misc]
+    o.iomem = iomem  # type: ignore[misc]
+    o.kexec_crash_size = kexec_crash_size  # type: ignore[misc]
+    o.deferred = deferred  # type: ignore[misc]
+    o._crash_view = _crash_view  # type: ignore[misc]
+    o.kexec = kexec  # type: ignore[misc]
+    o.early_memblock = early_memblock  # type: ignore[misc]
+    o._iomem_text = _iomem_text  # type: ignore[misc]
+    o._linear_map = _linear_map  # type: ignore[misc]
+    o._linear_map_facts = _linear_map_facts  # type: ignore[misc]
+    return o
+
+
+#: ``Result(...)`` by keyword, with Result's defaults but for ``_crash_view``, always given (``...``: not made yet;
+#: mypyc cannot write that default into the compiled function's signature) (kdumplab.frozen; Result checks nothing)
+_make_result = maker(Result, ("scenario", "policy", "outcome", "memblock", "final_memblock", "iomem",
+                              "kexec_crash_size", "deferred", "_crash_view", "kexec", "early_memblock", "_iomem_text",
+                              "_linear_map", "_linear_map_facts"), _native_result)
+
+
 _CMA = re.compile(r"(?:^|\s)cma=(\S+)")
 _RODATA = re.compile(r"(?:^|\s)rodata=(\S+)")
 
@@ -154,6 +185,22 @@ class _EarlyState:
     free_after_sparse: int | None = None
 
 
+def _native_early_state(memblock: Memblock, low_max: int, allocs: tuple[EarlyAlloc, ...], rest: tuple[EarlyStep, ...],
+                        free_after_sparse: int | None = None) -> _EarlyState:
+    """``_EarlyState(...)`` in the compiled build (kdumplab.frozen.maker; tests/test_frozen.py)."""
+    o = _EarlyState.__new__(_EarlyState)
+    o.memblock = memblock  # type: ignore[misc]
+    o.low_max = low_max  # type: ignore[misc]
+    o.allocs = allocs  # type: ignore[misc]
+    o.rest = rest  # type: ignore[misc]
+    o.free_after_sparse = free_after_sparse  # type: ignore[misc]
+    return o
+
+
+#: ``_EarlyState(...)`` (kdumplab.frozen)
+_make_early_state = maker(_EarlyState, tuple(f.name for f in dataclasses.fields(_EarlyState)), _native_early_state)
+
+
 def _early_state(policy: PolicyData, machine: Machine, facts: BootFacts, deferred: bool) -> _EarlyState:
     """Everything before the crash reservation. It depends on the machine, the policy and the few command-line
     facts in ``facts``, never on crashkernel=, so a sweep of command lines or a second call reuses it."""
@@ -165,7 +212,7 @@ def _early_state(policy: PolicyData, machine: Machine, facts: BootFacts, deferre
     low_max = early.low_limit(policy, draft, machine)
     now = steps.index(EarlyStep.CRASHKERNEL) if EarlyStep.CRASHKERNEL in steps else len(steps)
     mb, allocs, free_after_sparse = early.run_steps(steps[:now], policy, draft, machine, facts, low_max)
-    return _EarlyState(mb, low_max, tuple(allocs), tuple(steps[now:]), free_after_sparse)
+    return _make_early_state(mb, low_max, tuple(allocs), tuple(steps[now:]), free_after_sparse)
 
 
 #: Reuse across calls (``run(..., reuse=True)``): bounded caches of pure functions, keyed by their whole
@@ -372,9 +419,10 @@ def run(scenario: Scenario, reuse: bool = True, cache: bool | None = None) -> Re
         else:
             load = _kexec(policy, machine, iomem_in, outcome, scenario.kexec_tools, scenario.crash_initrd_size,
                           scenario.cmdline, scenario.crash_cmdline)
-    res = Result(scenario=scenario, policy=policy, outcome=outcome, memblock=b.at_reservation, final_memblock=final,
-                 early_memblock=early_done, iomem=tree, kexec_crash_size=crash_size, deferred=deferred, kexec=load,
-                 _iomem_text=iomem_text, _linear_map_facts=(facts.pages_everywhere, parsed.early_param))
+    res = _make_result(scenario=scenario, policy=policy, outcome=outcome, memblock=b.at_reservation,
+                       final_memblock=final, early_memblock=early_done, iomem=tree, kexec_crash_size=crash_size,
+                       deferred=deferred, kexec=load, _iomem_text=iomem_text, _crash_view=...,
+                       _linear_map_facts=(facts.pages_everywhere, parsed.early_param))
     if not reuse:  # computed at once, as before
         res.linear_map  # noqa: B018
         res.crash_view  # noqa: B018

@@ -9,7 +9,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
-from kdumplab.ranges import PhysRange
+from kdumplab.ranges import PhysRange, make_range
 
 __all__ = ["Role", "Verdict", "CrashRegion", "BootOutcome", "EarlyAlloc"]
 
@@ -42,7 +42,7 @@ class CrashRegion:
 
     @property
     def range(self) -> PhysRange:
-        return PhysRange(self.start, self.end)
+        return make_range(self.start, self.end)  # start <= end: reserve made it, or the kernel printed it
 
     @property
     def size(self) -> int:

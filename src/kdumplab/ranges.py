@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from decimal import Decimal
 
 from kdumplab.errors import KdumplabError
+from kdumplab.frozen import maker
 
 __all__ = [
     "SZ_4K", "SZ_64K", "SZ_1M", "SZ_2M", "SZ_16M", "SZ_128M", "SZ_1G", "SZ_4G",
@@ -82,6 +83,19 @@ class PhysRange:
 
     def __str__(self) -> str:
         return f"[{self.start:#x}, {self.end:#x})"
+
+
+def _native_range(start: int, end: int) -> PhysRange:
+    """``PhysRange(...)`` in the compiled build (kdumplab.frozen.maker; tests/test_frozen.py)."""
+    o = PhysRange.__new__(PhysRange)
+    o.start = start  # type: ignore[misc]
+    o.end = end  # type: ignore[misc]
+    return o
+
+
+#: ``PhysRange(start, end)`` for bounds the model made itself, known to hold ``0 <= start <= end``: the check in
+#: ``__post_init__`` is not run again (kdumplab.frozen)
+make_range = maker(PhysRange, tuple(f.name for f in fields(PhysRange)), _native_range)
 
 
 _SIZE_RE = re.compile(r"^\s*(0x[0-9a-fA-F_]{1,20}|[0-9_]{1,24})\s*([KMGTPE]?)(i?B)?\s*$", re.IGNORECASE)

@@ -7,7 +7,7 @@ computes it); output is the regions, the kernel's log lines, and memblock afterw
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from operator import attrgetter
 
 from kdumplab.frozen import maker
@@ -46,6 +46,22 @@ class Placement:
     reason: str
     memblock: Memblock
     attempted: bool = True
+
+
+def _native_placement(regions: tuple[CrashRegion, ...], log: tuple[str, ...], reason: str, memblock: Memblock,
+                      attempted: bool = True) -> Placement:
+    """``Placement(...)`` in the compiled build (kdumplab.frozen.maker; tests/test_frozen.py)."""
+    o = Placement.__new__(Placement)
+    o.regions = regions  # type: ignore[misc]
+    o.log = log  # type: ignore[misc]
+    o.reason = reason  # type: ignore[misc]
+    o.memblock = memblock  # type: ignore[misc]
+    o.attempted = attempted  # type: ignore[misc]
+    return o
+
+
+#: ``Placement(...)``, once a reservation (kdumplab.frozen; Placement checks nothing)
+_placement = maker(Placement, tuple(f.name for f in fields(Placement)), _native_placement)
 
 
 def _main_line(base: int, size: int) -> str:
@@ -138,8 +154,8 @@ def reserve_crashkernel(policy: PolicyData, mb: Memblock, size: int, base: int |
         if policy.has(Feature.FIXED_BASE_CHECKS):
             problem = _fixed_base_checks(mb, base, size, align)
             if problem:
-                return Placement(with_low(()), (*log, problem),
-                                 f"the fixed base {base:#x} cannot be used: {problem}", mb)
+                return _placement(with_low(()), (*log, problem),
+                                  f"the fixed base {base:#x} cannot be used: {problem}", mb)
             after = mb.reserve(base, size, "crashkernel")
         else:
             addr, after = mb.alloc_range(size, align, base, base + size, "crashkernel")
@@ -147,7 +163,7 @@ def reserve_crashkernel(policy: PolicyData, mb: Memblock, size: int, base: int |
                 msg = ("crashkernel reservation failed - memory is in use."
                        if policy.has(Feature.FIXED_BASE_IN_USE_MESSAGE) else _cannot(size))
                 why = _why_fixed(mb, base, size, align)
-                return Placement((), (msg,), f"the fixed base {base:#x} cannot be used: {why}", mb)
+                return _placement((), (msg,), f"the fixed base {base:#x} cannot be used: {why}", mb)
         if (policy.has(Feature.LOW_HELPER_2019) and not policy.has(Feature.LOW_FIRST)
                 and base >= _LOW_HELPER_2019_MAX):
             # v5: a fixed base at or above 4 GiB takes a low region as well (,low or the default)
@@ -155,12 +171,12 @@ def reserve_crashkernel(policy: PolicyData, mb: Memblock, size: int, base: int |
             if want:
                 low_region, line, after2 = _reserve_low(policy, after, want, low_max)
                 if low_region is None:
-                    return Placement((), (line,), "the fixed base was free but the low region did not fit; "
-                                     "the main region was freed", after.free(base, size))
-                return Placement(with_low((low_region, main_region(base))), (line, _main_line(base, size)),
-                                 f"reserved at the fixed base {base:#x} with a low region", after2)
-        return Placement(with_low((main_region(base),)), (*log, _main_line(base, size)),
-                         f"reserved at the fixed base {base:#x}", after)
+                    return _placement((), (line,), "the fixed base was free but the low region did not fit; "
+                                      "the main region was freed", after.free(base, size))
+                return _placement(with_low((low_region, main_region(base))), (line, _main_line(base, size)),
+                                  f"reserved at the fixed base {base:#x} with a low region", after2)
+        return _placement(with_low((main_region(base),)), (*log, _main_line(base, size)),
+                          f"reserved at the fixed base {base:#x}", after)
 
     # -- 2019 review: Y,low first (above), then X anywhere; without Y,low, X only below the low limit ----
     if policy.has(Feature.LOW_FIRST):
@@ -170,11 +186,11 @@ def reserve_crashkernel(policy: PolicyData, mb: Memblock, size: int, base: int |
             why = _why_window(mb, size, 0, window_end)
             if low_first is not None:
                 why += "; the low region reserved first stays reserved"
-            return Placement(with_low(()), tuple(log), why, mb)
+            return _placement(with_low(()), tuple(log), why, mb)
         log.append(_main_line(addr, size))
-        return Placement(with_low((main_region(addr),)), tuple(log),
-                         "reserved (low region first, then the main region anywhere)" if low_first
-                         else f"reserved below the low limit {low_max:#x}", after)
+        return _placement(with_low((main_region(addr),)), tuple(log),
+                          "reserved (low region first, then the main region anywhere)" if low_first
+                          else f"reserved below the low limit {low_max:#x}", after)
 
     # -- automatic placement with the windows and fallbacks of the policy ------------------------------
     if high:
@@ -199,7 +215,7 @@ def reserve_crashkernel(policy: PolicyData, mb: Memblock, size: int, base: int |
             break
     if addr is None:
         log.append(_cannot(size))
-        return Placement((), tuple(log), "; ".join(_why_window(mb, size, lo, hi) for lo, hi in windows), mb)
+        return _placement((), tuple(log), "; ".join(_why_window(mb, size, lo, hi) for lo, hi in windows), mb)
 
     if high and low_size is None:
         low_size = policy.default_low_size
@@ -209,9 +225,9 @@ def reserve_crashkernel(policy: PolicyData, mb: Memblock, size: int, base: int |
         low_region, line, after2 = _reserve_low(policy, after, low_size, low_max)
         log.append(line)
         if low_region is None:
-            return Placement((), tuple(log),
-                             "the main region was found but the low region did not fit; both were released",
-                             after.free(addr, size))
+            return _placement((), tuple(log),
+                              "the main region was found but the low region did not fit; both were released",
+                              after.free(addr, size))
         after = after2
     log.append(_main_line(addr, size))
     main = main_region(addr)
@@ -220,7 +236,7 @@ def reserve_crashkernel(policy: PolicyData, mb: Memblock, size: int, base: int |
     reason = f"reserved {where} the low limit {low_max:#x} in the window [{used[0]:#x}, {used[1]:#x})"
     if len(windows) > 1 and used != windows[0]:
         reason += " after the first window had no room"
-    return Placement(regions, tuple(log), reason, after)
+    return _placement(regions, tuple(log), reason, after)
 
 
 def _reserve_x86_legacy(policy: PolicyData, mb: Memblock, size: int, base: int | None, high: bool,
@@ -237,13 +253,13 @@ def _reserve_x86_legacy(policy: PolicyData, mb: Memblock, size: int, base: int |
         if addr is None:
             addr, after = mb.alloc_range(size, align, align, policy.high_max, "crashkernel")
         if addr is None:
-            return Placement((), ("crashkernel reservation failed - No suitable area found.",),
-                             _why_window(mb, size, align, policy.high_max), mb)
+            return _placement((), ("crashkernel reservation failed - No suitable area found.",),
+                              _why_window(mb, size, align, policy.high_max), mb)
     else:
         addr, after = mb.alloc_range(size, 1 << 20, base, base + size, "crashkernel")
         if addr != base:
-            return Placement((), ("crashkernel reservation failed - memory is in use.",),
-                             f"the fixed base {base:#x} cannot be used: {_why_fixed(mb, base, size, 1 << 20)}", mb)
+            return _placement((), ("crashkernel reservation failed - memory is in use.",),
+                              f"the fixed base {base:#x} cannot be used: {_why_fixed(mb, base, size, 1 << 20)}", mb)
     log: list[str] = []
     low_region = None
     if addr >= 1 << 32:
@@ -252,16 +268,16 @@ def _reserve_x86_legacy(policy: PolicyData, mb: Memblock, size: int, base: int |
             low_addr, after2 = after.alloc_range(want, align, 0, low_max, "crashkernel low")
             if low_addr is None:
                 log.append(f"Cannot reserve {want >> 20}MB crashkernel low memory, please try smaller size.")
-                return Placement((), tuple(log), "the low region did not fit below 4 GiB; the main region was freed",
-                                 after.free(addr, size))
+                return _placement((), tuple(log), "the low region did not fit below 4 GiB; the main region was freed",
+                                  after.free(addr, size))
             log.append(f"Reserving {want >> 20}MB of low memory at {low_addr >> 20}MB for crashkernel "
                        f"(low RAM limit: {min(ram, low_max) >> 20}MB)")
             low_region = CrashRegion(Role.LOW, low_addr, low_addr + want, policy.low_name)
             after = after2
     log.append(f"Reserving {size >> 20}MB of memory at {addr >> 20}MB for crashkernel (System RAM: {ram >> 20}MB)")
     regions = tuple(r for r in (low_region, main_region(addr)) if r)
-    return Placement(tuple(sorted(regions, key=lambda r: r.start)), tuple(log),
-                     f"reserved at {addr:#x}" + (" with a low region" if low_region else ""), after)
+    return _placement(tuple(sorted(regions, key=lambda r: r.start)), tuple(log),
+                      f"reserved at {addr:#x}" + (" with a low region" if low_region else ""), after)
 
 
 def _largest_free(mb: Memblock, lo: int, hi: int) -> int:

@@ -144,7 +144,9 @@ def qemu_virt(mem: int = 8 * SZ_1G, numa: tuple[int, ...] | None = None, initrd_
                             f"{iec_hex(mem)}")
     banks, start = [], QEMU_VIRT_RAM_BASE
     for nid, size in enumerate(sizes):
-        banks.append(Bank(start, size, node=nid))
+        bank = _bank(start, size, nid)
+        bank.__post_init__()  # Bank's own checks (a --numa node of size 0), as Bank(...) runs them
+        banks.append(bank)
         start += size
     virt = _virt_kernel(kernel)
     image, prof = virt.image, virt.profile
@@ -238,6 +240,23 @@ def _virt_devices(high_base: int) -> tuple[str, ...]:
     (:func:`_high_io_base`; they move only above 255 GiB of RAM)."""
     return QEMU_VIRT_LOW_DEVICES + tuple(f"{s:x}-{s + n - 1:x} : {name}"
                                          for s, n, name in _high_io_from(high_base, QEMU_VIRT_PA_BITS))
+
+
+def _native_bank(start: int, size: int, node: int = 0, nomap: bool = False, hotplug: bool = False,
+                 mirror: bool = False) -> Bank:
+    """``Bank(...)`` in the compiled build (kdumplab.frozen.maker; tests/test_frozen.py)."""
+    o = Bank.__new__(Bank)
+    o.start = start  # type: ignore[misc]
+    o.size = size  # type: ignore[misc]
+    o.node = node  # type: ignore[misc]
+    o.nomap = nomap  # type: ignore[misc]
+    o.hotplug = hotplug  # type: ignore[misc]
+    o.mirror = mirror  # type: ignore[misc]
+    return o
+
+
+#: ``Bank(...)`` without its checks, which ``qemu_virt`` then runs itself (kdumplab.frozen)
+_bank = maker(Bank, tuple(f.name for f in dataclasses.fields(Bank)), _native_bank)
 
 
 def _native_machine(name: str, banks: tuple[Bank, ...], arch: str, reserved: tuple[Reservation, ...],
