@@ -526,7 +526,7 @@ def test_locate_hole_skipping_ranges_outside_the_window_equals_the_plain_walk(ra
     """_locate_hole walks past RAM ranges outside [lo, hi] without cutting them (unsorted lists too)."""
     from kdumplab.kexec import Segment, _locate_hole
 
-    placed = [Segment(start, n * 0x1000, "x") for start, n in segs]
+    placed = sorted((Segment(start, n * 0x1000, "x") for start, n in segs), key=lambda s: s.start)
     args = (ram, placed, size, lo, lo + span, top_down, 0x1000)
     assert _locate_hole(*args) == _plain_locate_hole(*args)
 
@@ -584,3 +584,16 @@ def test_one_pass_memory_map_on_a_predicted_iomem(monkeypatch):
 
     monkeypatch.setattr(kexec, "_exclude", no_search)
     assert kexec._memory_map(kexec_tools("2.0.32"), lines, load)[0] == want
+
+
+@given(st.lists(st.tuples(st.integers(0, 6), st.integers(1, 3)), max_size=7))
+def test_segments_kept_in_order_equal_sorting_them(segs):
+    """load_crash_kernel keeps its segments in address order as it adds them (_add_segment): the same list as
+    sorting them by address at the end (a stable sort: equal addresses in the order they were added)."""
+    from kdumplab.kexec import Segment, _add_segment
+
+    made = [Segment(start * 0x1000, n * 0x1000, f"s{i}") for i, (start, n) in enumerate(segs)]
+    kept: list[Segment] = []
+    for seg in made:
+        _add_segment(kept, seg)
+    assert kept == sorted(made, key=lambda s: s.start)

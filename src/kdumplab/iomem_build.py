@@ -13,7 +13,7 @@ import functools
 from bisect import bisect_right
 from operator import attrgetter
 
-from kdumplab.iomem import Resource, _resource, _start, insert, parse
+from kdumplab.iomem import Resource, _resource, insert, parse
 from kdumplab.machine import Machine
 from kdumplab.memblock import Flag, Memblock
 from kdumplab.outcome import BootOutcome
@@ -68,18 +68,22 @@ def build_iomem(policy: PolicyData, machine: Machine, mb: Memblock, outcome: Boo
 
 def _reserve_all_with_split(p_start: int, p_end: int, children: tuple[Resource, ...],
                             spans: list[tuple[int, int]]) -> tuple[Resource, ...]:
-    """The children of ``[p_start, p_end)`` after ``reserve_with_split(parent, start, end)`` for each span in turn
-    (spans sorted by start), in one pass (``children`` itself when nothing is added).
+    """The children of ``[p_start, p_end)`` (``children``: in address order, as :func:`insert` keeps them) after
+    ``reserve_with_split(parent, start, end)`` for each span in turn (spans sorted by start), in one pass
+    (``children`` itself when nothing is added).
 
     Each call skips what the parent's children and the earlier spans' pieces already cover. Since every
     earlier span starts at or below this one, what they cover above its start is exactly
     ``[start, highest end so far)``: so the span shrinks to start there, and is then cut around the
     original children only. The shrunk starts never decrease, so a child that ends at or below one is passed
-    for good, and the children (in address order) are read only up to the span's end
+    for good, and the children (in address order) are read only up to the span's end. The pieces come out in
+    address order too, so the result is the two lists merged (a child before a piece at the same address, as
+    a stable sort of the children followed by the pieces has it), not sorted again
     (tests/test_model_reuse.py checks it against the call-by-call form).
     """
     n = len(children)
-    pieces: list[Resource] = []
+    out: list[Resource] = []
+    shown = 0  # children[:shown] are in ``out``
     covered = p_start
     k = 0  # the first child that may still end above a span's start
     for start, end in spans:
@@ -101,13 +105,25 @@ def _reserve_all_with_split(p_start: int, p_end: int, children: tuple[Resource, 
             if child.end <= cursor:
                 continue
             if child.start > cursor:
-                pieces.append(_resource(cursor, child.start, "reserved", ()))
+                shown = _show_until(out, children, shown, cursor)
+                out.append(_resource(cursor, child.start, "reserved", ()))
             cursor = child.end
         if cursor < end:
-            pieces.append(_resource(cursor, end, "reserved", ()))
-    if not pieces:
-        return children
-    return tuple(sorted(children + tuple(pieces), key=_start))
+            shown = _show_until(out, children, shown, cursor)
+            out.append(_resource(cursor, end, "reserved", ()))
+    if len(out) == shown:
+        return children  # no piece added
+    out += children[shown:]
+    return tuple(out)
+
+
+def _show_until(out: list[Resource], children: tuple[Resource, ...], shown: int, at: int) -> int:
+    """Append the children from ``children[shown]`` on that start at or below ``at`` to ``out``; the new count."""
+    n = len(children)
+    while shown < n and children[shown].start <= at:
+        out.append(children[shown])
+        shown += 1
+    return shown
 
 
 def _insert_inside(tree: tuple[Resource, ...], kids: list[tuple[Resource, ...]], res: Resource) -> None:

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, fields, replace
-from operator import attrgetter
 from typing import Final
 
 from kdumplab.errors import KdumplabError
@@ -407,15 +406,11 @@ def _cut(ranges: list[Span], i: int, cut: Span) -> bool:
     return False
 
 
-_seg_start: Final = attrgetter("start")
-
-
-def _locate_hole(ram: list[Span], segs: list[Segment], size: int, lo: int, hi: int, top_down: bool,
+def _locate_hole(ram: list[Span], ordered: list[Segment], size: int, lo: int, hi: int, top_down: bool,
                  page: int = PAGE) -> int | None:
     """kexec.c locate_hole with page alignment (getpagesize() of the running kernel): the RAM ranges minus the
-    segments placed so far, clipped to [lo, hi] (hi inclusive); bottom-up takes the first fit, top-down the
-    last (highest) one."""
-    ordered = sorted(segs, key=_seg_start)
+    segments placed so far (``ordered``: sorted by address, as kexec-tools keeps them), clipped to [lo, hi]
+    (hi inclusive); bottom-up takes the first fit, top-down the last (highest) one."""
     n = len(ordered)
     j = 0
     base = None
@@ -791,8 +786,7 @@ def load_crash_kernel(
     page = inputs.page_size
     ehdr = _locate_hole(memmap, [], align_up(bufsz, page), region[0], region[1], top_down=True, page=page)
     if ehdr is None:
-        return run.fail(f"Could not find a free area of memory of {align_up(bufsz, page):#x} bytes...",
-                        "locate_hole failed", status=1, phdrs=phdrs)
+        return run.fail(_no_hole(bufsz, page), "locate_hole failed", status=1, phdrs=phdrs)
     segs: list[Segment] = [_segment(ehdr, align_up(bufsz, page), "elfcorehdr", bufsz)]
     elfcorehdr = (ehdr, bufsz)
 
@@ -802,7 +796,7 @@ def load_crash_kernel(
         return run.fail(f"Invalid memory segment {_ptr(image_base)} - {_ptr(image_base + kmem - 1)}",
                         status=1, segs=tuple(segs), elfcorehdr=elfcorehdr, phdrs=phdrs)
     kfile = inputs.kernel_file_size if inputs.kernel_file_size is not None else image_size
-    segs.append(_segment(image_base, kmem, "kernel", min(kfile, kmem)))
+    _add_segment(segs, _segment(image_base, kmem, "kernel", min(kfile, kmem)))
 
     # --- arm64_load_other_segments: setup_2nd_dtb first (cells, kaslr-seed), then the buffers
     why: tuple[str, ...] | None = None
@@ -814,32 +808,30 @@ def load_crash_kernel(
         why = ()
     if why is not None:
         return run.fail(*why, "kexec: setup_2nd_dtb failed.", *_cannot_load(inputs),
-                        segs=_by_start(segs), elfcorehdr=elfcorehdr, phdrs=phdrs)
+                        segs=tuple(segs), elfcorehdr=elfcorehdr, phdrs=phdrs)
     hole_min, hole_max = image_base + image_size, region[1]
     if inputs.initrd_size:
-        msg = _place(segs, memmap, "initrd", inputs.initrd_size, inputs.initrd_size, hole_min, hole_max, page)
-        if msg is not None:
-            return run.fail(msg, "locate_hole failed", status=1, segs=_by_start(segs), elfcorehdr=elfcorehdr,
-                            phdrs=phdrs)
-        initrd_end = segs[-1].start + inputs.initrd_size
-        if align_up(initrd_end, SZ_1G) - align_down(image_base, SZ_1G) > IMAGE_INITRD_SPAN_MAX:
-            return run.fail("kexec: Error: image + initrd too big.", *_cannot_load(inputs), segs=_by_start(segs),
+        base = _place(segs, memmap, "initrd", inputs.initrd_size, inputs.initrd_size, hole_min, hole_max, page)
+        if base is None:
+            return run.fail(_no_hole(inputs.initrd_size, page), "locate_hole failed", status=1, segs=tuple(segs),
+                            elfcorehdr=elfcorehdr, phdrs=phdrs)
+        if align_up(base + inputs.initrd_size, SZ_1G) - align_down(image_base, SZ_1G) > IMAGE_INITRD_SPAN_MAX:
+            return run.fail("kexec: Error: image + initrd too big.", *_cannot_load(inputs), segs=tuple(segs),
                             elfcorehdr=elfcorehdr, phdrs=phdrs)
     dtb_bytes = _dtb_bytes(inputs, len(run.usable), run.low is not None)
     if dtb_bytes > DTB_MAX:
-        return run.fail("kexec: Error: dtb too big.", *_cannot_load(inputs), segs=_by_start(segs),
+        return run.fail("kexec: Error: dtb too big.", *_cannot_load(inputs), segs=tuple(segs),
                         elfcorehdr=elfcorehdr, phdrs=phdrs)
-    msg = _place(segs, memmap, "dtb", dtb_bytes, dtb_bytes, hole_min, hole_max, page)
-    if msg is not None:
-        return run.fail(msg, "locate_hole failed", status=1, segs=_by_start(segs), elfcorehdr=elfcorehdr,
-                        phdrs=phdrs)
+    if _place(segs, memmap, "dtb", dtb_bytes, dtb_bytes, hole_min, hole_max, page) is None:
+        return run.fail(_no_hole(dtb_bytes, page), "locate_hole failed", status=1, segs=tuple(segs),
+                        elfcorehdr=elfcorehdr, phdrs=phdrs)
     pmem = inputs.purgatory_size if inputs.purgatory_size is not None else tools.purgatory_memsz
-    msg = _place(segs, memmap, "purgatory", pmem, min(tools.purgatory_bufsz, pmem), hole_min, hole_max, page)
-    if msg is not None:
-        return run.fail(msg, "locate_hole failed", status=1, segs=_by_start(segs), elfcorehdr=elfcorehdr,
-                        phdrs=phdrs)
-    entry = segs[-1].start + tools.purgatory_entry_offset
-    final = _by_start(segs)
+    base = _place(segs, memmap, "purgatory", pmem, min(tools.purgatory_bufsz, pmem), hole_min, hole_max, page)
+    if base is None:
+        return run.fail(_no_hole(pmem, page), "locate_hole failed", status=1, segs=tuple(segs),
+                        elfcorehdr=elfcorehdr, phdrs=phdrs)
+    entry = base + tools.purgatory_entry_offset
+    final = tuple(segs)
 
     # --- the running kernel: kimage_alloc_init (entry) and sanity_check_segment_list (segments)
     inside = (
@@ -867,19 +859,27 @@ def _fits(inputs: KexecInputs, start: int, last: int) -> bool:
 
 
 def _place(segs: list[Segment], memmap: list[Span], what: str, memsz: int, bufsz: int, lo: int, hi: int,
-           page: int) -> str | None:
+           page: int) -> int | None:
     """arm64_load_other_segments' add_buffer: the lowest hole in [lo, hi] (bottom-up) takes the next segment
-    (appended to ``segs``); the message locate_hole prints when there is none."""
+    (added to ``segs``); its address, None when there is no hole."""
     base = _locate_hole(memmap, segs, align_up(memsz, page), lo, hi, top_down=False, page=page)
-    if base is None:
-        return f"Could not find a free area of memory of {align_up(memsz, page):#x} bytes..."
-    segs.append(_segment(base, align_up(memsz, page), what, bufsz))
-    return None
+    if base is not None:
+        _add_segment(segs, _segment(base, align_up(memsz, page), what, bufsz))
+    return base
 
 
-def _by_start(segs: list[Segment]) -> tuple[Segment, ...]:
-    """The segments sorted by address, as handed to kexec_load."""
-    return tuple(sorted(segs, key=_seg_start))
+def _add_segment(segs: list[Segment], seg: Segment) -> None:
+    """Add ``seg`` to ``segs``, kept in address order (the order kexec_load is handed them and locate_hole reads
+    them in), after any segment at the same address."""
+    i = len(segs)
+    while i and segs[i - 1].start > seg.start:
+        i -= 1
+    segs.insert(i, seg)
+
+
+def _no_hole(memsz: int, page: int) -> str:
+    """locate_hole's message when no hole holds ``memsz`` bytes (page-rounded)."""
+    return f"Could not find a free area of memory of {align_up(memsz, page):#x} bytes..."
 
 
 def _dtb_bytes(inputs: KexecInputs, usable_ranges: int, low_range: bool = False) -> int:

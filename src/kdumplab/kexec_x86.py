@@ -342,7 +342,8 @@ def _kexec_load(tools: X86KexecTools, kernel: X86KernelFacts, lines, crash: list
     def place(what: str, bufsz: int, memsz: int, align: int, lo: int, top_down: bool = True) -> int:
         size = align_up(memsz, PAGE)
         # kexec.c locate_hole, the same on every architecture (the alignment is at least a page)
-        base = _locate_hole(ram, segs, size, max(lo, load_lo), load_hi, top_down, max(align, PAGE))
+        base = _locate_hole(ram, sorted(segs, key=lambda s: s.start), size, max(lo, load_lo), load_hi, top_down,
+                            max(align, PAGE))
         if base is None:
             raise _NoHole(size)
         segs.append(Segment(base, size, what, bufsz))

@@ -466,8 +466,10 @@ def _kexec(policy: PolicyData, machine: Machine, iomem: str | tuple[Resource, ..
     command line is ``crash_cmdline``, else the lab's (``kexec.CRASH_APPEND``, which the DT default size assumes)."""
     main = outcome.main
     base: Any = None
-    facts = kexec.KERNEL_KEXEC[policy.kexec_generation] if policy.kexec_generation else None
     initrd = machine.initrd
+    facts = None  # the kernel's facts, read only where the running kernel's tree is not QEMU's built-in one
+    if (machine.qemu_dtb is not None or machine.firmware == "uefi") and policy.kexec_generation:
+        facts = kexec.KERNEL_KEXEC[policy.kexec_generation]
     if machine.qemu_dtb is not None and facts is not None:
         from kdumplab import firmware_fdt  # noqa: PLC0415
 
