@@ -403,8 +403,11 @@ def run(scenario: Scenario, reuse: bool = True, cache: bool | None = None) -> Re
         tree = iomem_x86.build_iomem_x86(machine, outcome)
     else:
         tree = iomem_build.build_iomem(policy, machine, final, outcome)
-    crash_size = sum(r.size for r in outcome.regions if policy.has(Feature.CRASH_SIZE_INCLUDES_LOW)
-                     or r.role.value == "main")
+    crash_size = 0  # /sys/kernel/kexec_crash_size: the main region, and the low one where the kernel counts it
+    with_low = policy.has(Feature.CRASH_SIZE_INCLUDES_LOW)
+    for r in outcome.regions:  # a loop over the regions (no generator; the role compared by identity)
+        if with_low or r.role is Role.MAIN:
+            crash_size += r.size
     load = iomem_text = None
     if scenario.kexec_tools:
         if reuse:  # kexec-tools reads the lines from the tree itself: the text need not be printed and parsed
