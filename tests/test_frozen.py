@@ -190,3 +190,16 @@ def test_a_native_default_other_than_the_class_default_is_refused():
 
     with pytest.raises(TypeError, match="default"):
         maker(CrashRequest, ("size", "base", "high", "low_size", "cma_size"), _crash_request)
+
+
+def test_checked_range_keeps_the_check():
+    """ranges.checked_range makes what PhysRange makes, and refuses what PhysRange refuses (kexec's spans of
+    /proc/iomem text go through it)."""
+    from kdumplab.ranges import PhysRange, checked_range  # noqa: PLC0415
+
+    assert checked_range(0x4000_0000, 0x8000_0000) == PhysRange(0x4000_0000, 0x8000_0000)
+    for start, end in ((0x2000, 0x1000), (-1, 5)):
+        with pytest.raises(ValueError, match="bad range"):
+            PhysRange(start, end)
+        with pytest.raises(ValueError, match="bad range"):
+            checked_range(start, end)

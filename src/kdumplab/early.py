@@ -20,6 +20,7 @@ tests/data/calibration).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Final
 
 from kdumplab.frozen import maker
 from kdumplab.machine import Machine
@@ -41,7 +42,7 @@ def _native_early_alloc(what: str, start: int, size: int) -> EarlyAlloc:
 
 
 #: ``EarlyAlloc(what, start, size)`` on the hot path (kdumplab.frozen: about ten a boot)
-_early_alloc = maker(EarlyAlloc, ("what", "start", "size"), _native_early_alloc)
+_early_alloc: Final = maker(EarlyAlloc, ("what", "start", "size"), _native_early_alloc)
 MAX_PHYSMEM_BITS = 48  # arm64 sparsemem: the section roots cover 2^48 bytes in every Debian build
 
 

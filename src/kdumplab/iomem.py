@@ -17,6 +17,7 @@ from bisect import bisect_right
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
 from operator import attrgetter
+from typing import Final
 
 from kdumplab.errors import KdumplabError
 from kdumplab.frozen import maker
@@ -61,7 +62,7 @@ def _native_resource(start: int, end: int, name: str, children: tuple[Resource, 
 
 
 #: ``Resource(start, end, name, children)`` where the values are known good (kdumplab.frozen)
-_resource = maker(Resource, ("start", "end", "name", "children"), _native_resource)
+_resource: Final = maker(Resource, ("start", "end", "name", "children"), _native_resource)
 
 
 def walk(resources: Iterable[Resource], depth: int = 0) -> Iterator[tuple[int, Resource]]:

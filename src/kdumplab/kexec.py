@@ -27,7 +27,7 @@ from kdumplab.errors import KdumplabError
 from kdumplab.frozen import maker
 from kdumplab.iomem import MAX_IORES_LEVEL, Resource, _resource
 from kdumplab.profiles import ProfileTable
-from kdumplab.ranges import SZ_1G, SZ_1M, SZ_2M, U64_MAX, PhysRange, align_down, align_up
+from kdumplab.ranges import SZ_1G, SZ_1M, SZ_2M, U64_MAX, PhysRange, align_down, align_up, checked_range
 
 __all__ = [
     "KEXEC_TOOLS",
@@ -246,7 +246,7 @@ def _native_iomem_line(start: int, last: int, name: str, depth: int) -> IomemLin
     return o
 
 
-_iomem_line = maker(IomemLine, ("start", "last", "name", "depth"), _native_iomem_line)
+_iomem_line: Final = maker(IomemLine, ("start", "last", "name", "depth"), _native_iomem_line)
 
 
 @dataclass(frozen=True, slots=True)
@@ -286,8 +286,8 @@ def _native_segment(start: int, size: int, what: str, bufsz: int) -> Segment:
 
 
 #: ``Phdr(...)`` and ``Segment(...)`` on the hot path (kdumplab.frozen; neither class checks its values)
-_phdr = maker(Phdr, ("type", "paddr", "vaddr", "size"), _native_phdr)
-_segment = maker(Segment, ("start", "size", "what", "bufsz"), _native_segment)
+_phdr: Final = maker(Phdr, ("type", "paddr", "vaddr", "size"), _native_phdr)
+_segment: Final = maker(Segment, ("start", "size", "what", "bufsz"), _native_segment)
 _NOTE = Phdr("PT_NOTE", 0, 0, 0)
 
 
@@ -696,7 +696,7 @@ def _native_kexec_load(tools: str, loaded: bool, error: tuple[str, ...] | None, 
 
 
 #: ``KexecLoad(...)`` with every field given, in order (kdumplab.frozen)
-_kexec_load = maker(KexecLoad, tuple(f.name for f in fields(KexecLoad)), _native_kexec_load)
+_kexec_load: Final = maker(KexecLoad, tuple(f.name for f in fields(KexecLoad)), _native_kexec_load)
 
 
 def load_crash_kernel(
@@ -719,8 +719,8 @@ def load_crash_kernel(
     # --- main: the reservation check runs before anything else for -p (also with -s)
     cp = _crash_pass(tools, lines)
     run.output += cp.warnings
-    run.crash = tuple(PhysRange(s, e + 1) for s, e in cp.usable)
-    run.ram = tuple(PhysRange(s, e + 1) for s, e in cp.ram)
+    run.crash = tuple(checked_range(s, e + 1) for s, e in cp.usable)  # (spans read from /proc/iomem's text too)
+    run.ram = tuple(checked_range(s, e + 1) for s, e in cp.ram)
     # 2.0.24+: the list is non-empty; 2.0.20: the single slot's start differs from its (inclusive) end
     reserved = bool(cp.usable) and (tools.reserved_if_nonempty or cp.usable[0][0] != cp.usable[0][1])
     if not reserved:

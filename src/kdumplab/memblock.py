@@ -17,6 +17,7 @@ from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from operator import attrgetter
+from typing import Final
 
 from kdumplab.frozen import maker
 from kdumplab.ranges import SZ_4K, align_up
@@ -73,7 +74,7 @@ def _native_region(base: int, size: int, nid: int, flags: Flag, end: int) -> Reg
 
 # Hot-path constructors (kdumplab.frozen): the allocator makes a new Region and a new Memblock on every
 # reserve. Only values that __post_init__ would accept reach them.
-_make_region = maker(Region, ("base", "size", "nid", "flags", "end"), _native_region)
+_make_region: Final = maker(Region, ("base", "size", "nid", "flags", "end"), _native_region)
 
 
 def make_region(base: int, size: int, nid: int, flags: Flag) -> Region:
@@ -401,8 +402,8 @@ def _native_memblock(memory: tuple[Region, ...], reserved: Sequence[Region], bot
 
 
 #: ``Memblock(memory, reserved, bottom_up, movable_node, alloc_flags, log)`` on the hot path
-_memblock = maker(Memblock, ("memory", "reserved", "bottom_up", "movable_node", "alloc_flags", "log"),
-                  _native_memblock)
+_memblock: Final = maker(Memblock, ("memory", "reserved", "bottom_up", "movable_node", "alloc_flags", "log"),
+                         _native_memblock)
 
 
 class Draft:

@@ -10,7 +10,7 @@ import dataclasses
 import functools
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Final
 
 from kdumplab import cmdline as cmdline_mod
 from kdumplab import early, kexec, late
@@ -127,9 +127,9 @@ def _native_result(scenario: Scenario, policy: PolicyData, outcome: BootOutcome,
 
 #: ``Result(...)`` by keyword, with Result's defaults but for ``_crash_view``, always given (``...``: not made yet;
 #: mypyc cannot write that default into the compiled function's signature) (kdumplab.frozen; Result checks nothing)
-_make_result = maker(Result, ("scenario", "policy", "outcome", "memblock", "final_memblock", "iomem",
-                              "kexec_crash_size", "deferred", "_crash_view", "kexec", "early_memblock", "_iomem_text",
-                              "_linear_map", "_linear_map_facts"), _native_result)
+_make_result: Final = maker(Result, ("scenario", "policy", "outcome", "memblock", "final_memblock", "iomem",
+                                     "kexec_crash_size", "deferred", "_crash_view", "kexec", "early_memblock",
+                                     "_iomem_text", "_linear_map", "_linear_map_facts"), _native_result)
 
 
 _CMA = re.compile(r"(?:^|\s)cma=(\S+)")
@@ -198,7 +198,8 @@ def _native_early_state(memblock: Memblock, low_max: int, allocs: tuple[EarlyAll
 
 
 #: ``_EarlyState(...)`` (kdumplab.frozen)
-_make_early_state = maker(_EarlyState, tuple(f.name for f in dataclasses.fields(_EarlyState)), _native_early_state)
+_make_early_state: Final = maker(_EarlyState, tuple(f.name for f in dataclasses.fields(_EarlyState)),
+                                 _native_early_state)
 
 
 def _early_state(policy: PolicyData, machine: Machine, facts: BootFacts, deferred: bool) -> _EarlyState:
@@ -367,12 +368,12 @@ def _native_facts(cma_bytes: int | None, pages_everywhere: bool, crash_mapped_al
 
 #: BootOutcome and _Boot from every field in order, made once per boot (kdumplab.frozen; neither checks its
 #: fields in a __post_init__): they refuse to be built if a class gains a field _boot does not fill
-_make_outcome = maker(BootOutcome, tuple(f.name for f in dataclasses.fields(BootOutcome)), _native_outcome)
-_make_boot = maker(_Boot, tuple(f.name for f in dataclasses.fields(_Boot)), _native_boot)
+_make_outcome: Final = maker(BootOutcome, tuple(f.name for f in dataclasses.fields(BootOutcome)), _native_outcome)
+_make_boot: Final = maker(_Boot, tuple(f.name for f in dataclasses.fields(_Boot)), _native_boot)
 #: BootFacts by position, for the one field a reservation-first boot changes per point (it has no __post_init__;
 #: it refuses to be built if BootFacts gains a field)
-_make_facts = maker(BootFacts, ("cma_bytes", "pages_everywhere", "crash_mapped_alone", "kaslr_tables",
-                                "memoryless_nodes"), _native_facts)
+_make_facts: Final = maker(BootFacts, ("cma_bytes", "pages_everywhere", "crash_mapped_alone", "kaslr_tables",
+                                       "memoryless_nodes"), _native_facts)
 
 
 def outcome(scenario: Scenario, cache: bool = True) -> BootOutcome:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields
 from operator import attrgetter
+from typing import Final
 
 from kdumplab.frozen import maker
 from kdumplab.memblock import Memblock
@@ -33,7 +34,8 @@ def _native_crash_region(role: Role, start: int, end: int, name: str, nomap: boo
 
 
 #: ``CrashRegion(role, start, end, name, nomap, high, in_iomem)`` for values reserve_crashkernel made itself
-_crash_region = maker(CrashRegion, ("role", "start", "end", "name", "nomap", "high", "in_iomem"), _native_crash_region)
+_crash_region: Final = maker(CrashRegion, ("role", "start", "end", "name", "nomap", "high", "in_iomem"),
+                             _native_crash_region)
 _start = attrgetter("start")
 
 
@@ -61,7 +63,7 @@ def _native_placement(regions: tuple[CrashRegion, ...], log: tuple[str, ...], re
 
 
 #: ``Placement(...)``, once a reservation (kdumplab.frozen; Placement checks nothing)
-_placement = maker(Placement, tuple(f.name for f in fields(Placement)), _native_placement)
+_placement: Final = maker(Placement, tuple(f.name for f in fields(Placement)), _native_placement)
 
 
 def _main_line(base: int, size: int) -> str:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, fields
+from typing import Final
 
 from kdumplab import model, presets
 from kdumplab.errors import KdumplabError
@@ -184,9 +185,9 @@ def _native_scenario(machine: Machine, cmdline: str, kernel: str, kexec_tools: s
 
 #: Point, Run and model.Scenario made from every field in order (kdumplab.frozen; a sweep makes them per size):
 #: they refuse to be built if a class gains a field this module does not fill
-_make_point = maker(Point, tuple(f.name for f in fields(Point)), _native_point)
-_make_run = maker(Run, tuple(f.name for f in fields(Run)), _native_run)
-_make_scenario = maker(model.Scenario, tuple(f.name for f in fields(model.Scenario)), _native_scenario)
+_make_point: Final = maker(Point, tuple(f.name for f in fields(Point)), _native_point)
+_make_run: Final = maker(Run, tuple(f.name for f in fields(Run)), _native_run)
+_make_scenario: Final = maker(model.Scenario, tuple(f.name for f in fields(model.Scenario)), _native_scenario)
 
 
 def point(kernel: str, mem: int, cmdline: str, kexec_tools: str | None) -> Point:

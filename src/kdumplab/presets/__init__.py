@@ -8,6 +8,7 @@ import functools
 from collections.abc import Mapping
 from dataclasses import dataclass
 from importlib import resources
+from typing import Final
 
 from kdumplab import profiles
 from kdumplab.errors import KdumplabError
@@ -256,7 +257,7 @@ def _native_bank(start: int, size: int, node: int = 0, nomap: bool = False, hotp
 
 
 #: ``Bank(...)`` without its checks, which ``qemu_virt`` then runs itself (kdumplab.frozen)
-_bank = maker(Bank, tuple(f.name for f in dataclasses.fields(Bank)), _native_bank)
+_bank: Final = maker(Bank, tuple(f.name for f in dataclasses.fields(Bank)), _native_bank)
 
 
 def _native_machine(name: str, banks: tuple[Bank, ...], arch: str, reserved: tuple[Reservation, ...],
@@ -291,7 +292,7 @@ def _native_machine(name: str, banks: tuple[Bank, ...], arch: str, reserved: tup
 
 #: ``Machine(...)`` with every field given, by keyword (kdumplab.frozen; a sweep makes one per point): it
 #: refuses to be built if Machine gains a field this module does not fill
-_make_machine = maker(Machine, tuple(f.name for f in dataclasses.fields(Machine)), _native_machine)
+_make_machine: Final = maker(Machine, tuple(f.name for f in dataclasses.fields(Machine)), _native_machine)
 _NO_BUILD = KernelBuild()
 
 
