@@ -31,7 +31,7 @@ from kdumplab.ranges import SZ_4G, SZ_4K, align_down, align_up, joined
 
 __all__ = ["BootFacts", "boot_memblock", "boot_draft", "dma_phys_limit", "low_limit", "run_steps", "STRUCT_PAGE_SIZE"]
 
-STRUCT_PAGE_SIZE = 64
+STRUCT_PAGE_SIZE: Final = 64
 def _native_early_alloc(what: str, start: int, size: int) -> EarlyAlloc:
     """``EarlyAlloc(...)`` in the compiled build (kdumplab.frozen.maker; tests/test_frozen.py)."""
     o = EarlyAlloc.__new__(EarlyAlloc)
@@ -43,7 +43,7 @@ def _native_early_alloc(what: str, start: int, size: int) -> EarlyAlloc:
 
 #: ``EarlyAlloc(what, start, size)`` on the hot path (kdumplab.frozen: about ten a boot)
 _early_alloc: Final = maker(EarlyAlloc, ("what", "start", "size"), _native_early_alloc)
-MAX_PHYSMEM_BITS = 48  # arm64 sparsemem: the section roots cover 2^48 bytes in every Debian build
+MAX_PHYSMEM_BITS: Final = 48  # arm64 sparsemem: the section roots cover 2^48 bytes in every Debian build
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,7 +182,7 @@ def table_spans(page_size: int) -> tuple[int, int]:
 
 #: Where _text was when every profile's page tables were measured (``pt_extra_pages``): QEMU's direct boot
 #: loads the Image at RAM base + 2 MiB (tests/data/memblock, ``lab calibrate``)
-CALIBRATION_TEXT = 0x4020_0000
+CALIBRATION_TEXT: Final = 0x4020_0000
 
 
 def _blocks_inside(start: int, end: int, span: int) -> int:
@@ -330,7 +330,7 @@ def _early_setup(policy: PolicyData, mb: Draft, machine: Machine, facts: BootFac
 
 
 #: ``dt_per_extra_node`` was read from 4G+4G boots, whose second memory node is "memory@140000000" (below)
-_FITTED_MEMORY_NODE_NAME = 24
+_FITTED_MEMORY_NODE_NAME: Final = 24
 
 
 def _memory_node_name(start: int) -> int:

@@ -30,6 +30,8 @@ there names its caller) and the percpu ones follow from the ``percpu: Embedded .
 
 from __future__ import annotations
 
+from typing import Final
+
 from kdumplab.machine import Machine
 from kdumplab.memblock import Draft, Memblock
 from kdumplab.memparse import MemparseFlavour, memparse
@@ -38,15 +40,15 @@ from kdumplab.ranges import align_up
 
 __all__ = ["late_allocations", "log_buf_len", "request_standard_resources"]
 
-U64_MAX = (1 << 64) - 1
-SMP_CACHE_BYTES = 64
-RESOURCE_SIZE = 64  # sizeof(struct resource) on arm64
-PCPU_MIN_ALLOC_SIZE = 4  # one bit of a chunk's allocation map covers 4 bytes (mm/percpu-internal.h)
-PCPU_BLOCK_MD = 32  # sizeof(struct pcpu_block_md), one per page of a chunk's region
-SWIOTLB_DEFAULT = 64 << 20  # IO_TLB_DEFAULT_SIZE
-IO_TLB_SHIFT = 11  # 2 KiB slabs
-IO_TLB_SEGSIZE = 128
-IO_TLB_MIN_SLABS = 512  # 1 MiB
+U64_MAX: Final = (1 << 64) - 1
+SMP_CACHE_BYTES: Final = 64
+RESOURCE_SIZE: Final = 64  # sizeof(struct resource) on arm64
+PCPU_MIN_ALLOC_SIZE: Final = 4  # one bit of a chunk's allocation map covers 4 bytes (mm/percpu-internal.h)
+PCPU_BLOCK_MD: Final = 32  # sizeof(struct pcpu_block_md), one per page of a chunk's region
+SWIOTLB_DEFAULT: Final = 64 << 20  # IO_TLB_DEFAULT_SIZE
+IO_TLB_SHIFT: Final = 11  # 2 KiB slabs
+IO_TLB_SEGSIZE: Final = 128
+IO_TLB_MIN_SLABS: Final = 512  # 1 MiB
 
 
 def request_standard_resources(d: Draft) -> None:
@@ -89,9 +91,9 @@ def _percpu(d: Draft, page: int, lp: LateProfile, cpus: int = 1) -> None:
             d.free(addr, page)
 
 
-PRB_AVGBITS = 5  # kernel/printk/printk.c: one ring descriptor per 2^5 bytes of text
-LOG_ALIGN = 8  # __alignof__(struct printk_info)
-LOG_BUF_LEN_MAX = 1 << 31
+PRB_AVGBITS: Final = 5  # kernel/printk/printk.c: one ring descriptor per 2^5 bytes of text
+LOG_ALIGN: Final = 8  # __alignof__(struct printk_info)
+LOG_BUF_LEN_MAX: Final = 1 << 31
 
 
 def log_buf_len(cmdline: str, built_in: int) -> int:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import enum
 from bisect import bisect_left, bisect_right
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from operator import attrgetter
 from typing import Final
@@ -24,9 +24,9 @@ from kdumplab.ranges import SZ_4K, align_up
 
 __all__ = ["Flag", "Region", "Memblock", "Draft", "NUMA_NO_NODE", "ANYWHERE", "make_region"]
 
-NUMA_NO_NODE = -1
+NUMA_NO_NODE: Final = -1
 #: the end of a window that is the whole physical address space
-ANYWHERE = (1 << 64) - 1
+ANYWHERE: Final = (1 << 64) - 1
 
 
 class Flag(enum.Flag):
@@ -42,7 +42,7 @@ class Flag(enum.Flag):
     RSRV_KERN = enum.auto()
 
 
-_NONE = Flag.NONE  # (a module global: looked up faster than the enum's attribute on the hot path)
+_NONE: Final = Flag.NONE  # (a module constant: read faster than the enum's attribute on the hot path)
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -155,7 +155,7 @@ def _reserved_with(regions: tuple[Region, ...], base: int, size: int, flags: Fla
     return _insert(regions, base, size, flags, 0)
 
 
-def _remove(regions: Sequence[Region], base: int, size: int) -> tuple[Region, ...]:
+def _remove(regions: tuple[Region, ...], base: int, size: int) -> tuple[Region, ...]:
     """Cut ``[base, base+size)`` out of a list (memblock_remove_range)."""
     end = base + size
     out: list[Region] = []
@@ -185,8 +185,7 @@ class Memblock:
     """The memory and reserved lists at one moment of boot."""
 
     memory: tuple[Region, ...]
-    #: a tuple (a Draft's Region-based searches read a tuple of its list too)
-    reserved: Sequence[Region] = ()
+    reserved: tuple[Region, ...] = ()
     bottom_up: bool = False
     movable_node: bool = False
     #: flags an allocation's reserved region gets (Flag.RSRV_KERN on 7.x; none before)
@@ -388,7 +387,7 @@ class Memblock:
         return addr
 
 
-def _native_memblock(memory: tuple[Region, ...], reserved: Sequence[Region], bottom_up: bool, movable_node: bool,
+def _native_memblock(memory: tuple[Region, ...], reserved: tuple[Region, ...], bottom_up: bool, movable_node: bool,
                      alloc_flags: Flag, log: tuple[tuple[str, int, int], ...]) -> Memblock:
     """``Memblock(...)`` in the compiled build (kdumplab.frozen.maker; tests/test_frozen.py)."""
     o = Memblock.__new__(Memblock)
@@ -423,6 +422,8 @@ class Draft:
 
     __slots__ = ("memory", "bottom_up", "movable_node", "alloc_flags", "log", "_bases", "_ends", "_flags",
                  "_nids", "_made", "_top_first")
+    #: (base, end, nid) of each memory region, highest first, when all of them are plain memory (else None)
+    _top_first: list[tuple[int, int, int]] | None
 
     def __init__(self, mb: Memblock) -> None:
         self.memory = mb.memory
@@ -433,7 +434,7 @@ class Draft:
         self._load(mb.reserved)
         self._memory_index()
 
-    def _load(self, regions: Sequence[Region]) -> None:
+    def _load(self, regions: tuple[Region, ...]) -> None:
         """Take ``regions`` as the reserved list."""
         self._made: list[Region | None] = list(regions)
         self._bases = [r.base for r in regions]
@@ -442,24 +443,24 @@ class Draft:
         self._nids = [r.nid for r in regions]
 
     def _memory_index(self) -> None:
-        #: (base, end, nid) of each memory region, highest first, when all of them are plain memory
-        top: list[tuple[int, int, int]] | None = []
-        for m in reversed(self.memory):
+        top: list[tuple[int, int, int]] = []
+        memory = self.memory
+        for i in range(len(memory) - 1, -1, -1):
+            m = memory[i]
             if m.flags is not _NONE:
-                top = None
-                break
-            top.append((m.base, m.end, m.nid))  # type: ignore[union-attr]
+                self._top_first = None
+                return
+            top.append((m.base, m.end, m.nid))
         self._top_first = top
 
     @property
     def reserved(self) -> tuple[Region, ...]:
         """The reserved list as Regions (made for the entries changed since they were last asked for)."""
         made = self._made
-        if None in made:
-            bases, ends, flags, nids = self._bases, self._ends, self._flags, self._nids
-            for i, r in enumerate(made):
-                if r is None:
-                    made[i] = _make_region(bases[i], ends[i] - bases[i], nids[i], flags[i], ends[i])
+        for i in range(len(made)):  # (not ``None in made``: that calls each Region's __eq__)
+            if made[i] is None:
+                end = self._ends[i]
+                made[i] = _make_region(self._bases[i], end - self._bases[i], self._nids[i], self._flags[i], end)
         return tuple(made)  # type: ignore[arg-type]
 
     def memblock(self) -> Memblock:
@@ -625,6 +626,7 @@ class Draft:
             return view.find_in_range(size, align, start, end, nid)
         # Memblock._find_top_down over the int lists
         bases, ends = self._bases, self._ends
+        n = len(bases)
         if start < SZ_4K:
             start = SZ_4K
         if end < start:
@@ -636,7 +638,9 @@ class Draft:
                     continue
                 lo_lim = m_base if m_base > start else start
                 cursor = m_end if m_end < end else end
-                i = bisect_left(bases, cursor) - 1  # the last reserved range starting below cursor
+                # the last reserved range starting below cursor (the last of all, when the search starts above
+                # them: the first search of a top-down allocation, from the top of RAM)
+                i = n - 1 if n == 0 or bases[n - 1] < cursor else bisect_left(bases, cursor) - 1
                 while cursor > lo_lim:
                     if i >= 0:
                         lo = ends[i]

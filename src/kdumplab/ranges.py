@@ -21,15 +21,15 @@ __all__ = [
     "format_size", "iec", "iec_hex", "with_sizes",
 ]
 
-SZ_4K = 1 << 12
-SZ_64K = 1 << 16
-SZ_1M = 1 << 20
-SZ_2M = 1 << 21
-SZ_16M = 1 << 24
-SZ_128M = 1 << 27
-SZ_1G = 1 << 30
-SZ_4G = 1 << 32
-U64_MAX = (1 << 64) - 1
+SZ_4K: Final = 1 << 12
+SZ_64K: Final = 1 << 16
+SZ_1M: Final = 1 << 20
+SZ_2M: Final = 1 << 21
+SZ_16M: Final = 1 << 24
+SZ_128M: Final = 1 << 27
+SZ_1G: Final = 1 << 30
+SZ_4G: Final = 1 << 32
+U64_MAX: Final = (1 << 64) - 1
 
 
 def align_up(value: int, align: int) -> int:

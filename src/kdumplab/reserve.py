@@ -90,7 +90,7 @@ def _fixed_base_checks(mb: Memblock, base: int, size: int, align: int) -> str | 
 
 
 #: the 2019 series' reserve_crashkernel_low() searches [0, 1ULL << 32) whatever the DMA limit
-_LOW_HELPER_2019_MAX = 1 << 32
+_LOW_HELPER_2019_MAX: Final = 1 << 32
 
 
 def _low_ram(mb: Memblock, limit: int) -> int:
