@@ -360,13 +360,7 @@ class Memblock:
         Memblock at the end instead of one per request (a :class:`Draft`; tests/test_memblock.py compares the
         two request by request)."""
         d = Draft(self)
-        find, reserve, flags = d._find, d.reserve, self.alloc_flags
-        out: list[int | None] = []
-        for size, align, start, end, what, nid in requests:  # Draft.alloc_range, request by request
-            addr = find(size, align, start, end, nid, True)
-            if addr is not None:
-                reserve(addr, size, what, flags)
-            out.append(addr)
+        out = [d.alloc_range(size, align, start, end, what, nid) for size, align, start, end, what, nid in requests]
         return tuple(out), d.memblock()
 
     def draft(self) -> Draft:
@@ -421,9 +415,11 @@ class Draft:
     call, and ``alloc_many`` (a Draft) against ``alloc_range`` request by request."""
 
     __slots__ = ("memory", "bottom_up", "movable_node", "alloc_flags", "log", "_bases", "_ends", "_flags",
-                 "_nids", "_made", "_top_first")
+                 "_nids", "_made", "_top_first", "_slot")
     #: (base, end, nid) of each memory region, highest first, when all of them are plain memory (else None)
     _top_first: list[tuple[int, int, int]] | None
+    #: where the range the last :meth:`_find` returned goes in the reserved list (-1: not known)
+    _slot: int
 
     def __init__(self, mb: Memblock) -> None:
         self.memory = mb.memory
@@ -433,6 +429,7 @@ class Draft:
         self.log = list(mb.log)
         self._load(mb.reserved)
         self._memory_index()
+        self._slot = -1
 
     def _load(self, regions: tuple[Region, ...]) -> None:
         """Take ``regions`` as the reserved list."""
@@ -510,18 +507,25 @@ class Draft:
     # -- updates (as Memblock's, in place) ---------------------------------------------------------
 
     def reserve(self, base: int, size: int, what: str = "", flags: Flag = Flag.NONE) -> None:
-        """:meth:`Memblock.reserve`: a range that overlaps nothing reserved is :func:`_free_slot`'s case (it
-        merges with a neighbour that touches it with the same flags and node) written over the int lists."""
+        """:meth:`Memblock.reserve`."""
+        self._reserve(base, size, what, flags, -1)
+
+    def _reserve(self, base: int, size: int, what: str, flags: Flag, i: int) -> None:
+        """:meth:`reserve`, told (``i`` >= 0) that the range overlaps nothing and goes before entry ``i`` (the
+        place :meth:`_find` found it), or finding that out (-1). A range that overlaps nothing reserved is
+        :func:`_free_slot`'s case (it merges with a neighbour that touches it with the same flags and node),
+        written over the int lists."""
         self.log.append((what, base, size))
         if size <= 0:
             return
         top = base + size
         bases, ends, fl, nids = self._bases, self._ends, self._flags, self._nids
         n = len(bases)
-        i = bisect_right(ends, base)  # first region ending after base
-        if i < n and bases[i] < top:  # overlaps what is reserved: the general merge
-            self._load(_insert(self.reserved, base, size, flags, 0))
-            return
+        if i < 0:
+            i = bisect_right(ends, base)  # first region ending after base
+            if i < n and bases[i] < top:  # overlaps what is reserved: the general merge
+                self._load(_insert(self.reserved, base, size, flags, 0))
+                return
         made = self._made
         left = i > 0 and ends[i - 1] == base and fl[i - 1] == flags and nids[i - 1] == 0
         if i < n and bases[i] == top and fl[i] == flags and nids[i] == 0:  # merges with the region above
@@ -583,7 +587,7 @@ class Draft:
         """:meth:`Memblock.alloc_range`: the address, or None (nothing changed)."""
         addr = self._find(size, align, start, end, nid, True)
         if addr is not None:
-            self.reserve(addr, size, what, self.alloc_flags)
+            self._reserve(addr, size, what, self.alloc_flags, self._slot)
         return addr
 
     def alloc_repeated(self, count: int, size: int, align: int, what: str, nid: int = NUMA_NO_NODE,
@@ -617,8 +621,11 @@ class Draft:
         return lowest
 
     def _find(self, size: int, align: int, start: int, end: int, nid: int, any_node: bool) -> int | None:
-        """The address alloc_range takes (``any_node``: in ``nid``, then in any node), or None."""
+        """The address alloc_range takes (``any_node``: in ``nid``, then in any node), or None; ``_slot``: where
+        that range goes in the reserved list (it lies in the free part above entry ``_slot - 1`` and below entry
+        ``_slot``, so it overlaps nothing), -1 when the search ran on Regions."""
         memory = self._top_first
+        self._slot = -1
         if memory is None or self.bottom_up or size <= 0:
             view = self._view()
             if any_node:
@@ -648,14 +655,17 @@ class Draft:
                             if cursor - lo >= size:  # the free part [lo, cursor) can hold it
                                 cand = (cursor - size) // align * align
                                 if cand >= lo:
+                                    self._slot = i + 1
                                     return cand
-                            if bases[i] < cursor:
-                                cursor = bases[i]
+                            below = bases[i]
+                            if below < cursor:
+                                cursor = below
                             i -= 1
                             continue
                     if cursor - lo_lim >= size:  # the lowest free part [lo_lim, cursor)
                         cand = (cursor - size) // align * align
                         if cand >= lo_lim:
+                            self._slot = i + 1
                             return cand
                     break
             if want == NUMA_NO_NODE or not any_node:
