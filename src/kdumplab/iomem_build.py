@@ -15,7 +15,7 @@ from operator import attrgetter
 
 from kdumplab.iomem import Resource, _resource, insert, parse
 from kdumplab.machine import Machine
-from kdumplab.memblock import Flag, Memblock
+from kdumplab.memblock import Flag, Memblock, Region
 from kdumplab.outcome import BootOutcome
 from kdumplab.policy import Feature, PolicyData
 
@@ -49,27 +49,21 @@ def build_iomem(policy: PolicyData, machine: Machine, mb: Memblock, outcome: Boo
             _insert_inside(tree, kids, _resource(region.start, region.end, region.name, ()))
     page = machine.page_size
     out = []
-    reserved = mb.reserved
+    reserved = tuple(mb.reserved)
     for i, top in enumerate(tree):
         children = kids[i]
-        if top.name == "System RAM":
-            spans = []  # the reserved ranges rounded out to pages, from the first that can reach into this entry
-            top_end = top.end
-            for j in range(bisect_right(reserved, top.start - page, key=_end), len(reserved)):
-                r = reserved[j]
-                start = r.base // page * page  # align_down, align_up (written out: ~20 ranges an entry)
-                if start >= top_end:
-                    break
-                spans.append((start, -(-r.end // page) * page))
-            children = _reserve_all_with_split(top.start, top_end, children, spans)
+        if top.name == "System RAM":  # from the first reserved region that can reach into this entry
+            first = bisect_right(reserved, top.start - page, key=_end)
+            children = _reserve_all_with_split(top.start, top.end, children, reserved, first, page)
         out.append(top if children is top.children else _resource(top.start, top.end, top.name, children))
     return tuple(out)
 
 
-def _reserve_all_with_split(p_start: int, p_end: int, children: tuple[Resource, ...],
-                            spans: list[tuple[int, int]]) -> tuple[Resource, ...]:
+def _reserve_all_with_split(p_start: int, p_end: int, children: tuple[Resource, ...], reserved: tuple[Region, ...],
+                            first: int, page: int) -> tuple[Resource, ...]:
     """The children of ``[p_start, p_end)`` (``children``: in address order, as :func:`insert` keeps them) after
-    ``reserve_with_split(parent, start, end)`` for each span in turn (spans sorted by start), in one pass
+    ``reserve_with_split(parent, start, end)`` for each memblock reserved region from ``reserved[first]`` on
+    (sorted by base), rounded out to pages, up to the first one that starts at or above ``p_end``; in one pass
     (``children`` itself when nothing is added).
 
     Each call skips what the parent's children and the earlier spans' pieces already cover. Since every
@@ -86,7 +80,12 @@ def _reserve_all_with_split(p_start: int, p_end: int, children: tuple[Resource, 
     shown = 0  # children[:shown] are in ``out``
     covered = p_start
     k = 0  # the first child that may still end above a span's start
-    for start, end in spans:
+    for j in range(first, len(reserved)):
+        r = reserved[j]
+        start = r.base // page * page  # align_down, align_up (written out: ~20 regions an entry)
+        if start >= p_end:
+            break
+        end = -(-r.end // page) * page
         if start < covered:
             start = covered  # covered >= p_start: max(start, p_start, covered)
         if end > p_end:

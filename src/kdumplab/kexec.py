@@ -385,23 +385,24 @@ def _exclude(ranges: list[Span], cut: Span) -> bool:
     """mem_regions_exclude: cut a range out of the one range that wholly contains it (shrink, split or drop);
     a cut not wholly inside one range is ignored. Returns True when a split needed a new slot (the search
     stops there; after a drop or a shrink it goes on, as the C loop does)."""
-    return any(s <= cut[0] and e >= cut[1] and _cut(ranges, i, cut) for i, (s, e) in enumerate(ranges))
+    start, last = cut
+    return any(s <= start and e >= last and _cut(ranges, i, start, last) for i, (s, e) in enumerate(ranges))
 
 
-def _cut(ranges: list[Span], i: int, cut: Span) -> bool:
-    """mem_regions_exclude's change to ``ranges[i]``, which wholly contains ``cut``: drop it, shrink it, or
-    split it, the part above the cut going to a new slot at the end of the list (then True)."""
+def _cut(ranges: list[Span], i: int, start: int, last: int) -> bool:
+    """mem_regions_exclude's change to ``ranges[i]``, which wholly contains ``[start, last]``: drop it, shrink
+    it, or split it, the part above the cut going to a new slot at the end of the list (then True)."""
     s, e = ranges[i]
-    if s == cut[0]:
-        if e == cut[1]:
+    if s == start:
+        if e == last:
             del ranges[i]
         else:
-            ranges[i] = (cut[1] + 1, e)
-    elif e == cut[1]:
-        ranges[i] = (s, cut[0] - 1)
+            ranges[i] = (last + 1, e)
+    elif e == last:
+        ranges[i] = (s, start - 1)
     else:
-        ranges[i] = (s, cut[0] - 1)
-        ranges.append((cut[1] + 1, e))
+        ranges[i] = (s, start - 1)
+        ranges.append((last + 1, e))
         return True
     return False
 
@@ -561,26 +562,32 @@ def _memory_map(tools: KexecTools, lines: list[Resource], load: Span | None) -> 
     # mem_regions_exclude's search from the first range can only stop at the newest: cut it there. Any other
     # list takes the search itself from then on (tests/test_kexec.py compares both on hostile lines).
     ordered = True
+    top_start = top_last = 0  # ram[-1], read once after each change (meaningful while ram is not empty)
     for line in lines:
         name = line.name
         start = line.start
         last = line.end - 1
         if name == "System RAM":
-            if last < start or (ram and start <= ram[-1][1]):
+            if last < start or (ram and start <= top_last):
                 ordered = False
             ram.append((start, last))
+            top_start, top_last = start, last
             continue
         if name == "Kernel code" or name == "Kernel data" or (
                 name == "Crash kernel" and load is not None and start == load[0] and last == load[1]):
             continue
-        if not ram or ram[-1][1] < start or last < ram[-1][0]:
+        if not ram or top_last < start or last < top_start:
             continue
         if ordered and start <= last:
-            if ram[-1][0] <= start and last <= ram[-1][1]:
-                _cut(ram, len(ram) - 1, (start, last))
+            if top_start <= start and last <= top_last:
+                _cut(ram, len(ram) - 1, start, last)
+                if ram:
+                    top_start, top_last = ram[-1]
             continue
         _exclude(ram, (start, last))
         ordered = False
+        if ram:
+            top_start, top_last = ram[-1]
     return ram, [ram[0][0]] if ram else []
 
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from kdumplab import cmdline as cmdline_mod
-from kdumplab import early, kexec, late
+from kdumplab import early, iomem_build, iomem_x86, kexec, late
 from kdumplab.early import BootFacts
 from kdumplab.errors import KdumplabError
 from kdumplab.frozen import maker
@@ -393,8 +393,6 @@ def run(scenario: Scenario, reuse: bool = True, cache: bool | None = None) -> Re
     leaves the early-state and crashkernel= caches alone (the cmdline facts are still reused): a sweep over
     RAM sizes, whose keys there never repeat, would only pay for hashing each new machine (None: ``reuse``).
     """
-    from kdumplab import iomem_build, iomem_x86  # noqa: PLC0415 - keeps the import graph one-directional
-
     b = _boot(scenario, reuse, reuse if cache is None else cache)
     machine, policy, facts, deferred, parsed, outcome = (b.machine, b.policy, b.facts, b.deferred, b.parsed,
                                                          b.outcome)
