@@ -3,7 +3,8 @@
 A frozen dataclass's ``__init__`` sets each field through ``object.__setattr__`` (and then runs
 ``__post_init__``); setting the attributes through their descriptors directly costs about half. ``maker``
 builds, once per class, a plain function taking the fields positionally in the order given. It is for hot paths
-that already hold valid values: it runs no ``__post_init__`` checks and fills no defaults.
+that already hold valid values: it runs no ``__post_init__`` checks (a caller whose values come from input runs
+``__post_init__`` itself), and fills only the defaults its native road declares (below).
 
 The same road serves both builds of a class. Pure Python: ``dataclass(slots=True)`` gives slot descriptors
 (``__slots__``) and ``object.__new__`` makes the bare instance. Compiled by mypyc (the opt-in build,
@@ -19,9 +20,10 @@ attribute, then ``return o``) is compiled by mypyc to native attribute stores: a
 ~500 for the ``exec`` function (which the interpreter runs in both builds) or the class's own ``__init__``.
 Interpreted, the same function would hit the frozen ``__setattr__`` and raise ``FrozenInstanceError``, so
 ``maker(cls, names, native)`` returns ``native`` only when mypyc compiled both it and ``cls``, and the ``exec``
-function otherwise. Every maker is listed in ``MAKERS``: the pure test run checks that every one has a native
-road with the maker's parameter names (``maker`` itself refuses other names), the compiled run that each native
-road is the one taken and makes what the class's own constructor makes.
+function otherwise; it takes the native road's parameter defaults (each must be the class's own default) so
+both are called alike, by keyword too. Every maker is listed in ``MAKERS``; tests/test_frozen.py checks in both
+builds that each has a native road with the maker's names (``maker`` itself refuses others), taken exactly in
+the compiled build, and that each makes what the class's own constructor makes.
 
 ``picklable`` mends the one thing mypyc's frozen dataclasses lack: pickle (a process pool's results) restores
 a native instance through ``setattr``, which a frozen dataclass refuses; it registers, for compiled classes
