@@ -416,7 +416,12 @@ def _sparse(policy: PolicyData, mb: Draft, page_size: int, vmemmap_kaslr: int = 
         # no-map memory, lower), and anywhere when that section has no room (recorded 6.12 UEFI crash kernels,
         # memblock=debug: "sparse_init_nid" 0x188 bytes at the top of the crash region)
         node_data = f"node data {nid}"
-        pgdat = next((base for what, base, _ in reversed(mb.log) if what == node_data), hi - 1)
+        pgdat = hi - 1
+        log = mb.log
+        for k in range(len(log) - 1, -1, -1):  # the last such allocation (a loop: no generator, no reversed())
+            if log[k][0] == node_data:
+                pgdat = log[k][1]
+                break
         goal = align_down(pgdat, section)
         window = (goal, goal + section) if p.usemap_near_pgdat else (0, ANYWHERE)
         a = _top(mb, p.usemap_per_section * sections, 64, f"usemap {nid}", nid=nid, start=window[0], end=window[1])

@@ -560,6 +560,25 @@ class Draft:
             hi += 1
         if lo == hi:
             return
+        made = self._made
+        if hi == lo + 1:  # one region overlaps the cut (the usual case), changed in place
+            below, above = bases[lo] < base, ends[lo] > end
+            if below and above:  # the cut lies inside it: it becomes two
+                bases.insert(lo + 1, end)
+                ends.insert(lo + 1, ends[lo])
+                fl.insert(lo + 1, fl[lo])
+                nids.insert(lo + 1, nids[lo])
+                made.insert(lo + 1, None)
+                ends[lo] = base
+            elif below:
+                ends[lo] = base
+            elif above:
+                bases[lo] = end
+            else:
+                del bases[lo], ends[lo], fl[lo], nids[lo], made[lo]
+                return
+            made[lo] = None
+            return
         kept_bases, kept_ends, kept_flags, kept_nids = [], [], [], []
         if bases[lo] < base:
             kept_bases.append(bases[lo])
@@ -575,7 +594,7 @@ class Draft:
         ends[lo:hi] = kept_ends
         fl[lo:hi] = kept_flags
         nids[lo:hi] = kept_nids
-        self._made[lo:hi] = [None] * len(kept_bases)
+        made[lo:hi] = [None] * len(kept_bases)
 
     def mark_nomap(self, base: int, size: int) -> None:
         """:meth:`Memblock.mark_nomap`."""
