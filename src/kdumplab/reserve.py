@@ -120,6 +120,18 @@ def _reserve_low(policy: PolicyData, mb: Memblock, size: int, low_max: int
     return region, _low_line(addr, size), after
 
 
+def _main_region(policy: PolicyData, addr: int, size: int, low_max: int) -> CrashRegion:
+    """The main crash region at ``addr``: above the low limit or not; 6.12+ never inserts a resource with start
+    == end into /proc/iomem."""
+    shown = not (policy.has(Feature.IOMEM_ONLY_IF_NONEMPTY) and size == 1)
+    return _crash_region(Role.MAIN, addr, addr + size, policy.main_name, False, addr >= low_max, shown)
+
+
+def _with_low(low_first: CrashRegion | None, regions: tuple[CrashRegion, ...]) -> tuple[CrashRegion, ...]:
+    """``regions`` and the low region reserved first (if any), in address order."""
+    return tuple(sorted((r for r in (low_first, *regions) if r), key=_start))
+
+
 def reserve_crashkernel(policy: PolicyData, mb: Memblock, size: int, base: int | None, high: bool,
                         low_size: int | None, low_max: int, page_size: int) -> Placement:
     """Place one parsed request. ``base`` None is automatic placement; ``low_size`` None means not given."""
@@ -128,14 +140,8 @@ def reserve_crashkernel(policy: PolicyData, mb: Memblock, size: int, base: int |
     if policy.has(Feature.PAGE_ROUND_SIZE):
         size = align_up(size, page_size)
     log: list[str] = []
-
-    def main_region(addr: int) -> CrashRegion:
-        # 6.12+: a resource with start == end is never inserted into /proc/iomem
-        shown = not (policy.has(Feature.IOMEM_ONLY_IF_NONEMPTY) and size == 1)
-        return _crash_region(Role.MAIN, addr, addr + size, policy.main_name, False, addr >= low_max, shown)
-
     if policy.has(Feature.X86_LEGACY):
-        return _reserve_x86_legacy(policy, mb, size, base, high, low_size, low_max, main_region)
+        return _reserve_x86_legacy(policy, mb, size, base, high, low_size, low_max)
 
     # -- 2019 review (v7): an explicit Y,low is reserved first, before anything else --------------------
     # When it succeeds the low limit is lifted for X; when it fails (its message is printed) X is still
@@ -148,15 +154,12 @@ def reserve_crashkernel(policy: PolicyData, mb: Memblock, size: int, base: int |
         if low_first is not None:
             mb, window_end = mb2, high_max
 
-    def with_low(regions: tuple[CrashRegion, ...]) -> tuple[CrashRegion, ...]:
-        return tuple(sorted((r for r in (low_first, *regions) if r), key=lambda r: r.start))
-
     # -- a fixed base: exactly [base, base + size) or nothing ----------------------------------------
     if base is not None:
         if policy.has(Feature.FIXED_BASE_CHECKS):
             problem = _fixed_base_checks(mb, base, size, align)
             if problem:
-                return _placement(with_low(()), (*log, problem),
+                return _placement(_with_low(low_first, ()), (*log, problem),
                                   f"the fixed base {base:#x} cannot be used: {problem}", mb)
             after = mb.reserve(base, size, "crashkernel")
         else:
@@ -175,9 +178,11 @@ def reserve_crashkernel(policy: PolicyData, mb: Memblock, size: int, base: int |
                 if low_region is None:
                     return _placement((), (line,), "the fixed base was free but the low region did not fit; "
                                       "the main region was freed", after.free(base, size))
-                return _placement(with_low((low_region, main_region(base))), (line, _main_line(base, size)),
+                main = _main_region(policy, base, size, low_max)
+                return _placement(_with_low(low_first, (low_region, main)), (line, _main_line(base, size)),
                                   f"reserved at the fixed base {base:#x} with a low region", after2)
-        return _placement(with_low((main_region(base),)), (*log, _main_line(base, size)),
+        main = _main_region(policy, base, size, low_max)
+        return _placement(_with_low(low_first, (main,)), (*log, _main_line(base, size)),
                           f"reserved at the fixed base {base:#x}", after)
 
     # -- 2019 review: Y,low first (above), then X anywhere; without Y,low, X only below the low limit ----
@@ -188,9 +193,9 @@ def reserve_crashkernel(policy: PolicyData, mb: Memblock, size: int, base: int |
             why = _why_window(mb, size, 0, window_end)
             if low_first is not None:
                 why += "; the low region reserved first stays reserved"
-            return _placement(with_low(()), tuple(log), why, mb)
+            return _placement(_with_low(low_first, ()), tuple(log), why, mb)
         log.append(_main_line(addr, size))
-        return _placement(with_low((main_region(addr),)), tuple(log),
+        return _placement(_with_low(low_first, (_main_region(policy, addr, size, low_max),)), tuple(log),
                           "reserved (low region first, then the main region anywhere)" if low_first
                           else f"reserved below the low limit {low_max:#x}", after)
 
@@ -232,7 +237,7 @@ def reserve_crashkernel(policy: PolicyData, mb: Memblock, size: int, base: int |
                               after.free(addr, size))
         after = after2
     log.append(_main_line(addr, size))
-    main = main_region(addr)
+    main = _main_region(policy, addr, size, low_max)
     regions = (main,) if low_region is None else tuple(sorted((low_region, main), key=_start))
     where = "above" if addr >= low_max else "below"
     reason = f"reserved {where} the low limit {low_max:#x} in the window [{used[0]:#x}, {used[1]:#x})"
@@ -242,7 +247,7 @@ def reserve_crashkernel(policy: PolicyData, mb: Memblock, size: int, base: int |
 
 
 def _reserve_x86_legacy(policy: PolicyData, mb: Memblock, size: int, base: int | None, high: bool,
-                        low_size: int | None, low_max: int, main_region) -> Placement:
+                        low_size: int | None, low_max: int) -> Placement:
     """x86 reserve_crashkernel() of 5.10/6.1: [16M, 4G) unless ,high, then [16M, 64T); 1 MiB-aligned fixed
     base; a main region at or above 4 GiB takes a low region (,low or 256 MiB; ,low=0 none)."""
     align = policy.crash_align
@@ -277,7 +282,7 @@ def _reserve_x86_legacy(policy: PolicyData, mb: Memblock, size: int, base: int |
             low_region = CrashRegion(Role.LOW, low_addr, low_addr + want, policy.low_name)
             after = after2
     log.append(f"Reserving {size >> 20}MB of memory at {addr >> 20}MB for crashkernel (System RAM: {ram >> 20}MB)")
-    regions = tuple(r for r in (low_region, main_region(addr)) if r)
+    regions = tuple(r for r in (low_region, _main_region(policy, addr, size, low_max)) if r)
     return _placement(tuple(sorted(regions, key=lambda r: r.start)), tuple(log),
                       f"reserved at {addr:#x}" + (" with a low region" if low_region else ""), after)
 
