@@ -218,12 +218,12 @@ def _early_state(policy: PolicyData, machine: Machine, facts: BootFacts, deferre
 
 #: Reuse across calls (``run(..., reuse=True)``): bounded caches of pure functions, keyed by their whole
 #: inputs, so a reused value is the value a fresh computation gives (tests/test_model_reuse.py proves it).
-_REUSE_ENTRIES = 1024
-_early_state_reused = functools.lru_cache(maxsize=_REUSE_ENTRIES)(_early_state)
-_parse_reused = functools.lru_cache(maxsize=_REUSE_ENTRIES)(cmdline_mod.parse_crashkernel)
+_REUSE_ENTRIES: Final = 1024
+_early_state_reused: Final = functools.lru_cache(maxsize=_REUSE_ENTRIES)(_early_state)
+_parse_reused: Final = functools.lru_cache(maxsize=_REUSE_ENTRIES)(cmdline_mod.parse_crashkernel)
 
 
-_boot_facts_reused = functools.lru_cache(maxsize=_REUSE_ENTRIES)(_boot_facts)
+_boot_facts_reused: Final = functools.lru_cache(maxsize=_REUSE_ENTRIES)(_boot_facts)
 
 
 _CRASHKERNEL_PARAM = re.compile(r"(?:^|\s)crashkernel(?:=|\s|$)")

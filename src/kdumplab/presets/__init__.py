@@ -22,9 +22,9 @@ from kdumplab.ranges import SZ_1G, SZ_2M, SZ_128M, PhysRange, align_up, iec, iec
 __all__ = ["qemu_virt", "qemu_virt_high_io", "machine", "preset_names", "DEBIAN_IMAGES", "QEMU_VIRT_RAM_BASE",
            "QEMU_VIRT_DEVICES"]
 
-QEMU_VIRT_RAM_BASE = 0x4000_0000
+QEMU_VIRT_RAM_BASE: Final = 0x4000_0000
 #: QEMU's -M virt DTB is created with a 1 MiB total size (seen as a 1 MiB memblock reservation)
-QEMU_VIRT_DTB_SIZE = 1 << 20
+QEMU_VIRT_DTB_SIZE: Final = 1 << 20
 
 
 
@@ -64,7 +64,7 @@ QEMU_VIRT_LOW_DEVICES = (
 #: fit the CPU's physical address range is left out (highmem_compact, the 7.2 default).
 QEMU_VIRT_HIGH_IO = ((64 << 20, None), (256 << 20, "PCI ECAM"), (512 << 30, "pcie@10000000"))
 #: ID_AA64MMFR0_EL1.PARange of QEMU's cortex-a57 (target/arm/cpu64.c: 0x00001124): 44 bits.
-QEMU_VIRT_PA_BITS = 44
+QEMU_VIRT_PA_BITS: Final = 44
 QEMU_VIRT_DEVICES = QEMU_VIRT_LOW_DEVICES + (
     "4010000000-401fffffff : PCI ECAM",
     "8000000000-ffffffffff : pcie@10000000",
@@ -207,7 +207,7 @@ class _VirtKernel:
 
 
 #: _virt_kernel's answers by (kernel, profile-table stamp): a sweep asks for one kernel at every RAM size
-_VIRT_KERNEL: dict[tuple[str, int], _VirtKernel] = {}
+_VIRT_KERNEL: Final[dict[tuple[str, int], _VirtKernel]] = {}
 
 
 def _virt_kernel(kernel: str) -> _VirtKernel:
@@ -293,7 +293,7 @@ def _native_machine(name: str, banks: tuple[Bank, ...], arch: str, reserved: tup
 #: ``Machine(...)`` with every field given, by keyword (kdumplab.frozen; a sweep makes one per point): it
 #: refuses to be built if Machine gains a field this module does not fill
 _make_machine: Final = maker(Machine, tuple(f.name for f in dataclasses.fields(Machine)), _native_machine)
-_NO_BUILD = KernelBuild()
+_NO_BUILD: Final = KernelBuild()
 
 
 def _qemu_virt_uefi(mem: int, sizes: tuple[int, ...], banks: tuple[Bank, ...], kernel: str, initrd_size: int,
