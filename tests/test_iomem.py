@@ -91,3 +91,19 @@ def test_deeper_than_the_kernel_prints_is_refused() -> None:
     assert render(parse(five)) == five
     with pytest.raises(KdumplabError, match=r"iomem:7: indented 6 levels"):
         parse("\n".join(lines) + "\n")
+
+
+@given(st.lists(st.integers(0, 40), min_size=1, max_size=8, unique=True), st.data())
+def test_insert_places_a_disjoint_entry_in_address_order(slots, data):
+    """insert() puts an entry that overlaps none of its siblings at its place in address order: after all of
+    them without a search (how the model adds its entries) or by bisection among them."""
+    entries = [Resource(s * 0x2000, s * 0x2000 + 0x1000, f"r{s}") for s in slots]
+    new, rest = entries[0], sorted(entries[1:], key=lambda r: r.start)
+    siblings = tuple(rest)
+    assert insert(siblings, new) == tuple(sorted([*rest, new], key=lambda r: r.start))
+    # and a tree built in any order is the tree built in address order
+    order = data.draw(st.permutations(entries))
+    tree: tuple[Resource, ...] = ()
+    for r in order:
+        tree = insert(tree, r)
+    assert tree == tuple(sorted(entries, key=lambda r: r.start))

@@ -84,10 +84,13 @@ def insert(siblings: tuple[Resource, ...], new: Resource) -> tuple[Resource, ...
     become its children. A partial overlap is refused by the kernel; here it raises ValueError because
     the model never builds one.
     """
-    i = bisect_right(siblings, new.start, key=_start)
+    if not siblings or siblings[-1].start <= new.start:
+        i = len(siblings)  # bisect_right's answer, without its search: entries made in address order (the model's)
+    else:
+        i = bisect_right(siblings, new.start, key=_start)
     if i > 0:
         s = siblings[i - 1]
-        if s.start <= new.start and new.end <= s.end and (s.start, s.end) != (new.start, new.end):
+        if s.start <= new.start and new.end <= s.end and not (s.start == new.start and s.end == new.end):
             return siblings[:i - 1] + (_resource(s.start, s.end, s.name, insert(s.children, new)),) + siblings[i:]
         if s.end > new.start and not (new.start <= s.start and s.end <= new.end):
             raise ValueError(f"{new.name} [{new.start:#x}, {new.end:#x}) overlaps {s.name}")

@@ -52,8 +52,10 @@ def build_iomem(policy: PolicyData, machine: Machine, mb: Memblock, outcome: Boo
     reserved = tuple(mb.reserved)
     for i, top in enumerate(tree):
         children = kids[i]
-        if top.name == "System RAM":  # from the first reserved region that can reach into this entry
-            first = bisect_right(reserved, top.start - page, key=_end)
+        if top.name == "System RAM":  # from the first reserved region that can reach into this entry (bisect_right's
+            # answer; without its search where that is the first region, as below a boot's one RAM entry)
+            reach = top.start - page
+            first = 0 if not reserved or reserved[0].end > reach else bisect_right(reserved, reach, key=_end)
             children = _reserve_all_with_split(top.start, top.end, children, reserved, first, page)
         out.append(top if children is top.children else _resource(top.start, top.end, top.name, children))
     return tuple(out)
