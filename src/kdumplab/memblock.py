@@ -456,8 +456,8 @@ class Draft:
         made = self._made
         for i in range(len(made)):  # (not ``None in made``: that calls each Region's __eq__)
             if made[i] is None:
-                end = self._ends[i]
-                made[i] = _make_region(self._bases[i], end - self._bases[i], self._nids[i], self._flags[i], end)
+                base, end = self._bases[i], self._ends[i]
+                made[i] = _make_region(base, end - base, self._nids[i], self._flags[i], end)
         return tuple(made)  # type: ignore[arg-type]
 
     def memblock(self) -> Memblock:
@@ -626,16 +626,21 @@ class Draft:
             addr = self._find(size, align, 0, ANYWHERE, nid, any_node)
             if addr is None:
                 break
-            # the free range holding addr ends below at the reserved region before it or its memory region's base
-            i = bisect_right(self._ends, addr)
+            # the free range holding addr ends below at the reserved region before it (entry slot - 1, where the
+            # search found it) or its memory region's base; the run reserved in it goes where addr would
+            slot = self._slot
+            i = slot if slot >= 0 else bisect_right(self._ends, addr)
             floor = self._ends[i - 1] if i else 0
             for m in self.memory:
                 if m.base <= addr < m.end:
-                    floor = max(floor, m.base, SZ_4K)
+                    if m.base > floor:
+                        floor = m.base
+                    if floor < SZ_4K:
+                        floor = SZ_4K
                     break
             take = min(count, (addr - floor) // size + 1)
             lowest = addr - (take - 1) * size
-            self.reserve(lowest, take * size, what, self.alloc_flags)
+            self._reserve(lowest, take * size, what, self.alloc_flags, slot)
             count -= take
         return lowest
 
