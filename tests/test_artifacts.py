@@ -61,7 +61,7 @@ def test_elfcorehdr_read_by_pyelftools_and_readelf(tmp_path):
     assert out.count("LOAD") == 4 and out.count("NOTE") == 9
 
 
-CYCLE = "tests/data/cycles/6.12-kt2.0.25-high-1G"
+CYCLE = os.path.join(os.path.dirname(__file__), "data", "cycles", "6.12-kt2.0.25-high-1G")  # wherever pytest runs from
 
 
 def test_qemu_dtb_with_nops_is_read_and_kept(tmp_path):

@@ -19,6 +19,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from kdumplab.errors import KdumplabError
 from kdumplab.firmware_fdt import qemu_cpu_bytes
 from kdumplab.kexec import (
     KERNEL_KEXEC,
@@ -597,3 +598,18 @@ def test_segments_kept_in_order_equal_sorting_them(segs):
     for seg in made:
         _add_segment(kept, seg)
     assert kept == sorted(made, key=lambda s: s.start)
+
+
+@pytest.mark.parametrize("line", ["f0000000-e0000000 : System RAM", "  40000001-3fffffff : Crash kernel"])
+def test_a_line_ending_before_it_starts_is_refused_with_its_place(line):
+    """A hand-made or mangled /proc/iomem (e.g. a recording given to `verify --recorded`) whose range ends before
+    it starts: a one-line error naming the line, not a ValueError from deep in the placement."""
+    with pytest.raises(KdumplabError, match=r"iomem:2.*ends before it starts"):
+        parse_iomem_lines("40000000-13fffffff : System RAM\n" + line + "\n")
+
+
+def test_an_empty_entry_is_read():
+    """The kernel prints an empty resource as [start, start - 1]: read, not refused (hand derivation of
+    kernel/resource.c's r_show, which prints r->start and r->end)."""
+    (ln,) = parse_iomem_lines("40000000-3fffffff : reserved\n")
+    assert (ln.start, ln.last) == (0x40000000, 0x3FFFFFFF)

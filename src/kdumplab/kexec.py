@@ -324,9 +324,13 @@ def parse_iomem_lines(text: str) -> tuple[IomemLine, ...]:
         try:
             span, name = body.split(" : ", 1)
             lo, hi = span.split("-", 1)
-            out.append(IomemLine(int(lo, 16), int(hi, 16), name, (len(raw) - len(body)) // 2))
+            start, last = int(lo, 16), int(hi, 16)
         except ValueError:
             raise KdumplabError(f"iomem:{n}", f"not an iomem line: {raw!r}", "expected 'start-end : name'") from None
+        if last + 1 < start:  # the kernel prints [start, end] inclusive: at most one below start (an empty entry)
+            raise KdumplabError(f"iomem:{n}", f"the range ends before it starts: {raw!r}",
+                                "expected 'start-end : name' with start <= end")
+        out.append(IomemLine(start, last, name, (len(raw) - len(body)) // 2))
     return tuple(out)
 
 
