@@ -660,6 +660,8 @@ class Draft:
         n = len(bases)
         if start < SZ_4K:
             start = SZ_4K
+        if memory and end > memory[0][1]:  # a window reaching above all memory ends at its top: the same search,
+            end = memory[0][1]  # and (compiled) no comparisons with a bound above 2^62 (a boxed int) in the loop
         if end < start:
             end = start
         want = nid
