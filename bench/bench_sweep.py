@@ -51,7 +51,8 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--scenarios", type=int, default=1_000_000)
     ap.add_argument("--jobs", type=int, default=2)
-    ap.add_argument("--kexec-tools", default=None)
+    ap.add_argument("--kexec-tools", default=None, type=lambda v: None if v == "none" else v,
+                    help="the version to check (default and 'none': not checked)")
     ap.add_argument("--sweep-only", action="store_true", help="skip the per-scenario medians")
     args = ap.parse_args()
     print(f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())} (1, 5, 15 min)")

@@ -56,3 +56,17 @@ def test_bad_jobs_and_quiet_progress():
     p.add(5)
     p.close()
     assert p.line().startswith("x: 5/10")
+
+
+def refuse_3(n: int) -> int:
+    if n == 3:
+        raise KdumplabError("--kexec-tools", "'none-such' is not modelled", "one of 2.0.20, 2.0.32")
+    return n * n
+
+
+def test_an_input_error_in_a_worker_reaches_the_parent_as_itself():
+    """A KdumplabError raised in a pool worker comes back pickled: the parent gets the same error (place, message
+    and hint), so the CLI prints its one line, not a BrokenProcessPool traceback from unpickling it."""
+    with Backend(2) as b, pytest.raises(KdumplabError) as err:
+        list(b.map(refuse_3, range(6)))
+    assert err.value.one_line() == "--kexec-tools: 'none-such' is not modelled (one of 2.0.20, 2.0.32)"

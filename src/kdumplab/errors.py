@@ -27,6 +27,11 @@ class KdumplabError(Exception):
         self.what = what
         self.hint = hint
 
+    def __reduce__(self) -> tuple[type[KdumplabError], tuple[str, str, str | None]]:
+        """Pickle by the three arguments (Exception's own reduce passes only the message, which ``__init__``
+        cannot take back): an error raised in a pool or Dask worker reaches the parent as this error."""
+        return (type(self), (self.where, self.what, self.hint))
+
     def one_line(self) -> str:
         """The message as one line: embedded line breaks (a library's multi-line error) become spaces."""
         text = f"{self.where}: {self.what}"
