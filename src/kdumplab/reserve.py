@@ -127,9 +127,11 @@ def _main_region(policy: PolicyData, addr: int, size: int, low_max: int) -> Cras
     return _crash_region(Role.MAIN, addr, addr + size, policy.main_name, False, addr >= low_max, shown)
 
 
-def _with_low(low_first: CrashRegion | None, regions: tuple[CrashRegion, ...]) -> tuple[CrashRegion, ...]:
-    """``regions`` and the low region reserved first (if any), in address order."""
-    return tuple(sorted((r for r in (low_first, *regions) if r), key=_start))
+def _with_low(low: CrashRegion | None, regions: tuple[CrashRegion, ...]) -> tuple[CrashRegion, ...]:
+    """``regions`` and a low region (None: none), in address order (a lone region as it is, without a sort)."""
+    if low is not None:
+        regions = (low, *regions)
+    return regions if len(regions) < 2 else tuple(sorted(regions, key=_start))
 
 
 def reserve_crashkernel(policy: PolicyData, mb: Memblock, size: int, base: int | None, high: bool,
@@ -238,7 +240,7 @@ def reserve_crashkernel(policy: PolicyData, mb: Memblock, size: int, base: int |
         after = after2
     log.append(_main_line(addr, size))
     main = _main_region(policy, addr, size, low_max)
-    regions = (main,) if low_region is None else tuple(sorted((low_region, main), key=_start))
+    regions = _with_low(low_region, (main,))
     where = "above" if addr >= low_max else "below"
     reason = f"reserved {where} the low limit {low_max:#x} in the window [{used[0]:#x}, {used[1]:#x})"
     if len(windows) > 1 and used != windows[0]:
@@ -282,8 +284,7 @@ def _reserve_x86_legacy(policy: PolicyData, mb: Memblock, size: int, base: int |
             low_region = CrashRegion(Role.LOW, low_addr, low_addr + want, policy.low_name)
             after = after2
     log.append(f"Reserving {size >> 20}MB of memory at {addr >> 20}MB for crashkernel (System RAM: {ram >> 20}MB)")
-    regions = tuple(r for r in (low_region, _main_region(policy, addr, size, low_max)) if r)
-    return _placement(tuple(sorted(regions, key=lambda r: r.start)), tuple(log),
+    return _placement(_with_low(low_region, (_main_region(policy, addr, size, low_max),)), tuple(log),
                       f"reserved at {addr:#x}" + (" with a low region" if low_region else ""), after)
 
 
