@@ -170,10 +170,10 @@ def test_written_out_top_down_search_equals_plain_search(banks, holes, size_kb, 
 @settings(max_examples=400, deadline=None)
 @given(ops=st.lists(st.tuples(st.integers(0, 255), st.integers(0, 24), st.sampled_from((Flag.NONE, Flag.RSRV_KERN)),
                               st.booleans()), max_size=24), kern=st.booleans())
-def test_reserve_and_alloc_many_equal_page_by_page_reference(ops, kern):
+def test_reserve_and_draft_allocations_equal_page_by_page_reference(ops, kern):
     """memblock_reserve's list (reserve's fast path for a range that overlaps nothing, the general merge
     otherwise) against a page map: a page keeps the flags of the first range that covered it, and the list is
-    the maximal runs of pages with equal flags. alloc_many gives what alloc_range gives request by request."""
+    the maximal runs of pages with equal flags. A Draft's alloc_range gives what Memblock's gives request by request."""
     m = Memblock.from_memory([Region(0, 1 << 20)])
     owner: dict[int, Flag] = {}
     for slot, n, flags, _ in ops:
@@ -191,7 +191,7 @@ def test_reserve_and_alloc_many_equal_page_by_page_reference(ops, kern):
                 for slot, n, _, aligned in ops]
     if kern:  # 7.x: allocations are reserved with MEMBLOCK_RSRV_KERN
         m = Memblock(m.memory, m.reserved, alloc_flags=Flag.RSRV_KERN, log=m.log)
-    _assert_alloc_many_is_alloc_range_in_turn(m, requests)
+    _assert_draft_is_alloc_range_in_turn(m, requests)
 
 
 @settings(max_examples=300, deadline=None)
@@ -221,10 +221,10 @@ def test_free_equals_page_by_page_reference(ops, cuts):
        requests=st.lists(st.tuples(st.integers(0, 20_000), st.integers(0, 16), st.integers(0, 4096),
                                    st.integers(0, 8192), st.sampled_from((NUMA_NO_NODE, 0, 1))), max_size=12),
        kern=st.booleans(), bottom_up=st.booleans())
-def test_alloc_many_equals_alloc_range_over_nodes(banks, holes, requests, kern, bottom_up):
-    """alloc_many (its written-out search over plain memory, its general loop otherwise) gives what alloc_range
-    gives request by request: node requests falling back to any node, windows of any size, unaligned holes,
-    zero sizes, 7.x's RSRV_KERN, bottom-up."""
+def test_draft_alloc_range_equals_memblock_over_nodes(banks, holes, requests, kern, bottom_up):
+    """A Draft's alloc_range (its written-out search over plain memory, Memblock's search otherwise) gives what
+    Memblock.alloc_range gives request by request: node requests falling back to any node, windows of any size,
+    unaligned holes, zero sizes, 7.x's RSRV_KERN, bottom-up."""
     m = Memblock.from_memory([Region((s + 16) * 64 * M, n * 64 * M, node, f) for s, n, node, f in banks])
     for at_kb, n_kb in holes:
         m = m.reserve(G + at_kb * 1024 * 1024 // 3, n_kb * 1024)
@@ -232,17 +232,20 @@ def test_alloc_many_equals_alloc_range_over_nodes(banks, holes, requests, kern, 
                  log=m.log)
     reqs = [(size_kb * 1024 + size_kb % 3 * 8, 1 << (align + 3), lo_mb * M, (lo_mb + span_mb) * M, "r", nid)
             for size_kb, align, lo_mb, span_mb, nid in requests]
-    _assert_alloc_many_is_alloc_range_in_turn(m, reqs)
+    _assert_draft_is_alloc_range_in_turn(m, reqs)
 
 
-def _assert_alloc_many_is_alloc_range_in_turn(m, requests):
-    """alloc_many's addresses and memblock (log included) equal alloc_range's, request by request."""
+def _assert_draft_is_alloc_range_in_turn(m, requests):
+    """A Draft's addresses and memblock (log included), the requests made on it in turn, equal Memblock.alloc_range's,
+    request by request."""
     one_by_one, addrs = m, []
     for size, align, start, end, what, nid in requests:
         addr, one_by_one = one_by_one.alloc_range(size, align, start, end, what, nid)
         addrs.append(addr)
-    got, batch = m.alloc_many(requests)
-    assert list(got) == addrs and batch == one_by_one and batch.log == one_by_one.log
+    d = m.draft()
+    got = [d.alloc_range(size, align, start, end, what, nid) for size, align, start, end, what, nid in requests]
+    batch = d.memblock()
+    assert got == addrs and batch == one_by_one and batch.log == one_by_one.log
 
 
 @settings(max_examples=300, deadline=None)

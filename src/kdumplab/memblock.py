@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import enum
 from bisect import bisect_left, bisect_right
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from operator import attrgetter
 from typing import Final
@@ -353,16 +353,6 @@ class Memblock:
             return None, self
         return addr, self.reserve(addr, size, what, self.alloc_flags)
 
-    def alloc_many(self, requests: Iterable[tuple[int, int, int, int, str, int]]
-                   ) -> tuple[tuple[int | None, ...], Memblock]:
-        """:meth:`alloc_range` for each ``(size, align, start, end, what, nid)`` in turn: the addresses (None
-        where one failed) and memblock after the last, the same as calling it request by request, with one new
-        Memblock at the end instead of one per request (a :class:`Draft`; tests/test_memblock.py compares the
-        two request by request)."""
-        d = Draft(self)
-        out = [d.alloc_range(size, align, start, end, what, nid) for size, align, start, end, what, nid in requests]
-        return tuple(out), d.memblock()
-
     def draft(self) -> Draft:
         """A :class:`Draft` of this memblock: for a run of updates that needs only the result of the last."""
         return Draft(self)
@@ -401,7 +391,7 @@ _memblock: Final = maker(Memblock, ("memory", "reserved", "bottom_up", "movable_
 
 class Draft:
     """A Memblock being changed in place, for a run of updates whose in-between states nobody keeps (the
-    early steps of one boot, one ``alloc_many``): the same lists and the same rules as :class:`Memblock`'s
+    early steps of one boot, the late allocations): the same lists and the same rules as :class:`Memblock`'s
     methods, without a new tuple, a new Region and a new Memblock per update. :meth:`memblock` gives the value.
 
     The reserved list lives as plain int lists (the bases, ends, flags and nodes of its regions), over which
@@ -412,7 +402,7 @@ class Draft:
     merging reserves makes one Region at the end, not one per call. The rare paths (a reserve overlapping
     what is reserved, a free of size 0, searches in flagged memory or bottom-up) run Memblock's own functions
     on a Memblock of the present state. tests/test_memblock.py checks a Draft against Memblock's methods call by
-    call, and ``alloc_many`` (a Draft) against ``alloc_range`` request by request."""
+    call, and its ``alloc_range`` against Memblock's request by request."""
 
     __slots__ = ("memory", "bottom_up", "movable_node", "alloc_flags", "log", "_bases", "_ends", "_flags",
                  "_nids", "_made", "_top_first", "_slot")
